@@ -1,0 +1,75 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "SecureLoginServices",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sls-event-bus", targets: ["EventBus"]),
+        .executable(name: "sls-enrollment", targets: ["Enrollment"]),
+        .executable(name: "sls-challenge-verification", targets: ["ChallengeVerification"]),
+        .executable(name: "sls-report-delivery", targets: ["ReportDelivery"]),
+        .executable(name: "sls-crypto-rules", targets: ["CryptoRules"]),
+        .executable(name: "slsctl", targets: ["slsctl"]),
+        .executable(name: "sls-bench", targets: ["SLSBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // MARK: C world (libzmq, protobuf-c output)
+        .systemLibrary(name: "CZeroMQ", path: "Shared/CZeroMQ",
+                       providers: [.apt(["libzmq3-dev"])]),
+        .target(name: "SLSProtoC", path: "Shared/SLSProtoC", sources: ["src"],
+                cSettings: [.unsafeFlags(["-Wno-everything"])],
+                linkerSettings: [.linkedLibrary("protobuf-c")]),
+
+        // MARK: Shared Swift package
+        .target(name: "SLSMessages", dependencies: ["SLSProtoC"], path: "Shared/SLSMessages",
+                swiftSettings: strict),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], path: "Shared/ZeroMQ", swiftSettings: strict),
+        .target(name: "SLSBus",
+                dependencies: ["SLSMessages", "ZeroMQ", .product(name: "Logging", package: "swift-log")],
+                path: "Shared/SLSBus", swiftSettings: strict),
+        .target(name: "SLSDomain", path: "Shared/SLSDomain", swiftSettings: strict),
+        .target(name: "SLSStorage",
+                dependencies: ["SLSMessages", "SLSBus", .product(name: "GRDB", package: "GRDB.swift"),
+                               .product(name: "Logging", package: "swift-log")],
+                path: "Shared/SLSStorage", swiftSettings: strict),
+        .target(name: "SLSRuntime",
+                dependencies: ["SLSBus", "SLSStorage", "SLSMessages",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                               .product(name: "Logging", package: "swift-log")],
+                path: "Shared/SLSRuntime", swiftSettings: strict),
+
+        // MARK: Executables
+        .executableTarget(name: "EventBus", dependencies: ["SLSRuntime"],
+                          path: "Services/EventBus", swiftSettings: strict),
+        .executableTarget(name: "Enrollment", dependencies: ["SLSRuntime"],
+                          path: "Services/Enrollment", swiftSettings: strict),
+        .executableTarget(name: "ChallengeVerification", dependencies: ["SLSRuntime"],
+                          path: "Services/ChallengeVerification", swiftSettings: strict),
+        .executableTarget(name: "ReportDelivery", dependencies: ["SLSRuntime"],
+                          path: "Services/ReportDelivery", swiftSettings: strict),
+        .executableTarget(name: "CryptoRules", dependencies: ["SLSRuntime"],
+                          path: "Services/CryptoRules/Executable", swiftSettings: strict),
+        .executableTarget(name: "slsctl",
+                          dependencies: ["SLSBus", "SLSMessages",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Tools/slsctl", swiftSettings: strict),
+        .executableTarget(name: "SLSBench", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "CZeroMQ"],
+                          path: "Benchmarks/SLSBench", swiftSettings: strict),
+
+        // MARK: Tests
+        .testTarget(name: "ContractTests", dependencies: ["SLSMessages", "SLSBus"],
+                    path: "Tests/ContractTests", resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "BusTests", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "SLSStorage"],
+                    path: "Tests/BusTests", swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["SLSBus", "SLSMessages"],
+                    path: "Tests/EndToEndTests", swiftSettings: strict),
+    ]
+)

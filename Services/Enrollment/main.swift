@@ -1,0 +1,23 @@
+import ArgumentParser
+import SLSMessages
+import SLSRuntime
+
+struct EnrollmentDefaults: ServiceDefaults {
+    static let serviceName = "enrollment"
+    static let listen = "tcp://127.0.0.1:7101"
+}
+
+/// The enrollment service. Only its platform part (health, identity, storage, events) is built so far.
+@main
+struct EnrollmentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sls-enrollment",
+        abstract: "Second-factor enrollment (IB Key, DSC+, SMS). Not built yet beyond health and identity.")
+
+    @OptionGroup var options: ServiceOptions<EnrollmentDefaults>
+
+    func run() async throws {
+        let host = try ServiceHost(options: options, info: EnrollmentAPI.getInfo, apiPackage: "sls.enrollment.v1")
+        try await host.run()
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Logging
+import SLSBus
+import SLSRuntime
+import ZeroMQ
+
+/// The event bus: an XSUB/XPUB proxy (libzmq's zmq_proxy) plus a health endpoint.
+@main
+struct EventBusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sls-event-bus",
+        abstract: "Forwards events from publishers to subscribers (XSUB/XPUB proxy).",
+        discussion: """
+            Publishers connect a PUB socket to --publishers; subscribers connect a SUB socket to \
+            --subscribers. The bus keeps no state: events are not stored here (durable events \
+            live in each producer's outbox). Health checks are answered on --listen.
+            """)
+
+    @Option(help: "XSUB endpoint publishers connect to (env SLS_EVENTS_PUBLISHERS).")
+    var publishers = Environment.string("SLS_EVENTS_PUBLISHERS", default: "tcp://127.0.0.1:7091")
+
+    @Option(help: "XPUB endpoint subscribers connect to (env SLS_EVENTS_SUBSCRIBERS).")
+    var subscribers = Environment.string("SLS_EVENTS_SUBSCRIBERS", default: "tcp://127.0.0.1:7092")
+
+    @Option(help: "ROUTER endpoint answering health checks (env SLS_LISTEN).")
+    var listen = Environment.string("SLS_LISTEN", default: "tcp://127.0.0.1:7090")
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (env SLS_LOG_LEVEL).")
+    var logLevel = Environment.string("SLS_LOG_LEVEL", default: "info")
+
+    func run() async throws {
+        bootstrapLogging(level: logLevel)
+        let logger = Logger(label: "event-bus")
+        let context = ZMQContext()
+        let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, publishers),
+                                 backend: (.xpublisher, subscribers))
+        let server = try RPCServer(context: context, configuration: .init(endpoint: listen, serviceName: "event-bus"),
+                                   logger: logger)
+        proxy.start()
+        try server.start()
+        logger.info("forwarding events", metadata: [
+            "publishers": "\(proxy.frontendEndpoint)", "subscribers": "\(proxy.backendEndpoint)"])
+        let signal = await ShutdownSignal.wait()
+        logger.info("shutting down", metadata: ["signal": "\(signal)"])
+        await server.shutdown(grace: .seconds(2))
+        proxy.stop()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,23 @@
+import ArgumentParser
+import SLSMessages
+import SLSRuntime
+
+struct ReportDeliveryDefaults: ServiceDefaults {
+    static let serviceName = "report-delivery"
+    static let listen = "tcp://127.0.0.1:7103"
+}
+
+/// The report-delivery service. Only its platform part (health, identity, storage, events) is built so far.
+@main
+struct ReportDeliveryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sls-report-delivery",
+        abstract: "Statement delivery over SFTP. Not built yet beyond health and identity.")
+
+    @OptionGroup var options: ServiceOptions<ReportDeliveryDefaults>
+
+    func run() async throws {
+        let host = try ServiceHost(options: options, info: ReportDeliveryAPI.getInfo, apiPackage: "sls.delivery.v1")
+        try await host.run()
+    }
+}

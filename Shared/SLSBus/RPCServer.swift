@@ -1,0 +1,211 @@
+import CZeroMQ
+import Logging
+import SLSMessages
+import Synchronization
+import ZeroMQ
+
+/// The server side of the bus: a ROUTER socket serving registered unary methods.
+///
+/// Requests are two frames (``RequestHeader``, payload). Each request runs as its own
+/// task, so many are in flight at once; tasks prefer the socket's event loop as their
+/// executor, so a handler that does not hop elsewhere reads and replies without a
+/// thread switch. Malformed input of any kind gets an error reply and the server
+/// keeps serving.
+public final class RPCServer: @unchecked Sendable {
+    /// Settings of one server.
+    public struct Configuration: Sendable {
+        /// Where to bind, e.g. `tcp://127.0.0.1:7101` (`tcp://127.0.0.1:*` picks a free port).
+        public var endpoint: String
+        /// Name reported by health checks and logs, e.g. `crypto-rules`.
+        public var serviceName: String
+        /// Largest request (header plus payload) accepted; larger ones get RESOURCE_EXHAUSTED.
+        public var maxMessageBytes: Int
+
+        public init(endpoint: String, serviceName: String, maxMessageBytes: Int = 1 << 20) {
+            self.endpoint = endpoint
+            self.serviceName = serviceName
+            self.maxMessageBytes = maxMessageBytes
+        }
+    }
+
+    typealias RawHandler = @Sendable ([UInt8], RequestContext) async throws -> [UInt8]
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let loop: ZMQEventLoop
+    private var handlers: [String: RawHandler] = [:]
+    private var started = false
+    private let draining = Atomic<Bool>(false)
+    private let inFlight = Atomic<Int>(0)
+    private let served = Atomic<UInt64>(0)
+    /// The endpoint actually bound (with the port picked for `:*`), set by ``start()``.
+    public private(set) var boundEndpoint = ""
+
+    /// Creates the server and its socket; nothing is bound until ``start()``.
+    public init(context: ZMQContext, configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let socket = try ZMQSocket(context: context, type: .router)
+        try socket.setOption(ZMQ_LINGER, Int32(1000))
+        try socket.setOption(ZMQ_SNDHWM, Int32(100_000))
+        try socket.setOption(ZMQ_RCVHWM, Int32(100_000))
+        // A hard stop far above the limit we answer politely, so a huge frame cannot exhaust memory.
+        try socket.setOption(ZMQ_MAXMSGSIZE, Int64(max(configuration.maxMessageBytes * 4, 16 << 20)))
+        loop = ZMQEventLoop(name: "rpc-\(configuration.serviceName)", socket: socket)
+        register(HealthAPI.check) { [unowned self] request, _ in try self.healthCheck(request) }
+    }
+
+    /// Registers the handler of `method`. Call before ``start()``.
+    ///
+    /// A handler throws ``RPCError`` to refuse; any other error becomes INTERNAL
+    /// with a generic message (the details go to the log, never to the caller).
+    public func register<Request, Response>(
+        _ method: RPCMethod<Request, Response>,
+        handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
+    ) {
+        precondition(!started, "register methods before starting the server")
+        handlers[method.fullName] = { payload, context in
+            let request: Request
+            do {
+                request = try Request(serializedBytes: payload)
+            } catch let error as ProtoDecodingError {
+                throw RPCError.invalidArgument("request payload: \(error.description)")
+            }
+            return try await handler(request, context).serializedBytes()
+        }
+    }
+
+    /// Every registered method name, sorted.
+    public var methodNames: [String] { handlers.keys.sorted() }
+
+    /// Requests answered so far (any status).
+    public var requestsServed: UInt64 { served.load(ordering: .relaxed) }
+
+    /// Binds the socket and starts serving.
+    public func start() throws {
+        precondition(!started, "start the server once")
+        try loop.socket.bind(configuration.endpoint)
+        boundEndpoint = loop.socket.lastEndpoint
+        started = true
+        loop.start(onReceive: { [unowned self] frames in receive(frames) })
+        logger.info("serving", metadata: ["endpoint": "\(boundEndpoint)", "methods": "\(handlers.count)"])
+    }
+
+    /// Stops taking new calls (they get UNAVAILABLE), waits up to `grace` for calls in
+    /// flight to finish, then closes the socket.
+    public func shutdown(grace: Duration = .seconds(10)) async {
+        guard started, !draining.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        let clock = ContinuousClock()
+        let giveUp = clock.now.advanced(by: grace)
+        while inFlight.load(ordering: .sequentiallyConsistent) > 0 && clock.now < giveUp {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        let abandoned = inFlight.load(ordering: .sequentiallyConsistent)
+        if abandoned > 0 {
+            logger.warning("shutting down with calls still running", metadata: ["calls": "\(abandoned)"])
+        }
+        loop.stop()
+        loop.socket.close()
+        logger.info("stopped serving", metadata: ["endpoint": "\(boundEndpoint)"])
+    }
+
+    // MARK: - Loop thread
+
+    private func receive(_ frames: [[UInt8]]) {
+        let identity = frames[0]
+        guard frames.count == 3 else {
+            reply(identity, requestID: 0, error: .invalidArgument(
+                "a request is 2 frames (RequestHeader, payload); got \(frames.count - 1)"))
+            return
+        }
+        let size = frames[1].count + frames[2].count
+        guard size <= configuration.maxMessageBytes else {
+            let requestID = (try? RequestHeader(serializedBytes: frames[1]))?.requestID ?? 0
+            reply(identity, requestID: requestID, error: RPCError(.resourceExhausted,
+                "request of \(size) bytes exceeds the limit of \(configuration.maxMessageBytes) bytes"))
+            return
+        }
+        guard let header = try? RequestHeader(serializedBytes: frames[1]) else {
+            reply(identity, requestID: 0, error: .invalidArgument(
+                "the first frame is not a valid \(RequestHeader.protoName)"))
+            return
+        }
+        guard let handler = handlers[header.method] else {
+            let known = header.method.isEmpty ? "the header names no method" : "unknown method \(header.method)"
+            reply(identity, requestID: header.requestID, error: RPCError(.unimplemented,
+                "\(known); \(configuration.serviceName) serves \(methodNames.joined(separator: ", "))"))
+            return
+        }
+        if draining.load(ordering: .relaxed) {
+            reply(identity, requestID: header.requestID, error: RPCError(.unavailable,
+                "\(configuration.serviceName) is shutting down; retry shortly"))
+            return
+        }
+        if header.deadlineUnixMs != 0 && unixMilliseconds() > header.deadlineUnixMs {
+            // The caller has given up: do not spend work on it.
+            reply(identity, requestID: header.requestID, error: RPCError(.deadlineExceeded,
+                "the deadline passed before the call started"))
+            return
+        }
+        let context = makeContext(header)
+        inFlight.add(1, ordering: .relaxed)
+        let payload = frames[2]
+        Task(executorPreference: loop) { [self] in
+            let started = ContinuousClock.now
+            do {
+                let response = try await handler(payload, context)
+                reply(identity, requestID: header.requestID, status: Status(code: .ok), payload: response)
+                context.logger.debug("ok", metadata: ["ms": "\(started.duration(to: .now).milliseconds)"])
+            } catch let error as RPCError {
+                reply(identity, requestID: header.requestID, error: error)
+                context.logger.debug("refused", metadata: ["status": "\(error)"])
+            } catch {
+                reply(identity, requestID: header.requestID,
+                      error: RPCError(.internal, "internal error; the service logged the details"))
+                context.logger.error("handler failed", metadata: ["error": "\(error)"])
+            }
+            inFlight.add(-1, ordering: .relaxed)
+        }
+    }
+
+    private func makeContext(_ header: RequestHeader) -> RequestContext {
+        var logger = self.logger
+        logger[metadataKey: "method"] = "\(header.method)"
+        if !header.traceID.isEmpty { logger[metadataKey: "trace"] = "\(header.traceID)" }
+        return RequestContext(
+            method: header.method, traceID: header.traceID, caller: header.caller,
+            deadlineUnixMs: header.deadlineUnixMs,
+            metadata: Dictionary(header.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
+            logger: logger)
+    }
+
+    private func reply(_ identity: [UInt8], requestID: UInt64, error: RPCError) {
+        reply(identity, requestID: requestID, status: error.status, payload: [])
+    }
+
+    private func reply(_ identity: [UInt8], requestID: UInt64, status: Status, payload: [UInt8]) {
+        let frames = [identity, ReplyHeader(requestID: requestID, status: status).serializedBytes(), payload]
+        served.add(1, ordering: .relaxed)
+        loop.perform { [loop, logger] in
+            do {
+                try loop.socket.send(frames, wait: false)
+            } catch {
+                // ROUTER drops replies to peers that are gone; anything else is worth a line.
+                logger.warning("reply not sent", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func healthCheck(_ request: HealthCheckRequest) throws -> HealthCheckResponse {
+        let services = Set(handlers.keys.compactMap { $0.split(separator: "/").first.map(String.init) })
+        guard request.service.isEmpty || request.service == configuration.serviceName
+                || services.contains(request.service) else {
+            throw RPCError.notFound("unknown service \(request.service)")
+        }
+        return HealthCheckResponse(status: draining.load(ordering: .relaxed) ? .notServing : .serving)
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

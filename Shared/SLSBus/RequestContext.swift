@@ -1,0 +1,21 @@
+import Logging
+import SLSMessages
+
+/// What a handler knows about the call it serves.
+public struct RequestContext: Sendable {
+    /// `package.Service/Method`.
+    public let method: String
+    public let traceID: String
+    /// Who called, as the caller named itself.
+    public let caller: String
+    /// Absolute deadline in Unix milliseconds; 0 means none.
+    public let deadlineUnixMs: Int64
+    public let metadata: [String: String]
+    /// A logger carrying the method and trace id.
+    public let logger: Logger
+
+    /// Whether the caller has given up waiting.
+    public var isPastDeadline: Bool {
+        deadlineUnixMs != 0 && unixMilliseconds() > deadlineUnixMs
+    }
+}

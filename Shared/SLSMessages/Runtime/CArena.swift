@@ -1,0 +1,95 @@
+import SLSProtoC
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Owns the C memory of one message being encoded and frees it all at once.
+///
+/// Generated `fill` functions allocate strings, byte buffers, nested messages and
+/// arrays here; the arena lives exactly as long as one `serializedBytes()` call.
+final class CArena {
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    deinit {
+        for pointer in allocations {
+            free(pointer)
+        }
+    }
+
+    private func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+        guard let pointer = calloc(1, max(byteCount, 1)) else {
+            fatalError("out of memory encoding a message of \(byteCount) bytes")
+        }
+        allocations.append(pointer)
+        return pointer
+    }
+
+    /// A NUL-terminated copy of `string`.
+    func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
+        var utf8 = Array(string.utf8CString)
+        let pointer = allocate(byteCount: utf8.count).bindMemory(to: CChar.self, capacity: utf8.count)
+        pointer.update(from: &utf8, count: utf8.count)
+        return pointer
+    }
+
+    /// A copy of `data` as protobuf-c's binary type.
+    func binary(_ data: Data) -> ProtobufCBinaryData {
+        let pointer = allocate(byteCount: data.count).bindMemory(to: UInt8.self, capacity: data.count)
+        data.copyBytes(to: pointer, count: data.count)
+        return ProtobufCBinaryData(len: data.count, data: pointer)
+    }
+
+    /// A C struct for `message`, initialised by protobuf-c and filled from Swift.
+    func message<M: CBridged>(_ message: M) -> UnsafeMutablePointer<M.CStruct> {
+        let pointer = allocate(byteCount: MemoryLayout<M.CStruct>.stride)
+            .bindMemory(to: M.CStruct.self, capacity: 1)
+        M.cInit(pointer)
+        message.fill(pointer, self)
+        return pointer
+    }
+
+    /// A C array holding `elements`, or nil when empty (as protobuf-c expects).
+    func array<T>(_ elements: [T]) -> UnsafeMutablePointer<T>? {
+        guard !elements.isEmpty else { return nil }
+        let pointer = allocate(byteCount: MemoryLayout<T>.stride * elements.count)
+            .bindMemory(to: T.self, capacity: elements.count)
+        pointer.initialize(from: elements, count: elements.count)
+        return pointer
+    }
+
+    /// A Swift string from a C string protobuf-c unpacked (nil reads as empty).
+    static func string(_ pointer: UnsafePointer<CChar>?) -> String {
+        pointer.map { String(cString: $0) } ?? ""
+    }
+
+    /// A copy of bytes protobuf-c unpacked.
+    static func data(_ binary: ProtobufCBinaryData) -> Data {
+        guard binary.len > 0, let bytes = binary.data else { return Data() }
+        return Data(bytes: bytes, count: binary.len)
+    }
+
+    /// An element of a repeated message field; protobuf-c never leaves one null, but a null must not crash.
+    static func nonNull<C>(_ pointer: UnsafeMutablePointer<C>?, field: String) throws -> UnsafePointer<C> {
+        guard let pointer else { throw ProtoDecodingError("field \(field) holds a null message") }
+        return UnsafePointer(pointer)
+    }
+
+    /// The elements of a C array protobuf-c unpacked, converted one by one.
+    static func elements<C, T>(
+        _ pointer: UnsafeMutablePointer<C>?, count: Int, _ convert: (C) throws -> T
+    ) rethrows -> [T] {
+        guard let pointer, count > 0 else { return [] }
+        return try UnsafeBufferPointer(start: pointer, count: count).map(convert)
+    }
+}

@@ -1,0 +1,21 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads settings from the environment; flags take precedence over these.
+public enum Environment {
+    /// The value of `name`, or `fallback` when it is unset or empty.
+    public static func string(_ name: String, default fallback: String) -> String {
+        guard let raw = getenv(name) else { return fallback }
+        let value = String(cString: raw)
+        return value.isEmpty ? fallback : value
+    }
+
+    /// The integer value of `name`, or `fallback` when unset. A value that is not a
+    /// number is reported at start-up by the option's validation, so keep it as text there.
+    public static func int(_ name: String, default fallback: Int) -> Int {
+        Int(string(name, default: String(fallback))) ?? fallback
+    }
+}

@@ -1,0 +1,156 @@
+import CZeroMQ
+
+/// The socket types this project uses.
+public enum ZMQSocketType: Sendable {
+    case router, dealer, publisher, subscriber, xpublisher, xsubscriber, pair, request, reply
+
+    var rawValue: Int32 {
+        switch self {
+        case .router: ZMQ_ROUTER
+        case .dealer: ZMQ_DEALER
+        case .publisher: ZMQ_PUB
+        case .subscriber: ZMQ_SUB
+        case .xpublisher: ZMQ_XPUB
+        case .xsubscriber: ZMQ_XSUB
+        case .pair: ZMQ_PAIR
+        case .request: ZMQ_REQ
+        case .reply: ZMQ_REP
+        }
+    }
+}
+
+/// One ZeroMQ socket.
+///
+/// libzmq sockets are not thread safe: use one from one thread at a time (a
+/// ``ZMQEventLoop`` owns its socket on its own thread). Messages are lists of frames.
+public final class ZMQSocket: @unchecked Sendable {
+    private(set) var handle: UnsafeMutableRawPointer?
+    /// Kept alive by its sockets: terminating a context waits for all of them to close.
+    private let context: ZMQContext
+
+    /// Opens a socket of `type` in `context`.
+    public init(context: ZMQContext, type: ZMQSocketType) throws {
+        guard let handle = zmq_socket(context.handle, type.rawValue) else {
+            throw ZMQError.last("zmq_socket")
+        }
+        self.handle = handle
+        self.context = context
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Closes the socket; pending outgoing messages are kept for the linger period.
+    public func close() {
+        if let handle {
+            zmq_close(handle)
+            self.handle = nil
+        }
+    }
+
+    private func live(_ operation: String) throws -> UnsafeMutableRawPointer {
+        guard let handle else { throw ZMQError(code: ENOTSOCK, operation: operation) }
+        return handle
+    }
+
+    /// Binds to an endpoint such as `tcp://127.0.0.1:7101`.
+    public func bind(_ endpoint: String) throws {
+        guard zmq_bind(try live("bind"), endpoint) == 0 else { throw ZMQError.last("bind \(endpoint)") }
+    }
+
+    /// Connects to an endpoint; libzmq reconnects by itself when the peer goes away.
+    public func connect(_ endpoint: String) throws {
+        guard zmq_connect(try live("connect"), endpoint) == 0 else { throw ZMQError.last("connect \(endpoint)") }
+    }
+
+    /// The endpoint last bound, with the port libzmq picked for `tcp://host:*`.
+    public var lastEndpoint: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        var size = buffer.count
+        guard let handle, zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Sets an integer socket option (ZMQ_LINGER, ZMQ_IMMEDIATE, ZMQ_SNDHWM, ...).
+    public func setOption(_ option: Int32, _ value: Int32) throws {
+        var value = value
+        guard zmq_setsockopt(try live("setsockopt"), option, &value, MemoryLayout<Int32>.size) == 0 else {
+            throw ZMQError.last("setsockopt \(option)")
+        }
+    }
+
+    /// Sets a 64-bit integer socket option (ZMQ_MAXMSGSIZE).
+    public func setOption(_ option: Int32, _ value: Int64) throws {
+        var value = value
+        guard zmq_setsockopt(try live("setsockopt"), option, &value, MemoryLayout<Int64>.size) == 0 else {
+            throw ZMQError.last("setsockopt \(option)")
+        }
+    }
+
+    /// Sets a binary socket option (ZMQ_SUBSCRIBE, ZMQ_ROUTING_ID, ...).
+    public func setOption(_ option: Int32, _ bytes: [UInt8]) throws {
+        let result = bytes.withUnsafeBytes { zmq_setsockopt(handle, option, $0.baseAddress, $0.count) }
+        guard result == 0 else { throw ZMQError.last("setsockopt \(option)") }
+    }
+
+    /// Subscribes to every message whose first frame starts with `prefix` (SUB sockets).
+    public func subscribe(_ prefix: String) throws {
+        try setOption(ZMQ_SUBSCRIBE, Array(prefix.utf8))
+    }
+
+    /// Sends a multi-frame message.
+    ///
+    /// - Parameter wait: false sends without blocking and throws an error whose
+    ///   `isWouldBlock` is true when the message cannot be queued now.
+    public func send(_ frames: [[UInt8]], wait: Bool = true) throws {
+        let handle = try live("send")
+        for (index, frame) in frames.enumerated() {
+            var flags: Int32 = index < frames.count - 1 ? ZMQ_SNDMORE : 0
+            if !wait { flags |= ZMQ_DONTWAIT }
+            let sent = frame.withUnsafeBytes { zmq_send(handle, $0.baseAddress, $0.count, flags) }
+            // libzmq sends a multi-frame message atomically: a failure can only be on the first frame.
+            if sent < 0 { throw ZMQError.last("send") }
+        }
+    }
+
+    /// Receives one multi-frame message.
+    ///
+    /// - Parameter wait: false returns nil at once when no message is waiting.
+    public func receive(wait: Bool = true) throws -> [[UInt8]]? {
+        let handle = try live("receive")
+        var frames: [[UInt8]] = []
+        var message = zmq_msg_t()
+        zmq_msg_init(&message)
+        defer { zmq_msg_close(&message) }
+        repeat {
+            if zmq_msg_recv(&message, handle, wait ? 0 : ZMQ_DONTWAIT) < 0 {
+                let error = ZMQError.last("receive")
+                if error.isWouldBlock && frames.isEmpty { return nil }
+                throw error
+            }
+            let size = zmq_msg_size(&message)
+            let bytes = zmq_msg_data(&message).assumingMemoryBound(to: UInt8.self)
+            frames.append(Array(UnsafeBufferPointer(start: bytes, count: size)))
+        } while zmq_msg_more(&message) != 0
+        return frames
+    }
+
+    /// Waits up to `timeoutMilliseconds` (-1: forever) for a message to read.
+    public func waitReadable(timeoutMilliseconds: Int) throws -> Bool {
+        var item = zmq_pollitem_t(socket: try live("poll"), fd: -1, events: Int16(ZMQ_POLLIN), revents: 0)
+        let ready = zmq_poll(&item, 1, timeoutMilliseconds)
+        if ready < 0 { throw ZMQError.last("poll") }
+        return ready > 0
+    }
+
+    /// Runs libzmq's built-in proxy between `frontend` and `backend` until `control`
+    /// receives "TERMINATE" (zmq_proxy_steerable). Blocks the calling thread.
+    public static func proxy(frontend: ZMQSocket, backend: ZMQSocket, control: ZMQSocket) throws {
+        let result = zmq_proxy_steerable(frontend.handle, backend.handle, nil, control.handle)
+        if result < 0 {
+            let error = ZMQError.last("proxy")
+            if error.code != ETERM { throw error }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import SLSMessages
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where each part of the stack listens and which API it serves.
+struct ServiceDirectory {
+    struct Entry {
+        let name: String
+        let defaultEndpoint: String
+        /// The proto service implemented, e.g. `sls.crypto.v1.CryptoRules` (empty: health only).
+        let api: String
+    }
+
+    static let entries: [Entry] = [
+        Entry(name: "event-bus", defaultEndpoint: "tcp://127.0.0.1:7090", api: ""),
+        Entry(name: "enrollment", defaultEndpoint: "tcp://127.0.0.1:7101", api: EnrollmentAPI.serviceName),
+        Entry(name: "challenge-verification", defaultEndpoint: "tcp://127.0.0.1:7102",
+              api: ChallengeVerificationAPI.serviceName),
+        Entry(name: "report-delivery", defaultEndpoint: "tcp://127.0.0.1:7103", api: ReportDeliveryAPI.serviceName),
+        Entry(name: "crypto-rules", defaultEndpoint: "tcp://127.0.0.1:7104", api: CryptoRulesAPI.serviceName),
+    ]
+
+    /// The environment variable overriding a service's endpoint, e.g. `SLSCTL_CRYPTO_RULES`.
+    static func variable(for name: String) -> String {
+        "SLSCTL_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    static func entry(named name: String) throws -> Entry {
+        guard let entry = entries.first(where: { $0.name == name }) else {
+            throw SlsctlError("unknown service '\(name)'; known: \(entries.map(\.name).joined(separator: ", "))")
+        }
+        return entry
+    }
+
+    static func endpoint(for entry: Entry) -> String {
+        if let value = getenv(variable(for: entry.name)), value.pointee != 0 { return String(cString: value) }
+        return entry.defaultEndpoint
+    }
+
+    /// Finds a method by full name (`pkg.Service/Method`), `Service/Method` or bare `Method`.
+    static func method(_ name: String, of entry: Entry) throws -> AnyRPCMethod {
+        let candidates = ProtoRegistry.methods.filter { method in
+            method.fullName == name || method.fullName.hasSuffix(".\(name)")
+                || (method.methodName == Substring(name)
+                    && (method.fullName.hasPrefix(entry.api + "/") || method.fullName.hasPrefix(HealthAPI.serviceName)))
+        }
+        guard candidates.count == 1, let method = candidates.first else {
+            let offered = ProtoRegistry.methods.filter {
+                $0.fullName.hasPrefix(entry.api + "/") || $0.fullName.hasPrefix(HealthAPI.serviceName)
+            }.map(\.fullName)
+            throw SlsctlError("\(candidates.isEmpty ? "no" : "more than one") method matches '\(name)' on \(entry.name); "
+                              + "it offers: \(offered.joined(separator: ", "))")
+        }
+        return method
+    }
+}
+
+extension String {
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
+
+/// A usage or input problem, reported in one line.
+struct SlsctlError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
