@@ -66,7 +66,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "ContractTests", dependencies: ["SLSMessages", "SLSBus"],
-                    path: "Tests/ContractTests", resources: [.copy("Fixtures")], swiftSettings: strict),
+                    path: "Tests/ContractTests", exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "SLSStorage"],
                     path: "Tests/BusTests", swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["SLSBus", "SLSMessages"],

@@ -162,7 +162,8 @@ public final class RPCServer: @unchecked Sendable {
             } catch {
                 reply(identity, requestID: header.requestID,
                       error: RPCError(.internal, "internal error; the service logged the details"))
-                context.logger.error("handler failed", metadata: ["error": "\(error)"])
+                // Only the error's type: its description may carry request data, secrets included.
+                context.logger.error("handler failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             }
             inFlight.add(-1, ordering: .relaxed)
         }

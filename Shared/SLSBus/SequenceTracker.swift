@@ -8,6 +8,11 @@ public struct SequenceTracker: Sendable {
         public var missed: UInt64
         /// The event repeats one already seen (a replay); handlers should be idempotent.
         public var isDuplicate: Bool
+
+        public init(missed: UInt64, isDuplicate: Bool) {
+            self.missed = missed
+            self.isDuplicate = isDuplicate
+        }
     }
 
     private var last: [String: (instance: String, sequence: UInt64)] = [:]

@@ -70,3 +70,11 @@ public struct ProtoDecodingError: Error, CustomStringConvertible, Sendable, Equa
         self.description = description
     }
 }
+
+/// Keys of a message without fields, whose JSON form is `{}`.
+struct NoCodingKeys: CodingKey {
+    var stringValue: String { "" }
+    var intValue: Int? { nil }
+    init?(stringValue: String) { nil }
+    init?(intValue: Int) { nil }
+}

@@ -1519,6 +1519,7 @@ public struct TransferReply: ProtoMessage {
     }
 
     public func encode(to encoder: any Encoder) throws {
+        _ = encoder.container(keyedBy: NoCodingKeys.self)  // {} rather than nothing
     }
 
     public static let schema = MessageSchema(

@@ -207,6 +207,7 @@ public struct ServiceInfoRequest: ProtoMessage {
     }
 
     public func encode(to encoder: any Encoder) throws {
+        _ = encoder.container(keyedBy: NoCodingKeys.self)  // {} rather than nothing
     }
 
     public static let schema = MessageSchema(

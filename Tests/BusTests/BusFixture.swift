@@ -1,0 +1,48 @@
+import Logging
+import SLSBus
+import SLSMessages
+import ZeroMQ
+
+/// A server on a free loopback port with an echo method, and helpers to reach it.
+final class BusFixture: @unchecked Sendable {
+    let context = ZMQContext()
+    let server: RPCServer
+    let logger = Logger(label: "bus-tests")
+
+    init(maxMessageBytes: Int = 1 << 20, endpoint: String = "tcp://127.0.0.1:*",
+         register: (RPCServer) -> Void = { _ in }) throws {
+        server = try RPCServer(context: context,
+                               configuration: .init(endpoint: endpoint, serviceName: "test",
+                                                    maxMessageBytes: maxMessageBytes),
+                               logger: logger)
+        server.register(BenchAPI.echo) { request, _ in EchoReply(payload: request.payload) }
+        register(server)
+        try server.start()
+    }
+
+    func client(timeout: Duration = .seconds(2), connectTimeout: Duration = .seconds(1)) throws -> RPCClient {
+        try RPCClient(context: context, configuration: .init(
+            endpoint: server.boundEndpoint, caller: "bus-tests", defaultTimeout: timeout,
+            connectTimeout: connectTimeout))
+    }
+
+    /// A raw DEALER socket, for sending frames the client library would never send.
+    func rawDealer() throws -> ZMQSocket {
+        let socket = try ZMQSocket(context: context, type: .dealer)
+        try socket.setOption(ZMQ_LINGER_OPTION, Int32(0))
+        try socket.connect(server.boundEndpoint)
+        return socket
+    }
+}
+
+/// ZMQ_LINGER without importing the C module into every test file.
+let ZMQ_LINGER_OPTION: Int32 = 17
+
+/// Reads one reply from a raw socket, failing after two seconds instead of hanging.
+func receiveReply(_ socket: ZMQSocket) throws -> (header: ReplyHeader, payload: [UInt8]) {
+    guard try socket.waitReadable(timeoutMilliseconds: 2000), let frames = try socket.receive(wait: false) else {
+        throw RPCError(.deadlineExceeded, "no reply within 2 s")
+    }
+    guard frames.count == 2 else { throw RPCError(.internal, "reply has \(frames.count) frames") }
+    return (try ReplyHeader(serializedBytes: frames[0]), frames[1])
+}

@@ -1,0 +1,128 @@
+import Logging
+import SLSBus
+import SLSMessages
+import Testing
+import ZeroMQ
+
+@Suite("Events through the XSUB/XPUB proxy")
+struct EventTests {
+    /// A proxy on free ports, a publisher, and a subscriber known to be receiving:
+    /// PUB/SUB joins take a moment, so a second publisher sends probes until one arrives.
+    private func connectedPair(topic: String) async throws -> (ZMQProxy, EventPublisher, EventSubscriber) {
+        let context = ZMQContext()
+        let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, "tcp://127.0.0.1:*"),
+                                 backend: (.xpublisher, "tcp://127.0.0.1:*"))
+        proxy.start()
+        let publisher = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "unit")
+        let prober = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "probe")
+        let subscriber = try EventSubscriber(context: context, endpoint: proxy.backendEndpoint, topics: [topic],
+                                             logger: Logger(label: "test"))
+        var joined = false
+        for _ in 0..<100 where !joined {
+            try prober.publish(ServiceInfo(service: "probe"))
+            try await Task.sleep(for: .milliseconds(20))
+            joined = try await Self.next(subscriber, skippingProbes: false, within: .milliseconds(1)) != nil
+        }
+        prober.close()
+        try #require(joined)
+        return (proxy, publisher, subscriber)
+    }
+
+    /// The next event not sent by the probe, or nil after `within`.
+    private static func next(_ subscriber: EventSubscriber, skippingProbes: Bool = true,
+                             within: Duration = .seconds(2)) async throws -> ReceivedEvent? {
+        try await withThrowingTaskGroup(of: ReceivedEvent?.self) { group in
+            group.addTask {
+                for await event in subscriber.events where !(skippingProbes && event.header.producer == "probe") {
+                    return event
+                }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: within)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    @Test func typedEventArrivesWithHeader() async throws {
+        let context = ZMQContext()
+        let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, "tcp://127.0.0.1:*"),
+                                 backend: (.xpublisher, "tcp://127.0.0.1:*"))
+        proxy.start()
+        let publisher = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "unit")
+        let subscriber = try EventSubscriber(context: context, endpoint: proxy.backendEndpoint,
+                                             topics: [ServiceInfo.protoName], logger: Logger(label: "test"))
+        let sender = Task {
+            for _ in 0..<100 where !Task.isCancelled {
+                try publisher.publish(ServiceHeartbeat(service: "not subscribed"))
+                try publisher.publish(ServiceInfo(service: "unit"), traceID: "t-1")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        var iterator = subscriber.events.makeAsyncIterator()
+        let event = try #require(await iterator.next())
+        sender.cancel()
+        #expect(event.header.type == ServiceInfo.protoName)
+        #expect(event.header.producer == "unit")
+        #expect(event.header.traceID == "t-1")
+        #expect(event.header.producerInstance == publisher.instance)
+        #expect(event.header.timeUnixMs > 0)
+        #expect(try event.decode(ServiceInfo.self)?.service == "unit")
+        #expect(try event.decode(ServiceHeartbeat.self) == nil)
+        subscriber.close()
+        publisher.close()
+        proxy.stop()
+    }
+
+    @Test func subscriberSeesHowManyEventsItMissed() async throws {
+        let (proxy, publisher, subscriber) = try await connectedPair(topic: ServiceInfo.protoName)
+        try publisher.publish(ServiceInfo(service: "a"), sequence: 1001)
+        try publisher.publish(ServiceInfo(service: "b"), sequence: 1002)
+        try publisher.publish(ServiceInfo(service: "c"), sequence: 1005)
+        try publisher.publish(ServiceInfo(service: "b"), sequence: 1002)
+        let first = try #require(try await Self.next(subscriber))
+        let second = try #require(try await Self.next(subscriber))
+        let third = try #require(try await Self.next(subscriber))
+        let replay = try #require(try await Self.next(subscriber))
+        #expect(first.header.sequence == 1001)
+        #expect(second.missedBefore == 0)
+        #expect(third.missedBefore == 2)
+        #expect(replay.isDuplicate)
+        subscriber.close()
+        publisher.close()
+        proxy.stop()
+    }
+}
+
+@Suite("Sequence tracking")
+struct SequenceTrackerTests {
+    private func header(_ sequence: UInt64, instance: String = "i1") -> EventHeader {
+        EventHeader(producer: "p", sequence: sequence, producerInstance: instance)
+    }
+
+    @Test func firstEventReportsNoGapAndLaterGapsAreCounted() {
+        var tracker = SequenceTracker()
+        #expect(tracker.observe(header(10)).missed == 0)
+        #expect(tracker.observe(header(11)).missed == 0)
+        #expect(tracker.observe(header(15)).missed == 3)
+    }
+
+    @Test func repeatFromSameInstanceIsADuplicate() {
+        var tracker = SequenceTracker()
+        _ = tracker.observe(header(1))
+        _ = tracker.observe(header(2))
+        #expect(tracker.observe(header(2)) == .init(missed: 0, isDuplicate: true))
+        #expect(tracker.observe(header(3)) == .init(missed: 0, isDuplicate: false))
+    }
+
+    @Test func restartedProducerWithInMemoryNumbersIsNotADuplicate() {
+        var tracker = SequenceTracker()
+        _ = tracker.observe(header(40))
+        #expect(tracker.observe(header(1, instance: "i2")) == .init(missed: 0, isDuplicate: false))
+        #expect(tracker.observe(header(4, instance: "i2")).missed == 2)
+    }
+}
