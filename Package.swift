@@ -70,6 +70,6 @@ let package = Package(
         .testTarget(name: "BusTests", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "SLSStorage"],
                     path: "Tests/BusTests", swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["SLSBus", "SLSMessages"],
-                    path: "Tests/EndToEndTests", swiftSettings: strict),
+                    path: "Tests/EndToEndTests", exclude: ["python"], swiftSettings: strict),
     ]
 )

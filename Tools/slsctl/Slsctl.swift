@@ -32,24 +32,31 @@ struct Health: AsyncParsableCommand {
     func run() async throws {
         let entries = try services.isEmpty ? ServiceDirectory.entries : services.map(ServiceDirectory.entry(named:))
         let context = ZMQContext()
-        var allServing = true
-        for entry in entries {
-            let endpoint = ServiceDirectory.endpoint(for: entry)
-            let client = try RPCClient(context: context, configuration: .init(
-                endpoint: endpoint, caller: "slsctl", defaultTimeout: .milliseconds(Int64(timeout * 1000)),
-                connectTimeout: .milliseconds(Int64(timeout * 1000))))
-            defer { client.close() }
-            let status: String
-            do {
-                status = try await client.call(HealthAPI.check, HealthCheckRequest()).status.rawValue
-            } catch let error as RPCError {
-                status = error.code.rawValue
+        let wait = Duration.milliseconds(Int64(timeout * 1000))
+        // All at once, so a stack with a service down answers within one timeout.
+        let statuses = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for (index, entry) in entries.enumerated() {
+                group.addTask {
+                    let client = try RPCClient(context: context, configuration: .init(
+                        endpoint: ServiceDirectory.endpoint(for: entry), caller: "slsctl",
+                        defaultTimeout: wait, connectTimeout: wait))
+                    defer { client.close() }
+                    do {
+                        return (index, try await client.call(HealthAPI.check, HealthCheckRequest()).status.rawValue)
+                    } catch let error as RPCError {
+                        return (index, error.code.rawValue)
+                    }
+                }
             }
-            if status != ServingStatus.serving.rawValue { allServing = false }
-            print("\(entry.name.padding(toLength: 24, withPad: " ", startingAt: 0)) "
-                  + "\(endpoint.padding(toLength: 24, withPad: " ", startingAt: 0)) \(status)")
+            var statuses = [String](repeating: "", count: entries.count)
+            for try await (index, status) in group { statuses[index] = status }
+            return statuses
         }
-        if !allServing { throw ExitCode(1) }
+        for (entry, status) in zip(entries, statuses) {
+            print("\(entry.name.padding(toLength: 24, withPad: " ", startingAt: 0)) "
+                  + "\(ServiceDirectory.endpoint(for: entry).padding(toLength: 24, withPad: " ", startingAt: 0)) \(status)")
+        }
+        if statuses.contains(where: { $0 != ServingStatus.serving.rawValue }) { throw ExitCode(1) }
     }
 }
 

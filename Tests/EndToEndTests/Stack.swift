@@ -1,0 +1,141 @@
+import Foundation
+
+/// The real executables, started on free loopback ports with a temporary data folder.
+final class Stack: @unchecked Sendable {
+    struct Ports {
+        let health: Int, publishers: Int, subscribers: Int
+        let enrollment: Int, challenge: Int, delivery: Int, crypto: Int
+    }
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    /// Executables are built next to the test bundle.
+    static let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+
+    let ports: Ports
+    let dataDirectory: URL
+    private(set) var processes: [String: Process] = [:]
+    private var logs: [String: URL] = [:]
+
+    init() throws {
+        let base = Int.random(in: 20_000...50_000)
+        ports = Ports(health: base, publishers: base + 1, subscribers: base + 2, enrollment: base + 3,
+                      challenge: base + 4, delivery: base + 5, crypto: base + 6)
+        dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("sls-e2e-\(UUID())")
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        stopAll()
+        try? FileManager.default.removeItem(at: dataDirectory)
+    }
+
+    func endpoint(_ port: Int) -> String { "tcp://127.0.0.1:\(port)" }
+
+    /// Environment for slsctl and the services: every endpoint of this stack.
+    var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["SLSCTL_EVENT_BUS"] = endpoint(ports.health)
+        env["SLSCTL_ENROLLMENT"] = endpoint(ports.enrollment)
+        env["SLSCTL_CHALLENGE_VERIFICATION"] = endpoint(ports.challenge)
+        env["SLSCTL_REPORT_DELIVERY"] = endpoint(ports.delivery)
+        env["SLSCTL_CRYPTO_RULES"] = endpoint(ports.crypto)
+        env["SLS_EVENTS_PUBLISH"] = endpoint(ports.publishers)
+        env["SLS_EVENTS_SUBSCRIBE"] = endpoint(ports.subscribers)
+        env["SLS_HEARTBEAT_SECONDS"] = "0.2"
+        env["SLS_LOG_LEVEL"] = "info"
+        return env
+    }
+
+    func startEventBus() throws {
+        try start("sls-event-bus", arguments: ["--listen", endpoint(ports.health),
+                                               "--publishers", endpoint(ports.publishers),
+                                               "--subscribers", endpoint(ports.subscribers)])
+    }
+
+    func startService(_ name: String, port: Int, extra: [String] = []) throws {
+        try start("sls-\(name)", arguments: ["--listen", endpoint(port),
+                                             "--data-dir", dataDirectory.appendingPathComponent(name).path] + extra)
+    }
+
+    func startAll() throws {
+        try startEventBus()
+        try startService("enrollment", port: ports.enrollment)
+        try startService("challenge-verification", port: ports.challenge)
+        try startService("report-delivery", port: ports.delivery)
+        try startService("crypto-rules", port: ports.crypto)
+    }
+
+    func start(_ executable: String, arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = Self.binaries.appendingPathComponent(executable)
+        process.arguments = arguments
+        process.environment = environment
+        let log = dataDirectory.appendingPathComponent("\(executable).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes[executable] = process
+        logs[executable] = log
+    }
+
+    func log(of executable: String) -> String {
+        logs[executable].flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
+    }
+
+    /// Sends `signal` and waits (bounded) for the process to end; returns its exit status.
+    @discardableResult
+    func stop(_ executable: String, signal: Int32 = SIGTERM) -> Int32? {
+        guard let process = processes.removeValue(forKey: executable) else { return nil }
+        kill(process.processIdentifier, signal)
+        for _ in 0..<200 where process.isRunning { usleep(25_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    func stopAll() {
+        for name in Array(processes.keys) { stop(name) }
+    }
+
+    /// Runs a command to completion (bounded by `timeout`); returns status and output.
+    func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 30) throws
+        -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self),
+                String(decoding: errData, as: UTF8.self))
+    }
+
+    func slsctl(_ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
+        try run(Self.binaries.appendingPathComponent("slsctl"), arguments)
+    }
+
+    /// Polls `slsctl health` until every named service serves (bounded).
+    func waitUntilServing(_ services: [String] = []) throws -> Bool {
+        for _ in 0..<100 {
+            if try run(Self.binaries.appendingPathComponent("slsctl"), ["health"] + services).status == 0 {
+                return true
+            }
+            usleep(100_000)
+        }
+        return false
+    }
+}

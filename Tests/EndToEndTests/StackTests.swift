@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+@Suite("The real executables, driven like an operator would", .serialized)
+struct StackTests {
+    @Test func allFiveStartAndSlsctlHealthExitsZeroThenOneWhenOneStops() throws {
+        let stack = try Stack()
+        try stack.startAll()
+        #expect(try stack.waitUntilServing())
+        let health = try stack.slsctl("health")
+        #expect(health.status == 0)
+        #expect(health.stdout.split(separator: "\n").count == 5)
+
+        #expect(stack.stop("sls-report-delivery") == 0)
+        let degraded = try stack.slsctl("health", "--timeout", "0.5")
+        #expect(degraded.status == 1)
+        #expect(degraded.stdout.contains("report-delivery"))
+        #expect(degraded.stdout.contains("UNAVAILABLE"))
+        stack.stopAll()
+    }
+
+    @Test func slsctlCallsMethodsAndReportsStatusCodes() throws {
+        let stack = try Stack()
+        try stack.startEventBus()
+        try stack.startService("enrollment", port: stack.ports.enrollment)
+        #expect(try stack.waitUntilServing(["enrollment"]))
+
+        let info = try stack.slsctl("call", "enrollment", "GetInfo")
+        #expect(info.status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
+        #expect(json?["service"] as? String == "enrollment")
+        #expect(json?["apiPackage"] as? String == "sls.enrollment.v1")
+
+        let unknown = try stack.slsctl("call", "enrollment", "Check", #"{"service":"nobody"}"#)
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("NOT_FOUND"))
+
+        let badJSON = try stack.slsctl("call", "enrollment", "Check", #"{"service": 12"#)
+        #expect(badJSON.status != 0)
+        #expect(badJSON.stderr.contains("not a valid sls.health.v1.HealthCheckRequest"))
+        stack.stopAll()
+    }
+
+    @Test func sigtermFinishesCleanlyAndDataSurvivesARestart() throws {
+        let stack = try Stack()
+        try stack.startService("enrollment", port: stack.ports.enrollment)
+        #expect(try stack.waitUntilServing(["enrollment"]))
+        #expect(stack.stop("sls-enrollment", signal: SIGTERM) == 0)
+        let log = stack.log(of: "sls-enrollment")
+        #expect(log.contains("shutting down"))
+        #expect(log.contains("stopped"))
+        let database = stack.dataDirectory.appendingPathComponent("enrollment/enrollment.sqlite")
+        #expect(FileManager.default.fileExists(atPath: database.path))
+    }
+
+    @Test func slsctlPublishAndWatchCarryEventsThroughTheBus() throws {
+        let stack = try Stack()
+        try stack.startEventBus()
+        #expect(try stack.waitUntilServing(["event-bus"]))
+        let watcher = Process()
+        watcher.executableURL = Stack.binaries.appendingPathComponent("slsctl")
+        watcher.arguments = ["watch", "sls.health.v1.ServiceInfo", "--count", "1", "--seconds", "20"]
+        watcher.environment = stack.environment
+        let out = Pipe()
+        watcher.standardOutput = out
+        try watcher.run()
+        var published = false
+        // A subscriber joins asynchronously: publish until it has seen one (bounded).
+        for _ in 0..<40 where watcher.isRunning {
+            published = try stack.slsctl("publish", "sls.health.v1.ServiceInfo", #"{"service":"from-test"}"#,
+                                         "--settle-ms", "100").status == 0 || published
+            usleep(100_000)
+        }
+        watcher.waitUntilExit()
+        let line = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(published)
+        #expect(line.contains(#""service":"from-test""#))
+        #expect(line.contains(#""producer":"slsctl""#))
+        stack.stopAll()
+    }
+
+    @Test func pythonClientSpeaksOurWireFormat() throws {
+        let stack = try Stack()
+        try stack.startEventBus()
+        try stack.startService("enrollment", port: stack.ports.enrollment)
+        #expect(try stack.waitUntilServing(["enrollment"]))
+        let result = try stack.run(
+            URL(fileURLWithPath: "/usr/bin/python3"),
+            [Stack.root.appendingPathComponent("Tests/EndToEndTests/python/wire_client.py").path,
+             Stack.root.appendingPathComponent("protos").path, stack.endpoint(stack.ports.enrollment),
+             stack.endpoint(stack.ports.subscribers), "sls.enrollment.v1.Enrollment/GetInfo"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(json?["health"] as? String == "SERVING")
+        #expect(json?["service"] as? String == "enrollment")
+        #expect((json?["methods"] as? [String])?.contains("sls.enrollment.v1.Enrollment/GetInfo") == true)
+        #expect(json?["event_type"] as? String == "sls.events.v1.ServiceHeartbeat")
+        #expect(json?["event_topic"] as? String == "sls.events.v1.ServiceHeartbeat")
+        #expect(json?["heartbeat_service"] as? String == "enrollment")
+        #expect((json?["event_sequence"] as? Int ?? 0) >= 1)
+        stack.stopAll()
+    }
+}
