@@ -52,7 +52,6 @@ public final class EventSubscriber: @unchecked Sendable {
     /// Stops receiving and finishes ``events``.
     public func close() {
         loop.stop()
-        loop.socket.close()
         continuation.finish()
     }
 

@@ -5,9 +5,11 @@ import ZeroMQ
 
 /// The client side of the bus: a DEALER socket with many calls in flight, matched by request id.
 ///
-/// libzmq reconnects by itself, so a client outlives restarts of its server: calls made
-/// while it is away fail with UNAVAILABLE (no connection) or DEADLINE_EXCEEDED (the
-/// connection died with the call on it), and calls succeed again once it is back.
+/// A call is sent from the caller's own thread; replies are read by the socket's event
+/// loop, which resumes the waiting caller. libzmq reconnects by itself, so a client
+/// outlives restarts of its server: calls made while it is away fail with UNAVAILABLE
+/// (no connection) or DEADLINE_EXCEEDED (the connection died with the call on it), and
+/// calls succeed again once it is back.
 public final class RPCClient: @unchecked Sendable {
     /// Settings of one client.
     public struct Configuration: Sendable {
@@ -33,18 +35,25 @@ public final class RPCClient: @unchecked Sendable {
         let continuation: CheckedContinuation<[UInt8], any Error>
         let deadline: ContinuousClock.Instant
         let method: String
+        /// Set while the call waits for a connection to be sent on.
         var unsentFrames: [[UInt8]]?
         let queuedAt: ContinuousClock.Instant
     }
 
+    private struct State {
+        var pending: [UInt64: PendingCall] = [:]
+        /// Calls waiting for a connection, oldest first.
+        var unsent: [UInt64] = []
+        var nextExpiryScan = ContinuousClock.now
+        var closed = false
+    }
+
     public let configuration: Configuration
     private let loop: ZMQEventLoop
+    private let state = Mutex(State())
     private let nextRequestID = Atomic<UInt64>(1)
-    private let closed = Atomic<Bool>(false)
-    // Loop-thread state.
-    private var pending: [UInt64: PendingCall] = [:]
-    private var unsent: [UInt64] = []
-    private var nextExpiryScan = ContinuousClock.now
+    /// Trace ids are this prefix plus the request id: unique without a random draw per call.
+    private let tracePrefix = randomHexID()
 
     /// Connects to the server (in the background: no server needs to be up yet).
     public init(context: ZMQContext, configuration: Configuration) throws {
@@ -64,7 +73,7 @@ public final class RPCClient: @unchecked Sendable {
         loop.start(
             onReceive: { [unowned self] frames in receive(frames) },
             onTick: { [unowned self] in expireCalls() },
-            wantsWritable: { [unowned self] in !unsent.isEmpty },
+            wantsWritable: { [unowned self] in state.withLock { !$0.unsent.isEmpty } },
             onWritable: { [unowned self] in flushUnsent() })
     }
 
@@ -74,14 +83,16 @@ public final class RPCClient: @unchecked Sendable {
 
     /// Fails every call in flight with CANCELLED and closes the socket.
     public func close() {
-        guard !closed.exchange(true, ordering: .sequentiallyConsistent) else { return }
-        loop.perform { [self] in
-            for id in Array(pending.keys) {
-                finish(id, .failure(RPCError(.cancelled, "the client was closed")))
-            }
+        let calls = state.withLock { state -> [PendingCall] in
+            guard !state.closed else { return [] }
+            state.closed = true
+            defer { state.pending.removeAll(); state.unsent.removeAll() }
+            return Array(state.pending.values)
+        }
+        for call in calls {
+            call.continuation.resume(throwing: RPCError(.cancelled, "the client was closed"))
         }
         loop.stop()
-        loop.socket.close()
     }
 
     /// Calls `method` and returns its response, or throws ``RPCError``.
@@ -98,75 +109,77 @@ public final class RPCClient: @unchecked Sendable {
 
     /// Calls a method by name with an encoded request; returns the encoded response.
     public func call(method: String, payload: [UInt8], options: CallOptions = CallOptions()) async throws -> [UInt8] {
-        guard !closed.load(ordering: .relaxed) else { throw RPCError(.cancelled, "the client was closed") }
         let id = nextRequestID.add(1, ordering: .relaxed).oldValue
         let timeout = options.timeout ?? configuration.defaultTimeout
         let header = RequestHeader(
             method: method, requestID: id,
             deadlineUnixMs: unixMilliseconds() + timeout.roundedUpMilliseconds,
-            traceID: options.traceID.isEmpty ? randomHexID() : options.traceID,
+            traceID: options.traceID.isEmpty ? "\(tracePrefix)-\(id)" : options.traceID,
             caller: configuration.caller,
             metadata: options.metadata.sorted { $0.key < $1.key }.map { MetadataEntry(key: $0.key, value: $0.value) })
         let frames = [header.serializedBytes(), payload]
-        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let now = ContinuousClock.now
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                loop.perform { [self] in
-                    start(id, PendingCall(continuation: continuation, deadline: deadline, method: method,
-                                          unsentFrames: frames, queuedAt: .now))
+                let call = PendingCall(continuation: continuation, deadline: now.advanced(by: timeout),
+                                       method: method, unsentFrames: nil, queuedAt: now)
+                let accepted = state.withLock { state -> Bool in
+                    guard !state.closed else { return false }
+                    state.pending[id] = call
+                    return true
                 }
+                guard accepted else {
+                    return continuation.resume(throwing: RPCError(.cancelled, "the client was closed"))
+                }
+                send(id, frames)
             }
         } onCancel: {
-            loop.perform { [self] in finish(id, .failure(RPCError(.cancelled, "the call was cancelled"))) }
+            finish(id, .failure(RPCError(.cancelled, "the call was cancelled")))
+        }
+    }
+
+    /// Sends now, or parks the call until the socket has a connection to send on.
+    private func send(_ id: UInt64, _ frames: [[UInt8]]) {
+        do {
+            try loop.send(frames)
+        } catch let error as ZMQError where error.isWouldBlock {
+            state.withLock { state in
+                guard state.pending[id] != nil else { return }
+                state.pending[id]?.unsentFrames = frames
+                state.unsent.append(id)
+            }
+            loop.wakeUp()
+        } catch {
+            finish(id, .failure(RPCError(.unavailable, "\(configuration.endpoint): \(error)")))
         }
     }
 
     // MARK: - Loop thread
 
-    private func start(_ id: UInt64, _ call: PendingCall) {
-        guard !closed.load(ordering: .relaxed) else {
-            call.continuation.resume(throwing: RPCError(.cancelled, "the client was closed"))
-            return
-        }
-        pending[id] = call
-        if unsent.isEmpty {
-            trySend(id)
-        } else {
-            unsent.append(id)
-        }
-    }
-
-    /// Sends a call's frames; false when the socket has no connection to queue them on.
-    @discardableResult
-    private func trySend(_ id: UInt64) -> Bool {
-        guard let frames = pending[id]?.unsentFrames else { return true }
-        do {
-            try loop.socket.send(frames, wait: false)
-            pending[id]?.unsentFrames = nil
-            return true
-        } catch let error as ZMQError where error.isWouldBlock {
-            if !unsent.contains(id) { unsent.append(id) }
-            return false
-        } catch {
-            finish(id, .failure(RPCError(.unavailable, "\(configuration.endpoint): \(error)")))
-            return true
-        }
-    }
-
     private func flushUnsent() {
-        while let id = unsent.first {
-            guard pending[id] != nil else { unsent.removeFirst(); continue }
-            unsent.removeFirst()
-            if !trySend(id) {
-                // trySend put it back at the end; keep the order.
-                unsent.removeLast()
-                unsent.insert(id, at: 0)
+        while let (id, frames) = state.withLock({ state -> (UInt64, [[UInt8]])? in
+            while let id = state.unsent.first {
+                if let frames = state.pending[id]?.unsentFrames { return (id, frames) }
+                state.unsent.removeFirst()
+            }
+            return nil
+        }) {
+            do {
+                try loop.send(frames)
+                state.withLock { state in
+                    state.pending[id]?.unsentFrames = nil
+                    state.unsent.removeAll { $0 == id }
+                }
+            } catch let error as ZMQError where error.isWouldBlock {
                 return
+            } catch {
+                finish(id, .failure(RPCError(.unavailable, "\(configuration.endpoint): \(error)")))
             }
         }
     }
 
     private func receive(_ frames: [[UInt8]]) {
+        // A reply for an unknown id belongs to a call that already timed out: dropped in finish.
         guard frames.count == 2, let header = try? ReplyHeader(serializedBytes: frames[0]) else { return }
         let status = header.status ?? Status()
         if status.code == .ok {
@@ -174,34 +187,39 @@ public final class RPCClient: @unchecked Sendable {
         } else {
             finish(header.requestID, .failure(RPCError(status: status)))
         }
-        // A reply for an unknown id belongs to a call that already timed out: dropped.
     }
 
     private func finish(_ id: UInt64, _ result: Result<[UInt8], RPCError>) {
-        guard let call = pending.removeValue(forKey: id) else { return }
-        if call.unsentFrames != nil, let index = unsent.firstIndex(of: id) {
-            unsent.remove(at: index)
+        let call = state.withLock { state -> PendingCall? in
+            guard let call = state.pending.removeValue(forKey: id) else { return nil }
+            if call.unsentFrames != nil { state.unsent.removeAll { $0 == id } }
+            return call
         }
-        call.continuation.resume(with: result.mapError { $0 as any Error })
+        call?.continuation.resume(with: result.mapError { $0 as any Error })
     }
 
     /// Fails calls past their deadline, and unsent calls that waited too long for a connection.
     private func expireCalls() -> Int {
-        guard !pending.isEmpty else { return -1 }
         let now = ContinuousClock.now
-        if now >= nextExpiryScan {
-            nextExpiryScan = now.advanced(by: .milliseconds(5))
-            for (id, call) in pending {
+        let (expired, remaining) = state.withLock { state -> ([(UInt64, RPCError)], Int) in
+            guard !state.pending.isEmpty, now >= state.nextExpiryScan else { return ([], state.pending.count) }
+            state.nextExpiryScan = now.advanced(by: .milliseconds(5))
+            var expired: [(UInt64, RPCError)] = []
+            for (id, call) in state.pending {
                 let neverSent = call.unsentFrames != nil
                 if neverSent && (now >= call.deadline || now >= call.queuedAt.advanced(by: configuration.connectTimeout)) {
-                    finish(id, .failure(RPCError(.unavailable,
+                    expired.append((id, RPCError(.unavailable,
                         "\(call.method): no connection to \(configuration.endpoint); is the service running?")))
                 } else if now >= call.deadline {
-                    finish(id, .failure(RPCError(.deadlineExceeded,
+                    expired.append((id, RPCError(.deadlineExceeded,
                         "\(call.method): no reply from \(configuration.endpoint) before the deadline")))
                 }
             }
+            return (expired, state.pending.count - expired.count)
         }
-        return pending.isEmpty ? -1 : 10
+        for (id, error) in expired { finish(id, .failure(error)) }
+        // Calls are added without waking the loop (that would cost every call a thread
+        // switch), so an idle client still looks in every 25 ms: a deadline fires at most that late.
+        return remaining == 0 ? 25 : 10
     }
 }

@@ -84,8 +84,10 @@ public final class RPCServer: @unchecked Sendable {
     /// Binds the socket and starts serving.
     public func start() throws {
         precondition(!started, "start the server once")
-        try loop.socket.bind(configuration.endpoint)
-        boundEndpoint = loop.socket.lastEndpoint
+        boundEndpoint = try loop.withSocket { socket in
+            try socket.bind(configuration.endpoint)
+            return socket.lastEndpoint
+        }
         started = true
         loop.start(onReceive: { [unowned self] frames in receive(frames) })
         logger.info("serving", metadata: ["endpoint": "\(boundEndpoint)", "methods": "\(handlers.count)"])
@@ -105,7 +107,6 @@ public final class RPCServer: @unchecked Sendable {
             logger.warning("shutting down with calls still running", metadata: ["calls": "\(abandoned)"])
         }
         loop.stop()
-        loop.socket.close()
         logger.info("stopped serving", metadata: ["endpoint": "\(boundEndpoint)"])
     }
 
@@ -151,14 +152,12 @@ public final class RPCServer: @unchecked Sendable {
         inFlight.add(1, ordering: .relaxed)
         let payload = frames[2]
         Task(executorPreference: loop) { [self] in
-            let started = ContinuousClock.now
             do {
                 let response = try await handler(payload, context)
                 reply(identity, requestID: header.requestID, status: Status(code: .ok), payload: response)
-                context.logger.debug("ok", metadata: ["ms": "\(started.duration(to: .now).milliseconds)"])
             } catch let error as RPCError {
                 reply(identity, requestID: header.requestID, error: error)
-                context.logger.debug("refused", metadata: ["status": "\(error)"])
+                if logger.logLevel <= .debug { context.logger.debug("refused", metadata: ["status": "\(error)"]) }
             } catch {
                 reply(identity, requestID: header.requestID,
                       error: RPCError(.internal, "internal error; the service logged the details"))
@@ -170,14 +169,12 @@ public final class RPCServer: @unchecked Sendable {
     }
 
     private func makeContext(_ header: RequestHeader) -> RequestContext {
-        var logger = self.logger
-        logger[metadataKey: "method"] = "\(header.method)"
-        if !header.traceID.isEmpty { logger[metadataKey: "trace"] = "\(header.traceID)" }
-        return RequestContext(
+        RequestContext(
             method: header.method, traceID: header.traceID, caller: header.caller,
             deadlineUnixMs: header.deadlineUnixMs,
-            metadata: Dictionary(header.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
-            logger: logger)
+            metadata: header.metadata.isEmpty ? [:]
+                : Dictionary(header.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
+            serviceLogger: logger)
     }
 
     private func reply(_ identity: [UInt8], requestID: UInt64, error: RPCError) {
@@ -187,13 +184,11 @@ public final class RPCServer: @unchecked Sendable {
     private func reply(_ identity: [UInt8], requestID: UInt64, status: Status, payload: [UInt8]) {
         let frames = [identity, ReplyHeader(requestID: requestID, status: status).serializedBytes(), payload]
         served.add(1, ordering: .relaxed)
-        loop.perform { [loop, logger] in
-            do {
-                try loop.socket.send(frames, wait: false)
-            } catch {
-                // ROUTER drops replies to peers that are gone; anything else is worth a line.
-                logger.warning("reply not sent", metadata: ["error": "\(error)"])
-            }
+        do {
+            try loop.send(frames)
+        } catch {
+            // ROUTER drops replies to peers that are gone; anything else is worth a line.
+            logger.warning("reply not sent", metadata: ["error": "\(error)"])
         }
     }
 
@@ -207,6 +202,3 @@ public final class RPCServer: @unchecked Sendable {
     }
 }
 
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}

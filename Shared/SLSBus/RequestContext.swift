@@ -11,8 +11,15 @@ public struct RequestContext: Sendable {
     /// Absolute deadline in Unix milliseconds; 0 means none.
     public let deadlineUnixMs: Int64
     public let metadata: [String: String]
-    /// A logger carrying the method and trace id.
-    public let logger: Logger
+    let serviceLogger: Logger
+
+    /// A logger carrying the method and trace id (built on use: most calls never log).
+    public var logger: Logger {
+        var logger = serviceLogger
+        logger[metadataKey: "method"] = "\(method)"
+        if !traceID.isEmpty { logger[metadataKey: "trace"] = "\(traceID)" }
+        return logger
+    }
 
     /// Whether the caller has given up waiting.
     public var isPastDeadline: Bool {

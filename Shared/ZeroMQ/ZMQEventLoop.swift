@@ -1,23 +1,35 @@
 import CZeroMQ
 import Synchronization
 
-/// Owns one socket on a thread of its own and serves as a Swift task executor.
-///
-/// Everything that touches the socket runs on the loop's thread: incoming
-/// messages are handed to `onReceive`, other threads hand work over with
-/// ``perform(_:)``, and tasks started with this loop as their executor
-/// preference run their synchronous stretches right here. That lets a server
-/// handler read a request and send its reply without a single thread hop.
-public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
-    /// The socket; touch it only on the loop thread (inside callbacks, `perform` or tasks on this executor).
-    public let socket: ZMQSocket
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
+/// Owns one socket's reading on a thread of its own and serves as a Swift task executor.
+///
+/// Any thread may send through ``send(_:)``: socket calls are serialised by a lock, so a
+/// caller sends without handing its message to another thread. The loop thread sleeps
+/// in `poll()` on libzmq's signal descriptor and a wake-up pipe (never inside libzmq, so
+/// senders are not blocked), reads what arrived, and hands each message to `onReceive`.
+/// Tasks that prefer this loop as their executor run right on the loop thread, so a
+/// server handler reads a request and replies without a single thread switch.
+public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     private enum Work: Sendable {
         case job(UnownedJob)
         case closure(@Sendable () -> Void)
     }
 
+    /// Socket access, and whether the loop thread is (about to be) asleep in poll().
+    private struct SocketState: ~Copyable {
+        let socket: ZMQSocket
+        var loopIsPolling = false
+    }
+
     private let name: String
+    private let socketState: Mutex<SocketState>
+    private let signalDescriptor: Int32
     private let pending = Mutex<[Work]>([])
     private let wake = WakeSignal()
     private let stopRequested = Atomic<Bool>(false)
@@ -30,14 +42,11 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     private var wantsWritable: () -> Bool = { false }
     private var onWritable: () -> Void = {}
 
-    /// Whether incoming messages are read; a server stops reading when it drains.
-    /// Change only on the loop thread.
-    public var isReading = true
-
-    /// Wraps `socket`, which the loop owns from now on.
+    /// Wraps `socket`, which the loop owns from now on: use it only through the loop.
     public init(name: String, socket: ZMQSocket) {
         self.name = name
-        self.socket = socket
+        signalDescriptor = socket.signalDescriptor
+        socketState = Mutex(SocketState(socket: socket))
     }
 
     /// Starts the loop thread.
@@ -61,13 +70,39 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
         thread = OSThread(name: name) { [self] in run() }
     }
 
-    /// Stops the loop and waits for its thread to end. Work handed over later runs on the global executor.
+    /// Stops the loop, waits for its thread to end and closes the socket.
+    /// Work handed over later runs on the global executor.
     public func stop() {
         stopRequested.store(true, ordering: .sequentiallyConsistent)
         wake.signal()
         if !isOnLoopThread {
             thread?.join()
         }
+        socketState.withLock { $0.socket.close() }
+    }
+
+    /// Sends a message from any thread, without blocking.
+    ///
+    /// Throws a ``ZMQError`` whose `isWouldBlock` is true when the socket cannot take it now
+    /// (no connection yet, or the high-water mark reached).
+    public func send(_ frames: [[UInt8]]) throws {
+        let mustWake = try socketState.withLock { state -> Bool in
+            try state.socket.send(frames, wait: false)
+            // Sending may consume libzmq's edge-triggered signal for a message that has
+            // arrived meanwhile; if the loop is asleep, it would never hear of it.
+            return state.loopIsPolling && state.socket.pendingEvents.readable
+        }
+        if mustWake { wake.signal() }
+    }
+
+    /// Runs `body` with the socket, on the calling thread, serialised with every other use.
+    public func withSocket<R>(_ body: (ZMQSocket) throws -> R) rethrows -> R {
+        try socketState.withLock { try body($0.socket) }
+    }
+
+    /// Makes the loop look at its owner's state again (e.g. `wantsWritable` changed).
+    public func wakeUp() {
+        if !isOnLoopThread { wake.signal() }
     }
 
     /// Whether the caller is running on the loop thread.
@@ -89,18 +124,16 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     }
 
     private func submit(_ work: Work) {
-        let accepted = pending.withLock { queue -> Bool in
+        let outcome = pending.withLock { queue -> (accepted: Bool, first: Bool) in
             if stopRequested.load(ordering: .sequentiallyConsistent) && threadID.load(ordering: .acquiring) == 0 {
-                return false
+                return (false, false)
             }
             queue.append(work)
-            return true
+            return (true, queue.count == 1)
         }
-        if accepted {
-            if !isOnLoopThread { wake.signal() }
-        } else {
-            runElsewhere(work)
-        }
+        guard outcome.accepted else { return runElsewhere(work) }
+        // One signal per batch: later submissions find the loop already woken.
+        if outcome.first && !isOnLoopThread { wake.signal() }
     }
 
     /// Work that arrives after the loop ended still has to run, or its task would hang.
@@ -113,26 +146,33 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
 
     private func run() {
         threadID.store(OSThread.currentID, ordering: .releasing)
-        var items = [
-            zmq_pollitem_t(socket: socket.handle, fd: -1, events: 0, revents: 0),
-            zmq_pollitem_t(socket: nil, fd: wake.readDescriptor, events: Int16(ZMQ_POLLIN), revents: 0),
-        ]
+        var fds = [pollfd(fd: signalDescriptor, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: wake.readDescriptor, events: Int16(POLLIN), revents: 0)]
         while !stopRequested.load(ordering: .sequentiallyConsistent) {
-            let ranWork = runPendingWork()
+            var busy = runPendingWork()
             let tickTimeout = onTick()
-            var events = isReading ? ZMQ_POLLIN : 0
-            if wantsWritable() { events |= ZMQ_POLLOUT }
-            items[0].events = Int16(events)
-            items[0].revents = 0
-            items[1].revents = 0
-            let timeout = ranWork ? 0 : tickTimeout
-            if zmq_poll(&items, 2, timeout) < 0 {
-                if zmq_errno() == ETERM { break }
+            busy = readAvailable() || busy
+            if busy { continue }
+            // Declare the sleep under the socket lock, so a sender that consumes the
+            // signal afterwards knows to wake us (see send(_:)).
+            let ready = socketState.withLock { state -> Bool in
+                let events = state.socket.pendingEvents
+                let ready = events.readable || (events.writable && wantsWritable())
+                state.loopIsPolling = !ready
+                return ready
+            }
+            if ready { continue }
+            if pending.withLock({ !$0.isEmpty }) {
+                socketState.withLock { $0.loopIsPolling = false }
                 continue
             }
-            if items[1].revents & Int16(ZMQ_POLLIN) != 0 { wake.drain() }
-            if items[0].revents & Int16(ZMQ_POLLOUT) != 0 { onWritable() }
-            if items[0].revents & Int16(ZMQ_POLLIN) != 0 { readAvailable() }
+            // The cap is a safety net only: every state change signals one of the descriptors.
+            let timeout = tickTimeout < 0 ? 1000 : min(tickTimeout, 1000)
+            fds[0].revents = 0
+            fds[1].revents = 0
+            _ = poll(&fds, 2, Int32(timeout))
+            socketState.withLock { $0.loopIsPolling = false }
+            if fds[1].revents != 0 { wake.drain() }
         }
         // Run what was handed over before the stop, then refuse more.
         _ = runPendingWork()
@@ -144,12 +184,21 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
         rest.forEach(runElsewhere)
     }
 
-    /// Reads a bounded batch, so handed-over work and ticks are not starved under load.
-    private func readAvailable() {
-        for _ in 0..<256 {
-            guard isReading, let frames = try? socket.receive(wait: false) else { return }
-            onReceive(frames)
+    /// Reads a bounded batch (so handed-over work and ticks are not starved) and handles
+    /// it outside the lock. Returns whether anything happened.
+    private func readAvailable() -> Bool {
+        var wroteReady = false
+        let batch = socketState.withLock { state -> [[[UInt8]]] in
+            var batch: [[[UInt8]]] = []
+            while batch.count < 256, let frames = try? state.socket.receive(wait: false) {
+                batch.append(frames)
+            }
+            wroteReady = wantsWritable() && state.socket.pendingEvents.writable
+            return batch
         }
+        if wroteReady { onWritable() }
+        batch.forEach(onReceive)
+        return !batch.isEmpty
     }
 
     private func runPendingWork() -> Bool {

@@ -136,6 +136,23 @@ public final class ZMQSocket: @unchecked Sendable {
         return frames
     }
 
+    /// The file descriptor libzmq signals when the socket's state may have changed
+    /// (edge-triggered: check ``pendingEvents`` after it fires, and after every send or receive).
+    public var signalDescriptor: Int32 {
+        var fd: Int32 = -1
+        var size = MemoryLayout<Int32>.size
+        if let handle { zmq_getsockopt(handle, ZMQ_FD, &fd, &size) }
+        return fd
+    }
+
+    /// Whether a message can be read and whether one can be sent, right now.
+    public var pendingEvents: (readable: Bool, writable: Bool) {
+        var events: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        guard let handle, zmq_getsockopt(handle, ZMQ_EVENTS, &events, &size) == 0 else { return (false, false) }
+        return (events & ZMQ_POLLIN != 0, events & ZMQ_POLLOUT != 0)
+    }
+
     /// Waits up to `timeoutMilliseconds` (-1: forever) for a message to read.
     public func waitReadable(timeoutMilliseconds: Int) throws -> Bool {
         var item = zmq_pollitem_t(socket: try live("poll"), fd: -1, events: Int16(ZMQ_POLLIN), revents: 0)

@@ -1,14 +1,48 @@
 import Logging
 import SLSBus
 import SLSMessages
+import Synchronization
 import Testing
 import ZeroMQ
+
+/// Collects a subscriber's events as they arrive, so a test can wait for the next one
+/// with a time limit (cancelling a consumer of an AsyncStream would end the stream).
+final class Inbox: Sendable {
+    private final class Storage: Sendable {
+        let events = Mutex<[ReceivedEvent]>([])
+    }
+    private let storage = Storage()
+
+    init(_ subscriber: EventSubscriber) {
+        let storage = self.storage
+        Task {
+            for await event in subscriber.events { storage.events.withLock { $0.append(event) } }
+        }
+    }
+
+    /// The next event not sent by the probe, or nil after `within`.
+    func next(skippingProbes: Bool = true, within: Duration = .seconds(2)) async -> ReceivedEvent? {
+        let giveUp = ContinuousClock.now.advanced(by: within)
+        while ContinuousClock.now < giveUp {
+            let event = storage.events.withLock { queue -> ReceivedEvent? in
+                while !queue.isEmpty {
+                    let event = queue.removeFirst()
+                    if !(skippingProbes && event.header.producer == "probe") { return event }
+                }
+                return nil
+            }
+            if let event { return event }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return nil
+    }
+}
 
 @Suite("Events through the XSUB/XPUB proxy")
 struct EventTests {
     /// A proxy on free ports, a publisher, and a subscriber known to be receiving:
     /// PUB/SUB joins take a moment, so a second publisher sends probes until one arrives.
-    private func connectedPair(topic: String) async throws -> (ZMQProxy, EventPublisher, EventSubscriber) {
+    private func connectedPair(topic: String) async throws -> (ZMQProxy, EventPublisher, EventSubscriber, Inbox) {
         let context = ZMQContext()
         let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, "tcp://127.0.0.1:*"),
                                  backend: (.xpublisher, "tcp://127.0.0.1:*"))
@@ -17,35 +51,15 @@ struct EventTests {
         let prober = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "probe")
         let subscriber = try EventSubscriber(context: context, endpoint: proxy.backendEndpoint, topics: [topic],
                                              logger: Logger(label: "test"))
+        let inbox = Inbox(subscriber)
         var joined = false
         for _ in 0..<100 where !joined {
             try prober.publish(ServiceInfo(service: "probe"))
-            try await Task.sleep(for: .milliseconds(20))
-            joined = try await Self.next(subscriber, skippingProbes: false, within: .milliseconds(1)) != nil
+            joined = await inbox.next(skippingProbes: false, within: .milliseconds(20)) != nil
         }
         prober.close()
         try #require(joined)
-        return (proxy, publisher, subscriber)
-    }
-
-    /// The next event not sent by the probe, or nil after `within`.
-    private static func next(_ subscriber: EventSubscriber, skippingProbes: Bool = true,
-                             within: Duration = .seconds(2)) async throws -> ReceivedEvent? {
-        try await withThrowingTaskGroup(of: ReceivedEvent?.self) { group in
-            group.addTask {
-                for await event in subscriber.events where !(skippingProbes && event.header.producer == "probe") {
-                    return event
-                }
-                return nil
-            }
-            group.addTask {
-                try await Task.sleep(for: within)
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
+        return (proxy, publisher, subscriber, inbox)
     }
 
     @Test func typedEventArrivesWithHeader() async throws {
@@ -79,15 +93,15 @@ struct EventTests {
     }
 
     @Test func subscriberSeesHowManyEventsItMissed() async throws {
-        let (proxy, publisher, subscriber) = try await connectedPair(topic: ServiceInfo.protoName)
+        let (proxy, publisher, subscriber, inbox) = try await connectedPair(topic: ServiceInfo.protoName)
         try publisher.publish(ServiceInfo(service: "a"), sequence: 1001)
         try publisher.publish(ServiceInfo(service: "b"), sequence: 1002)
         try publisher.publish(ServiceInfo(service: "c"), sequence: 1005)
         try publisher.publish(ServiceInfo(service: "b"), sequence: 1002)
-        let first = try #require(try await Self.next(subscriber))
-        let second = try #require(try await Self.next(subscriber))
-        let third = try #require(try await Self.next(subscriber))
-        let replay = try #require(try await Self.next(subscriber))
+        let first = try #require(await inbox.next())
+        let second = try #require(await inbox.next())
+        let third = try #require(await inbox.next())
+        let replay = try #require(await inbox.next())
         #expect(first.header.sequence == 1001)
         #expect(second.missedBefore == 0)
         #expect(third.missedBefore == 2)

@@ -1,0 +1,90 @@
+import CZeroMQ
+import Foundation
+import Logging
+import SLSBus
+import SLSMessages
+import ZeroMQ
+
+/// The bus measured against raw libzmq in the same run (issue: platform, item 10).
+enum BusBenchmarks {
+    static let requestBytes = 64
+    static let replyBytes = 16
+    /// EchoRequest with a 62-byte payload encodes to 64 bytes; EchoReply with 14 to 16.
+    static let request = EchoRequest(payload: Data(repeating: 1, count: 62))
+    static let reply = EchoReply(payload: Data(repeating: 7, count: 14))
+
+    static func makeServer(context: ZMQContext) throws -> RPCServer {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let server = try RPCServer(context: context, configuration: .init(endpoint: "tcp://127.0.0.1:*",
+                                                                         serviceName: "bench"), logger: logger)
+        server.register(BenchAPI.echo) { _, _ in reply }
+        try server.start()
+        return server
+    }
+
+    static func run() async throws {
+        precondition(request.serializedBytes().count == requestBytes && reply.serializedBytes().count == replyBytes)
+        let context = ZMQContext()
+        let server = try makeServer(context: context)
+        let client = try RPCClient(context: context, configuration: .init(endpoint: server.boundEndpoint,
+                                                                          caller: "bench"))
+        let rawContext = zmq_ctx_new()!
+        defer { zmq_ctx_term(rawContext) }
+
+        // (a) Latency, one call in flight; three alternating rounds, medians reported.
+        var rawP50: [Double] = [], rawP99: [Double] = [], busP50: [Double] = [], busP99: [Double] = []
+        for _ in 0..<3 {
+            let raw = RawBaselines.requestReplyLatencies(context: rawContext, calls: 10_000, warmup: 1_000,
+                                                         requestBytes: requestBytes, replyBytes: replyBytes)
+            rawP50.append(percentile(raw, 0.50)); rawP99.append(percentile(raw, 0.99))
+            let ours = try await busLatencies(client: client, calls: 10_000, warmup: 1_000)
+            busP50.append(percentile(ours, 0.50)); busP99.append(percentile(ours, 0.99))
+        }
+        report("unary_latency_p50_raw_reqrep", median(rawP50) / 1000, "us")
+        report("unary_latency_p99_raw_reqrep", median(rawP99) / 1000, "us")
+        report("unary_latency_p50_bus", median(busP50) / 1000, "us")
+        report("unary_latency_p99_bus", median(busP99) / 1000, "us")
+        ratio("unary_latency_p50", median(busP50) / median(rawP50))
+        ratio("unary_latency_p99", median(busP99) / median(rawP99))
+
+        // (b) Throughput, 64 calls in flight.
+        var rawRates: [Double] = [], busRates: [Double] = []
+        for _ in 0..<3 {
+            rawRates.append(RawBaselines.pipelinedThroughput(context: rawContext, messages: 100_000, inFlight: 64,
+                                                             requestBytes: requestBytes, replyBytes: replyBytes))
+            busRates.append(try await busThroughput(client: client, calls: 100_000, inFlight: 64))
+        }
+        report("unary_throughput_raw_dealer_router_64", median(rawRates), "calls/s")
+        report("unary_throughput_bus_64", median(busRates), "calls/s")
+        ratio("unary_throughput_64", median(busRates) / median(rawRates))
+        client.close()
+        await server.shutdown()
+    }
+
+    static func busLatencies(client: RPCClient, calls: Int, warmup: Int) async throws -> [UInt64] {
+        var samples: [UInt64] = []
+        samples.reserveCapacity(calls)
+        for index in 0..<(calls + warmup) {
+            let start = monotonicNanoseconds()
+            _ = try await client.call(BenchAPI.echo, request)
+            if index >= warmup { samples.append(monotonicNanoseconds() - start) }
+        }
+        return samples
+    }
+
+    /// Calls per second with `inFlight` tasks each calling in a loop.
+    static func busThroughput(client: RPCClient, calls: Int, inFlight: Int) async throws -> Double {
+        let start = monotonicNanoseconds()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<inFlight {
+                let share = calls / inFlight + (worker < calls % inFlight ? 1 : 0)
+                group.addTask {
+                    for _ in 0..<share { _ = try await client.call(BenchAPI.echo, request) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return Double(calls) / (Double(monotonicNanoseconds() - start) / 1e9)
+    }
+}
