@@ -46,6 +46,14 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 path: "Shared/SLSRuntime", swiftSettings: strict),
 
+        // MARK: crypto-rules
+        .target(name: "CryptoRulesCore", path: "Services/CryptoRules/Core", swiftSettings: strict),
+        .target(name: "CryptoRulesService",
+                dependencies: ["CryptoRulesCore", "SLSRuntime", "SLSBus", "SLSStorage", "SLSMessages",
+                               .product(name: "GRDB", package: "GRDB.swift"),
+                               .product(name: "Logging", package: "swift-log")],
+                path: "Services/CryptoRules/Service", swiftSettings: strict),
+
         // MARK: Executables
         .executableTarget(name: "EventBus", dependencies: ["SLSRuntime"],
                           path: "Services/EventBus", swiftSettings: strict),
@@ -55,7 +63,8 @@ let package = Package(
                           path: "Services/ChallengeVerification", swiftSettings: strict),
         .executableTarget(name: "ReportDelivery", dependencies: ["SLSRuntime"],
                           path: "Services/ReportDelivery", swiftSettings: strict),
-        .executableTarget(name: "CryptoRules", dependencies: ["SLSRuntime"],
+        .executableTarget(name: "CryptoRules", dependencies: ["CryptoRulesService", "SLSRuntime",
+                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Services/CryptoRules/Executable", swiftSettings: strict),
         .executableTarget(name: "slsctl",
                           dependencies: ["SLSBus", "SLSMessages",
@@ -69,6 +78,8 @@ let package = Package(
                     path: "Tests/ContractTests", exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "SLSStorage"],
                     path: "Tests/BusTests", swiftSettings: strict),
+        .testTarget(name: "CryptoRulesCoreTests", dependencies: ["CryptoRulesCore"],
+                    path: "Tests/CryptoRulesCoreTests", swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["SLSBus", "SLSMessages"],
                     path: "Tests/EndToEndTests", exclude: ["python"], swiftSettings: strict),
     ]

@@ -1,0 +1,87 @@
+import CryptoRulesCore
+import Foundation
+import Testing
+
+@Suite("CRY-07, CRY-08: hours and times in force")
+struct HoursAndTimeInForceTests {
+    private func buy(at date: Date) -> Result<PricedOrder, Refusal> {
+        Fixture.evaluate(Fixture.marketBuy(100), mark: Fixture.mark(at: date), at: date)
+    }
+
+    private func sell(at date: Date) -> Result<PricedOrder, Refusal> {
+        Fixture.evaluate(Fixture.limit(.sell, quantity: Fixture.d("0.01"), price: 50_000),
+                         account: Fixture.account(btc: 1), mark: nil, at: date)
+    }
+
+    @Test func testCRY07_fridayAtFourPMStartsClosingOnly() {
+        #expect(buy(at: Fixture.newYork(2026, 11, 20, 15, 59, 59)).order != nil)
+        #expect(buy(at: Fixture.newYork(2026, 11, 20, 16, 0, 0)).refusal?.ruleID == "CRY-07")
+        #expect(sell(at: Fixture.newYork(2026, 11, 20, 16, 0, 0)).order != nil)
+        #expect(buy(at: Fixture.newYork(2026, 11, 21, 12)).refusal?.ruleID == "CRY-07")
+    }
+
+    @Test func testCRY07_sundayAtThreeAMReopens() {
+        #expect(buy(at: Fixture.newYork(2026, 11, 22, 2, 59, 59)).refusal?.ruleID == "CRY-07")
+        #expect(buy(at: Fixture.newYork(2026, 11, 22, 3, 0, 0)).order != nil)
+        #expect(sell(at: Fixture.newYork(2026, 11, 22, 2, 59, 59)).order != nil)
+    }
+
+    @Test func testCRY07_springForwardSunday() {
+        // 8 March 2026: 02:00 EST jumps to 03:00 EDT. 03:00 EDT is 07:00 UTC; a second before
+        // is 01:59:59 EST (06:59:59 UTC), still closing-only.
+        #expect(buy(at: Fixture.utc(2026, 3, 8, 6, 59, 59)).refusal?.ruleID == "CRY-07")
+        #expect(buy(at: Fixture.utc(2026, 3, 8, 7, 0, 0)).order != nil)
+        // The Friday before, in standard time: 16:00 EST is 21:00 UTC.
+        #expect(buy(at: Fixture.utc(2026, 3, 6, 20, 59, 59)).order != nil)
+        #expect(buy(at: Fixture.utc(2026, 3, 6, 21, 0, 0)).refusal?.ruleID == "CRY-07")
+    }
+
+    @Test func testCRY07_fallBackSunday() {
+        // 1 November 2026: 02:00 EDT falls back to 01:00 EST. 03:00 EST is 08:00 UTC.
+        #expect(buy(at: Fixture.utc(2026, 11, 1, 7, 59, 59)).refusal?.ruleID == "CRY-07")
+        #expect(buy(at: Fixture.utc(2026, 11, 1, 8, 0, 0)).order != nil)
+        // The Friday before, in daylight time: 16:00 EDT is 20:00 UTC.
+        #expect(buy(at: Fixture.utc(2026, 10, 30, 19, 59, 59)).order != nil)
+        #expect(buy(at: Fixture.utc(2026, 10, 30, 20, 0, 0)).refusal?.ruleID == "CRY-07")
+    }
+
+    @Test func testCRY08_buyMarketIsIOCOnly() {
+        for tif in [TimeInForce.minutes, .day, .gtc] {
+            var intent = Fixture.marketBuy(100)
+            intent.timeInForce = tif
+            #expect(Fixture.evaluate(intent).refusal?.ruleID == "CRY-08", "\(tif)")
+        }
+        #expect(Fixture.evaluate(Fixture.marketBuy(100)).order?.timeInForce == .ioc)
+    }
+
+    @Test func testCRY08_buyLimitIsIOCOrMinutes() {
+        for tif in [TimeInForce.ioc, .minutes] {
+            #expect(Fixture.evaluate(Fixture.limit(.buy, quantity: 1, price: 50, tif: tif)).order != nil, "\(tif)")
+        }
+        for tif in [TimeInForce.day, .gtc] {
+            #expect(Fixture.evaluate(Fixture.limit(.buy, quantity: 1, price: 50, tif: tif)).refusal?.ruleID == "CRY-08")
+        }
+    }
+
+    @Test func testCRY08_sellTakesEveryTimeInForce() {
+        for tif in [TimeInForce.ioc, .minutes, .day, .gtc] {
+            let order = Fixture.evaluate(Fixture.limit(.sell, quantity: Fixture.d("0.01"), price: 50_000, tif: tif),
+                                         account: Fixture.account(btc: 1))
+            #expect(order.order != nil, "\(tif)")
+        }
+        var missing = Fixture.marketBuy(100)
+        missing.timeInForce = nil
+        #expect(Fixture.evaluate(missing).refusal?.ruleID == "CRY-08")
+    }
+
+    @Test func testCRY08_expiryTimes() {
+        let calendar = TradingCalendar(settings: Fixture.settings)
+        let accepted = Fixture.newYork(2026, 11, 24, 10)
+        #expect(calendar.expiry(of: .minutes, acceptedAt: accepted) == accepted.addingTimeInterval(300))
+        #expect(calendar.expiry(of: .day, acceptedAt: accepted) == Fixture.newYork(2026, 11, 24, 16))
+        #expect(calendar.expiry(of: .day, acceptedAt: Fixture.newYork(2026, 11, 24, 16)) == Fixture.newYork(2026, 11, 25, 16))
+        #expect(calendar.expiry(of: .gtc, acceptedAt: accepted) == nil)
+        // Across the fall-back change the day still ends at 16:00 New York (21:00 UTC, not 20:00).
+        #expect(calendar.expiry(of: .day, acceptedAt: Fixture.utc(2026, 10, 31, 21)) == Fixture.utc(2026, 11, 1, 21))
+    }
+}
