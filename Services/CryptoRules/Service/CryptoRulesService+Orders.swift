@@ -1,0 +1,138 @@
+import CryptoRulesCore
+import Foundation
+import GRDB
+import SLSBus
+import SLSMessages
+import SLSStorage
+
+extension CryptoRulesService {
+    /// Runs every check against the book as it is now.
+    func evaluate(_ request: OrderRequest, accountID: String, book: AccountBook, at date: Date)
+        throws -> Result<PricedOrder, Refusal> {
+        let intent = try ProtoMapping.intent(request)
+        let snapshot = book.snapshot(accountID, month: calendar.month(of: date))
+        let mark = intent.asset.flatMap { book.prices[$0] }
+        return engine.evaluate(intent, account: snapshot, mark: mark, now: date)
+    }
+
+    func checkOrder(_ request: OrderRequest) throws -> CheckOrderReply {
+        let accountID = try ProtoMapping.requireAccount(request.accountID)
+        let date = now()
+        let book = self.book.withLock { $0 }
+        switch try evaluate(request, accountID: accountID, book: book, at: date) {
+        case .success(let order):
+            return CheckOrderReply(accepted: true, quantity: order.quantity.map(Money.text) ?? "",
+                                   tradeValue: Money.text(order.tradeValue),
+                                   commissionEstimate: Money.text(order.commission),
+                                   expiresUnixMs: order.expiresAt?.unixMs ?? 0)
+        case .failure(let refusal):
+            return CheckOrderReply(accepted: false, ruleID: refusal.ruleID, reason: refusal.message)
+        }
+    }
+
+    func placeOrder(_ request: OrderRequest) throws -> Order {
+        let accountID = try ProtoMapping.requireAccount(request.accountID)
+        guard request.clientOrderID.count <= 64 else {
+            throw RPCError.invalidArgument("client_order_id is at most 64 characters")
+        }
+        let date = now()
+        return try mutate { book in
+            if let existing = book.order(accountID: accountID, clientOrderID: request.clientOrderID) {
+                return ProtoMapping.message(existing)  // a retry of an order already placed
+            }
+            let priced: PricedOrder
+            switch try evaluate(request, accountID: accountID, book: book, at: date) {
+            case .success(let order): priced = order
+            case .failure(let refusal): throw ProtoMapping.error(refusal)
+            }
+            let order = OrderRecord(
+                orderID: "CO-\(randomHexID())", accountID: accountID, clientOrderID: request.clientOrderID,
+                asset: priced.asset, side: priced.side, type: priced.type, quantity: priced.quantity,
+                cashValue: priced.cashValue, limitPrice: priced.limitPrice, timeInForce: priced.timeInForce,
+                status: .open, reservedCash: priced.reservedCash,
+                capValue: priced.side == .buy ? priced.tradeValue : 0,
+                reservedQuantity: priced.reservedQuantity, acceptedMs: date.unixMs,
+                expiresMs: priced.expiresAt?.unixMs)
+            let message = ProtoMapping.message(order)
+            try database.write { db in
+                try CryptoStore.save(order, db)
+                try Outbox.append(OrderAccepted(order: message), in: db, nowUnixMs: date.unixMs)
+            }
+            book.put(order)
+            return message
+        }
+    }
+
+    func cancelOrder(_ request: CancelOrderRequest) throws -> Order {
+        let accountID = try ProtoMapping.requireAccount(request.accountID)
+        return try mutate { book in
+            guard var order = book.orders[request.orderID], order.accountID == accountID else {
+                throw RPCError.notFound("no order \(request.orderID.prefix(64)) for account \(accountID)")
+            }
+            guard order.isOpen else {
+                throw RPCError.failedPrecondition("order \(order.orderID) is already \(order.status.rawValue.lowercased())")
+            }
+            order.close(.cancelled, reason: "cancelled by the user")
+            try close(order, in: &book)
+            return ProtoMapping.message(order)
+        }
+    }
+
+    /// Writes a closed order and its OrderClosed event, then applies it. Call inside `mutate`.
+    func close(_ order: OrderRecord, in book: inout AccountBook) throws {
+        let nowMs = now().unixMs
+        try database.write { db in
+            try CryptoStore.save(order, db)
+            try Outbox.append(OrderClosed(order: ProtoMapping.message(order)), in: db, nowUnixMs: nowMs)
+        }
+        book.put(order)
+    }
+
+    /// Cancels every open order whose time has come (Minutes, Day, unfilled IOC). Runs on a
+    /// timer and once at start-up, so orders that expired while the service was down are
+    /// closed right after it comes back.
+    @discardableResult
+    public func expireOrders() -> Int {
+        let nowMs = now().unixMs
+        do {
+            return try mutate { book in
+                let due = book.expiredOrders(at: nowMs)
+                for var order in due {
+                    let reason = order.timeInForce == .ioc ? "not filled immediately (IOC)"
+                        : order.timeInForce == .minutes ? "not filled within 5 minutes" : "end of the trading day"
+                    order.close(.expired, reason: reason)
+                    try close(order, in: &book)
+                }
+                return due.count
+            }
+        } catch {
+            logger.error("expiring orders failed; will retry", metadata: ["error": "\(type(of: error))"])
+            return 0
+        }
+    }
+
+    func accountState(_ request: GetAccountStateRequest) throws -> AccountState {
+        let accountID = try ProtoMapping.requireAccount(request.accountID)
+        let date = now()
+        let book = self.book.withLock { $0 }
+        let account = book.account(accountID)
+        let snapshot = book.snapshot(accountID, month: calendar.month(of: date))
+        var used: Decimal = 0
+        let positions = CryptoAsset.allCases.compactMap { asset -> Position? in
+            let quantity = account.positions[asset] ?? 0
+            let price = book.prices[asset]?.price
+            used += quantity * (price ?? 0) + (snapshot.openBuyValue[asset] ?? 0)
+            guard quantity != 0 || (snapshot.pendingSells[asset] ?? 0) != 0 else { return nil }
+            return Position(asset: ProtoMapping.asset(asset), quantity: Money.text(quantity),
+                            pendingSellQuantity: Money.text(snapshot.pendingSells[asset] ?? 0),
+                            marketValue: price.map { Money.text(Money.cents(quantity * $0)) } ?? "")
+        }
+        return AccountState(
+            accountID: accountID, permissionGranted: account.permissionGranted,
+            mobileVerified: account.profile?.mobileVerified ?? false, cash: Money.text(account.cash),
+            availableCash: Money.text(snapshot.availableCash), totalEquity: Money.text(account.totalEquity),
+            holdingsCap: Money.text(engine.holdingsCap(totalEquity: account.totalEquity)),
+            holdingsUsed: Money.text(used), monthVolume: Money.text(snapshot.monthVolume), positions: positions,
+            openOrders: book.openOrders(of: accountID).map(ProtoMapping.message))
+    }
+}

@@ -1,0 +1,104 @@
+import CryptoRulesCore
+import Foundation
+import GRDB
+import Logging
+import SLSBus
+import SLSMessages
+import SLSStorage
+import Synchronization
+
+/// The crypto-rules service: permissions, the order path and the state the rules need.
+///
+/// Every change is written to SQLite (with its outbox event) in one transaction and then
+/// applied to the in-memory ``AccountBook``, all under one lock, so checks read a
+/// consistent book without touching the database and nothing acknowledged is lost.
+public final class CryptoRulesService: Sendable {
+    let engine: PreTradeRiskEngine
+    let database: DatabasePool
+    let outbox: OutboxRelay
+    let logger: Logger
+    let now: @Sendable () -> Date
+    let book: Mutex<AccountBook>
+
+    var settings: CryptoSettings { engine.settings }
+    var calendar: TradingCalendar { engine.calendar }
+
+    /// Loads the book from `database` (migrated with ``registerMigrations(_:)``).
+    public init(database: DatabasePool, outbox: OutboxRelay, settings: CryptoSettings, logger: Logger,
+                now: @escaping @Sendable () -> Date = { Date() }) throws {
+        self.engine = PreTradeRiskEngine(settings: settings)
+        self.database = database
+        self.outbox = outbox
+        self.logger = logger
+        self.now = now
+        self.book = Mutex(try database.read(CryptoStore.loadBook))
+    }
+
+    /// The service's tables.
+    public static func registerMigrations(_ migrator: inout DatabaseMigrator) {
+        CryptoStore.registerMigrations(&migrator)
+    }
+
+    /// Registers every method of `sls.crypto.v1.CryptoRules` except GetInfo (the host's).
+    public func register(on server: RPCServer) {
+        server.register(CryptoRulesAPI.requestPermission) { [self] request, _ in try requestPermission(request) }
+        server.register(CryptoRulesAPI.getPermission) { [self] request, _ in try getPermission(request) }
+        server.register(CryptoRulesAPI.checkOrder) { [self] request, _ in try checkOrder(request) }
+        server.register(CryptoRulesAPI.placeOrder) { [self] request, _ in try placeOrder(request) }
+        server.register(CryptoRulesAPI.cancelOrder) { [self] request, _ in try cancelOrder(request) }
+        server.register(CryptoRulesAPI.getAccountState) { [self] request, _ in try accountState(request) }
+        server.register(CryptoRulesAPI.requestTransfer) { [self] request, _ in try requestTransfer(request) }
+        server.register(CryptoRulesAPI.chargeCustodyFees) { [self] request, _ in try chargeCustodyFees(request) }
+    }
+
+    /// Runs `change` against the book under the lock; it writes the database itself and
+    /// returns the new book only after its transaction committed.
+    func mutate<T>(_ change: (inout AccountBook) throws -> T) rethrows -> T {
+        let result = try book.withLock { book in try change(&book) }
+        outbox.notify()
+        return result
+    }
+
+    // MARK: - Permissions (CRY-01, CRY-02)
+
+    func requestPermission(_ request: PermissionRequest) throws -> PermissionReply {
+        let accountID = try ProtoMapping.requireAccount(request.accountID)
+        let nowMs = now().unixMs
+        return try mutate { book in
+            var account = book.account(accountID)
+            let refusal = Eligibility.refusal(for: account.profile, settings: settings)
+            account.permissionGranted = refusal == nil
+            account.permissionDecidedMs = nowMs
+            let reply = PermissionReply(accountID: accountID, granted: refusal == nil, ruleID: refusal?.ruleID ?? "",
+                                        reason: refusal?.message ?? "", decidedUnixMs: nowMs)
+            try database.write { db in
+                try CryptoStore.save(account, db)
+                try Outbox.append(PermissionDecided(decision: reply), in: db, nowUnixMs: nowMs)
+            }
+            book.accounts[accountID] = account
+            return reply
+        }
+    }
+
+    func getPermission(_ request: PermissionRequest) throws -> PermissionReply {
+        let accountID = try ProtoMapping.requireAccount(request.accountID)
+        let account = book.withLock { $0.account(accountID) }
+        let refusal = account.permissionGranted ? nil
+            : Refusal("CRY-01", "No Cryptocurrency trading permission; request it in the portal.")
+        return PermissionReply(accountID: accountID, granted: account.permissionGranted,
+                               ruleID: refusal?.ruleID ?? "", reason: refusal?.message ?? "",
+                               decidedUnixMs: account.permissionDecidedMs)
+    }
+
+    // MARK: - Transfers (CRY-13)
+
+    func requestTransfer(_ request: TransferRequest) throws -> TransferReply {
+        _ = try ProtoMapping.requireAccount(request.accountID)
+        guard ["deposit", "withdrawal"].contains(request.direction) else {
+            throw RPCError.invalidArgument("direction must be 'deposit' or 'withdrawal'")
+        }
+        throw RPCError.failedPrecondition(
+            "Crypto cannot be \(request.direction == "deposit" ? "deposited into" : "withdrawn from") this account; "
+            + "buy or sell it here and move cash instead.", ruleID: "CRY-13")
+    }
+}

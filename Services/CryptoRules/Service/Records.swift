@@ -1,0 +1,63 @@
+import CryptoRulesCore
+import Foundation
+
+/// What the service knows about one account (the read model of ACC-05 plus its own state).
+struct AccountRecord: Sendable, Hashable {
+    let accountID: String
+    var profile: InvestorProfile?
+    var permissionGranted = false
+    var permissionDecidedMs: Int64 = 0
+    var totalEquity: Decimal = 0
+    var cash: Decimal = 0
+    var positions: [CryptoAsset: Decimal] = [:]
+    /// Trade value per month ("YYYY-MM"), for the commission tier.
+    var monthVolume: [String: Decimal] = [:]
+}
+
+enum OrderStatus: String, Sendable {
+    case open = "OPEN", filled = "FILLED", cancelled = "CANCELLED", expired = "EXPIRED", rejected = "REJECTED"
+}
+
+/// One order and what it holds back while open.
+struct OrderRecord: Sendable, Hashable {
+    let orderID: String
+    let accountID: String
+    let clientOrderID: String
+    let asset: CryptoAsset
+    let side: OrderSide
+    let type: CryptoOrderType
+    let quantity: Decimal?
+    let cashValue: Decimal?
+    let limitPrice: Decimal?
+    let timeInForce: TimeInForce
+    var status: OrderStatus
+    var filledQuantity: Decimal = 0
+    var fillCount = 0
+    var commissionCharged: Decimal = 0
+    /// Remaining cash held back (open buys).
+    var reservedCash: Decimal
+    /// Remaining value counted against the holdings cap (open buys).
+    var capValue: Decimal
+    /// Remaining quantity held back (open sells).
+    var reservedQuantity: Decimal
+    let acceptedMs: Int64
+    let expiresMs: Int64?
+    var closeReason = ""
+
+    var isOpen: Bool { status == .open }
+
+    /// Releases everything the order held back.
+    mutating func close(_ status: OrderStatus, reason: String) {
+        self.status = status
+        closeReason = reason
+        reservedCash = 0
+        capValue = 0
+        reservedQuantity = 0
+    }
+}
+
+/// Milliseconds since 1970 for a date, and back.
+extension Date {
+    var unixMs: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    init(unixMs: Int64) { self.init(timeIntervalSince1970: Double(unixMs) / 1000) }
+}
