@@ -80,6 +80,10 @@ let package = Package(
                     path: "Tests/BusTests", swiftSettings: strict),
         .testTarget(name: "CryptoRulesCoreTests", dependencies: ["CryptoRulesCore"],
                     path: "Tests/CryptoRulesCoreTests", swiftSettings: strict),
+        .testTarget(name: "CryptoRulesServiceTests",
+                    dependencies: ["CryptoRulesService", "CryptoRulesCore", "SLSStorage", "SLSBus", "SLSMessages",
+                                   .product(name: "GRDB", package: "GRDB.swift")],
+                    path: "Tests/CryptoRulesServiceTests", swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["SLSBus", "SLSMessages"],
                     path: "Tests/EndToEndTests", exclude: ["python"], swiftSettings: strict),
     ]

@@ -32,7 +32,13 @@ struct CryptoRulesCommand: AsyncParsableCommand {
         let host = try ServiceHost(options: options, info: CryptoRulesAPI.getInfo, apiPackage: "sls.crypto.v1",
                                    migrations: CryptoRulesService.registerMigrations)
         let service = try CryptoRulesService(database: host.database, outbox: host.outbox,
-                                             settings: try crypto.settings(), logger: host.logger)
+                                             settings: try crypto.settings(), logger: host.logger,
+                                             now: { [offset = crypto.clockOffsetSeconds] in
+                                                 Date().addingTimeInterval(offset)
+                                             })
+        if crypto.clockOffsetSeconds != 0 {
+            host.logger.warning("clock shifted for a rehearsal", metadata: ["seconds": "\(crypto.clockOffsetSeconds)"])
+        }
         service.register(on: host.server)
         try host.subscribe(topics: CryptoRulesService.topics) { event in service.handle(event) }
         let sweep = Duration.milliseconds(Int64(crypto.expirySweepSeconds * 1000))

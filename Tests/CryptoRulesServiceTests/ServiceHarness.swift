@@ -1,0 +1,89 @@
+import CryptoRulesCore
+@testable import CryptoRulesService
+import Foundation
+import GRDB
+import Logging
+import SLSBus
+import SLSMessages
+import SLSStorage
+import Synchronization
+import ZeroMQ
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    private let current: Mutex<Date>
+    init(_ start: Date) { current = Mutex(start) }
+    var now: Date { current.withLock { $0 } }
+    func set(_ date: Date) { current.withLock { $0 = date } }
+    func advance(_ seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+/// The service on a real SQLite file in a temporary folder, with a hand-moved clock.
+final class ServiceHarness: @unchecked Sendable {
+    static let tuesday = newYork(2026, 11, 24, 10)
+
+    let directory: String
+    let clock: ManualClock
+    let context = ZMQContext()
+    let logger = Logger(label: "crypto-test")
+    private(set) var database: DatabasePool
+    private(set) var service: CryptoRulesService
+
+    init(start: Date = tuesday) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("crypto-\(UUID())").path
+        clock = ManualClock(start)
+        (database, service) = (try Self.open(directory, clock: clock, context: context, logger: logger))
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private static func open(_ directory: String, clock: ManualClock, context: ZMQContext, logger: Logger) throws
+        -> (DatabasePool, CryptoRulesService) {
+        let database = try ServiceDatabase.open(dataDirectory: directory, name: "crypto-rules", logger: logger,
+                                                migrations: CryptoRulesService.registerMigrations)
+        // Nobody listens here: published events are dropped; the outbox table is what tests read.
+        let publisher = try EventPublisher(context: context, endpoint: "tcp://127.0.0.1:9", producer: "crypto-rules")
+        let relay = OutboxRelay(database: database, publisher: publisher, logger: logger)
+        let service = try CryptoRulesService(database: database, outbox: relay, settings: CryptoSettings(),
+                                             logger: logger, now: { clock.now })
+        return (database, service)
+    }
+
+    /// A new service instance on the same database file, as after a restart.
+    func restart() throws {
+        (database, service) = try Self.open(directory, clock: clock, context: context, logger: logger)
+    }
+
+    static func newYork(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int = 0) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "America/New_York")!
+        return calendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute))!
+    }
+
+    /// An eligible, funded account with the permission, and a fresh BTC price.
+    func fundedAccount(_ id: String = "U1", cash: String = "100000", equity: String = "1000000",
+                       price: String = "50000") throws {
+        try service.apply(AccountProfileUpdated(accountID: id, hongKongResident: true, professionalInvestor: true,
+                                                investorType: .individual, assetsHkd: "9000000", mobileVerified: true))
+        try service.apply(AccountBalanceUpdated(accountID: id, totalEquity: equity, cash: cash))
+        try service.apply(MarkPriceUpdated(asset: .btc, price: price, asOfUnixMs: clock.now.unixMs))
+        _ = try service.requestPermission(PermissionRequest(accountID: id))
+    }
+
+    func state(_ id: String = "U1") throws -> AccountState {
+        try service.accountState(GetAccountStateRequest(accountID: id))
+    }
+
+    /// Event types in the outbox, oldest first.
+    func outboxTypes() throws -> [String] {
+        try database.read { try String.fetchAll($0, sql: "SELECT type FROM outbox ORDER BY id") }
+    }
+
+    static func limitBuy(_ quantity: String, at price: String, tif: SLSMessages.TimeInForce = .minutes,
+                         client: String = "") -> OrderRequest {
+        OrderRequest(accountID: "U1", asset: .btc, side: .buy, type: .limit, quantity: quantity, limitPrice: price,
+                     timeInForce: tif, clientOrderID: client)
+    }
+}
