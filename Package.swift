@@ -84,7 +84,7 @@ let package = Package(
                     dependencies: ["CryptoRulesService", "CryptoRulesCore", "SLSStorage", "SLSBus", "SLSMessages",
                                    .product(name: "GRDB", package: "GRDB.swift")],
                     path: "Tests/CryptoRulesServiceTests", swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["SLSBus", "SLSMessages"],
+        .testTarget(name: "EndToEndTests", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ"],
                     path: "Tests/EndToEndTests", exclude: ["python"], swiftSettings: strict),
     ]
 )

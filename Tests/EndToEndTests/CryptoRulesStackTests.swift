@@ -1,0 +1,156 @@
+import Foundation
+import Logging
+import SLSBus
+import SLSMessages
+import Synchronization
+import Testing
+import ZeroMQ
+
+/// The event bus and crypto-rules, a publisher for input events and a client.
+final class CryptoStack: @unchecked Sendable {
+    let stack: Stack
+    let context = ZMQContext()
+    let publisher: EventPublisher
+    let client: RPCClient
+
+    init(extra: [String] = []) throws {
+        stack = try Stack()
+        try stack.startEventBus()
+        try stack.startService("crypto-rules", port: stack.ports.crypto, extra: extra)
+        publisher = try EventPublisher(context: context, endpoint: stack.endpoint(stack.ports.publishers),
+                                       producer: "account-service")
+        client = try RPCClient(context: context, configuration: .init(
+            endpoint: stack.endpoint(stack.ports.crypto), caller: "e2e", defaultTimeout: .seconds(5)))
+    }
+
+    /// Publishes the account's profile, balances and a BTC price until the service has
+    /// them (PUB/SUB joins take a moment), then grants the permission.
+    func prepareAccount(_ id: String, cash: String, equity: String) async throws {
+        var ready = false
+        for _ in 0..<100 where !ready {
+            try publisher.publish(AccountProfileUpdated(accountID: id, hongKongResident: true,
+                                                        professionalInvestor: true, investorType: .individual,
+                                                        assetsHkd: "9000000", mobileVerified: true))
+            try publisher.publish(AccountBalanceUpdated(accountID: id, totalEquity: equity, cash: cash))
+            try publisher.publish(MarkPriceUpdated(asset: .btc, price: "50000"))
+            try await Task.sleep(for: .milliseconds(100))
+            let state = try? await client.call(CryptoRulesAPI.getAccountState, GetAccountStateRequest(accountID: id))
+            ready = state?.totalEquity == equity && state?.mobileVerified == true
+        }
+        try #require(ready)
+        let permission = try await client.call(CryptoRulesAPI.requestPermission, PermissionRequest(accountID: id))
+        try #require(permission.granted)
+    }
+
+    func close() {
+        client.close()
+        publisher.close()
+        stack.stopAll()
+    }
+}
+
+/// Order ids acknowledged by the service, collected from many tasks.
+final class Acknowledged: Sendable {
+    private let ids = Mutex<[String]>([])
+    func append(_ id: String) { ids.withLock { $0.append(id) } }
+    var all: [String] { ids.withLock { $0 } }
+}
+
+@Suite("crypto-rules as a running service", .serialized)
+struct CryptoRulesStackTests {
+    @Test func placeFillAndSettleThroughTheBus() async throws {
+        let crypto = try CryptoStack()
+        defer { crypto.close() }
+        #expect(try crypto.stack.waitUntilServing(["crypto-rules"]))
+        let subscriber = try EventSubscriber(context: crypto.context,
+                                             endpoint: crypto.stack.endpoint(crypto.stack.ports.subscribers),
+                                             topics: ["sls.crypto.v1.Order"], logger: Logger(label: "e2e"))
+        defer { subscriber.close() }
+        try await crypto.prepareAccount("E1", cash: "100000", equity: "1000000")
+
+        let order = try await crypto.client.call(CryptoRulesAPI.placeOrder, OrderRequest(
+            accountID: "E1", asset: .btc, side: .buy, type: .limit, cashValue: "1000", limitPrice: "30000",
+            timeInForce: .minutes))
+        #expect(order.status == .open)
+        #expect(order.quantity == "0.03333333")
+        try crypto.publisher.publish(VenueOrderFilled(orderID: order.orderID, fillID: "X1", quantity: "0.03333333",
+                                                      price: "30000"))
+        var types: [String] = []
+        var iterator = subscriber.events.makeAsyncIterator()
+        while types.count < 2, let event = await iterator.next() {
+            types.append(event.header.type)
+            if let accepted = try event.decode(OrderAccepted.self) {
+                #expect(accepted.order?.quantity == "0.03333333")
+            }
+        }
+        #expect(types == [OrderAccepted.protoName, OrderSettled.protoName])
+        let state = try await crypto.client.call(CryptoRulesAPI.getAccountState, GetAccountStateRequest(accountID: "E1"))
+        #expect(state.positions.first?.quantity == "0.03333333")
+        #expect(state.openOrders.isEmpty)
+        #expect(state.monthVolume == "999.9999")
+    }
+
+    @Test func testCRY07_weekendBuyIsRefusedThroughSlsctl() async throws {
+        // Shift the service's clock to the coming Saturday, noon New York time.
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "America/New_York")!
+        let saturday = calendar.nextDate(after: Date(), matching: DateComponents(hour: 12, weekday: 7),
+                                         matchingPolicy: .nextTime)!
+        let crypto = try CryptoStack(extra: ["--clock-offset-seconds", "\(Int(saturday.timeIntervalSinceNow))"])
+        defer { crypto.close() }
+        #expect(try crypto.stack.waitUntilServing(["crypto-rules"]))
+        try await crypto.prepareAccount("E2", cash: "100000", equity: "1000000")
+        let buy = #"{"accountID":"E2","asset":"BTC","side":"BUY","type":"MARKET","cashValue":"100","timeInForce":"IOC"}"#
+        let dry = try crypto.stack.slsctl("call", "crypto-rules", "CheckOrder", buy)
+        #expect(dry.status == 0)
+        #expect(dry.stdout.contains(#""ruleID" : "CRY-07""#))
+        let placed = try crypto.stack.slsctl("call", "crypto-rules", "PlaceOrder", buy)
+        #expect(placed.status == 1)
+        #expect(placed.stderr.contains("ERROR FAILED_PRECONDITION [CRY-07]"))
+        let transfer = try crypto.stack.slsctl("call", "crypto-rules", "RequestTransfer",
+                                               #"{"accountID":"E2","asset":"BTC","quantity":"1","direction":"withdrawal"}"#)
+        #expect(transfer.stderr.contains("[CRY-13]"))
+    }
+
+    @Test func acknowledgedOrdersSurviveKillNineDuringLoad() async throws {
+        let crypto = try CryptoStack()
+        defer { crypto.close() }
+        #expect(try crypto.stack.waitUntilServing(["crypto-rules"]))
+        try await crypto.prepareAccount("E3", cash: "1000000", equity: "10000000")
+
+        let acknowledged = Acknowledged()
+        let client = crypto.client
+        let load = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for worker in 0..<8 {
+                    group.addTask {
+                        for index in 0..<400 {
+                            let request = OrderRequest(accountID: "E3", asset: .btc, side: .buy, type: .limit,
+                                                       quantity: "0.001", limitPrice: "50000", timeInForce: .minutes,
+                                                       clientOrderID: "w\(worker)-\(index)")
+                            guard let order = try? await client.call(CryptoRulesAPI.placeOrder, request,
+                                                                     options: CallOptions(timeout: .seconds(1))) else { return }
+                            acknowledged.append(order.orderID)
+                        }
+                    }
+                }
+            }
+        }
+        // Let the load run, then kill the service without warning.
+        for _ in 0..<100 where acknowledged.all.count < 150 { try await Task.sleep(for: .milliseconds(20)) }
+        crypto.stack.stop("sls-crypto-rules", signal: SIGKILL)
+        await load.value
+        let acked = Set(acknowledged.all)
+        #expect(acked.count >= 150)
+
+        try crypto.stack.startService("crypto-rules", port: crypto.stack.ports.crypto)
+        #expect(try crypto.stack.waitUntilServing(["crypto-rules"]))
+        let state = try await crypto.client.call(CryptoRulesAPI.getAccountState, GetAccountStateRequest(accountID: "E3"))
+        let open = Set(state.openOrders.map(\.orderID))
+        #expect(acked.isSubset(of: open), "\(acked.subtracting(open).count) acknowledged orders were lost")
+        // The reservations still add up: available = cash - the open orders' reserved cash.
+        let reserved = state.openOrders.reduce(Decimal(0)) { $0 + Decimal(string: $1.reservedCash)! }
+        #expect(Decimal(string: state.availableCash)! == Decimal(string: state.cash)! - reserved)
+        #expect(reserved == Decimal(open.count) * Decimal(string: "52.25")!)
+    }
+}
