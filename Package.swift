@@ -70,7 +70,8 @@ let package = Package(
                           dependencies: ["SLSBus", "SLSMessages",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/slsctl", swiftSettings: strict),
-        .executableTarget(name: "SLSBench", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "CZeroMQ"],
+        .executableTarget(name: "SLSBench", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "CZeroMQ", "SLSStorage",
+                                                          "CryptoRulesCore", "CryptoRulesService"],
                           path: "Benchmarks/SLSBench", swiftSettings: strict),
 
         // MARK: Tests

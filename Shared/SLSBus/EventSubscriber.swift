@@ -13,6 +13,20 @@ public struct ReceivedEvent: Sendable {
     /// This event repeats one already received.
     public let isDuplicate: Bool
 
+    public init(header: EventHeader, payload: [UInt8], missedBefore: UInt64 = 0, isDuplicate: Bool = false) {
+        self.header = header
+        self.payload = payload
+        self.missedBefore = missedBefore
+        self.isDuplicate = isDuplicate
+    }
+
+    /// An event carrying `message`, as if it had arrived from `producer` (replays, tools, tests).
+    public init<M: ProtoMessage>(_ message: M, producer: String, sequence: UInt64 = 0) {
+        self.init(header: EventHeader(producer: producer, sequence: sequence, timeUnixMs: unixMilliseconds(),
+                                      type: M.protoName),
+                  payload: message.serializedBytes())
+    }
+
     /// The payload as `M`, or nil when the event is of another type.
     public func decode<M: ProtoMessage>(_ type: M.Type) throws -> M? {
         guard header.type == M.protoName else { return nil }

@@ -85,3 +85,32 @@ struct HoursAndTimeInForceTests {
         #expect(calendar.expiry(of: .day, acceptedAt: Fixture.utc(2026, 10, 31, 21)) == Fixture.utc(2026, 11, 1, 21))
     }
 }
+
+@Suite("The market wall clock agrees with Foundation's calendar")
+struct WallClockTests {
+    @Test func arithmeticWallClockMatchesCalendarAcrossAYearAndBothDSTChanges() {
+        let calendar = TradingCalendar(settings: CryptoSettings())
+        var reference = Calendar(identifier: .gregorian)
+        reference.timeZone = TimeZone(identifier: "America/New_York")!
+        var date = Fixture.utc(2025, 12, 28, 0, 17, 3)
+        // Every 7 hours 13 minutes for a year: every hour of the day and weekday, both DST changes.
+        for _ in 0..<1300 {
+            let expected = reference.dateComponents([.year, .month, .day, .weekday, .hour], from: date)
+            let clock = calendar.wallClock(date)
+            #expect(clock.year == expected.year && clock.month == expected.month && clock.day == expected.day
+                    && clock.weekday == expected.weekday && clock.hour == expected.hour, "\(date)")
+            date = date.addingTimeInterval(7 * 3600 + 13 * 60)
+        }
+        #expect(calendar.month(of: Fixture.newYork(2026, 3, 1, 0, 30)) == "2026-03")
+        #expect(calendar.day(of: Fixture.utc(2026, 11, 1, 3, 30)) == "2026-10-31")
+    }
+
+    @Test func moneyParsingAcceptsPlainDecimalsOnly() {
+        #expect(Money.parse("10") == 10)
+        #expect(Money.parse("0.00012345") == Decimal(string: "0.00012345"))
+        #expect(Money.parse("-3.5") == Decimal(string: "-3.5"))
+        for bad in ["", "1.", ".5", "1.2.3", "1e5", "1,000", " 1", "abc", "-", "1-2", "0x10"] {
+            #expect(Money.parse(bad) == nil, "\(bad)")
+        }
+    }
+}

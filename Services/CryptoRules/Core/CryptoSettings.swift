@@ -27,8 +27,10 @@ public struct CryptoSettings: Sendable {
     public var iocCancelAfter: TimeInterval = 10
     /// CRY-10, Decided: commission tiers by the month's volume before the order:
     /// (volume up to, rate); the last tier has no upper bound.
-    public var commissionTiers: [(upTo: Decimal?, rate: Decimal)] = [
-        (100_000, Decimal(string: "0.0030")!), (1_000_000, Decimal(string: "0.0025")!), (nil, Decimal(string: "0.0020")!),
+    public var commissionTiers: [CommissionTier] = [
+        CommissionTier(upTo: 100_000, rate: Decimal(string: "0.0030")!),
+        CommissionTier(upTo: 1_000_000, rate: Decimal(string: "0.0025")!),
+        CommissionTier(upTo: nil, rate: Decimal(string: "0.0020")!),
     ]
     /// CRY-10: minimum commission per order, USD.
     public var minimumCommission: Decimal = Decimal(string: "2.25")!
@@ -44,19 +46,30 @@ public struct CryptoSettings: Sendable {
     public init() {}
 
     /// Parses tiers written as `100000:0.0030,1000000:0.0025,:0.0020`.
-    public static func parseTiers(_ text: String) -> [(upTo: Decimal?, rate: Decimal)]? {
-        var tiers: [(upTo: Decimal?, rate: Decimal)] = []
+    public static func parseTiers(_ text: String) -> [CommissionTier]? {
+        var tiers: [CommissionTier] = []
         for part in text.split(separator: ",") {
             let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
             guard pieces.count == 2, let rate = Money.parse(String(pieces[1])), rate >= 0 else { return nil }
             if pieces[0].isEmpty {
-                tiers.append((nil, rate))
+                tiers.append(CommissionTier(upTo: nil, rate: rate))
             } else {
                 guard let bound = Money.parse(String(pieces[0])) else { return nil }
-                tiers.append((bound, rate))
+                tiers.append(CommissionTier(upTo: bound, rate: rate))
             }
         }
         guard let last = tiers.last, last.upTo == nil, tiers.dropLast().allSatisfy({ $0.upTo != nil }) else { return nil }
         return tiers
+    }
+}
+
+/// One commission tier (CRY-10): the rate for a month's volume up to `upTo` (nil: no bound).
+public struct CommissionTier: Sendable, Hashable {
+    public var upTo: Decimal?
+    public var rate: Decimal
+
+    public init(upTo: Decimal?, rate: Decimal) {
+        self.upTo = upTo
+        self.rate = rate
     }
 }

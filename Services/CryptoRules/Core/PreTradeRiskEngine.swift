@@ -17,6 +17,7 @@ public struct PreTradeRiskEngine: Sendable {
         var quantity: Decimal?
         var tradeValue: Decimal = 0
         var markPrice: Decimal?
+        var commission: Decimal = 0
     }
 
     /// A named check; `run` returns nil to pass.
@@ -58,8 +59,7 @@ public struct PreTradeRiskEngine: Sendable {
         for check in Self.checks {
             if let refusal = check.run(&draft, self) { return .failure(refusal) }
         }
-        let commission = Fees.commission(tradeValue: draft.tradeValue, monthVolume: account.monthVolume,
-                                         settings: settings)
+        let commission = draft.commission
         return .success(PricedOrder(
             asset: draft.asset, side: draft.side, type: draft.type, quantity: draft.quantity,
             cashValue: intent.cashValue, limitPrice: intent.limitPrice, timeInForce: draft.timeInForce,
@@ -124,11 +124,9 @@ enum Checks {
             return Refusal("CRY-04", "Say whether the order buys or sells.", kind: .invalidInput)
         }
         draft.side = side
-        for (name, value) in [("quantity", intent.quantity), ("cash value", intent.cashValue),
-                              ("limit price", intent.limitPrice)] {
-            if let value, value <= 0 {
-                return Refusal("CRY-04", "The \(name) must be more than zero.", kind: .invalidInput)
-            }
+        if let refusal = positive(intent.quantity, "quantity") ?? positive(intent.cashValue, "cash value")
+            ?? positive(intent.limitPrice, "limit price") {
+            return refusal
         }
         switch intent.type {
         case .market?:
@@ -153,6 +151,11 @@ enum Checks {
         }
         draft.type = intent.type!
         return nil
+    }
+
+    private static func positive(_ value: Decimal?, _ name: String) -> Refusal? {
+        guard let value, value <= 0 else { return nil }
+        return Refusal("CRY-04", "The \(name) must be more than zero.", kind: .invalidInput)
     }
 
     static func timeInForce(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
@@ -224,10 +227,10 @@ enum Checks {
     }
 
     static func noMargin(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+        draft.commission = Fees.commission(tradeValue: draft.tradeValue, monthVolume: draft.account.monthVolume,
+                                           settings: engine.settings)
         guard draft.side == .buy else { return nil }
-        let commission = Fees.commission(tradeValue: draft.tradeValue, monthVolume: draft.account.monthVolume,
-                                         settings: engine.settings)
-        let cost = draft.tradeValue + commission
+        let cost = draft.tradeValue + draft.commission
         let available = draft.account.availableCash
         guard cost <= available else {
             return Refusal("CRY-06", "Crypto is bought with cash only, no margin: the order needs "

@@ -12,15 +12,36 @@ public struct TradingCalendar: Sendable {
         self.calendar = calendar
     }
 
+    /// Wall-clock fields of `date` on the market's clock, by arithmetic on the UTC offset
+    /// (Calendar.dateComponents costs microseconds; this is on every order check).
+    public func wallClock(_ date: Date) -> (year: Int, month: Int, day: Int, weekday: Int, hour: Int) {
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down))
+            + settings.marketTimeZone.secondsFromGMT(for: date)
+        let days = Int((Double(seconds) / 86_400).rounded(.down))
+        let hour = (seconds - days * 86_400) / 3600
+        // 1 January 1970 was a Thursday; weekday 1 is Sunday, as in Calendar.
+        let weekday = ((days % 7) + 7 + 4) % 7 + 1
+        // Civil date from days since 1970 (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (year, month, day, weekday, hour)
+    }
+
     /// Whether `date` falls in the weekend window, Friday 16:00 to Sunday 03:00 market time,
     /// when only closing trades (sells) are taken.
     public func isClosingOnly(_ date: Date) -> Bool {
-        let parts = calendar.dateComponents([.weekday, .hour], from: date)
-        guard let weekday = parts.weekday, let hour = parts.hour else { return false }
-        switch weekday {
-        case 6: return hour >= settings.weekendStartHour  // Friday
-        case 7: return true                                // Saturday
-        case 1: return hour < settings.weekendEndHour      // Sunday
+        let clock = wallClock(date)
+        switch clock.weekday {
+        case 6: return clock.hour >= settings.weekendStartHour  // Friday
+        case 7: return true                                      // Saturday
+        case 1: return clock.hour < settings.weekendEndHour      // Sunday
         default: return false
         }
     }
@@ -45,14 +66,14 @@ public struct TradingCalendar: Sendable {
 
     /// The calendar month of `date` on the market's clock, "YYYY-MM".
     public func month(of date: Date) -> String {
-        let parts = calendar.dateComponents([.year, .month], from: date)
-        return String(format: "%04d-%02d", parts.year!, parts.month!)
+        let clock = wallClock(date)
+        return "\(clock.year)-\(clock.month < 10 ? "0" : "")\(clock.month)"
     }
 
     /// The calendar day of `date` on the market's clock, "YYYY-MM-DD".
     public func day(of date: Date) -> String {
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+        let clock = wallClock(date)
+        return month(of: date) + "-\(clock.day < 10 ? "0" : "")\(clock.day)"
     }
 
     /// Number of days in a "YYYY-MM" month; nil when the text is not a month.

@@ -27,7 +27,8 @@ struct AccountBook: Sendable {
     }
 
     func openOrders(of accountID: String) -> [OrderRecord] {
-        (openOrders[accountID] ?? []).compactMap { orders[$0] }.sorted { $0.acceptedMs < $1.acceptedMs }
+        (openOrders[accountID] ?? []).compactMap { orders[$0] }
+            .sorted { ($0.acceptedMs, $0.orderID) < ($1.acceptedMs, $1.orderID) }
     }
 
     func order(accountID: String, clientOrderID: String) -> OrderRecord? {
