@@ -2,6 +2,8 @@
 // (ours divided by a baseline measured in the same run).
 import CZeroMQ
 import Foundation
+import SLSBus
+import ZeroMQ
 
 let only = CommandLine.arguments.dropFirst().first
 
@@ -19,4 +21,13 @@ if only == "diagnostics" {
 }
 if only == "crypto-check" {
     try CryptoBenchmarks.checkInProcess()
+}
+if only == "bus-throughput" {
+    let context = ZMQContext()
+    let server = try BusBenchmarks.makeServer(context: context)
+    let client = try RPCClient(context: context, configuration: .init(endpoint: server.boundEndpoint, caller: "bench"))
+    report("unary_throughput_bus_64", try await BusBenchmarks.busThroughput(client: client, calls: 200_000, inFlight: 64),
+           "calls/s")
+    client.close()
+    await server.shutdown()
 }

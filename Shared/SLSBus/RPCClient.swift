@@ -32,7 +32,7 @@ public final class RPCClient: @unchecked Sendable {
     }
 
     private struct PendingCall {
-        let continuation: CheckedContinuation<[UInt8], any Error>
+        let continuation: UnsafeContinuation<[UInt8], any Error>
         let deadline: ContinuousClock.Instant
         let method: String
         /// Set while the call waits for a connection to be sent on.
@@ -120,7 +120,9 @@ public final class RPCClient: @unchecked Sendable {
         let frames = [header.serializedBytes(), payload]
         let now = ContinuousClock.now
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
+            // Unsafe (unchecked) continuations: every path below resumes exactly once, and the
+            // checked kind costs an allocation per call.
+            try await withUnsafeThrowingContinuation { continuation in
                 let call = PendingCall(continuation: continuation, deadline: now.advanced(by: timeout),
                                        method: method, unsentFrames: nil, queuedAt: now)
                 let accepted = state.withLock { state -> Bool in

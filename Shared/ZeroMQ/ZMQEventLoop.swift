@@ -188,17 +188,23 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     /// it outside the lock. Returns whether anything happened.
     private func readAvailable() -> Bool {
         var wroteReady = false
-        let batch = socketState.withLock { state -> [[[UInt8]]] in
-            var batch: [[[UInt8]]] = []
-            while batch.count < 256, let frames = try? state.socket.receive(wait: false) {
-                batch.append(frames)
+        var total = 0
+        // Small batches under the lock, so senders on other threads are not held up.
+        while total < 256 {
+            let batch = socketState.withLock { state -> [[[UInt8]]] in
+                var batch: [[[UInt8]]] = []
+                while batch.count < 16, let frames = try? state.socket.receive(wait: false) {
+                    batch.append(frames)
+                }
+                if batch.isEmpty { wroteReady = wantsWritable() && state.socket.pendingEvents.writable }
+                return batch
             }
-            wroteReady = wantsWritable() && state.socket.pendingEvents.writable
-            return batch
+            batch.forEach(onReceive)
+            total += batch.count
+            if batch.count < 16 { break }
         }
         if wroteReady { onWritable() }
-        batch.forEach(onReceive)
-        return !batch.isEmpty
+        return total > 0
     }
 
     private func runPendingWork() -> Bool {
