@@ -21,12 +21,12 @@ enum CryptoBenchmarks {
         let profile = InvestorProfile(hongKongResident: true, professionalInvestor: true, investorType: .individual,
                                       assetsHKD: 9_000_000, mobileVerified: true)
         let account = AccountSnapshot(profile: profile, permissionGranted: true, totalEquity: 1_000_000,
-                                      cash: 100_000, positions: [.btc: Decimal(string: "0.5")!])
+                                      cash: 100_000, positions: [.btc: Amount("0.5")!])
         let mark = MarkPrice(price: 50_000, asOf: now)
         let intents = [
             OrderIntent(asset: .btc, side: .buy, type: .market, cashValue: 1_000, timeInForce: .ioc),
             OrderIntent(asset: .btc, side: .buy, type: .limit, cashValue: 1_000, limitPrice: 30_000, timeInForce: .minutes),
-            OrderIntent(asset: .btc, side: .sell, type: .limit, quantity: Decimal(string: "0.1")!, limitPrice: 60_000,
+            OrderIntent(asset: .btc, side: .sell, type: .limit, quantity: Amount("0.1")!, limitPrice: 60_000,
                         timeInForce: .gtc),
         ]
         var accepted = 0

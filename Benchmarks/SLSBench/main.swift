@@ -31,3 +31,6 @@ if only == "bus-throughput" {
     client.close()
     await server.shutdown()
 }
+if only == "crypto-bus" {
+    try await CryptoBenchmarks.checkOverTheBus()
+}

@@ -28,23 +28,23 @@ enum Fixture {
     static let profile = InvestorProfile(hongKongResident: true, professionalInvestor: true, investorType: .individual,
                                          assetsHKD: 9_000_000, mobileVerified: true)
 
-    static func account(cash: Decimal = 100_000, equity: Decimal = 1_000_000, btc: Decimal = 0,
-                        pendingSells: Decimal = 0, openBuys: Decimal = 0, reservedCash: Decimal = 0,
-                        monthVolume: Decimal = 0) -> AccountSnapshot {
+    static func account(cash: Amount = 100_000, equity: Amount = 1_000_000, btc: Amount = 0,
+                        pendingSells: Amount = 0, openBuys: Amount = 0, reservedCash: Amount = 0,
+                        monthVolume: Amount = 0) -> AccountSnapshot {
         AccountSnapshot(profile: profile, permissionGranted: true, totalEquity: equity, cash: cash,
                         reservedCash: reservedCash, openBuyValue: [.btc: openBuys], positions: [.btc: btc],
                         pendingSells: [.btc: pendingSells], monthVolume: monthVolume)
     }
 
-    static func mark(_ price: Decimal = 50_000, at date: Date = weekday) -> MarkPrice {
+    static func mark(_ price: Amount = 50_000, at date: Date = weekday) -> MarkPrice {
         MarkPrice(price: price, asOf: date)
     }
 
-    static func marketBuy(_ cash: Decimal) -> OrderIntent {
+    static func marketBuy(_ cash: Amount) -> OrderIntent {
         OrderIntent(asset: .btc, side: .buy, type: .market, cashValue: cash, timeInForce: .ioc)
     }
 
-    static func limit(_ side: OrderSide, quantity: Decimal? = nil, cash: Decimal? = nil, price: Decimal,
+    static func limit(_ side: OrderSide, quantity: Amount? = nil, cash: Amount? = nil, price: Amount,
                       tif: TimeInForce = .ioc) -> OrderIntent {
         OrderIntent(asset: .btc, side: side, type: .limit, quantity: quantity, cashValue: cash, limitPrice: price,
                     timeInForce: tif)
@@ -55,7 +55,7 @@ enum Fixture {
         engine.evaluate(intent, account: account, mark: mark, now: now)
     }
 
-    static func d(_ text: String) -> Decimal { Decimal(string: text)! }
+    static func d(_ text: String) -> Amount { Amount(text)! }
 }
 
 extension Result {

@@ -107,10 +107,33 @@ struct WallClockTests {
 
     @Test func moneyParsingAcceptsPlainDecimalsOnly() {
         #expect(Money.parse("10") == 10)
-        #expect(Money.parse("0.00012345") == Decimal(string: "0.00012345"))
-        #expect(Money.parse("-3.5") == Decimal(string: "-3.5"))
-        for bad in ["", "1.", ".5", "1.2.3", "1e5", "1,000", " 1", "abc", "-", "1-2", "0x10"] {
+        #expect(Money.parse("0.00012345")?.units == 123_450_000_000_000)
+        #expect(Money.parse("-3.5")?.units == -3_500_000_000_000_000_000)
+        #expect(Money.parse("0.000000000000000001")?.units == 1)
+        #expect(Money.parse("0.0000000000000000001") == nil)  // 19 decimals
+        #expect(Money.parse("99999999999999999999") != nil)  // 20 whole digits
+        #expect(Money.parse("1000000000000000000000") == nil)
+        for bad in ["", "1.", ".5", "1.2.3", "1e5", "1,000", " 1", "abc", "-", "1-2", "0x10", "--1"] {
             #expect(Money.parse(bad) == nil, "\(bad)")
         }
+    }
+
+    @Test func amountArithmeticIsExact() {
+        let d = Fixture.d
+        #expect(d("0.1") + d("0.2") == d("0.3"))
+        #expect(d("0.00000001") * 50_000 == d("0.0005"))
+        #expect(d("97994") - 2940 - d("8.82") == d("95045.18"))
+        #expect((d("1000") / d("30000")).description == "0.033333333333333333")
+        #expect(d("-7") / 2 == d("-3.5"))
+        #expect(d("12345678901234.5678") * d("0.0025") == d("30864197253.0864195"))
+        #expect(Money.cents(d("2.345")) == d("2.35"))
+        #expect(Money.cents(d("-2.345")) == d("-2.35"))
+        #expect(Money.cents(d("2.344999")) == d("2.34"))
+        #expect(Money.floor(d("0.123456789"), toMultipleOf: d("0.00000001")) == d("0.12345678"))
+        #expect(Money.floor(d("10"), toMultipleOf: d("0.25")) == 10)
+        #expect(Money.floor(d("10.3"), toMultipleOf: d("0.25")) == d("10.25"))
+        #expect(Money.text(d("97994.000")) == "97994")
+        #expect(Money.text(d("-0.05")) == "-0.05")
+        #expect(Money.text(0) == "0")
     }
 }

@@ -58,7 +58,7 @@ final class Acknowledged: Sendable {
 
 @Suite("crypto-rules as a running service", .serialized)
 struct CryptoRulesStackTests {
-    @Test func placeFillAndSettleThroughTheBus() async throws {
+    @Test func testACC05_CRY12_accountDataArrivesAsEventsAndFillsSettleThroughTheBus() async throws {
         let crypto = try CryptoStack()
         defer { crypto.close() }
         #expect(try crypto.stack.waitUntilServing(["crypto-rules"]))

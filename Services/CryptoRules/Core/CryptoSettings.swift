@@ -4,15 +4,15 @@ import Foundation
 /// need to change. Defaults are the articles' figures and DOMAIN.md's **Decided** values.
 public struct CryptoSettings: Sendable {
     /// CRY-05: minimum trade value, USD.
-    public var minimumOrderValue: Decimal = 10
+    public var minimumOrderValue: Amount = 10
     /// CRY-09: holdings cap as a fraction of total equity...
-    public var capEquityFraction: Decimal = Decimal(string: "0.10")!
+    public var capEquityFraction: Amount = Amount("0.10")!
     /// ...and as an absolute amount, USD; the lesser applies.
-    public var capAbsolute: Decimal = 1_000_000
+    public var capAbsolute: Amount = 1_000_000
     /// CRY-02: investable assets an individual must exceed, HKD.
-    public var individualAssetsHKD: Decimal = 8_000_000
+    public var individualAssetsHKD: Amount = 8_000_000
     /// CRY-02: total assets an institution must exceed, HKD.
-    public var institutionAssetsHKD: Decimal = 40_000_000
+    public var institutionAssetsHKD: Amount = 40_000_000
     /// CRY-07, Decided: the wall clock of the trading hours ("EST" read as New York time).
     public var marketTimeZone = TimeZone(identifier: "America/New_York")!
     /// CRY-07: the weekend closing-only window runs from Friday at this hour...
@@ -28,19 +28,19 @@ public struct CryptoSettings: Sendable {
     /// CRY-10, Decided: commission tiers by the month's volume before the order:
     /// (volume up to, rate); the last tier has no upper bound.
     public var commissionTiers: [CommissionTier] = [
-        CommissionTier(upTo: 100_000, rate: Decimal(string: "0.0030")!),
-        CommissionTier(upTo: 1_000_000, rate: Decimal(string: "0.0025")!),
-        CommissionTier(upTo: nil, rate: Decimal(string: "0.0020")!),
+        CommissionTier(upTo: 100_000, rate: Amount("0.0030")!),
+        CommissionTier(upTo: 1_000_000, rate: Amount("0.0025")!),
+        CommissionTier(upTo: nil, rate: Amount("0.0020")!),
     ]
     /// CRY-10: minimum commission per order, USD.
-    public var minimumCommission: Decimal = Decimal(string: "2.25")!
+    public var minimumCommission: Amount = Amount("2.25")!
     /// CRY-11: custody fee per month on the average daily value held.
-    public var custodyMonthlyRate: Decimal = Decimal(string: "0.0008")!
+    public var custodyMonthlyRate: Amount = Amount("0.0008")!
     /// A mark price older than this is not used: orders that need one are refused.
     public var maxPriceAge: TimeInterval = 60
     /// Quantities sent to the venue are rounded down to these increments.
-    public var quantityIncrement: [CryptoAsset: Decimal] = [
-        .btc: Decimal(string: "0.00000001")!, .eth: Decimal(string: "0.00000001")!,
+    public var quantityIncrement: [CryptoAsset: Amount] = [
+        .btc: Amount("0.00000001")!, .eth: Amount("0.00000001")!,
     ]
 
     public init() {}
@@ -65,10 +65,10 @@ public struct CryptoSettings: Sendable {
 
 /// One commission tier (CRY-10): the rate for a month's volume up to `upTo` (nil: no bound).
 public struct CommissionTier: Sendable, Hashable {
-    public var upTo: Decimal?
-    public var rate: Decimal
+    public var upTo: Amount?
+    public var rate: Amount
 
-    public init(upTo: Decimal?, rate: Decimal) {
+    public init(upTo: Amount?, rate: Amount) {
         self.upTo = upTo
         self.rate = rate
     }

@@ -35,13 +35,13 @@ public struct OrderIntent: Sendable, Hashable {
     public var asset: CryptoAsset?
     public var side: OrderSide?
     public var type: CryptoOrderType?
-    public var quantity: Decimal?
-    public var cashValue: Decimal?
-    public var limitPrice: Decimal?
+    public var quantity: Amount?
+    public var cashValue: Amount?
+    public var limitPrice: Amount?
     public var timeInForce: TimeInForce?
 
-    public init(asset: CryptoAsset?, side: OrderSide?, type: CryptoOrderType?, quantity: Decimal? = nil,
-                cashValue: Decimal? = nil, limitPrice: Decimal? = nil, timeInForce: TimeInForce?) {
+    public init(asset: CryptoAsset?, side: OrderSide?, type: CryptoOrderType?, quantity: Amount? = nil,
+                cashValue: Amount? = nil, limitPrice: Amount? = nil, timeInForce: TimeInForce?) {
         self.asset = asset
         self.side = side
         self.type = type
@@ -58,11 +58,11 @@ public struct InvestorProfile: Sendable, Hashable {
     public var professionalInvestor: Bool
     public var investorType: InvestorType?
     /// Investable assets (individuals) or total assets (institutions), in HKD.
-    public var assetsHKD: Decimal
+    public var assetsHKD: Amount
     public var mobileVerified: Bool
 
     public init(hongKongResident: Bool, professionalInvestor: Bool, investorType: InvestorType?,
-                assetsHKD: Decimal, mobileVerified: Bool) {
+                assetsHKD: Amount, mobileVerified: Bool) {
         self.hongKongResident = hongKongResident
         self.professionalInvestor = professionalInvestor
         self.investorType = investorType
@@ -75,22 +75,22 @@ public struct InvestorProfile: Sendable, Hashable {
 public struct AccountSnapshot: Sendable, Hashable {
     public var profile: InvestorProfile?
     public var permissionGranted: Bool
-    public var totalEquity: Decimal
-    public var cash: Decimal
+    public var totalEquity: Amount
+    public var cash: Amount
     /// Cash held back by open buy orders.
-    public var reservedCash: Decimal
+    public var reservedCash: Amount
     /// Value of open buy orders, counted against the holdings cap.
-    public var openBuyValue: [CryptoAsset: Decimal]
-    public var positions: [CryptoAsset: Decimal]
+    public var openBuyValue: [CryptoAsset: Amount]
+    public var positions: [CryptoAsset: Amount]
     /// Quantity held back by open sell orders.
-    public var pendingSells: [CryptoAsset: Decimal]
+    public var pendingSells: [CryptoAsset: Amount]
     /// Trade value so far this month, for the commission tier.
-    public var monthVolume: Decimal
+    public var monthVolume: Amount
 
-    public init(profile: InvestorProfile?, permissionGranted: Bool, totalEquity: Decimal = 0, cash: Decimal = 0,
-                reservedCash: Decimal = 0, openBuyValue: [CryptoAsset: Decimal] = [:],
-                positions: [CryptoAsset: Decimal] = [:], pendingSells: [CryptoAsset: Decimal] = [:],
-                monthVolume: Decimal = 0) {
+    public init(profile: InvestorProfile?, permissionGranted: Bool, totalEquity: Amount = 0, cash: Amount = 0,
+                reservedCash: Amount = 0, openBuyValue: [CryptoAsset: Amount] = [:],
+                positions: [CryptoAsset: Amount] = [:], pendingSells: [CryptoAsset: Amount] = [:],
+                monthVolume: Amount = 0) {
         self.profile = profile
         self.permissionGranted = permissionGranted
         self.totalEquity = totalEquity
@@ -102,15 +102,15 @@ public struct AccountSnapshot: Sendable, Hashable {
         self.monthVolume = monthVolume
     }
 
-    public var availableCash: Decimal { cash - reservedCash }
+    public var availableCash: Amount { cash - reservedCash }
 }
 
 /// A mark price and when it was true.
 public struct MarkPrice: Sendable, Hashable {
-    public var price: Decimal
+    public var price: Amount
     public var asOf: Date
 
-    public init(price: Decimal, asOf: Date) {
+    public init(price: Amount, asOf: Date) {
         self.price = price
         self.asOf = asOf
     }

@@ -14,10 +14,10 @@ public struct PreTradeRiskEngine: Sendable {
         var side: OrderSide = .buy
         var type: CryptoOrderType = .market
         var timeInForce: TimeInForce = .ioc
-        var quantity: Decimal?
-        var tradeValue: Decimal = 0
-        var markPrice: Decimal?
-        var commission: Decimal = 0
+        var quantity: Amount?
+        var tradeValue: Amount = 0
+        var markPrice: Amount?
+        var commission: Amount = 0
     }
 
     /// A named check; `run` returns nil to pass.
@@ -70,12 +70,12 @@ public struct PreTradeRiskEngine: Sendable {
     }
 
     /// The holdings cap of an account: the lesser of a fraction of equity and an absolute amount.
-    public func holdingsCap(totalEquity: Decimal) -> Decimal {
+    public func holdingsCap(totalEquity: Amount) -> Amount {
         min(max(totalEquity, 0) * settings.capEquityFraction, settings.capAbsolute)
     }
 
     /// Position value plus open buys, counted against the cap; nil without a price.
-    public func holdingsUsed(_ account: AccountSnapshot, asset: CryptoAsset, price: Decimal?) -> Decimal? {
+    public func holdingsUsed(_ account: AccountSnapshot, asset: CryptoAsset, price: Amount?) -> Amount? {
         let held = account.positions[asset] ?? 0
         guard held == 0 || price != nil else { return nil }
         return held * (price ?? 0) + (account.openBuyValue[asset] ?? 0)
@@ -153,7 +153,7 @@ enum Checks {
         return nil
     }
 
-    private static func positive(_ value: Decimal?, _ name: String) -> Refusal? {
+    private static func positive(_ value: Amount?, _ name: String) -> Refusal? {
         guard let value, value <= 0 else { return nil }
         return Refusal("CRY-04", "The \(name) must be more than zero.", kind: .invalidInput)
     }

@@ -13,9 +13,9 @@ extension CryptoRulesService {
         let date = now()
         let day = calendar.day(of: date)
         let book = self.book.withLock { $0 }
-        var values: [(String, Decimal)] = []
+        var values: [(String, Amount)] = []
         for account in book.accounts.values {
-            let value = account.positions.reduce(Decimal(0)) { total, position in
+            let value = account.positions.reduce(Amount(0)) { total, position in
                 total + position.value * (book.prices[position.key]?.price ?? 0)
             }
             if value > 0 { values.append((account.accountID, value)) }

@@ -117,7 +117,7 @@ extension CryptoRulesService {
         let book = self.book.withLock { $0 }
         let account = book.account(accountID)
         let snapshot = book.snapshot(accountID, month: calendar.month(of: date))
-        var used: Decimal = 0
+        var used: Amount = 0
         let positions = CryptoAsset.allCases.compactMap { asset -> Position? in
             let quantity = account.positions[asset] ?? 0
             let price = book.prices[asset]?.price

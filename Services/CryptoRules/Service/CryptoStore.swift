@@ -84,11 +84,11 @@ enum CryptoStore {
         }
     }
 
-    private static func decimal(_ row: Row, _ column: String) -> Decimal {
+    private static func decimal(_ row: Row, _ column: String) -> Amount {
         (row[column] as String?).flatMap(Money.parse) ?? 0
     }
 
-    private static func optionalDecimal(_ row: Row, _ column: String) -> Decimal? {
+    private static func optionalDecimal(_ row: Row, _ column: String) -> Amount? {
         (row[column] as String?).flatMap(Money.parse)
     }
 
@@ -188,7 +188,7 @@ enum CryptoStore {
     }
 
     /// Records a fill; false when its id was seen before (the venue repeated it).
-    static func insertFill(id: String, orderID: String, quantity: Decimal, price: Decimal, commission: Decimal,
+    static func insertFill(id: String, orderID: String, quantity: Amount, price: Amount, commission: Amount,
                            timeMs: Int64, _ db: Database) throws -> Bool {
         try db.execute(sql: """
             INSERT OR IGNORE INTO fill (fill_id, order_id, quantity, price, commission, time_ms)
@@ -207,7 +207,7 @@ enum CryptoStore {
     }
 
     /// Keeps the first snapshot of each day.
-    static func saveSnapshot(accountID: String, day: String, value: Decimal, _ db: Database) throws {
+    static func saveSnapshot(accountID: String, day: String, value: Amount, _ db: Database) throws {
         try db.execute(sql: "INSERT OR IGNORE INTO holding_snapshot (account_id, day, value) VALUES (?, ?, ?)",
                        arguments: [accountID, day, Money.text(value)])
     }
@@ -217,8 +217,8 @@ enum CryptoStore {
     }
 
     /// Daily values per account for a month ("YYYY-MM").
-    static func snapshots(month: String, _ db: Database) throws -> [String: [Decimal]] {
-        var values: [String: [Decimal]] = [:]
+    static func snapshots(month: String, _ db: Database) throws -> [String: [Amount]] {
+        var values: [String: [Amount]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT account_id, value FROM holding_snapshot WHERE day LIKE ?",
                                     arguments: ["\(month)-%"]) {
             values[row["account_id"], default: []].append(decimal(row, "value"))
@@ -231,7 +231,7 @@ enum CryptoStore {
                          arguments: [accountID, month])
     }
 
-    static func saveCustodyCharge(accountID: String, month: String, average: Decimal, fee: Decimal, days: Int,
+    static func saveCustodyCharge(accountID: String, month: String, average: Amount, fee: Amount, days: Int,
                                   _ db: Database) throws {
         try db.execute(sql: """
             INSERT INTO custody_charge (account_id, month, average_daily_value, fee, days) VALUES (?, ?, ?, ?, ?)

@@ -74,7 +74,7 @@ enum ProtoMapping {
     }
 
     /// Parses an optional decimal field; empty means absent.
-    static func amount(_ text: String, field: String) throws -> Decimal? {
+    static func amount(_ text: String, field: String) throws -> Amount? {
         guard !text.isEmpty else { return nil }
         guard let value = Money.parse(text) else {
             throw RPCError.invalidArgument("\(field) '\(text.prefix(40))' is not a decimal number such as 10.50",

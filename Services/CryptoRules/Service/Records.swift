@@ -7,11 +7,11 @@ struct AccountRecord: Sendable, Hashable {
     var profile: InvestorProfile?
     var permissionGranted = false
     var permissionDecidedMs: Int64 = 0
-    var totalEquity: Decimal = 0
-    var cash: Decimal = 0
-    var positions: [CryptoAsset: Decimal] = [:]
+    var totalEquity: Amount = 0
+    var cash: Amount = 0
+    var positions: [CryptoAsset: Amount] = [:]
     /// Trade value per month ("YYYY-MM"), for the commission tier.
-    var monthVolume: [String: Decimal] = [:]
+    var monthVolume: [String: Amount] = [:]
 }
 
 enum OrderStatus: String, Sendable {
@@ -26,20 +26,20 @@ struct OrderRecord: Sendable, Hashable {
     let asset: CryptoAsset
     let side: OrderSide
     let type: CryptoOrderType
-    let quantity: Decimal?
-    let cashValue: Decimal?
-    let limitPrice: Decimal?
+    let quantity: Amount?
+    let cashValue: Amount?
+    let limitPrice: Amount?
     let timeInForce: TimeInForce
     var status: OrderStatus
-    var filledQuantity: Decimal = 0
+    var filledQuantity: Amount = 0
     var fillCount = 0
-    var commissionCharged: Decimal = 0
+    var commissionCharged: Amount = 0
     /// Remaining cash held back (open buys).
-    var reservedCash: Decimal
+    var reservedCash: Amount
     /// Remaining value counted against the holdings cap (open buys).
-    var capValue: Decimal
+    var capValue: Amount
     /// Remaining quantity held back (open sells).
-    var reservedQuantity: Decimal
+    var reservedQuantity: Amount
     let acceptedMs: Int64
     let expiresMs: Int64?
     var closeReason = ""

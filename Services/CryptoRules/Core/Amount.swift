@@ -1,0 +1,143 @@
+/// An exact decimal amount: money, prices, quantities and rates.
+///
+/// Stored as a 128-bit integer count of 10⁻¹⁸ units, so sums and comparisons are integer
+/// operations and products and quotients are exact to 18 decimal places (a quotient is cut
+/// there, toward zero). Foundation's `Amount` gives the same exactness but allocates on
+/// every operation, which made it most of the cost of an order check. Never floating point.
+public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Amount places kept.
+    public static let scale = 18
+    static let one: Int128 = 1_000_000_000_000_000_000
+    /// Largest whole part accepted from text: far beyond any amount here, far below overflow.
+    static let maximumWholeDigits = 20
+
+    /// The value in units of 10⁻¹⁸.
+    public let units: Int128
+
+    public init(units: Int128) {
+        self.units = units
+    }
+
+    public init(_ integer: Int) {
+        units = Int128(integer) * Self.one
+    }
+
+    public static let zero = Amount(units: 0)
+
+    /// Parses a plain decimal string ("10", "0.00012345", "-3.5"); nil for anything else
+    /// (exponents, separators, spaces, more than 18 decimals or 20 whole digits).
+    public init?(_ text: String) {
+        var whole: Int128 = 0
+        var fraction: Int128 = 0
+        var wholeDigits = 0
+        var fractionDigits = 0
+        var negative = false
+        var sawPoint = false
+        var lastWasDigit = false
+        for (index, byte) in text.utf8.enumerated() {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                let digit = Int128(byte - UInt8(ascii: "0"))
+                if sawPoint {
+                    fractionDigits += 1
+                    guard fractionDigits <= Self.scale else { return nil }
+                    fraction = fraction * 10 + digit
+                } else {
+                    wholeDigits += 1
+                    guard wholeDigits <= Self.maximumWholeDigits else { return nil }
+                    whole = whole * 10 + digit
+                }
+                lastWasDigit = true
+            case UInt8(ascii: ".") where !sawPoint && lastWasDigit:
+                sawPoint = true
+                lastWasDigit = false
+            case UInt8(ascii: "-") where index == 0:
+                negative = true
+            default:
+                return nil
+            }
+        }
+        guard lastWasDigit else { return nil }
+        for _ in fractionDigits..<Self.scale { fraction *= 10 }
+        let units = whole * Self.one + fraction
+        self.units = negative ? -units : units
+    }
+
+    /// The plain decimal text, without trailing zeros: "10", "0.03333333", "-2.5".
+    public var description: String {
+        let magnitude = units.magnitude
+        let whole = magnitude / UInt128(Self.one)
+        var fraction = magnitude % UInt128(Self.one)
+        var text = (units < 0 ? "-" : "") + String(whole)
+        guard fraction != 0 else { return text }
+        var digits = Self.scale
+        while fraction % 10 == 0 {
+            fraction /= 10
+            digits -= 1
+        }
+        let fractionText = String(fraction)
+        text += "." + String(repeating: "0", count: digits - fractionText.count) + fractionText
+        return text
+    }
+
+    public static func < (lhs: Amount, rhs: Amount) -> Bool { lhs.units < rhs.units }
+
+    public static func + (lhs: Amount, rhs: Amount) -> Amount { Amount(units: lhs.units + rhs.units) }
+    public static func - (lhs: Amount, rhs: Amount) -> Amount { Amount(units: lhs.units - rhs.units) }
+    public static prefix func - (value: Amount) -> Amount { Amount(units: -value.units) }
+    public static func += (lhs: inout Amount, rhs: Amount) { lhs = lhs + rhs }
+    public static func -= (lhs: inout Amount, rhs: Amount) { lhs = lhs - rhs }
+
+    /// The exact product, cut to 18 decimals toward zero.
+    public static func * (lhs: Amount, rhs: Amount) -> Amount {
+        let product = lhs.units.multipliedFullWidth(by: rhs.units)
+        return Amount(units: Self.one.dividingFullWidth(product).quotient)
+    }
+
+    public static func *= (lhs: inout Amount, rhs: Amount) { lhs = lhs * rhs }
+
+    /// The quotient to 18 decimals, cut toward zero. Dividing by zero is a programming error.
+    public static func / (lhs: Amount, rhs: Amount) -> Amount {
+        precondition(rhs.units != 0, "division of an amount by zero")
+        let scaled = lhs.units.multipliedFullWidth(by: Self.one)
+        return Amount(units: rhs.units.dividingFullWidth(scaled).quotient)
+    }
+
+    /// How to round to fewer decimals.
+    public enum Rounding: Sendable {
+        /// Toward zero (quantities sent to the venue).
+        case down
+        /// To the nearest, halves away from zero (money in cents).
+        case halfUp
+    }
+
+    /// Rounded to `places` decimals (0...18).
+    public func rounded(places: Int, _ rule: Rounding) -> Amount {
+        precondition((0...Self.scale).contains(places), "places must be 0 to 18")
+        var step: Int128 = 1
+        for _ in places..<Self.scale { step *= 10 }
+        let (quotient, remainder) = units.quotientAndRemainder(dividingBy: step)
+        var steps = quotient
+        if rule == .halfUp && remainder.magnitude * 2 >= step.magnitude {
+            steps += units < 0 ? -1 : 1
+        }
+        return Amount(units: steps * step)
+    }
+
+    /// The number of decimals of the smallest step `self` is a power of ten of (0.00000001 -> 8),
+    /// or nil when it is not a power of ten no larger than 1.
+    var powerOfTenPlaces: Int? {
+        var step: Int128 = 1
+        for places in (0...Self.scale).reversed() {
+            if units == step { return places }
+            step *= 10
+        }
+        return nil
+    }
+}
+
+extension Amount: ExpressibleByIntegerLiteral {
+    public init(integerLiteral value: Int) {
+        self.init(value)
+    }
+}
