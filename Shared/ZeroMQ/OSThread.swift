@@ -1,3 +1,5 @@
+import CZeroMQ
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -21,6 +23,7 @@ final class OSThread: @unchecked Sendable {
         #endif
         let result = pthread_create(&thread, nil, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            sls_name_current_thread(box.name)
             box.body()
             return nil
         }, box)
