@@ -33,7 +33,7 @@ run: deps
 ## test: every test (unit, contract, end-to-end) and the compose file check
 test: deps compose-check
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 ## protos: regenerate the committed protoc-c and Swift code from protos/
 protos: deps

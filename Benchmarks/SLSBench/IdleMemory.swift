@@ -6,7 +6,7 @@ enum IdleMemory {
         let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("sls-bench-\(UUID())")
         defer { try? FileManager.default.removeItem(at: data) }
-        let port = Int.random(in: 20_000...50_000)
+        let port = Int.random(in: 20_000...32_000)  // below the ephemeral port range
         let process = Process()
         process.executableURL = binaries.appendingPathComponent("sls-enrollment")
         process.arguments = ["--listen", "tcp://127.0.0.1:\(port)", "--data-dir", data.path,

@@ -97,6 +97,17 @@ struct OrderPathTests {
         #expect(try harness.state().openOrders.count == 1)
     }
 
+    @Test func testAClosedOrdersClientOrderIDStillReturnsThatOrder() throws {
+        let harness = try ServiceHarness()
+        try harness.fundedAccount()
+        let first = try harness.service.placeOrder(ServiceHarness.limitBuy("0.01", at: "50000", client: "once"))
+        _ = try harness.service.cancelOrder(CancelOrderRequest(accountID: "U1", orderID: first.orderID))
+        let retry = try harness.service.placeOrder(ServiceHarness.limitBuy("0.01", at: "50000", client: "once"))
+        #expect(retry.orderID == first.orderID)
+        #expect(retry.status == .cancelled)
+        #expect(try harness.state().openOrders.isEmpty)
+    }
+
     @Test func testCancelReleasesTheReservationAndIsRefusedTwice() throws {
         let harness = try ServiceHarness()
         try harness.fundedAccount()

@@ -18,7 +18,9 @@ final class Stack: @unchecked Sendable {
     private var logs: [String: URL] = [:]
 
     init() throws {
-        let base = Int.random(in: 20_000...50_000)
+        // Below Linux's ephemeral range (32768-60999), which `tcp://...:*` binds and outgoing
+        // connections draw from, so a test port cannot collide with one of those.
+        let base = Int.random(in: 20_000...32_000)
         ports = Ports(health: base, publishers: base + 1, subscribers: base + 2, enrollment: base + 3,
                       challenge: base + 4, delivery: base + 5, crypto: base + 6)
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("sls-e2e-\(UUID())")
@@ -128,10 +130,15 @@ final class Stack: @unchecked Sendable {
         try run(Self.binaries.appendingPathComponent("slsctl"), arguments)
     }
 
-    /// Polls `slsctl health` until every named service serves (bounded).
+    /// Polls `slsctl health` until every named service serves (bounded); false at once
+    /// when a started process has exited (its log says why).
     func waitUntilServing(_ services: [String] = []) throws -> Bool {
         for _ in 0..<100 {
-            if try run(Self.binaries.appendingPathComponent("slsctl"), ["health"] + services).status == 0 {
+            if let exited = processes.first(where: { !$0.value.isRunning }) {
+                print("\(exited.key) exited with \(exited.value.terminationStatus):\n\(log(of: exited.key))")
+                return false
+            }
+            if try run(Self.binaries.appendingPathComponent("slsctl"), ["health", "--timeout", "0.5"] + services).status == 0 {
                 return true
             }
             usleep(100_000)

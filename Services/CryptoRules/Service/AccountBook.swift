@@ -8,21 +8,34 @@ import Foundation
 /// service guards it with a lock.
 struct AccountBook: Sendable {
     var accounts: [String: AccountRecord] = [:]
-    var orders: [String: OrderRecord] = [:]
+    /// Open orders only: a closed order leaves memory once it is written (SQLite keeps it).
+    private(set) var orders: [String: OrderRecord] = [:]
     var prices: [CryptoAsset: MarkPrice] = [:]
-    /// Open order ids per account, so snapshots do not scan every order ever placed.
-    private(set) var openOrders: [String: Set<String>] = [:]
+    /// Open order ids per account, so snapshots do not scan every open order.
+    private var openOrders: [String: Set<String>] = [:]
+    /// Open orders by account and client order id, for idempotent placing.
+    private var byClientOrderID: [String: String] = [:]
 
     func account(_ id: String) -> AccountRecord {
         accounts[id] ?? AccountRecord(accountID: id)
     }
 
+    private static func clientKey(_ accountID: String, _ clientOrderID: String) -> String {
+        "\(accountID)\u{1F}\(clientOrderID)"
+    }
+
+    /// Records an order's new state: kept while open, dropped once closed.
     mutating func put(_ order: OrderRecord) {
-        orders[order.orderID] = order
+        let key = Self.clientKey(order.accountID, order.clientOrderID)
         if order.isOpen {
+            orders[order.orderID] = order
             openOrders[order.accountID, default: []].insert(order.orderID)
+            if !order.clientOrderID.isEmpty { byClientOrderID[key] = order.orderID }
         } else {
+            orders[order.orderID] = nil
             openOrders[order.accountID]?.remove(order.orderID)
+            if openOrders[order.accountID]?.isEmpty == true { openOrders[order.accountID] = nil }
+            if !order.clientOrderID.isEmpty { byClientOrderID[key] = nil }
         }
     }
 
@@ -31,9 +44,10 @@ struct AccountBook: Sendable {
             .sorted { ($0.acceptedMs, $0.orderID) < ($1.acceptedMs, $1.orderID) }
     }
 
-    func order(accountID: String, clientOrderID: String) -> OrderRecord? {
+    /// The open order placed with this client order id, if any.
+    func openOrder(accountID: String, clientOrderID: String) -> OrderRecord? {
         guard !clientOrderID.isEmpty else { return nil }
-        return orders.values.first { $0.accountID == accountID && $0.clientOrderID == clientOrderID }
+        return byClientOrderID[Self.clientKey(accountID, clientOrderID)].flatMap { orders[$0] }
     }
 
     /// What the checks need to know about an account, reservations included.
@@ -53,8 +67,7 @@ struct AccountBook: Sendable {
 
     /// Open orders whose expiry has come.
     func expiredOrders(at nowMs: Int64) -> [OrderRecord] {
-        openOrders.values.flatMap { $0 }.compactMap { orders[$0] }
-            .filter { ($0.expiresMs ?? .max) <= nowMs }
+        orders.values.filter { ($0.expiresMs ?? .max) <= nowMs }
             .sorted { $0.acceptedMs < $1.acceptedMs }
     }
 }

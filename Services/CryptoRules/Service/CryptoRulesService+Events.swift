@@ -91,12 +91,12 @@ extension CryptoRulesService {
         }
         let date = now()
         try mutate { book in
-            guard var order = book.orders[event.orderID] else {
-                throw RPCError.notFound("fill \(event.fillID) names unknown order \(event.orderID)")
-            }
             guard try !database.read({ try CryptoStore.fillExists(event.fillID, $0) }) else { return }
-            guard order.isOpen else {
-                throw RPCError.failedPrecondition("fill \(event.fillID) for order \(order.orderID), which is closed")
+            guard var order = book.orders[event.orderID] else {
+                if try database.read({ try CryptoStore.order(id: event.orderID, $0) }) != nil {
+                    throw RPCError.failedPrecondition("fill \(event.fillID) for order \(event.orderID), which is closed")
+                }
+                throw RPCError.notFound("fill \(event.fillID) names unknown order \(event.orderID)")
             }
             let remainingBefore = (order.quantity ?? quantity) - order.filledQuantity
             if order.type == .limit && quantity > remainingBefore {
@@ -154,7 +154,7 @@ extension CryptoRulesService {
         default: throw RPCError.invalidArgument("outcome must be 'cancelled' or 'rejected'")
         }
         try mutate { book in
-            guard var order = book.orders[event.orderID], order.isOpen else { return }
+            guard var order = book.orders[event.orderID] else { return }  // unknown or already closed
             order.close(status, reason: event.reason.isEmpty ? "closed by the venue" : String(event.reason.prefix(200)))
             try close(order, in: &book)
         }

@@ -37,8 +37,14 @@ extension CryptoRulesService {
         }
         let date = now()
         return try mutate { book in
-            if let existing = book.order(accountID: accountID, clientOrderID: request.clientOrderID) {
-                return ProtoMapping.message(existing)  // a retry of an order already placed
+            // A retry of an order already placed gets that order back, open or closed.
+            if let existing = book.openOrder(accountID: accountID, clientOrderID: request.clientOrderID) {
+                return ProtoMapping.message(existing)
+            }
+            if !request.clientOrderID.isEmpty, let closed = try database.read({
+                try CryptoStore.order(accountID: accountID, clientOrderID: request.clientOrderID, $0)
+            }) {
+                return ProtoMapping.message(closed)
             }
             let priced: PricedOrder
             switch try evaluate(request, accountID: accountID, book: book, at: date) {
@@ -67,10 +73,11 @@ extension CryptoRulesService {
         let accountID = try ProtoMapping.requireAccount(request.accountID)
         return try mutate { book in
             guard var order = book.orders[request.orderID], order.accountID == accountID else {
+                if let closed = try database.read({ try CryptoStore.order(id: request.orderID, $0) }),
+                   closed.accountID == accountID {
+                    throw RPCError.failedPrecondition("order \(closed.orderID) is already \(closed.status.rawValue.lowercased())")
+                }
                 throw RPCError.notFound("no order \(request.orderID.prefix(64)) for account \(accountID)")
-            }
-            guard order.isOpen else {
-                throw RPCError.failedPrecondition("order \(order.orderID) is already \(order.status.rawValue.lowercased())")
             }
             order.close(.cancelled, reason: "cancelled by the user")
             try close(order, in: &book)

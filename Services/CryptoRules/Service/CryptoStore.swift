@@ -82,6 +82,13 @@ enum CryptoStore {
                 t.primaryKey(["account_id", "month"])
             }
         }
+        registerIndexes(&migrator)
+    }
+
+    private static func registerIndexes(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("crypto.v2 client order index") { db in
+            try db.create(index: "crypto_order_client", on: "crypto_order", columns: ["account_id", "client_order_id"])
+        }
     }
 
     private static func decimal(_ row: Row, _ column: String) -> Amount {
@@ -118,29 +125,44 @@ enum CryptoStore {
             book.accounts[row["account_id"], default: AccountRecord(accountID: row["account_id"])]
                 .monthVolume[row["month"]] = decimal(row, "volume")
         }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM crypto_order") {
-            guard let asset = CryptoAsset(rawValue: row["asset"]), let side = OrderSide(rawValue: row["side"]),
-                  let type = CryptoOrderType(rawValue: row["type"]),
-                  let tif = TimeInForce(rawValue: row["time_in_force"]),
-                  let status = OrderStatus(rawValue: row["status"]) else { continue }
-            var order = OrderRecord(
-                orderID: row["order_id"], accountID: row["account_id"], clientOrderID: row["client_order_id"],
-                asset: asset, side: side, type: type, quantity: optionalDecimal(row, "quantity"),
-                cashValue: optionalDecimal(row, "cash_value"), limitPrice: optionalDecimal(row, "limit_price"),
-                timeInForce: tif, status: status, reservedCash: decimal(row, "reserved_cash"),
-                capValue: decimal(row, "cap_value"), reservedQuantity: decimal(row, "reserved_quantity"),
-                acceptedMs: row["accepted_ms"], expiresMs: row["expires_ms"])
-            order.filledQuantity = decimal(row, "filled_quantity")
-            order.fillCount = row["fill_count"]
-            order.commissionCharged = decimal(row, "commission_charged")
-            order.closeReason = row["close_reason"]
-            book.put(order)
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM crypto_order WHERE status = 'OPEN'") {
+            if let order = order(from: row) { book.put(order) }
         }
         for row in try Row.fetchAll(db, sql: "SELECT * FROM mark_price") {
             guard let asset = CryptoAsset(rawValue: row["asset"]) else { continue }
             book.prices[asset] = MarkPrice(price: decimal(row, "price"), asOf: Date(unixMs: row["as_of_ms"]))
         }
         return book
+    }
+
+    private static func order(from row: Row) -> OrderRecord? {
+        guard let asset = CryptoAsset(rawValue: row["asset"]), let side = OrderSide(rawValue: row["side"]),
+              let type = CryptoOrderType(rawValue: row["type"]),
+              let tif = TimeInForce(rawValue: row["time_in_force"]),
+              let status = OrderStatus(rawValue: row["status"]) else { return nil }
+        var order = OrderRecord(
+            orderID: row["order_id"], accountID: row["account_id"], clientOrderID: row["client_order_id"],
+            asset: asset, side: side, type: type, quantity: optionalDecimal(row, "quantity"),
+            cashValue: optionalDecimal(row, "cash_value"), limitPrice: optionalDecimal(row, "limit_price"),
+            timeInForce: tif, status: status, reservedCash: decimal(row, "reserved_cash"),
+            capValue: decimal(row, "cap_value"), reservedQuantity: decimal(row, "reserved_quantity"),
+            acceptedMs: row["accepted_ms"], expiresMs: row["expires_ms"])
+        order.filledQuantity = decimal(row, "filled_quantity")
+        order.fillCount = row["fill_count"]
+        order.commissionCharged = decimal(row, "commission_charged")
+        order.closeReason = row["close_reason"]
+        return order
+    }
+
+    /// A closed order, from the database (memory holds open orders only).
+    static func order(id: String, _ db: Database) throws -> OrderRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM crypto_order WHERE order_id = ?", arguments: [id]).flatMap(order(from:))
+    }
+
+    /// The order an account placed with a client order id, open or closed.
+    static func order(accountID: String, clientOrderID: String, _ db: Database) throws -> OrderRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM crypto_order WHERE account_id = ? AND client_order_id = ? LIMIT 1",
+                         arguments: [accountID, clientOrderID]).flatMap(order(from:))
     }
 
     static func save(_ account: AccountRecord, _ db: Database) throws {
