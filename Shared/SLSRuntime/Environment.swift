@@ -13,9 +13,18 @@ public enum Environment {
         return value.isEmpty ? fallback : value
     }
 
-    /// The integer value of `name`, or `fallback` when unset. A value that is not a
-    /// number is reported at start-up by the option's validation, so keep it as text there.
+    /// The integer value of `name`, or `fallback` when unset. A value that is not a number
+    /// falls back here and is reported by ``problems(numbers:)`` during validation.
     public static func int(_ name: String, default fallback: Int) -> Int {
         Int(string(name, default: String(fallback))) ?? fallback
+    }
+
+    /// One line per variable in `names` that is set but is not a number, for start-up errors.
+    public static func problems(numbers names: [String]) -> [String] {
+        names.compactMap { name in
+            guard let raw = getenv(name) else { return nil }
+            let value = String(cString: raw)
+            return value.isEmpty || Double(value) != nil ? nil : "\(name)='\(value)' is not a number"
+        }
     }
 }

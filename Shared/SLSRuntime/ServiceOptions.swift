@@ -38,6 +38,9 @@ public struct ServiceOptions<Defaults: ServiceDefaults>: ParsableArguments {
     public init() {}
 
     public func validate() throws {
+        let badVariables = Environment.problems(numbers: ["SLS_MAX_MESSAGE_BYTES", "SLS_HEARTBEAT_SECONDS",
+                                                          "SLS_SHUTDOWN_GRACE_SECONDS"])
+        guard badVariables.isEmpty else { throw ValidationError(badVariables.joined(separator: "; ")) }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
         }

@@ -79,6 +79,29 @@ struct StackTests {
         stack.stopAll()
     }
 
+    @Test func badSettingsStopStartUpWithAMessageNamingThem() throws {
+        for (executable, variable, value) in [("sls-enrollment", "SLS_MAX_MESSAGE_BYTES", "abc"),
+                                              ("sls-crypto-rules", "SLS_CRYPTO_MAX_PRICE_AGE_SECONDS", "1m")] {
+            let process = Process()
+            process.executableURL = Stack.binaries.appendingPathComponent(executable)
+            var environment = ProcessInfo.processInfo.environment
+            environment[variable] = value
+            process.environment = environment
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = Pipe()
+            try process.run()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 64, "\(executable)")
+            #expect(text.contains("\(variable)='\(value)' is not a number"), "\(text)")
+        }
+        let badFlag = try Stack().run(Stack.binaries.appendingPathComponent("sls-crypto-rules"),
+                                      ["--commission-tiers", "0.3"])
+        #expect(badFlag.status == 64)
+        #expect(badFlag.stderr.contains("--commission-tiers must look like"))
+    }
+
     @Test func pythonClientSpeaksOurWireFormat() throws {
         let stack = try Stack()
         try stack.startEventBus()

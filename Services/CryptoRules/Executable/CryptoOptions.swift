@@ -41,6 +41,11 @@ struct CryptoOptions: ParsableArguments {
 
     /// The settings these options describe; fails with a message naming the bad option.
     func settings() throws -> CryptoSettings {
+        let badVariables = Environment.problems(numbers: [
+            "SLS_CRYPTO_MAX_PRICE_AGE_SECONDS", "SLS_CRYPTO_TRADING_DAY_END_HOUR", "SLS_CRYPTO_MINUTES_ORDER_SECONDS",
+            "SLS_CRYPTO_IOC_CANCEL_SECONDS", "SLS_CRYPTO_EXPIRY_SWEEP_SECONDS", "SLS_CRYPTO_SNAPSHOT_SECONDS",
+            "SLS_CRYPTO_CLOCK_OFFSET_SECONDS"])
+        guard badVariables.isEmpty else { throw ValidationError(badVariables.joined(separator: "; ")) }
         var settings = CryptoSettings()
         guard maxPriceAgeSeconds > 0 else { throw ValidationError("--max-price-age-seconds must be more than 0") }
         settings.maxPriceAge = maxPriceAgeSeconds
