@@ -49,6 +49,14 @@ public final class ServiceHost: @unchecked Sendable {
             logger: logger)
         publisher = try EventPublisher(context: context, endpoint: options.eventsPublish, producer: D.serviceName)
         outbox = OutboxRelay(database: database, publisher: publisher, logger: logger)
+        server.register(EventLogAPI.replay) { [outbox] request, _ in
+            let limit = request.limit == 0 ? 1000 : min(Int(request.limit), 1000)
+            guard request.fromSequence <= UInt64(Int64.max) else {
+                throw RPCError.invalidArgument("from_sequence is out of range")
+            }
+            let (count, last) = try outbox.replay(from: Int64(request.fromSequence), limit: limit)
+            return ReplayReply(republished: UInt32(count), lastSequence: UInt64(last))
+        }
         if let info {
             server.register(info) { [unowned self] _, _ in
                 ServiceInfo(service: name, version: version, startedUnixMs: startedUnixMs,

@@ -51,6 +51,17 @@ public final class OutboxRelay: Sendable {
         publishPending()
     }
 
+    /// Publishes stored events again from `sequence` on (at most `limit`), keeping their
+    /// sequence numbers; returns how many and the last sequence.
+    public func replay(from sequence: Int64, limit: Int) throws -> (count: Int, last: Int64) {
+        let entries = try database.read { try Outbox.since($0, sequence: sequence, limit: limit) }
+        for entry in entries {
+            try publisher.publish(type: entry.type, payload: entry.payload, sequence: UInt64(entry.sequence),
+                                  timeUnixMs: entry.createdUnixMs, traceID: entry.traceID)
+        }
+        return (entries.count, entries.last?.sequence ?? 0)
+    }
+
     /// Publishes every unpublished row now; returns how many went out.
     @discardableResult
     public func publishPending() -> Int {

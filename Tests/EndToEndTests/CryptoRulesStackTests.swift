@@ -84,6 +84,16 @@ struct CryptoRulesStackTests {
             }
         }
         #expect(types == [OrderAccepted.protoName, OrderSettled.protoName])
+
+        // The outbox can be replayed: events come again with their sequence, seen as repeats.
+        let replay = try await crypto.client.call(EventLogAPI.replay, ReplayRequest(fromSequence: 1))
+        #expect(replay.republished >= 3)  // PermissionDecided, OrderAccepted, OrderSettled
+        var repeated: ReceivedEvent?
+        while repeated == nil, let event = await iterator.next() {
+            if event.header.type == OrderAccepted.protoName { repeated = event }
+        }
+        #expect(repeated?.isDuplicate == true)
+        #expect(repeated?.header.eventID.hasPrefix("crypto-rules/") == true)
         let state = try await crypto.client.call(CryptoRulesAPI.getAccountState, GetAccountStateRequest(accountID: "E1"))
         #expect(state.positions.first?.quantity == "0.03333333")
         #expect(state.openOrders.isEmpty)

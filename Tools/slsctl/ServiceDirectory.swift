@@ -44,17 +44,22 @@ struct ServiceDirectory {
         let candidates = ProtoRegistry.methods.filter { method in
             method.fullName == name || method.fullName.hasSuffix(".\(name)")
                 || (method.methodName == Substring(name)
-                    && (method.fullName.hasPrefix(entry.api + "/") || method.fullName.hasPrefix(HealthAPI.serviceName)))
+                    && (method.fullName.hasPrefix(entry.api + "/") || isCommon(method.fullName)))
         }
         guard candidates.count == 1, let method = candidates.first else {
             let offered = ProtoRegistry.methods.filter {
-                $0.fullName.hasPrefix(entry.api + "/") || $0.fullName.hasPrefix(HealthAPI.serviceName)
+                $0.fullName.hasPrefix(entry.api + "/") || isCommon($0.fullName)
             }.map(\.fullName)
             throw SlsctlError("\(candidates.isEmpty ? "no" : "more than one") method matches '\(name)' on \(entry.name); "
                               + "it offers: \(offered.joined(separator: ", "))")
         }
         return method
     }
+}
+
+/// Methods every service serves (health, event replay).
+private func isCommon(_ fullName: String) -> Bool {
+    fullName.hasPrefix(HealthAPI.serviceName + "/") || fullName.hasPrefix(EventLogAPI.serviceName + "/")
 }
 
 extension String {

@@ -31,6 +31,8 @@ public enum ProtoRegistry {
         PermissionDecided.self,
         EventHeader.self,
         ServiceHeartbeat.self,
+        ReplayRequest.self,
+        ReplayReply.self,
         HealthCheckRequest.self,
         HealthCheckResponse.self,
         ServiceInfoRequest.self,
@@ -43,5 +45,5 @@ public enum ProtoRegistry {
 
     /// Every method of every service.
     public static let methods: [AnyRPCMethod] =
-        BenchAPI.allMethods + ChallengeVerificationAPI.allMethods + CryptoRulesAPI.allMethods + ReportDeliveryAPI.allMethods + EnrollmentAPI.allMethods + HealthAPI.allMethods
+        BenchAPI.allMethods + ChallengeVerificationAPI.allMethods + CryptoRulesAPI.allMethods + ReportDeliveryAPI.allMethods + EnrollmentAPI.allMethods + EventLogAPI.allMethods + HealthAPI.allMethods
 }

@@ -267,3 +267,192 @@ extension ServiceHeartbeat: CBridged {
         self.requestsServed = c.pointee.requests_served
     }
 }
+
+/// Asks a producer to publish its durable (outbox) events again, from a sequence number on,
+/// e.g. after a subscriber saw a gap. Events keep their sequence numbers, so subscribers
+/// that already had them see repeats.
+public struct ReplayRequest: ProtoMessage {
+    public static let protoName = "sls.events.v1.ReplayRequest"
+
+    public var fromSequence: UInt64
+
+    /// At most this many events (0 means 1000, the most one call replays).
+    public var limit: UInt32
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(fromSequence: UInt64 = 0, limit: UInt32 = 0) {
+        self.fromSequence = fromSequence
+        self.limit = limit
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.fromSequence = 0
+        self.limit = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case fromSequence
+        case limit
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.fromSequence = try container.decodeIfPresent(UInt64.self, forKey: .fromSequence) ?? 0
+        self.limit = try container.decodeIfPresent(UInt32.self, forKey: .limit) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.fromSequence, forKey: .fromSequence)
+        try container.encode(self.limit, forKey: .limit)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "from_sequence", number: 1, type: "uint64", label: "singular"),
+            FieldSchema(name: "limit", number: 2, type: "uint32", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            fromSequence: 1000003,
+            limit: 2000006
+        )
+    }
+}
+
+extension ReplayRequest: CBridged {
+    typealias CStruct = Sls__Events__V1__ReplayRequest
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__replay_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__events__v1__replay_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__events__v1__replay_request__pack(c, out)
+    }
+    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        sls__events__v1__replay_request__unpack(nil, bytes.count, bytes.baseAddress)
+    }
+    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__replay_request__free_unpacked(c, nil) }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.from_sequence = self.fromSequence
+        c.pointee.limit = self.limit
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.fromSequence = c.pointee.from_sequence
+        self.limit = c.pointee.limit
+    }
+}
+
+public struct ReplayReply: ProtoMessage {
+    public static let protoName = "sls.events.v1.ReplayReply"
+
+    public var republished: UInt32
+
+    /// Sequence of the last event republished; 0 when there was none.
+    public var lastSequence: UInt64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(republished: UInt32 = 0, lastSequence: UInt64 = 0) {
+        self.republished = republished
+        self.lastSequence = lastSequence
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.republished = 0
+        self.lastSequence = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case republished
+        case lastSequence
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.republished = try container.decodeIfPresent(UInt32.self, forKey: .republished) ?? 0
+        self.lastSequence = try container.decodeIfPresent(UInt64.self, forKey: .lastSequence) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.republished, forKey: .republished)
+        try container.encode(self.lastSequence, forKey: .lastSequence)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "republished", number: 1, type: "uint32", label: "singular"),
+            FieldSchema(name: "last_sequence", number: 2, type: "uint64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            republished: 1000003,
+            lastSequence: 2000006
+        )
+    }
+}
+
+extension ReplayReply: CBridged {
+    typealias CStruct = Sls__Events__V1__ReplayReply
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__replay_reply__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__events__v1__replay_reply__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__events__v1__replay_reply__pack(c, out)
+    }
+    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
+        sls__events__v1__replay_reply__unpack(nil, bytes.count, bytes.baseAddress)
+    }
+    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__replay_reply__free_unpacked(c, nil) }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.republished = self.republished
+        c.pointee.last_sequence = self.lastSequence
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.republished = c.pointee.republished
+        self.lastSequence = c.pointee.last_sequence
+    }
+}
+
+/// Served by every service.
+public enum EventLogAPI {
+    /// The proto service this namespace describes.
+    public static let serviceName = "sls.events.v1.EventLog"
+
+    /// `sls.events.v1.EventLog/Replay`.
+    public static let replay = RPCMethod<ReplayRequest, ReplayReply>("sls.events.v1.EventLog/Replay")
+
+    /// Every method of the service, for registries and reflection.
+    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(replay)]
+}

@@ -17,6 +17,8 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Sls__Events__V1__EventHeader Sls__Events__V1__EventHeader;
 typedef struct Sls__Events__V1__ServiceHeartbeat Sls__Events__V1__ServiceHeartbeat;
+typedef struct Sls__Events__V1__ReplayRequest Sls__Events__V1__ReplayRequest;
+typedef struct Sls__Events__V1__ReplayReply Sls__Events__V1__ReplayReply;
 
 
 /* --- enums --- */
@@ -77,6 +79,39 @@ struct  Sls__Events__V1__ServiceHeartbeat
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
 
 
+/*
+ * Asks a producer to publish its durable (outbox) events again, from a sequence number on,
+ * e.g. after a subscriber saw a gap. Events keep their sequence numbers, so subscribers
+ * that already had them see repeats.
+ */
+struct  Sls__Events__V1__ReplayRequest
+{
+  ProtobufCMessage base;
+  uint64_t from_sequence;
+  /*
+   * At most this many events (0 means 1000, the most one call replays).
+   */
+  uint32_t limit;
+};
+#define SLS__EVENTS__V1__REPLAY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__events__v1__replay_request__descriptor) \
+    , 0, 0 }
+
+
+struct  Sls__Events__V1__ReplayReply
+{
+  ProtobufCMessage base;
+  uint32_t republished;
+  /*
+   * Sequence of the last event republished; 0 when there was none.
+   */
+  uint64_t last_sequence;
+};
+#define SLS__EVENTS__V1__REPLAY_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__events__v1__replay_reply__descriptor) \
+    , 0, 0 }
+
+
 /* Sls__Events__V1__EventHeader methods */
 void   sls__events__v1__event_header__init
                      (Sls__Events__V1__EventHeader         *message);
@@ -115,6 +150,44 @@ Sls__Events__V1__ServiceHeartbeat *
 void   sls__events__v1__service_heartbeat__free_unpacked
                      (Sls__Events__V1__ServiceHeartbeat *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Events__V1__ReplayRequest methods */
+void   sls__events__v1__replay_request__init
+                     (Sls__Events__V1__ReplayRequest         *message);
+size_t sls__events__v1__replay_request__get_packed_size
+                     (const Sls__Events__V1__ReplayRequest   *message);
+size_t sls__events__v1__replay_request__pack
+                     (const Sls__Events__V1__ReplayRequest   *message,
+                      uint8_t             *out);
+size_t sls__events__v1__replay_request__pack_to_buffer
+                     (const Sls__Events__V1__ReplayRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Events__V1__ReplayRequest *
+       sls__events__v1__replay_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__events__v1__replay_request__free_unpacked
+                     (Sls__Events__V1__ReplayRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Events__V1__ReplayReply methods */
+void   sls__events__v1__replay_reply__init
+                     (Sls__Events__V1__ReplayReply         *message);
+size_t sls__events__v1__replay_reply__get_packed_size
+                     (const Sls__Events__V1__ReplayReply   *message);
+size_t sls__events__v1__replay_reply__pack
+                     (const Sls__Events__V1__ReplayReply   *message,
+                      uint8_t             *out);
+size_t sls__events__v1__replay_reply__pack_to_buffer
+                     (const Sls__Events__V1__ReplayReply   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Events__V1__ReplayReply *
+       sls__events__v1__replay_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__events__v1__replay_reply__free_unpacked
+                     (Sls__Events__V1__ReplayReply *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Sls__Events__V1__EventHeader_Closure)
@@ -123,14 +196,44 @@ typedef void (*Sls__Events__V1__EventHeader_Closure)
 typedef void (*Sls__Events__V1__ServiceHeartbeat_Closure)
                  (const Sls__Events__V1__ServiceHeartbeat *message,
                   void *closure_data);
+typedef void (*Sls__Events__V1__ReplayRequest_Closure)
+                 (const Sls__Events__V1__ReplayRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Events__V1__ReplayReply_Closure)
+                 (const Sls__Events__V1__ReplayReply *message,
+                  void *closure_data);
 
 /* --- services --- */
 
+typedef struct Sls__Events__V1__EventLog_Service Sls__Events__V1__EventLog_Service;
+struct Sls__Events__V1__EventLog_Service
+{
+  ProtobufCService base;
+  void (*replay)(Sls__Events__V1__EventLog_Service *service,
+                 const Sls__Events__V1__ReplayRequest *input,
+                 Sls__Events__V1__ReplayReply_Closure closure,
+                 void *closure_data);
+};
+typedef void (*Sls__Events__V1__EventLog_ServiceDestroy)(Sls__Events__V1__EventLog_Service *);
+void sls__events__v1__event_log__init (Sls__Events__V1__EventLog_Service *service,
+                                       Sls__Events__V1__EventLog_ServiceDestroy destroy);
+#define SLS__EVENTS__V1__EVENT_LOG__BASE_INIT \
+    { &sls__events__v1__event_log__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define SLS__EVENTS__V1__EVENT_LOG__INIT(function_prefix__) \
+    { SLS__EVENTS__V1__EVENT_LOG__BASE_INIT,\
+      function_prefix__ ## replay  }
+void sls__events__v1__event_log__replay(ProtobufCService *service,
+                                        const Sls__Events__V1__ReplayRequest *input,
+                                        Sls__Events__V1__ReplayReply_Closure closure,
+                                        void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCMessageDescriptor sls__events__v1__event_header__descriptor;
 extern const ProtobufCMessageDescriptor sls__events__v1__service_heartbeat__descriptor;
+extern const ProtobufCMessageDescriptor sls__events__v1__replay_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__events__v1__replay_reply__descriptor;
+extern const ProtobufCServiceDescriptor sls__events__v1__event_log__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -97,6 +97,96 @@ void   sls__events__v1__service_heartbeat__free_unpacked
   assert(message->base.descriptor == &sls__events__v1__service_heartbeat__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sls__events__v1__replay_request__init
+                     (Sls__Events__V1__ReplayRequest         *message)
+{
+  static const Sls__Events__V1__ReplayRequest init_value = SLS__EVENTS__V1__REPLAY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__events__v1__replay_request__get_packed_size
+                     (const Sls__Events__V1__ReplayRequest *message)
+{
+  assert(message->base.descriptor == &sls__events__v1__replay_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__events__v1__replay_request__pack
+                     (const Sls__Events__V1__ReplayRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__events__v1__replay_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__events__v1__replay_request__pack_to_buffer
+                     (const Sls__Events__V1__ReplayRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__events__v1__replay_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Events__V1__ReplayRequest *
+       sls__events__v1__replay_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Events__V1__ReplayRequest *)
+     protobuf_c_message_unpack (&sls__events__v1__replay_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__events__v1__replay_request__free_unpacked
+                     (Sls__Events__V1__ReplayRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__events__v1__replay_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__events__v1__replay_reply__init
+                     (Sls__Events__V1__ReplayReply         *message)
+{
+  static const Sls__Events__V1__ReplayReply init_value = SLS__EVENTS__V1__REPLAY_REPLY__INIT;
+  *message = init_value;
+}
+size_t sls__events__v1__replay_reply__get_packed_size
+                     (const Sls__Events__V1__ReplayReply *message)
+{
+  assert(message->base.descriptor == &sls__events__v1__replay_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__events__v1__replay_reply__pack
+                     (const Sls__Events__V1__ReplayReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__events__v1__replay_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__events__v1__replay_reply__pack_to_buffer
+                     (const Sls__Events__V1__ReplayReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__events__v1__replay_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Events__V1__ReplayReply *
+       sls__events__v1__replay_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Events__V1__ReplayReply *)
+     protobuf_c_message_unpack (&sls__events__v1__replay_reply__descriptor,
+                                allocator, len, data);
+}
+void   sls__events__v1__replay_reply__free_unpacked
+                     (Sls__Events__V1__ReplayReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__events__v1__replay_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor sls__events__v1__event_header__field_descriptors[7] =
 {
   {
@@ -290,3 +380,138 @@ const ProtobufCMessageDescriptor sls__events__v1__service_heartbeat__descriptor 
   (ProtobufCMessageInit) sls__events__v1__service_heartbeat__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sls__events__v1__replay_request__field_descriptors[2] =
+{
+  {
+    "from_sequence",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Events__V1__ReplayRequest, from_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Events__V1__ReplayRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__events__v1__replay_request__field_indices_by_name[] = {
+  0,   /* field[0] = from_sequence */
+  1,   /* field[1] = limit */
+};
+static const ProtobufCIntRange sls__events__v1__replay_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__events__v1__replay_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.events.v1.ReplayRequest",
+  "ReplayRequest",
+  "Sls__Events__V1__ReplayRequest",
+  "sls.events.v1",
+  sizeof(Sls__Events__V1__ReplayRequest),
+  2,
+  sls__events__v1__replay_request__field_descriptors,
+  sls__events__v1__replay_request__field_indices_by_name,
+  1,  sls__events__v1__replay_request__number_ranges,
+  (ProtobufCMessageInit) sls__events__v1__replay_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__events__v1__replay_reply__field_descriptors[2] =
+{
+  {
+    "republished",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Events__V1__ReplayReply, republished),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_sequence",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Events__V1__ReplayReply, last_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__events__v1__replay_reply__field_indices_by_name[] = {
+  1,   /* field[1] = last_sequence */
+  0,   /* field[0] = republished */
+};
+static const ProtobufCIntRange sls__events__v1__replay_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__events__v1__replay_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.events.v1.ReplayReply",
+  "ReplayReply",
+  "Sls__Events__V1__ReplayReply",
+  "sls.events.v1",
+  sizeof(Sls__Events__V1__ReplayReply),
+  2,
+  sls__events__v1__replay_reply__field_descriptors,
+  sls__events__v1__replay_reply__field_indices_by_name,
+  1,  sls__events__v1__replay_reply__number_ranges,
+  (ProtobufCMessageInit) sls__events__v1__replay_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCMethodDescriptor sls__events__v1__event_log__method_descriptors[1] =
+{
+  { "Replay", &sls__events__v1__replay_request__descriptor, &sls__events__v1__replay_reply__descriptor },
+};
+const unsigned sls__events__v1__event_log__method_indices_by_name[] = {
+  0         /* Replay */
+};
+const ProtobufCServiceDescriptor sls__events__v1__event_log__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "sls.events.v1.EventLog",
+  "EventLog",
+  "Sls__Events__V1__EventLog",
+  "sls.events.v1",
+  1,
+  sls__events__v1__event_log__method_descriptors,
+  sls__events__v1__event_log__method_indices_by_name
+};
+void sls__events__v1__event_log__replay(ProtobufCService *service,
+                                        const Sls__Events__V1__ReplayRequest *input,
+                                        Sls__Events__V1__ReplayReply_Closure closure,
+                                        void *closure_data)
+{
+  assert(service->descriptor == &sls__events__v1__event_log__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__events__v1__event_log__init (Sls__Events__V1__EventLog_Service *service,
+                                       Sls__Events__V1__EventLog_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &sls__events__v1__event_log__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
