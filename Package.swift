@@ -25,7 +25,6 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", path: "Shared/CZeroMQ",
                        providers: [.apt(["libzmq3-dev"])]),
         .target(name: "SLSProtoC", path: "Shared/SLSProtoC", sources: ["src"],
-                cSettings: [.unsafeFlags(["-Wno-everything"])],
                 linkerSettings: [.linkedLibrary("protobuf-c")]),
 
         // MARK: Shared Swift package
