@@ -137,19 +137,22 @@ public final class RPCServer: @unchecked Sendable {
                 "\(known); \(configuration.serviceName) serves \(methodNames.joined(separator: ", "))"))
             return
         }
-        if draining.load(ordering: .relaxed) {
-            reply(identity, requestID: header.requestID, error: RPCError(.unavailable,
-                "\(configuration.serviceName) is shutting down; retry shortly"))
-            return
-        }
         if header.deadlineUnixMs != 0 && unixMilliseconds() > header.deadlineUnixMs {
             // The caller has given up: do not spend work on it.
             reply(identity, requestID: header.requestID, error: RPCError(.deadlineExceeded,
                 "the deadline passed before the call started"))
             return
         }
+        // Count the call before looking at `draining` (shutdown sets that, then waits for the
+        // count to reach zero): whichever comes second sees the other, so no call slips past.
+        inFlight.add(1, ordering: .sequentiallyConsistent)
+        if draining.load(ordering: .sequentiallyConsistent) {
+            inFlight.add(-1, ordering: .sequentiallyConsistent)
+            reply(identity, requestID: header.requestID, error: RPCError(.unavailable,
+                "\(configuration.serviceName) is shutting down; retry shortly"))
+            return
+        }
         let context = makeContext(header)
-        inFlight.add(1, ordering: .relaxed)
         let payload = frames[2]
         Task(executorPreference: loop) { [self] in
             do {
@@ -164,7 +167,7 @@ public final class RPCServer: @unchecked Sendable {
                 // Only the error's type: its description may carry request data, secrets included.
                 context.logger.error("handler failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             }
-            inFlight.add(-1, ordering: .relaxed)
+            inFlight.add(-1, ordering: .sequentiallyConsistent)
         }
     }
 
