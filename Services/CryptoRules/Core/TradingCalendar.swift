@@ -1,22 +1,25 @@
 import Foundation
+import Synchronization
 
 /// Trading hours and order lifetimes on the market's wall clock (CRY-07, CRY-08).
 public struct TradingCalendar: Sendable {
     public let settings: CryptoSettings
     private let calendar: Calendar
+    private let offsets: OffsetCache
 
     public init(settings: CryptoSettings) {
         self.settings = settings
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = settings.marketTimeZone
         self.calendar = calendar
+        self.offsets = OffsetCache(timeZone: settings.marketTimeZone)
     }
 
     /// Wall-clock fields of `date` on the market's clock, by arithmetic on the UTC offset
     /// (Calendar.dateComponents costs microseconds; this is on every order check).
     public func wallClock(_ date: Date) -> (year: Int, month: Int, day: Int, weekday: Int, hour: Int) {
         let seconds = Int(date.timeIntervalSince1970.rounded(.down))
-            + settings.marketTimeZone.secondsFromGMT(for: date)
+            + offsets.secondsFromGMT(for: date)
         let days = Int((Double(seconds) / 86_400).rounded(.down))
         let hour = (seconds - days * 86_400) / 3600
         // 1 January 1970 was a Thursday; weekday 1 is Sunday, as in Calendar.
@@ -83,5 +86,35 @@ public struct TradingCalendar: Sendable {
               let first = calendar.date(from: DateComponents(year: year, month: number, day: 1)),
               let range = calendar.range(of: .day, in: .month, for: first) else { return nil }
         return range.count
+    }
+}
+
+/// The market time zone's UTC offset, remembered until its next DST transition: a time
+/// zone lookup goes through ICU and costs more than the rest of an order check.
+final class OffsetCache: Sendable {
+    private struct Span {
+        let from: Date
+        let until: Date
+        let offset: Int
+    }
+
+    private let timeZone: TimeZone
+    private let span = Mutex<Span?>(nil)
+
+    init(timeZone: TimeZone) {
+        self.timeZone = timeZone
+    }
+
+    func secondsFromGMT(for date: Date) -> Int {
+        if let span = span.withLock({ $0 }), date >= span.from, date < span.until {
+            return span.offset
+        }
+        let offset = timeZone.secondsFromGMT(for: date)
+        let until = timeZone.nextDaylightSavingTimeTransition(after: date) ?? .distantFuture
+        // Only when no transition lies between `date` and the next one (the offset holds throughout).
+        if timeZone.secondsFromGMT(for: until.addingTimeInterval(-1)) == offset {
+            span.withLock { $0 = Span(from: date, until: until, offset: offset) }
+        }
+        return offset
     }
 }

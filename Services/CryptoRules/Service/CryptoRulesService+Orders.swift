@@ -17,9 +17,14 @@ extension CryptoRulesService {
 
     func checkOrder(_ request: OrderRequest) throws -> CheckOrderReply {
         let accountID = try ProtoMapping.requireAccount(request.accountID)
+        let intent = try ProtoMapping.intent(request)
         let date = now()
-        let book = self.book.withLock { $0 }
-        switch try evaluate(request, accountID: accountID, book: book, at: date) {
+        let month = calendar.month(of: date)
+        // Only the account's snapshot and the price are taken under the lock.
+        let (snapshot, mark) = book.withLock { book in
+            (book.snapshot(accountID, month: month), intent.asset.flatMap { book.prices[$0] })
+        }
+        switch engine.evaluate(intent, account: snapshot, mark: mark, now: date) {
         case .success(let order):
             return CheckOrderReply(accepted: true, quantity: order.quantity.map(Money.text) ?? "",
                                    tradeValue: Money.text(order.tradeValue),

@@ -17,21 +17,40 @@ import Darwin
 /// Owns the C memory of one message being encoded and frees it all at once.
 ///
 /// Generated `fill` functions allocate strings, byte buffers, nested messages and
-/// arrays here; the arena lives exactly as long as one `serializedBytes()` call.
+/// arrays here; the arena lives exactly as long as one `serializedBytes()` call. Small
+/// allocations are carved from one block (most messages need no other), larger ones
+/// get their own zeroed memory.
 final class CArena {
-    private var allocations: [UnsafeMutableRawPointer] = []
+    private static let blockSize = 2048
+    private let block: UnsafeMutableRawPointer
+    private var used = 0
+    private var largeAllocations: [UnsafeMutableRawPointer] = []
+
+    init() {
+        block = UnsafeMutableRawPointer.allocate(byteCount: Self.blockSize, alignment: 16)
+    }
 
     deinit {
-        for pointer in allocations {
+        block.deallocate()
+        for pointer in largeAllocations {
             free(pointer)
         }
     }
 
+    /// Zeroed memory, aligned for any C type.
     private func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
-        guard let pointer = calloc(1, max(byteCount, 1)) else {
+        let size = max(byteCount, 1)
+        let start = (used + 15) & ~15
+        if start + size <= Self.blockSize {
+            used = start + size
+            let pointer = block + start
+            pointer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            return pointer
+        }
+        guard let pointer = calloc(1, size) else {
             fatalError("out of memory encoding a message of \(byteCount) bytes")
         }
-        allocations.append(pointer)
+        largeAllocations.append(pointer)
         return pointer
     }
 
