@@ -135,5 +135,7 @@ struct WallClockTests {
         #expect(Money.text(d("97994.000")) == "97994")
         #expect(Money.text(d("-0.05")) == "-0.05")
         #expect(Money.text(0) == "0")
+        // Whole parts beyond 64 bits still print exactly.
+        #expect(Money.text(d("99999999999999999999.000000000000000001")) == "99999999999999999999.000000000000000001")
     }
 }

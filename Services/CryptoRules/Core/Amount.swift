@@ -67,8 +67,11 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var description: String {
         let magnitude = units.magnitude
         let whole = magnitude / UInt128(Self.one)
-        var fraction = magnitude % UInt128(Self.one)
-        var text = (units < 0 ? "-" : "") + String(whole)
+        // The fraction is below 10^18 and so fits 64 bits; so does any realistic whole part.
+        // Converting through UInt64 avoids the much slower generic 128-bit text conversion.
+        var fraction = UInt64(magnitude % UInt128(Self.one))
+        let wholeText = whole <= UInt128(UInt64.max) ? String(UInt64(whole)) : String(whole)
+        var text = (units < 0 ? "-" : "") + wholeText
         guard fraction != 0 else { return text }
         var digits = Self.scale
         while fraction % 10 == 0 {
