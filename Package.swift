@@ -34,7 +34,6 @@ let package = Package(
         .target(name: "SLSBus",
                 dependencies: ["SLSMessages", "ZeroMQ", .product(name: "Logging", package: "swift-log")],
                 path: "Shared/SLSBus", swiftSettings: strict),
-        .target(name: "SLSDomain", path: "Shared/SLSDomain", swiftSettings: strict),
         .target(name: "SLSStorage",
                 dependencies: ["SLSMessages", "SLSBus", .product(name: "GRDB", package: "GRDB.swift"),
                                .product(name: "Logging", package: "swift-log")],
