@@ -13,11 +13,12 @@ enum BusBenchmarks {
     static let request = EchoRequest(payload: Data(repeating: 1, count: 62))
     static let reply = EchoReply(payload: Data(repeating: 7, count: 14))
 
-    static func makeServer(context: ZMQContext) throws -> RPCServer {
+    static func makeServer(context: ZMQContext, busyPoll: Duration = .microseconds(100)) throws -> RPCServer {
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
         let server = try RPCServer(context: context, configuration: .init(endpoint: "tcp://127.0.0.1:*",
-                                                                         serviceName: "bench"), logger: logger)
+                                                                         serviceName: "bench", busyPoll: busyPoll),
+                                   logger: logger)
         server.register(BenchAPI.echo) { _, _ in reply }
         try server.start()
         return server
@@ -46,12 +47,26 @@ enum BusBenchmarks {
             p50Ratios.append(busP50.last! / rawP50.last!)
             p99Ratios.append(busP99.last! / rawP99.last!)
         }
+        // The same with busy polling off on both sides: what a CPU-frugal setting costs.
+        let quietServer = try makeServer(context: context, busyPoll: .zero)
+        let quietClient = try RPCClient(context: context, configuration: .init(
+            endpoint: quietServer.boundEndpoint, caller: "bench", busyPoll: .zero))
+        var quietRatios: [Double] = []
+        for _ in 0..<5 {
+            let raw = RawBaselines.requestReplyLatencies(context: rawContext, calls: 3_000, warmup: 300,
+                                                         requestBytes: requestBytes, replyBytes: replyBytes)
+            let quiet = try await busLatencies(client: quietClient, calls: 3_000, warmup: 300)
+            quietRatios.append(percentile(quiet, 0.50) / percentile(raw, 0.50))
+        }
+        quietClient.close()
+        await quietServer.shutdown()
         report("unary_latency_p50_raw_reqrep", median(rawP50) / 1000, "us")
         report("unary_latency_p99_raw_reqrep", median(rawP99) / 1000, "us")
         report("unary_latency_p50_bus", median(busP50) / 1000, "us")
         report("unary_latency_p99_bus", median(busP99) / 1000, "us")
         ratio("unary_latency_p50", median(p50Ratios))
         ratio("unary_latency_p99", median(p99Ratios))
+        ratio("unary_latency_p50_without_busy_poll", median(quietRatios))
 
         // (b) Throughput, 64 calls in flight.
         var rawRates: [Double] = [], busRates: [Double] = [], rateRatios: [Double] = []

@@ -6,6 +6,27 @@ import ZeroMQ
 
 /// Splits the bus's latency between its client and its server: each against a raw peer.
 enum Diagnostics {
+    /// What one hop costs: an OS thread resumes a waiting task; time until the task runs.
+    static func resumeFromThread() async throws {
+        var samples: [UInt64] = []
+        for _ in 0..<3_000 {
+            let started = Box()
+            let resumedAt: UInt64 = await withCheckedContinuation { continuation in
+                Foundation.Thread.detachNewThread {
+                    usleep(50)  // let the task's thread go idle first, as between calls
+                    started.value = monotonicNanoseconds()
+                    continuation.resume(returning: 0)
+                }
+            } == 0 ? monotonicNanoseconds() : 0
+            samples.append(resumedAt - started.value)
+        }
+        report("diag_task_resume_from_thread_p50", percentile(samples, 0.5) / 1000, "us")
+    }
+
+    final class Box: @unchecked Sendable {
+        var value: UInt64 = 0
+    }
+
     static func run() async throws {
         let context = ZMQContext()
         let server = try BusBenchmarks.makeServer(context: context)
@@ -60,6 +81,7 @@ enum Diagnostics {
         report("diag_latency_p50_bus_client_raw_server", percentile(ours, 0.5) / 1000, "us")
         echo.join()
         client.close()
+        try await resumeFromThread()
         zmq_setsockopt(router, ZMQ_LINGER, &linger, 4)
         zmq_close(router)
         await server.shutdown()

@@ -45,7 +45,8 @@ public final class ServiceHost: @unchecked Sendable {
         server = try RPCServer(
             context: context,
             configuration: .init(endpoint: options.listen, serviceName: D.serviceName,
-                                 maxMessageBytes: options.maxMessageBytes),
+                                 maxMessageBytes: options.maxMessageBytes,
+                                 busyPoll: .microseconds(options.busyPollMicroseconds)),
             logger: logger)
         publisher = try EventPublisher(context: context, endpoint: options.eventsPublish, producer: D.serviceName)
         outbox = OutboxRelay(database: database, publisher: publisher, logger: logger)

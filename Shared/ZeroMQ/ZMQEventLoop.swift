@@ -28,6 +28,8 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     }
 
     private let name: String
+    /// How long the loop keeps polling without sleeping after it handled something.
+    private let busyPoll: Duration
     private let socketState: Mutex<SocketState>
     private let signalDescriptor: Int32
     private let pending = Mutex<[Work]>([])
@@ -43,8 +45,14 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     private var onWritable: () -> Void = {}
 
     /// Wraps `socket`, which the loop owns from now on: use it only through the loop.
-    public init(name: String, socket: ZMQSocket) {
+    ///
+    /// - Parameter busyPoll: after handling work, poll without sleeping for this long before
+    ///   blocking. Waking a sleeping thread costs tens of microseconds on a busy or virtual
+    ///   machine; a short window catches the next message of a conversation without that cost,
+    ///   and an idle loop still sleeps. Zero turns it off.
+    public init(name: String, socket: ZMQSocket, busyPoll: Duration = .microseconds(100)) {
         self.name = name
+        self.busyPoll = busyPoll
         signalDescriptor = socket.signalDescriptor
         socketState = Mutex(SocketState(socket: socket))
     }
@@ -148,11 +156,19 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
         threadID.store(OSThread.currentID, ordering: .releasing)
         var fds = [pollfd(fd: signalDescriptor, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: wake.readDescriptor, events: Int16(POLLIN), revents: 0)]
+        var recentlyBusy = false
         while !stopRequested.load(ordering: .sequentiallyConsistent) {
             var busy = runPendingWork()
             let tickTimeout = onTick()
             busy = readAvailable() || busy
-            if busy { continue }
+            if busy {
+                recentlyBusy = true
+                continue
+            }
+            if recentlyBusy {
+                recentlyBusy = false
+                if spinUntilSomethingHappens(&fds) { continue }
+            }
             // Declare the sleep under the socket lock, so a sender that consumes the
             // signal afterwards knows to wake us (see send(_:)).
             let ready = socketState.withLock { state -> Bool in
@@ -182,6 +198,27 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
             return queue
         }
         rest.forEach(runElsewhere)
+    }
+
+    /// Polls without blocking for up to `busyPoll`; true when a descriptor became ready or
+    /// work was handed over.
+    private func spinUntilSomethingHappens(_ fds: inout [pollfd]) -> Bool {
+        guard busyPoll > .zero else { return false }
+        let clock = ContinuousClock()
+        let giveUp = clock.now.advanced(by: busyPoll)
+        repeat {
+            fds[0].revents = 0
+            fds[1].revents = 0
+            if poll(&fds, 2, 0) > 0 {
+                if fds[1].revents != 0 { wake.drain() }
+                return true
+            }
+            if pending.withLock({ !$0.isEmpty }) { return true }
+            if socketState.withLock({ $0.socket.pendingEvents.readable }) { return true }
+            // Give the CPU to any thread that can run (libzmq's I/O thread moves our bytes).
+            sched_yield()
+        } while clock.now < giveUp
+        return false
     }
 
     /// Reads a bounded batch (so handed-over work and ticks are not starved) and handles
