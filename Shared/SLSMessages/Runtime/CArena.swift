@@ -38,7 +38,7 @@ final class CArena {
     }
 
     /// Zeroed memory, aligned for any C type.
-    private func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+    fileprivate func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
         let size = max(byteCount, 1)
         let start = (used + 15) & ~15
         if start + size <= Self.blockSize {
@@ -52,6 +52,18 @@ final class CArena {
         }
         largeAllocations.append(pointer)
         return pointer
+    }
+
+    /// A protobuf-c allocator drawing from this arena, for unpacking. Its `free` does
+    /// nothing: the arena frees everything when it goes away. Keep the arena alive while
+    /// the unpacked message is read.
+    var protobufAllocator: ProtobufCAllocator {
+        ProtobufCAllocator(
+            alloc: { data, size in
+                Unmanaged<CArena>.fromOpaque(data!).takeUnretainedValue().allocate(byteCount: size)
+            },
+            free: { _, _ in },
+            allocator_data: Unmanaged.passUnretained(self).toOpaque())
     }
 
     /// A NUL-terminated copy of `string`.

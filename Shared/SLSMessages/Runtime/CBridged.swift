@@ -9,8 +9,8 @@ protocol CBridged: ProtoMessage {
     static func cInit(_ c: UnsafeMutablePointer<CStruct>)
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>?
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>)
+    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>)
+        -> UnsafeMutablePointer<CStruct>?
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena)
     init(_c c: UnsafePointer<CStruct>) throws
 }
@@ -20,15 +20,21 @@ private let emptyInput: [UInt8] = [0]
 
 extension CBridged {
     /// Decodes through protobuf-c; generated `init(serializedBytes:)` forwards here.
+    ///
+    /// protobuf-c allocates the unpacked message and each string from a ``CArena``, which
+    /// frees everything at once when the Swift value has been built.
     static func decodeThroughC(_ bytes: [UInt8]) throws -> Self {
-        let unpacked = bytes.isEmpty
-            ? emptyInput.withUnsafeBufferPointer { cUnpack(UnsafeBufferPointer(start: $0.baseAddress, count: 0)) }
-            : bytes.withUnsafeBufferPointer { cUnpack($0) }
+        let arena = CArena()
+        var allocator = arena.protobufAllocator
+        let unpacked = withUnsafeMutablePointer(to: &allocator) { allocator in
+            bytes.isEmpty
+                ? emptyInput.withUnsafeBufferPointer { cUnpack(UnsafeBufferPointer(start: $0.baseAddress, count: 0), allocator) }
+                : bytes.withUnsafeBufferPointer { cUnpack($0, allocator) }
+        }
         guard let unpacked else {
             throw ProtoDecodingError("bytes are not a valid \(protoName) (\(bytes.count) bytes)")
         }
-        defer { cFree(unpacked) }
-        return try Self(_c: unpacked)
+        return try withExtendedLifetime(arena) { try Self(_c: unpacked) }
     }
 
     /// Encodes through protobuf-c; generated `serializedBytes()` forwards here.

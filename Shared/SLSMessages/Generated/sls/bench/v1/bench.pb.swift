@@ -70,10 +70,11 @@ extension EchoRequest: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__bench__v1__echo_request__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__bench__v1__echo_request__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__bench__v1__echo_request__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__bench__v1__echo_request__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.payload = arena.binary(self.payload)
@@ -145,10 +146,11 @@ extension EchoReply: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__bench__v1__echo_reply__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__bench__v1__echo_reply__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__bench__v1__echo_reply__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__bench__v1__echo_reply__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.payload = arena.binary(self.payload)

@@ -316,10 +316,11 @@ extension OrderRequest: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__order_request__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__order_request__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__order_request__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__order_request__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
@@ -466,10 +467,11 @@ extension CheckOrderReply: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__check_order_reply__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__check_order_reply__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__check_order_reply__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__check_order_reply__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.accepted = self.accepted ? 1 : 0
@@ -690,10 +692,11 @@ extension Order: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__order__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__order__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__order__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__order__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.order_id = arena.cString(self.orderID)
@@ -804,10 +807,11 @@ extension CancelOrderRequest: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__cancel_order_request__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__cancel_order_request__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__cancel_order_request__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__cancel_order_request__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
@@ -881,10 +885,11 @@ extension GetAccountStateRequest: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__get_account_state_request__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__get_account_state_request__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__get_account_state_request__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__get_account_state_request__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
@@ -985,10 +990,11 @@ extension Position: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__position__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__position__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__position__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__position__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.asset = .init(rawValue: numericCast(self.asset.protoNumber))
@@ -1160,10 +1166,11 @@ extension AccountState: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__account_state__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__account_state__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__account_state__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__account_state__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
@@ -1257,10 +1264,11 @@ extension PermissionRequest: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__permission_request__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__permission_request__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__permission_request__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__permission_request__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
@@ -1369,10 +1377,11 @@ extension PermissionReply: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__permission_reply__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__permission_reply__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__permission_reply__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__permission_reply__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
@@ -1480,10 +1489,11 @@ extension TransferRequest: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__transfer_request__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__transfer_request__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__transfer_request__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__transfer_request__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
@@ -1545,10 +1555,11 @@ extension TransferReply: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__transfer_reply__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__transfer_reply__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__transfer_reply__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__transfer_reply__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
     }
@@ -1620,10 +1631,11 @@ extension CustodyFeeRequest: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__custody_fee_request__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__custody_fee_request__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__custody_fee_request__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__custody_fee_request__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.month = arena.cString(self.month)
@@ -1731,10 +1743,11 @@ extension CustodyFeeCharged: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__custody_fee_charged__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__custody_fee_charged__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__custody_fee_charged__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__custody_fee_charged__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
@@ -1814,10 +1827,11 @@ extension CustodyFeeReply: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__custody_fee_reply__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__custody_fee_reply__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__custody_fee_reply__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__custody_fee_reply__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.n_charges = self.charges.count
@@ -1937,10 +1951,11 @@ extension AccountProfileUpdated: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__account_profile_updated__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__account_profile_updated__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__account_profile_updated__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__account_profile_updated__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
@@ -2041,10 +2056,11 @@ extension AccountBalanceUpdated: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__account_balance_updated__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__account_balance_updated__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__account_balance_updated__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__account_balance_updated__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
@@ -2139,10 +2155,11 @@ extension MarkPriceUpdated: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__mark_price_updated__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__mark_price_updated__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__mark_price_updated__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__mark_price_updated__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.asset = .init(rawValue: numericCast(self.asset.protoNumber))
@@ -2246,10 +2263,11 @@ extension VenueOrderFilled: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__venue_order_filled__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__venue_order_filled__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__venue_order_filled__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__venue_order_filled__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.order_id = arena.cString(self.orderID)
@@ -2347,10 +2365,11 @@ extension VenueOrderClosed: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__venue_order_closed__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__venue_order_closed__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__venue_order_closed__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__venue_order_closed__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.order_id = arena.cString(self.orderID)
@@ -2427,10 +2446,11 @@ extension OrderAccepted: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__order_accepted__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__order_accepted__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__order_accepted__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__order_accepted__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.order = self.order.map { arena.message($0) }
@@ -2593,10 +2613,11 @@ extension OrderSettled: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__order_settled__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__order_settled__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__order_settled__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__order_settled__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.order_id = arena.cString(self.orderID)
@@ -2689,10 +2710,11 @@ extension OrderClosed: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__order_closed__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__order_closed__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__order_closed__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__order_closed__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.order = self.order.map { arena.message($0) }
@@ -2765,10 +2787,11 @@ extension PermissionDecided: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__crypto__v1__permission_decided__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__crypto__v1__permission_decided__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__crypto__v1__permission_decided__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__permission_decided__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.decision = self.decision.map { arena.message($0) }

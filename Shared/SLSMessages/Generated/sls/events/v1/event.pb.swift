@@ -132,10 +132,11 @@ extension EventHeader: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__events__v1__event_header__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__events__v1__event_header__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__events__v1__event_header__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__event_header__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.event_id = arena.cString(self.eventID)
@@ -248,10 +249,11 @@ extension ServiceHeartbeat: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__events__v1__service_heartbeat__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__events__v1__service_heartbeat__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__events__v1__service_heartbeat__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__service_heartbeat__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.service = arena.cString(self.service)
@@ -342,10 +344,11 @@ extension ReplayRequest: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__events__v1__replay_request__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__events__v1__replay_request__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__events__v1__replay_request__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__replay_request__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.from_sequence = self.fromSequence
@@ -429,10 +432,11 @@ extension ReplayReply: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__events__v1__replay_reply__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__events__v1__replay_reply__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__events__v1__replay_reply__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__replay_reply__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.republished = self.republished

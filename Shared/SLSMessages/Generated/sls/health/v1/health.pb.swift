@@ -99,10 +99,11 @@ extension HealthCheckRequest: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__health__v1__health_check_request__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__health__v1__health_check_request__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__health__v1__health_check_request__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__health__v1__health_check_request__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.service = arena.cString(self.service)
@@ -174,10 +175,11 @@ extension HealthCheckResponse: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__health__v1__health_check_response__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__health__v1__health_check_response__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__health__v1__health_check_response__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__health__v1__health_check_response__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.status = .init(rawValue: numericCast(self.status.protoNumber))
@@ -233,10 +235,11 @@ extension ServiceInfoRequest: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__health__v1__service_info_request__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__health__v1__service_info_request__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__health__v1__service_info_request__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__health__v1__service_info_request__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
     }
@@ -354,10 +357,11 @@ extension ServiceInfo: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__health__v1__service_info__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__health__v1__service_info__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__health__v1__service_info__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__health__v1__service_info__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.service = arena.cString(self.service)

@@ -148,10 +148,11 @@ extension MetadataEntry: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__rpc__v1__metadata_entry__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__rpc__v1__metadata_entry__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__rpc__v1__metadata_entry__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__rpc__v1__metadata_entry__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.key = arena.cString(self.key)
@@ -276,10 +277,11 @@ extension RequestHeader: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__rpc__v1__request_header__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__rpc__v1__request_header__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__rpc__v1__request_header__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__rpc__v1__request_header__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.method = arena.cString(self.method)
@@ -383,10 +385,11 @@ extension Status: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__rpc__v1__status__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__rpc__v1__status__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__rpc__v1__status__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__rpc__v1__status__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.code = .init(rawValue: numericCast(self.code.protoNumber))
@@ -472,10 +475,11 @@ extension ReplyHeader: CBridged {
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         sls__rpc__v1__reply_header__pack(c, out)
     }
-    static func cUnpack(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<CStruct>? {
-        sls__rpc__v1__reply_header__unpack(nil, bytes.count, bytes.baseAddress)
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__rpc__v1__reply_header__unpack(allocator, bytes.count, bytes.baseAddress)
     }
-    static func cFree(_ c: UnsafeMutablePointer<CStruct>) { sls__rpc__v1__reply_header__free_unpacked(c, nil) }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.request_id = self.requestID
