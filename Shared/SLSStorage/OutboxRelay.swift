@@ -3,12 +3,6 @@ import Logging
 import SLSBus
 import Synchronization
 
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 /// Publishes outbox rows in order and marks them published.
 ///
 /// Runs after each commit that added events (``notify()``) and on a timer, so events
@@ -74,7 +68,7 @@ public final class OutboxRelay: Sendable {
                     try publisher.publish(type: entry.type, payload: entry.payload, sequence: UInt64(entry.sequence),
                                           timeUnixMs: entry.createdUnixMs, traceID: entry.traceID)
                 }
-                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                let now = unixMilliseconds()
                 try database.write { db in
                     try db.execute(sql: "UPDATE outbox SET published_ms = ? WHERE id <= ? AND published_ms IS NULL",
                                    arguments: [now, batch.last!.sequence])

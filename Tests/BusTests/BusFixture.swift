@@ -46,3 +46,11 @@ func receiveReply(_ socket: ZMQSocket) throws -> (header: ReplyHeader, payload: 
     guard frames.count == 2 else { throw RPCError(.internal, "reply has \(frames.count) frames") }
     return (try ReplyHeader(serializedBytes: frames[0]), frames[1])
 }
+
+/// An XSUB/XPUB event proxy on free loopback ports, already forwarding.
+func startEventProxy(_ context: ZMQContext) throws -> ZMQProxy {
+    let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, "tcp://127.0.0.1:*"),
+                             backend: (.xpublisher, "tcp://127.0.0.1:*"))
+    proxy.start()
+    return proxy
+}

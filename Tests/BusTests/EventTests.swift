@@ -44,9 +44,7 @@ struct EventTests {
     /// PUB/SUB joins take a moment, so a second publisher sends probes until one arrives.
     private func connectedPair(topic: String) async throws -> (ZMQProxy, EventPublisher, EventSubscriber, Inbox) {
         let context = ZMQContext()
-        let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, "tcp://127.0.0.1:*"),
-                                 backend: (.xpublisher, "tcp://127.0.0.1:*"))
-        proxy.start()
+        let proxy = try startEventProxy(context)
         let publisher = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "unit")
         let prober = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "probe")
         let subscriber = try EventSubscriber(context: context, endpoint: proxy.backendEndpoint, topics: [topic],
@@ -64,9 +62,7 @@ struct EventTests {
 
     @Test func typedEventArrivesWithHeader() async throws {
         let context = ZMQContext()
-        let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, "tcp://127.0.0.1:*"),
-                                 backend: (.xpublisher, "tcp://127.0.0.1:*"))
-        proxy.start()
+        let proxy = try startEventProxy(context)
         let publisher = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "unit")
         let subscriber = try EventSubscriber(context: context, endpoint: proxy.backendEndpoint,
                                              topics: [ServiceInfo.protoName], logger: Logger(label: "test"))

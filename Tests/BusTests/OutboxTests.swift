@@ -29,9 +29,7 @@ struct OutboxTests {
         }
 
         let context = ZMQContext()
-        let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, "tcp://127.0.0.1:*"),
-                                 backend: (.xpublisher, "tcp://127.0.0.1:*"))
-        proxy.start()
+        let proxy = try startEventProxy(context)
         let publisher = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "outbox-test")
         let subscriber = try EventSubscriber(context: context, endpoint: proxy.backendEndpoint,
                                              topics: [ServiceInfo.protoName], logger: logger)

@@ -1,8 +1,6 @@
+import Foundation
 import SLSMessages
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Where each part of the stack listens and which API it serves.
 struct ServiceDirectory {
@@ -35,8 +33,8 @@ struct ServiceDirectory {
     }
 
     static func endpoint(for entry: Entry) -> String {
-        if let value = getenv(variable(for: entry.name)), value.pointee != 0 { return String(cString: value) }
-        return entry.defaultEndpoint
+        let value = ProcessInfo.processInfo.environment[variable(for: entry.name)] ?? ""
+        return value.isEmpty ? entry.defaultEndpoint : value
     }
 
     /// Finds a method by full name (`pkg.Service/Method`), `Service/Method` or bare `Method`.
@@ -60,12 +58,6 @@ struct ServiceDirectory {
 /// Methods every service serves (health, event replay).
 private func isCommon(_ fullName: String) -> Bool {
     fullName.hasPrefix(HealthAPI.serviceName + "/") || fullName.hasPrefix(EventLogAPI.serviceName + "/")
-}
-
-extension String {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
-    }
 }
 
 /// A usage or input problem, reported in one line.

@@ -6,10 +6,9 @@ import SLSMessages
 import SLSStorage
 
 extension CryptoRulesService {
-    /// Runs every check against the book as it is now.
-    func evaluate(_ request: OrderRequest, accountID: String, book: AccountBook, at date: Date)
-        throws -> Result<PricedOrder, Refusal> {
-        let intent = try ProtoMapping.intent(request)
+    /// Runs every check against `book` as it is now. Call with the book's lock held.
+    func evaluate(_ intent: OrderIntent, accountID: String, in book: borrowing AccountBook, at date: Date)
+        -> Result<PricedOrder, Refusal> {
         let snapshot = book.snapshot(accountID, month: calendar.month(of: date))
         let mark = intent.asset.flatMap { book.prices[$0] }
         return engine.evaluate(intent, account: snapshot, mark: mark, now: date)
@@ -19,12 +18,7 @@ extension CryptoRulesService {
         let accountID = try ProtoMapping.requireAccount(request.accountID)
         let intent = try ProtoMapping.intent(request)
         let date = now()
-        let month = calendar.month(of: date)
-        // Only the account's snapshot and the price are taken under the lock.
-        let (snapshot, mark) = book.withLock { book in
-            (book.snapshot(accountID, month: month), intent.asset.flatMap { book.prices[$0] })
-        }
-        switch engine.evaluate(intent, account: snapshot, mark: mark, now: date) {
+        switch book.withLock({ evaluate(intent, accountID: accountID, in: $0, at: date) }) {
         case .success(let order):
             return CheckOrderReply(accepted: true, quantity: order.quantity.map(Money.text) ?? "",
                                    tradeValue: Money.text(order.tradeValue),
@@ -40,6 +34,7 @@ extension CryptoRulesService {
         guard request.clientOrderID.count <= 64 else {
             throw RPCError.invalidArgument("client_order_id is at most 64 characters")
         }
+        let intent = try ProtoMapping.intent(request)
         let date = now()
         return try mutate { book in
             // A retry of an order already placed gets that order back, open or closed.
@@ -52,7 +47,7 @@ extension CryptoRulesService {
                 return ProtoMapping.message(closed)
             }
             let priced: PricedOrder
-            switch try evaluate(request, accountID: accountID, book: book, at: date) {
+            switch evaluate(intent, accountID: accountID, in: book, at: date) {
             case .success(let order): priced = order
             case .failure(let refusal): throw ProtoMapping.error(refusal)
             }

@@ -91,11 +91,11 @@ enum CryptoStore {
         }
     }
 
-    private static func decimal(_ row: Row, _ column: String) -> Amount {
+    private static func amount(_ row: Row, _ column: String) -> Amount {
         (row[column] as String?).flatMap(Money.parse) ?? 0
     }
 
-    private static func optionalDecimal(_ row: Row, _ column: String) -> Amount? {
+    private static func optionalAmount(_ row: Row, _ column: String) -> Amount? {
         (row[column] as String?).flatMap(Money.parse)
     }
 
@@ -108,29 +108,29 @@ enum CryptoStore {
                 account.profile = InvestorProfile(
                     hongKongResident: row["hong_kong_resident"], professionalInvestor: row["professional_investor"],
                     investorType: (row["investor_type"] as String?).flatMap(InvestorType.init(rawValue:)),
-                    assetsHKD: decimal(row, "assets_hkd"), mobileVerified: row["mobile_verified"])
+                    assetsHKD: amount(row, "assets_hkd"), mobileVerified: row["mobile_verified"])
             }
             account.permissionGranted = row["permission_granted"]
             account.permissionDecidedMs = row["permission_decided_ms"]
-            account.totalEquity = decimal(row, "total_equity")
-            account.cash = decimal(row, "cash")
+            account.totalEquity = amount(row, "total_equity")
+            account.cash = amount(row, "cash")
             book.accounts[account.accountID] = account
         }
         for row in try Row.fetchAll(db, sql: "SELECT * FROM position") {
             guard let asset = CryptoAsset(rawValue: row["asset"]) else { continue }
             book.accounts[row["account_id"], default: AccountRecord(accountID: row["account_id"])]
-                .positions[asset] = decimal(row, "quantity")
+                .positions[asset] = amount(row, "quantity")
         }
         for row in try Row.fetchAll(db, sql: "SELECT * FROM month_volume") {
             book.accounts[row["account_id"], default: AccountRecord(accountID: row["account_id"])]
-                .monthVolume[row["month"]] = decimal(row, "volume")
+                .monthVolume[row["month"]] = amount(row, "volume")
         }
         for row in try Row.fetchAll(db, sql: "SELECT * FROM crypto_order WHERE status = 'OPEN'") {
             if let order = order(from: row) { book.put(order) }
         }
         for row in try Row.fetchAll(db, sql: "SELECT * FROM mark_price") {
             guard let asset = CryptoAsset(rawValue: row["asset"]) else { continue }
-            book.prices[asset] = MarkPrice(price: decimal(row, "price"), asOf: Date(unixMs: row["as_of_ms"]))
+            book.prices[asset] = MarkPrice(price: amount(row, "price"), asOf: Date(unixMs: row["as_of_ms"]))
         }
         return book
     }
@@ -142,14 +142,14 @@ enum CryptoStore {
               let status = OrderStatus(rawValue: row["status"]) else { return nil }
         var order = OrderRecord(
             orderID: row["order_id"], accountID: row["account_id"], clientOrderID: row["client_order_id"],
-            asset: asset, side: side, type: type, quantity: optionalDecimal(row, "quantity"),
-            cashValue: optionalDecimal(row, "cash_value"), limitPrice: optionalDecimal(row, "limit_price"),
-            timeInForce: tif, status: status, reservedCash: decimal(row, "reserved_cash"),
-            capValue: decimal(row, "cap_value"), reservedQuantity: decimal(row, "reserved_quantity"),
+            asset: asset, side: side, type: type, quantity: optionalAmount(row, "quantity"),
+            cashValue: optionalAmount(row, "cash_value"), limitPrice: optionalAmount(row, "limit_price"),
+            timeInForce: tif, status: status, reservedCash: amount(row, "reserved_cash"),
+            capValue: amount(row, "cap_value"), reservedQuantity: amount(row, "reserved_quantity"),
             acceptedMs: row["accepted_ms"], expiresMs: row["expires_ms"])
-        order.filledQuantity = decimal(row, "filled_quantity")
+        order.filledQuantity = amount(row, "filled_quantity")
         order.fillCount = row["fill_count"]
-        order.commissionCharged = decimal(row, "commission_charged")
+        order.commissionCharged = amount(row, "commission_charged")
         order.closeReason = row["close_reason"]
         return order
     }
@@ -243,7 +243,7 @@ enum CryptoStore {
         var values: [String: [Amount]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT account_id, value FROM holding_snapshot WHERE day LIKE ?",
                                     arguments: ["\(month)-%"]) {
-            values[row["account_id"], default: []].append(decimal(row, "value"))
+            values[row["account_id"], default: []].append(amount(row, "value"))
         }
         return values
     }
