@@ -1,6 +1,7 @@
 import CZeroMQ
 import Logging
 import SLSMessages
+import Synchronization
 import ZeroMQ
 
 /// One event as a subscriber receives it.
@@ -27,10 +28,24 @@ public struct ReceivedEvent: Sendable {
                   payload: message.serializedBytes())
     }
 
-    /// The payload as `M`, or nil when the event is of another type.
-    public func decode<M: ProtoMessage>(_ type: M.Type) throws -> M? {
+    /// The payload as `M`, or nil when the event is of another type. Throws ``RPCError``
+    /// (INVALID_ARGUMENT, naming the field) when the payload is malformed or breaks `limits`.
+    public func decode<M: ProtoMessage>(
+        _ type: M.Type, limits: FieldLimits = FieldLimits(), nowUnixMs: Int64 = unixMilliseconds()
+    ) throws -> M? {
         guard header.type == M.protoName else { return nil }
-        return try M(serializedBytes: payload)
+        let message: M
+        do {
+            message = try M(serializedBytes: payload)
+        } catch let error as ProtoDecodingError {
+            throw RPCError.invalidArgument("event payload: \(error.description)")
+        }
+        do {
+            try message.validate(FieldValidator(limits: limits, nowUnixMs: nowUnixMs), in: "")
+        } catch {
+            throw RPCError.invalidArgument("\(M.protoName) field \(error)")
+        }
+        return message
     }
 }
 
@@ -38,22 +53,64 @@ public struct ReceivedEvent: Sendable {
 ///
 /// Topics are prefixes of proto names: `sls.crypto.v1.` takes every crypto event,
 /// the empty string every event. Events arrive in order on ``events``.
+///
+/// Memory is bounded: an event larger than ``Configuration/maxEventBytes`` is dropped and
+/// counted, and at most ``Configuration/bufferLimit`` events wait for the consumer; events
+/// arriving past that are dropped and counted (``droppedEvents``). Either way the consumer sees
+/// the gap on the producer's next event (`missedBefore`) and can fill it with `EventLog/Replay`.
+///
+/// The event bus already refuses events over its own limit. libzmq's hard stop here
+/// (`ZMQ_MAXMSGSIZE`, four times the limit) is a last line only: libzmq closes a connection that
+/// breaks it and does not reconnect, so the bus's limit must not be larger than the subscribers'.
 public final class EventSubscriber: @unchecked Sendable {
+    /// Settings of one subscriber.
+    public struct Configuration: Sendable {
+        /// Largest event (all frames) handed to the consumer; larger ones are dropped and counted.
+        public var maxEventBytes: Int
+        /// Events waiting for the consumer at most; more are dropped and counted.
+        public var bufferLimit: Int
+        /// Limits of the event header's fields (producer names and the like).
+        public var fieldLimits: FieldLimits
+        /// Producers the gap detection remembers at most.
+        public var maxProducers: Int
+
+        /// Defaults: events up to 256 KiB, 10,000 waiting, 1,000 producers remembered.
+        public init(maxEventBytes: Int = 256 << 10, bufferLimit: Int = 10_000,
+                    fieldLimits: FieldLimits = FieldLimits(), maxProducers: Int = 1000) {
+            self.maxEventBytes = maxEventBytes
+            self.bufferLimit = bufferLimit
+            self.fieldLimits = fieldLimits
+            self.maxProducers = maxProducers
+        }
+
+        /// The frame size past which libzmq closes the connection (see the type's notes).
+        public var hardFrameLimit: Int { max(maxEventBytes * 4, 1 << 20) }
+    }
+
     /// The received events, in arrival order. Finishes when the subscriber is closed.
     public let events: AsyncStream<ReceivedEvent>
+    public let configuration: Configuration
     private let continuation: AsyncStream<ReceivedEvent>.Continuation
     private let loop: ZMQEventLoop
     private let logger: Logger
-    private var tracker = SequenceTracker()
+    private var tracker: SequenceTracker
+    private let dropped = Atomic<UInt64>(0)
+    private let malformed = Atomic<UInt64>(0)
+    private let oversized = Atomic<UInt64>(0)
 
     /// Connects to the bus's subscriber endpoint and subscribes to `topics`.
-    public init(context: ZMQContext, endpoint: String, topics: [String] = [""], logger: Logger) throws {
+    public init(context: ZMQContext, endpoint: String, topics: [String] = [""],
+                configuration: Configuration = Configuration(), logger: Logger) throws {
         let socket = try ZMQSocket(context: context, type: .subscriber)
         try socket.setOption(ZMQ_LINGER, Int32(0))
-        try socket.setOption(ZMQ_RCVHWM, Int32(100_000))
+        try socket.setOption(ZMQ_RCVHWM, Int32(clamping: configuration.bufferLimit))
+        try socket.setOption(ZMQ_MAXMSGSIZE, Int64(configuration.hardFrameLimit))
         for topic in topics { try socket.subscribe(topic) }
         try socket.connect(endpoint)
-        (events, continuation) = AsyncStream.makeStream(of: ReceivedEvent.self, bufferingPolicy: .unbounded)
+        self.configuration = configuration
+        (events, continuation) = AsyncStream.makeStream(
+            of: ReceivedEvent.self, bufferingPolicy: .bufferingOldest(max(1, configuration.bufferLimit)))
+        tracker = SequenceTracker(maxProducers: configuration.maxProducers)
         loop = ZMQEventLoop(name: "event-subscriber", socket: socket)
         self.logger = logger
         loop.start(onReceive: { [unowned self] frames in receive(frames) })
@@ -63,6 +120,13 @@ public final class EventSubscriber: @unchecked Sendable {
         close()
     }
 
+    /// Events dropped because the consumer was behind by ``Configuration/bufferLimit``.
+    public var droppedEvents: UInt64 { dropped.load(ordering: .relaxed) }
+    /// Events dropped because they were larger than ``Configuration/maxEventBytes``.
+    public var oversizedEvents: UInt64 { oversized.load(ordering: .relaxed) }
+    /// Events dropped because their frames or header were malformed.
+    public var malformedEvents: UInt64 { malformed.load(ordering: .relaxed) }
+
     /// Stops receiving and finishes ``events``.
     public func close() {
         loop.stop()
@@ -70,9 +134,32 @@ public final class EventSubscriber: @unchecked Sendable {
     }
 
     private func receive(_ frames: [[UInt8]]) {
-        guard frames.count == 3, let header = try? EventHeader(serializedBytes: frames[1]),
-              header.type == String(decoding: frames[0], as: UTF8.self) else {
-            logger.warning("dropped a malformed event", metadata: ["frames": "\(frames.count)"])
+        let size = frames.reduce(0) { $0 + $1.count }
+        guard size <= configuration.maxEventBytes else {
+            // Not observed: the producer's next event shows the gap.
+            let count = oversized.add(1, ordering: .relaxed).newValue
+            if count & (count - 1) == 0 {
+                logger.warning("dropped an oversized event", metadata: [
+                    "bytes": "\(size)", "limit": "\(configuration.maxEventBytes)", "oversized_so_far": "\(count)"])
+            }
+            return
+        }
+        let header: EventHeader
+        do {
+            guard frames.count == 3 else { throw ProtoDecodingError("an event is 3 frames; got \(frames.count)") }
+            header = try EventHeader(serializedBytes: frames[1])
+            try header.validate(FieldValidator(limits: configuration.fieldLimits, nowUnixMs: unixMilliseconds()),
+                                in: "")
+            guard header.type.utf8.elementsEqual(frames[0]) else {
+                throw ProtoDecodingError("the topic frame differs from the header's type")
+            }
+        } catch {
+            let count = malformed.add(1, ordering: .relaxed).newValue
+            // One line per power of two: a flood of junk cannot flood the log.
+            if count & (count - 1) == 0 {
+                logger.warning("dropped a malformed event", metadata: [
+                    "frames": "\(frames.count)", "reason": "\(error)", "malformed_so_far": "\(count)"])
+            }
             return
         }
         let observation = tracker.observe(header)
@@ -80,7 +167,15 @@ public final class EventSubscriber: @unchecked Sendable {
             logger.warning("missed events", metadata: [
                 "producer": "\(header.producer)", "missed": "\(observation.missed)", "sequence": "\(header.sequence)"])
         }
-        continuation.yield(ReceivedEvent(header: header, payload: frames[2],
-                                         missedBefore: observation.missed, isDuplicate: observation.isDuplicate))
+        let event = ReceivedEvent(header: header, payload: frames[2],
+                                  missedBefore: observation.missed, isDuplicate: observation.isDuplicate)
+        if case .dropped = continuation.yield(event) {
+            tracker.noteDropped(header, observation: observation)
+            let count = dropped.add(1, ordering: .relaxed).newValue
+            if count & (count - 1) == 0 {
+                logger.warning("event buffer full: dropping events; replay fills the gap", metadata: [
+                    "limit": "\(configuration.bufferLimit)", "dropped_so_far": "\(count)"])
+            }
+        }
     }
 }

@@ -25,7 +25,7 @@ public struct RPCError: Error, CustomStringConvertible, Sendable, Equatable {
 
     public var description: String {
         let rule = ruleID.isEmpty ? "" : " [\(ruleID)]"
-        return "\(code.rawValue)\(rule): \(message)"
+        return "\(code)\(rule): \(message)"
     }
 
     public static func invalidArgument(_ message: String, ruleID: String = "") -> RPCError {

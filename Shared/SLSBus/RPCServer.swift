@@ -23,14 +23,34 @@ public final class RPCServer: @unchecked Sendable {
         /// How long the socket thread keeps polling after a call before it sleeps (see
         /// ``ZMQEventLoop``): lower latency for some CPU; zero turns it off.
         public var busyPoll: Duration
+        /// Limits every request's fields are held to before a handler sees them.
+        public var fieldLimits: FieldLimits
+        /// Calls running at once; more get RESOURCE_EXHAUSTED at once instead of queueing.
+        public var maxCallsInFlight: Int
+        /// Replies queued per client connection; past it, replies to that client are dropped
+        /// (a client that does not read cannot pin the server's memory).
+        public var replyHighWaterMark: Int
+        /// This machine's clock for the clock-skew rule, in Unix milliseconds.
+        public var clock: @Sendable () -> Int64
 
         public init(endpoint: String, serviceName: String, maxMessageBytes: Int = 1 << 20,
-                    busyPoll: Duration = .microseconds(100)) {
+                    busyPoll: Duration = .microseconds(100), fieldLimits: FieldLimits = FieldLimits(),
+                    maxCallsInFlight: Int = 1024, replyHighWaterMark: Int = 1000,
+                    clock: @escaping @Sendable () -> Int64 = { unixMilliseconds() }) {
             self.endpoint = endpoint
             self.serviceName = serviceName
             self.maxMessageBytes = maxMessageBytes
             self.busyPoll = busyPoll
+            self.fieldLimits = fieldLimits
+            self.maxCallsInFlight = maxCallsInFlight
+            self.replyHighWaterMark = replyHighWaterMark
+            self.clock = clock
         }
+
+        /// The hard stop libzmq enforces: a frame larger than this closes the connection before
+        /// any of it reaches the server, so it cannot be answered. Smaller oversized requests
+        /// are read and answered RESOURCE_EXHAUSTED.
+        public var hardMessageLimit: Int { max(maxMessageBytes * 4, 16 << 20) }
     }
 
     typealias RawHandler = @Sendable ([UInt8], RequestContext) async throws -> [UInt8]
@@ -43,6 +63,9 @@ public final class RPCServer: @unchecked Sendable {
     private let draining = Atomic<Bool>(false)
     private let inFlight = Atomic<Int>(0)
     private let served = Atomic<UInt64>(0)
+    private let refusedOversized = Atomic<UInt64>(0)
+    private let refusedBusy = Atomic<UInt64>(0)
+    private let refusedInvalid = Atomic<UInt64>(0)
     /// The endpoint actually bound (with the port picked for `:*`), set by ``start()``.
     public private(set) var boundEndpoint = ""
 
@@ -52,10 +75,12 @@ public final class RPCServer: @unchecked Sendable {
         self.logger = logger
         let socket = try ZMQSocket(context: context, type: .router)
         try socket.setOption(ZMQ_LINGER, Int32(1000))
-        try socket.setOption(ZMQ_SNDHWM, Int32(100_000))
-        try socket.setOption(ZMQ_RCVHWM, Int32(100_000))
+        // ROUTER drops replies to a peer whose queue is full, so a client that never reads
+        // holds at most this many replies here; its queue is freed when it disconnects.
+        try socket.setOption(ZMQ_SNDHWM, Int32(clamping: configuration.replyHighWaterMark))
+        try socket.setOption(ZMQ_RCVHWM, Int32(clamping: configuration.maxCallsInFlight))
         // A hard stop far above the limit we answer politely, so a huge frame cannot exhaust memory.
-        try socket.setOption(ZMQ_MAXMSGSIZE, Int64(max(configuration.maxMessageBytes * 4, 16 << 20)))
+        try socket.setOption(ZMQ_MAXMSGSIZE, Int64(configuration.hardMessageLimit))
         loop = ZMQEventLoop(name: "rpc-\(configuration.serviceName)", socket: socket,
                             busyPoll: configuration.busyPoll)
         register(HealthAPI.check) { [unowned self] request, _ in try self.healthCheck(request) }
@@ -77,6 +102,11 @@ public final class RPCServer: @unchecked Sendable {
             } catch let error as ProtoDecodingError {
                 throw RPCError.invalidArgument("request payload: \(error.description)")
             }
+            do {
+                try request.validate(context.validator, in: "")
+            } catch {
+                throw RPCError.invalidArgument("\(Request.protoName) field \(error)")
+            }
             return try await handler(request, context).serializedBytes()
         }
     }
@@ -86,6 +116,13 @@ public final class RPCServer: @unchecked Sendable {
 
     /// Requests answered so far (any status).
     public var requestsServed: UInt64 { served.load(ordering: .relaxed) }
+
+    /// Requests refused so far, by cause: over the size limit, over the in-flight limit,
+    /// malformed frames or headers.
+    public var refusals: (oversized: UInt64, busy: UInt64, invalid: UInt64) {
+        (refusedOversized.load(ordering: .relaxed), refusedBusy.load(ordering: .relaxed),
+         refusedInvalid.load(ordering: .relaxed))
+    }
 
     /// Binds the socket and starts serving.
     public func start() throws {
@@ -121,23 +158,34 @@ public final class RPCServer: @unchecked Sendable {
     private func receive(_ frames: [[UInt8]]) {
         let identity = frames[0]
         guard frames.count == 3 else {
+            refusedInvalid.add(1, ordering: .relaxed)
             reply(identity, requestID: 0, error: .invalidArgument(
                 "a request is 2 frames (RequestHeader, payload); got \(frames.count - 1)"))
             return
         }
         let size = frames[1].count + frames[2].count
         guard size <= configuration.maxMessageBytes else {
-            let requestID = (try? RequestHeader(serializedBytes: frames[1]))?.requestID ?? 0
+            refusedOversized.add(1, ordering: .relaxed)
+            let requestID = frames[1].count <= 4096 ? (try? RequestHeader(serializedBytes: frames[1]))?.requestID ?? 0 : 0
             reply(identity, requestID: requestID, error: RPCError(.resourceExhausted,
                 "request of \(size) bytes exceeds the limit of \(configuration.maxMessageBytes) bytes"))
             return
         }
-        guard let header = try? RequestHeader(serializedBytes: frames[1]) else {
+        let header: RequestHeader
+        do {
+            header = try RequestHeader(serializedBytes: frames[1])
+            try header.validate(FieldValidator(limits: configuration.fieldLimits, nowUnixMs: configuration.clock()),
+                                in: "")
+        } catch {
+            refusedInvalid.add(1, ordering: .relaxed)
+            let reason = (error as? FieldViolation).map { "field \($0)" }
+                ?? (error as? ProtoDecodingError)?.description ?? "malformed"
             reply(identity, requestID: 0, error: .invalidArgument(
-                "the first frame is not a valid \(RequestHeader.protoName)"))
+                "the first frame is not a valid \(RequestHeader.protoName): \(reason)"))
             return
         }
         guard let handler = handlers[header.method] else {
+            refusedInvalid.add(1, ordering: .relaxed)
             let known = header.method.isEmpty ? "the header names no method" : "unknown method \(header.method)"
             reply(identity, requestID: header.requestID, error: RPCError(.unimplemented,
                 "\(known); \(configuration.serviceName) serves \(methodNames.joined(separator: ", "))"))
@@ -151,11 +199,19 @@ public final class RPCServer: @unchecked Sendable {
         }
         // Count the call before looking at `draining` (shutdown sets that, then waits for the
         // count to reach zero): whichever comes second sees the other, so no call slips past.
-        inFlight.add(1, ordering: .sequentiallyConsistent)
+        let running = inFlight.add(1, ordering: .sequentiallyConsistent).newValue
         if draining.load(ordering: .sequentiallyConsistent) {
             inFlight.add(-1, ordering: .sequentiallyConsistent)
             reply(identity, requestID: header.requestID, error: RPCError(.unavailable,
                 "\(configuration.serviceName) is shutting down; retry shortly"))
+            return
+        }
+        guard running <= configuration.maxCallsInFlight else {
+            inFlight.add(-1, ordering: .sequentiallyConsistent)
+            refusedBusy.add(1, ordering: .relaxed)
+            reply(identity, requestID: header.requestID, error: RPCError(.resourceExhausted,
+                "\(configuration.serviceName) has \(configuration.maxCallsInFlight) calls in flight, its limit; "
+                + "retry shortly"))
             return
         }
         let context = makeContext(header)
@@ -183,6 +239,7 @@ public final class RPCServer: @unchecked Sendable {
             deadlineUnixMs: header.deadlineUnixMs,
             metadata: header.metadata.isEmpty ? [:]
                 : Dictionary(header.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
+            validator: FieldValidator(limits: configuration.fieldLimits, nowUnixMs: configuration.clock()),
             serviceLogger: logger)
     }
 

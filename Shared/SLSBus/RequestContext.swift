@@ -11,6 +11,8 @@ public struct RequestContext: Sendable {
     /// Absolute deadline in Unix milliseconds; 0 means none.
     public let deadlineUnixMs: Int64
     public let metadata: [String: String]
+    /// The server's field limits and clock, for checks a handler adds of its own.
+    public let validator: FieldValidator
     let serviceLogger: Logger
 
     /// A logger carrying the method and trace id (built on use: most calls never log).

@@ -1,5 +1,11 @@
 import GRDB
 import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SLSBus
 import SLSMessages
 import SLSStorage
@@ -21,6 +27,7 @@ public final class ServiceHost: @unchecked Sendable {
     public let version = "0.1.0"
     public let startedUnixMs = unixMilliseconds()
     private let eventsSubscribe: String
+    private let subscriberConfiguration: EventSubscriber.Configuration
     private let heartbeat: Duration
     private let grace: Duration
     private var subscribers: [EventSubscriber] = []
@@ -34,26 +41,48 @@ public final class ServiceHost: @unchecked Sendable {
         migrations: (inout DatabaseMigrator) -> Void = { _ in }
     ) throws {
         bootstrapLogging(level: options.logLevel)
+        // Whatever the caller's umask: files this process creates are its owner's alone.
+        umask(0o077)
         name = D.serviceName
         logger = Logger(label: D.serviceName)
         context = ZMQContext()
         heartbeat = .milliseconds(Int64(options.heartbeatSeconds * 1000))
         grace = .milliseconds(Int64(options.shutdownGraceSeconds * 1000))
         eventsSubscribe = options.eventsSubscribe
+        subscriberConfiguration = EventSubscriber.Configuration(
+            maxEventBytes: options.maxEventBytes, bufferLimit: options.eventBuffer,
+            fieldLimits: options.fieldLimits, maxProducers: options.maxProducers)
         database = try ServiceDatabase.open(dataDirectory: options.dataDir, name: D.serviceName,
                                             logger: logger, migrations: migrations)
         server = try RPCServer(
             context: context,
             configuration: .init(endpoint: options.listen, serviceName: D.serviceName,
                                  maxMessageBytes: options.maxMessageBytes,
-                                 busyPoll: .microseconds(options.busyPollMicroseconds)),
+                                 busyPoll: .microseconds(options.busyPollMicroseconds),
+                                 fieldLimits: options.fieldLimits, maxCallsInFlight: options.maxCallsInFlight,
+                                 replyHighWaterMark: options.replyHighWaterMark),
             logger: logger)
         publisher = try EventPublisher(context: context, endpoint: options.eventsPublish, producer: D.serviceName)
         outbox = OutboxRelay(database: database, publisher: publisher, logger: logger)
-        server.register(EventLogAPI.replay) { [outbox] request, _ in
-            let limit = request.limit == 0 ? 1000 : min(Int(request.limit), 1000)
+        let replayLimiter = Mutex(RateLimiter(capacity: Double(options.replayEventsPerMinute),
+                                              refillPerSecond: Double(options.replayEventsPerMinute) / 60))
+        let replayMaxEvents = options.replayMaxEvents
+        let replayPerMinute = options.replayEventsPerMinute
+        server.register(EventLogAPI.replay) { [outbox] request, context in
+            let limit = request.limit == 0 ? replayMaxEvents : min(Int(request.limit), replayMaxEvents)
             guard request.fromSequence <= UInt64(Int64.max) else {
-                throw RPCError.invalidArgument("from_sequence is out of range")
+                throw RPCError.invalidArgument("from_sequence must be at most \(Int64.max)")
+            }
+            // Charge the whole request up front: a caller may replay `replayEventsPerMinute` events a
+            // minute, all callers together ten times that.
+            let nowMs = unixMilliseconds()
+            let allowed = replayLimiter.withLock { limiter in
+                limiter.take(Double(limit), for: "caller:" + context.caller, nowMs: nowMs)
+                    && limiter.take(Double(limit) / 10, for: "all callers", nowMs: nowMs)
+            }
+            guard allowed else {
+                throw RPCError(.resourceExhausted, "replay is limited to \(replayPerMinute) events "
+                               + "per minute per caller; ask for fewer (limit) or retry later")
             }
             let (count, last) = try outbox.replay(from: Int64(request.fromSequence), limit: limit)
             return ReplayReply(republished: UInt32(count), lastSequence: UInt64(last))
@@ -70,7 +99,8 @@ public final class ServiceHost: @unchecked Sendable {
     /// Subscribes to events; `handle` runs for each, in order, one at a time.
     /// Call before ``run()``.
     public func subscribe(topics: [String], handle: @escaping @Sendable (ReceivedEvent) async -> Void) throws {
-        let subscriber = try EventSubscriber(context: context, endpoint: eventsSubscribe, topics: topics, logger: logger)
+        let subscriber = try EventSubscriber(context: context, endpoint: eventsSubscribe, topics: topics,
+                                             configuration: subscriberConfiguration, logger: logger)
         subscribers.append(subscriber)
         backgroundTasks.append(Task {
             for await event in subscriber.events {

@@ -18,7 +18,7 @@ public enum ServiceDatabase {
         dataDirectory: String, name: String, logger: Logger,
         migrations: (inout DatabaseMigrator) -> Void = { _ in }
     ) throws -> DatabasePool {
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        try makePrivateDirectory(dataDirectory)
         let path = dataDirectory.hasSuffix("/") ? "\(dataDirectory)\(name).sqlite" : "\(dataDirectory)/\(name).sqlite"
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
@@ -28,11 +28,24 @@ public enum ServiceDatabase {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
+        // SQLite gives the -wal and -shm files the main file's mode; make every one private,
+        // including files an older version created readable by everyone.
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path + suffix)
+        }
         var migrator = DatabaseMigrator()
         Outbox.registerMigrations(&migrator)
         migrations(&migrator)
         try migrator.migrate(pool)
         logger.info("database open", metadata: ["path": "\(path)", "journal": "wal"])
         return pool
+    }
+
+    /// Creates `path` (and missing parents) readable by its owner only, and narrows an
+    /// existing one to 0700: the data of one user's service is nobody else's business.
+    public static func makePrivateDirectory(_ path: String) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
     }
 }

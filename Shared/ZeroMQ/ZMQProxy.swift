@@ -12,14 +12,23 @@ public final class ZMQProxy: @unchecked Sendable {
     private var thread: OSThread?
 
     /// Binds `frontend` and `backend` endpoints with the given socket types.
+    ///
+    /// - Parameters:
+    ///   - maxMessageBytes: a message larger than this, on either side, closes the sender's
+    ///     connection before any of it is kept (libzmq's `ZMQ_MAXMSGSIZE`).
+    ///   - highWaterMark: messages queued per connection and direction; past it libzmq drops
+    ///     (PUB/XPUB) or stops reading (XSUB), so a slow subscriber costs bounded memory.
     public init(context: ZMQContext, frontend: (type: ZMQSocketType, endpoint: String),
-                backend: (type: ZMQSocketType, endpoint: String)) throws {
+                backend: (type: ZMQSocketType, endpoint: String),
+                maxMessageBytes: Int = 256 << 10, highWaterMark: Int = 10_000) throws {
         self.frontend = try ZMQSocket(context: context, type: frontend.type)
         self.backend = try ZMQSocket(context: context, type: backend.type)
-        try self.frontend.setOption(ZMQ_LINGER, Int32(0))
-        try self.backend.setOption(ZMQ_LINGER, Int32(0))
-        try self.frontend.setOption(ZMQ_RCVHWM, Int32(100_000))
-        try self.backend.setOption(ZMQ_SNDHWM, Int32(100_000))
+        for socket in [self.frontend, self.backend] {
+            try socket.setOption(ZMQ_LINGER, Int32(0))
+            try socket.setOption(ZMQ_RCVHWM, Int32(clamping: highWaterMark))
+            try socket.setOption(ZMQ_SNDHWM, Int32(clamping: highWaterMark))
+            try socket.setOption(ZMQ_MAXMSGSIZE, Int64(maxMessageBytes))
+        }
         try self.frontend.bind(frontend.endpoint)
         try self.backend.bind(backend.endpoint)
         let controlEndpoint = "inproc://proxy-control-\(UInt64.random(in: .min ... .max))"

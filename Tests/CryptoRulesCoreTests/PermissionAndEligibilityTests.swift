@@ -4,7 +4,7 @@ import Testing
 
 @Suite("CRY-01, CRY-02, ACC-03: who may trade")
 struct PermissionAndEligibilityTests {
-    @Test func testCRY01_orderWithoutPermissionIsRefused() {
+    @Test func testCRY01_orderWithoutPermissionIsRefused() throws {
         var account = Fixture.account()
         account.permissionGranted = false
         let refusal = Fixture.evaluate(Fixture.marketBuy(100), account: account).refusal
@@ -12,7 +12,7 @@ struct PermissionAndEligibilityTests {
         #expect(refusal?.message.contains("request it") == true)
     }
 
-    @Test func testCRY02_individualNeedsOverEightMillionHKD() {
+    @Test func testCRY02_individualNeedsOverEightMillionHKD() throws {
         var profile = Fixture.profile
         profile.assetsHKD = 8_000_000
         #expect(Eligibility.refusal(for: profile, settings: Fixture.settings)?.ruleID == "CRY-02")
@@ -20,7 +20,7 @@ struct PermissionAndEligibilityTests {
         #expect(Eligibility.refusal(for: profile, settings: Fixture.settings) == nil)
     }
 
-    @Test func testCRY02_institutionNeedsOverFortyMillionHKD() {
+    @Test func testCRY02_institutionNeedsOverFortyMillionHKD() throws {
         var profile = Fixture.profile
         profile.investorType = .institution
         profile.assetsHKD = 40_000_000
@@ -29,7 +29,7 @@ struct PermissionAndEligibilityTests {
         #expect(Eligibility.refusal(for: profile, settings: Fixture.settings) == nil)
     }
 
-    @Test func testCRY02_onlyHongKongResidentProfessionalInvestors() {
+    @Test func testCRY02_onlyHongKongResidentProfessionalInvestors() throws {
         var profile = Fixture.profile
         profile.hongKongResident = false
         #expect(Eligibility.refusal(for: profile, settings: Fixture.settings)?.message.contains("Hong Kong") == true)
@@ -39,13 +39,13 @@ struct PermissionAndEligibilityTests {
         #expect(Eligibility.refusal(for: nil, settings: Fixture.settings)?.ruleID == "CRY-02")
     }
 
-    @Test func testCRY02_profileThatBecameIneligibleStopsOrders() {
+    @Test func testCRY02_profileThatBecameIneligibleStopsOrders() throws {
         var account = Fixture.account()
         account.profile?.professionalInvestor = false
         #expect(Fixture.evaluate(Fixture.marketBuy(100), account: account).refusal?.ruleID == "CRY-02")
     }
 
-    @Test func testACC03_unverifiedMobileNumberRestrictsTrading() {
+    @Test func testACC03_unverifiedMobileNumberRestrictsTrading() throws {
         var account = Fixture.account()
         account.profile?.mobileVerified = false
         let refusal = Fixture.evaluate(Fixture.marketBuy(100), account: account).refusal

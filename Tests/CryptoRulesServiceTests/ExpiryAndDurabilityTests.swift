@@ -2,6 +2,7 @@ import CryptoRulesCore
 @testable import CryptoRulesService
 import Foundation
 import SLSMessages
+import SLSBus
 import Testing
 
 @Suite("crypto-rules expiry, restarts and fees", .serialized)
@@ -87,6 +88,13 @@ struct ExpiryAndDurabilityTests {
             #expect(harness.service.snapshotHoldings() == 1)  // a second snapshot the same day is not kept
             harness.clock.advance(86_400)
         }
+        // November has not ended: nothing can be charged for it yet.
+        let early = #expect(throws: RPCError.self) {
+            _ = try harness.service.chargeCustodyFees(CustodyFeeRequest(month: "2026-11"))
+        }
+        #expect(early?.ruleID == "CRY-11")
+        #expect(throws: RPCError.self) { _ = try harness.service.chargeCustodyFees(CustodyFeeRequest(month: "2027-01")) }
+        harness.clock.set(ServiceHarness.newYork(2026, 12, 1, 0, 1))
         let reply = try harness.service.chargeCustodyFees(CustodyFeeRequest(month: "2026-11"))
         #expect(reply.charges.count == 1)
         #expect(reply.charges.first?.averageDailyValue == "25000")

@@ -69,7 +69,7 @@ struct OrderPathTests {
         try harness.service.settle(VenueOrderFilled(orderID: order.orderID, fillID: "F2", quantity: "0.06", price: "49000"))
         state = try harness.state()
         #expect(state.positions.first?.quantity == "0.1")
-        #expect(state.cash == Money.text(Amount(97994) - 2940 - Amount("8.82")!))
+        #expect(state.cash == Money.text(try Amount(97994) - 2940 - Amount("8.82")!))
         #expect(state.openOrders.isEmpty)
         #expect(state.availableCash == state.cash)
         #expect(try harness.outboxTypes().filter { $0 == OrderSettled.protoName }.count == 2)

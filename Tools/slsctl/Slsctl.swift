@@ -42,9 +42,9 @@ struct Health: AsyncParsableCommand {
                         defaultTimeout: wait, connectTimeout: wait))
                     defer { client.close() }
                     do {
-                        return (index, try await client.call(HealthAPI.check, HealthCheckRequest()).status.rawValue)
+                        return (index, try await client.call(HealthAPI.check, HealthCheckRequest()).status.description)
                     } catch let error as RPCError {
-                        return (index, error.code.rawValue)
+                        return (index, error.code.description)
                     }
                 }
             }
@@ -56,7 +56,7 @@ struct Health: AsyncParsableCommand {
             print("\(entry.name.padding(toLength: 24, withPad: " ", startingAt: 0)) "
                   + "\(ServiceDirectory.endpoint(for: entry).padding(toLength: 24, withPad: " ", startingAt: 0)) \(status)")
         }
-        if statuses.contains(where: { $0 != ServingStatus.serving.rawValue }) { throw ExitCode(1) }
+        if statuses.contains(where: { $0 != ServingStatus.serving.description }) { throw ExitCode(1) }
     }
 }
 
@@ -99,7 +99,7 @@ struct Call: AsyncParsableCommand {
             let response = try method.responseType.decodedFromWire(reply)
             print(String(decoding: try response.jsonData(pretty: true), as: UTF8.self))
         } catch let error as RPCError {
-            var line = "ERROR \(error.code.rawValue)"
+            var line = "ERROR \(error.code.description)"
             if !error.ruleID.isEmpty { line += " [\(error.ruleID)]" }
             FileHandle.standardError.write(Data("\(line): \(error.message)\n".utf8))
             throw ExitCode(1)

@@ -85,25 +85,50 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public static func < (lhs: Amount, rhs: Amount) -> Bool { lhs.units < rhs.units }
 
-    public static func + (lhs: Amount, rhs: Amount) -> Amount { Amount(units: lhs.units + rhs.units) }
-    public static func - (lhs: Amount, rhs: Amount) -> Amount { Amount(units: lhs.units - rhs.units) }
-    public static prefix func - (value: Amount) -> Amount { Amount(units: -value.units) }
-    public static func += (lhs: inout Amount, rhs: Amount) { lhs = lhs + rhs }
-    public static func -= (lhs: inout Amount, rhs: Amount) { lhs = lhs - rhs }
+    // Arithmetic is checked: a result that does not fit throws ``AmountOverflow`` instead of
+    // trapping, so no value from outside can stop the process.
 
-    /// The exact product, cut to 18 decimals toward zero.
-    public static func * (lhs: Amount, rhs: Amount) -> Amount {
-        let product = lhs.units.multipliedFullWidth(by: rhs.units)
-        return Amount(units: Self.one.dividingFullWidth(product).quotient)
+    public static func + (lhs: Amount, rhs: Amount) throws(AmountOverflow) -> Amount {
+        let (sum, overflow) = lhs.units.addingReportingOverflow(rhs.units)
+        guard !overflow else { throw AmountOverflow() }
+        return Amount(units: sum)
     }
 
-    public static func *= (lhs: inout Amount, rhs: Amount) { lhs = lhs * rhs }
+    public static func - (lhs: Amount, rhs: Amount) throws(AmountOverflow) -> Amount {
+        let (difference, overflow) = lhs.units.subtractingReportingOverflow(rhs.units)
+        guard !overflow else { throw AmountOverflow() }
+        return Amount(units: difference)
+    }
 
-    /// The quotient to 18 decimals, cut toward zero. Dividing by zero is a programming error.
-    public static func / (lhs: Amount, rhs: Amount) -> Amount {
-        precondition(rhs.units != 0, "division of an amount by zero")
-        let scaled = lhs.units.multipliedFullWidth(by: Self.one)
-        return Amount(units: rhs.units.dividingFullWidth(scaled).quotient)
+    public static prefix func - (value: Amount) throws(AmountOverflow) -> Amount {
+        guard value.units != .min else { throw AmountOverflow() }
+        return Amount(units: -value.units)
+    }
+
+    public static func += (lhs: inout Amount, rhs: Amount) throws(AmountOverflow) { lhs = try lhs + rhs }
+    public static func -= (lhs: inout Amount, rhs: Amount) throws(AmountOverflow) { lhs = try lhs - rhs }
+
+    /// The exact product, cut to 18 decimals toward zero.
+    public static func * (lhs: Amount, rhs: Amount) throws(AmountOverflow) -> Amount {
+        try Amount(units: Self.divide(lhs.units.multipliedFullWidth(by: rhs.units), by: Self.one))
+    }
+
+    public static func *= (lhs: inout Amount, rhs: Amount) throws(AmountOverflow) { lhs = try lhs * rhs }
+
+    /// The quotient to 18 decimals, cut toward zero. Dividing by zero throws too.
+    public static func / (lhs: Amount, rhs: Amount) throws(AmountOverflow) -> Amount {
+        guard rhs.units != 0 else { throw AmountOverflow() }
+        return try Amount(units: Self.divide(lhs.units.multipliedFullWidth(by: Self.one), by: rhs.units))
+    }
+
+    /// A 256-bit dividend divided by `divisor`, when the quotient fits 128 bits (where
+    /// `dividingFullWidth` would trap).
+    private static func divide(_ dividend: (high: Int128, low: UInt128), by divisor: Int128)
+        throws(AmountOverflow) -> Int128 {
+        // |quotient| fits when |high| < |divisor| / 2 (conservative: one bit of headroom).
+        let highMagnitude = dividend.high < 0 ? ~dividend.high : dividend.high
+        guard UInt128(highMagnitude) < divisor.magnitude >> 1 else { throw AmountOverflow() }
+        return divisor.dividingFullWidth(dividend).quotient
     }
 
     /// How to round to fewer decimals.
@@ -124,7 +149,9 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
         if rule == .halfUp && remainder.magnitude * 2 >= step.magnitude {
             steps += units < 0 ? -1 : 1
         }
-        return Amount(units: steps * step)
+        // Rounding away from zero can pass the largest value by one step: keep it in range.
+        let (rounded, overflow) = steps.multipliedReportingOverflow(by: step)
+        return Amount(units: overflow ? quotient * step : rounded)
     }
 
     /// The number of decimals of the smallest step `self` is a power of ten of (0.00000001 -> 8),
@@ -136,6 +163,26 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
             step *= 10
         }
         return nil
+    }
+}
+
+/// An amount that would not fit: the result of arithmetic on values far outside any real
+/// order or balance. Services refuse the input that led to it.
+public struct AmountOverflow: Error, Sendable, Equatable, CustomStringConvertible {
+    public init() {}
+    public var description: String { "the amount is out of range" }
+}
+
+extension Amount {
+    /// The largest magnitude accepted from outside: 10^15 (a thousand trillion), so products of
+    /// two accepted values and sums of many stay far inside the 128-bit range.
+    public static let inputLimit = Amount(units: 1_000_000_000_000_000 * one)
+
+    /// Parses `text` as ``init(_:)-(String)`` does, and also refuses values whose magnitude is
+    /// ``inputLimit`` or more.
+    public init?(input text: String) {
+        guard let value = Amount(text), value.units.magnitude < Self.inputLimit.units.magnitude else { return nil }
+        self = value
     }
 }
 

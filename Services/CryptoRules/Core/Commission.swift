@@ -12,25 +12,28 @@ public enum Fees {
     }
 
     /// Commission of a whole order of `tradeValue`: the tier rate, at least the minimum, in cents.
-    public static func commission(tradeValue: Amount, monthVolume: Amount, settings: CryptoSettings) -> Amount {
-        let raw = tradeValue * commissionRate(monthVolume: monthVolume, settings: settings)
+    public static func commission(tradeValue: Amount, monthVolume: Amount, settings: CryptoSettings)
+        throws(AmountOverflow) -> Amount {
+        let raw = try tradeValue * commissionRate(monthVolume: monthVolume, settings: settings)
         return Money.cents(max(raw, settings.minimumCommission))
     }
 
     /// Commission of one fill. The order's minimum is charged with its first fill; later
     /// fills pay the rate only.
     public static func fillCommission(fillValue: Amount, isFirstFill: Bool, monthVolume: Amount,
-                                      settings: CryptoSettings) -> Amount {
-        let raw = fillValue * commissionRate(monthVolume: monthVolume, settings: settings)
+                                      settings: CryptoSettings) throws(AmountOverflow) -> Amount {
+        let raw = try fillValue * commissionRate(monthVolume: monthVolume, settings: settings)
         return Money.cents(isFirstFill ? max(raw, settings.minimumCommission) : raw)
     }
 
     /// CRY-11: the month's custody fee on the daily values held (one per calendar day of the
     /// month; days without a snapshot count as nothing held), in cents.
     public static func custodyFee(dailyValues: [Amount], daysInMonth: Int, settings: CryptoSettings)
-        -> (average: Amount, fee: Amount) {
+        throws(AmountOverflow) -> (average: Amount, fee: Amount) {
         guard daysInMonth > 0 else { return (0, 0) }
-        let average = dailyValues.reduce(0, +) / Amount(daysInMonth)
-        return (Money.cents(average), Money.cents(average * settings.custodyMonthlyRate))
+        var total = Amount.zero
+        for value in dailyValues { total = try total + value }
+        let average = try total / Amount(daysInMonth)
+        return (Money.cents(average), Money.cents(try average * settings.custodyMonthlyRate))
     }
 }

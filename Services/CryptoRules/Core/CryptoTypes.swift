@@ -102,7 +102,9 @@ public struct AccountSnapshot: Sendable, Hashable {
         self.monthVolume = monthVolume
     }
 
-    public var availableCash: Amount { cash - reservedCash }
+    public var availableCash: Amount {
+        get throws(AmountOverflow) { try cash - reservedCash }
+    }
 }
 
 /// A mark price and when it was true.

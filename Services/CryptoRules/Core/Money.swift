@@ -6,11 +6,11 @@ public enum Money {
     }
 
     /// Rounds down to a whole number of `increment` (e.g. 0.00000001).
-    public static func floor(_ value: Amount, toMultipleOf increment: Amount) -> Amount {
+    public static func floor(_ value: Amount, toMultipleOf increment: Amount) throws(AmountOverflow) -> Amount {
         guard increment > .zero else { return value }
         if let places = increment.powerOfTenPlaces { return value.rounded(places: places, .down) }
-        let steps = (value / increment).rounded(places: 0, .down)
-        return steps * increment
+        let steps = try (value / increment).rounded(places: 0, .down)
+        return try steps * increment
     }
 
     /// USD rounded to cents, half up.

@@ -24,7 +24,7 @@ public struct PreTradeRiskEngine: Sendable {
     public struct Check: Sendable {
         public let name: String
         public let ruleID: String
-        let run: @Sendable (inout Draft, PreTradeRiskEngine) -> Refusal?
+        let run: @Sendable (inout Draft, PreTradeRiskEngine) throws(AmountOverflow) -> Refusal?
     }
 
     public let settings: CryptoSettings
@@ -56,29 +56,41 @@ public struct PreTradeRiskEngine: Sendable {
     public func evaluate(_ intent: OrderIntent, account: AccountSnapshot, mark: MarkPrice?, now: Date)
         -> Result<PricedOrder, Refusal> {
         var draft = Draft(intent: intent, account: account, mark: mark, now: now)
-        for check in Self.checks {
-            if let refusal = check.run(&draft, self) { return .failure(refusal) }
+        do {
+            for check in Self.checks {
+                if let refusal = try check.run(&draft, self) { return .failure(refusal) }
+            }
+            return .success(try priced(draft))
+        } catch {
+            // Only values far outside any real order or balance get here (inputs are bounded).
+            return .failure(Refusal("CRY-04", "An amount in this order or account is too large to check; "
+                                    + "use realistic amounts.", kind: .invalidInput))
         }
+    }
+
+    private func priced(_ draft: Draft) throws(AmountOverflow) -> PricedOrder {
+        let intent = draft.intent
         let commission = draft.commission
-        return .success(PricedOrder(
+        return PricedOrder(
             asset: draft.asset, side: draft.side, type: draft.type, quantity: draft.quantity,
             cashValue: intent.cashValue, limitPrice: intent.limitPrice, timeInForce: draft.timeInForce,
             tradeValue: draft.tradeValue, commission: commission,
-            reservedCash: draft.side == .buy ? draft.tradeValue + commission : 0,
+            reservedCash: draft.side == .buy ? try draft.tradeValue + commission : 0,
             reservedQuantity: draft.side == .sell ? draft.quantity ?? 0 : 0,
-            expiresAt: calendar.expiry(of: draft.timeInForce, acceptedAt: now)))
+            expiresAt: calendar.expiry(of: draft.timeInForce, acceptedAt: draft.now))
     }
 
     /// The holdings cap of an account: the lesser of a fraction of equity and an absolute amount.
-    public func holdingsCap(totalEquity: Amount) -> Amount {
-        min(max(totalEquity, 0) * settings.capEquityFraction, settings.capAbsolute)
+    public func holdingsCap(totalEquity: Amount) throws(AmountOverflow) -> Amount {
+        min(try max(totalEquity, 0) * settings.capEquityFraction, settings.capAbsolute)
     }
 
     /// Position value plus open buys, counted against the cap; nil without a price.
-    public func holdingsUsed(_ account: AccountSnapshot, asset: CryptoAsset, price: Amount?) -> Amount? {
+    public func holdingsUsed(_ account: AccountSnapshot, asset: CryptoAsset, price: Amount?)
+        throws(AmountOverflow) -> Amount? {
         let held = account.positions[asset] ?? 0
         guard held == 0 || price != nil else { return nil }
-        return held * (price ?? 0) + (account.openBuyValue[asset] ?? 0)
+        return try held * (price ?? 0) + (account.openBuyValue[asset] ?? 0)
     }
 }
 
@@ -86,7 +98,7 @@ public struct PreTradeRiskEngine: Sendable {
 enum Checks {
     typealias Draft = PreTradeRiskEngine.Draft
 
-    static func mobileVerified(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func mobileVerified(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         guard draft.account.profile?.mobileVerified == true else {
             return Refusal("ACC-03", "Your mobile number is not verified, so trading is restricted; "
                            + "verify it with the code we send by SMS, then try again.", kind: .notPermitted)
@@ -94,7 +106,7 @@ enum Checks {
         return nil
     }
 
-    static func permission(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func permission(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         guard draft.account.permissionGranted else {
             return Refusal("CRY-01", "This account has no Cryptocurrency trading permission; "
                            + "request it in the portal first.", kind: .notPermitted)
@@ -102,14 +114,14 @@ enum Checks {
         return nil
     }
 
-    static func eligibility(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func eligibility(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         // The permission was granted to an eligible account; the profile may have changed since.
         guard var refusal = Eligibility.refusal(for: draft.account.profile, settings: engine.settings) else { return nil }
         refusal = Refusal(refusal.ruleID, refusal.message, kind: .notPermitted)
         return refusal
     }
 
-    static func asset(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func asset(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         guard let asset = draft.intent.asset else {
             return Refusal("CRY-03", "Only Bitcoin (BTC) and Ether (ETH) can be traded; choose one of them.",
                            kind: .invalidInput)
@@ -118,7 +130,7 @@ enum Checks {
         return nil
     }
 
-    static func orderForm(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func orderForm(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         let intent = draft.intent
         guard let side = intent.side else {
             return Refusal("CRY-04", "Say whether the order buys or sells.", kind: .invalidInput)
@@ -158,7 +170,7 @@ enum Checks {
         return Refusal("CRY-04", "The \(name) must be more than zero.", kind: .invalidInput)
     }
 
-    static func timeInForce(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func timeInForce(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         let allowed: [TimeInForce]
         switch (draft.side, draft.type) {
         case (.buy, .market): allowed = [.ioc]
@@ -174,13 +186,13 @@ enum Checks {
         return nil
     }
 
-    static func tradingHours(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func tradingHours(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         guard draft.side == .buy, engine.calendar.isClosingOnly(draft.now) else { return nil }
         return Refusal("CRY-07", "From Friday 16:00 to Sunday 03:00 New York time only closing trades (sells) "
                        + "are taken; place the buy after Sunday 03:00 New York time.")
     }
 
-    static func markPrice(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func markPrice(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         // Buys need it for the holdings cap, market sells to estimate the quantity.
         let needed = draft.side == .buy || draft.type == .market
         guard let mark = draft.mark, mark.price > 0,
@@ -194,7 +206,7 @@ enum Checks {
         return nil
     }
 
-    static func quantityAndValue(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func quantityAndValue(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         let intent = draft.intent
         let increment = engine.settings.quantityIncrement[draft.asset] ?? 0
         switch draft.type {
@@ -202,23 +214,27 @@ enum Checks {
             draft.tradeValue = intent.cashValue!
             // The venue fills a market order by cash value; a sell's quantity is estimated here.
             if draft.side == .sell, let price = draft.markPrice {
-                draft.quantity = Money.floor(intent.cashValue! / price, toMultipleOf: increment)
+                draft.quantity = try Money.floor(intent.cashValue! / price, toMultipleOf: increment)
             }
         case .limit:
             let price = intent.limitPrice!
-            let quantity = intent.quantity.map { Money.floor($0, toMultipleOf: increment) }
-                ?? Money.floor(intent.cashValue! / price, toMultipleOf: increment)
+            let quantity: Amount
+            if let given = intent.quantity {
+                quantity = try Money.floor(given, toMultipleOf: increment)
+            } else {
+                quantity = try Money.floor(intent.cashValue! / price, toMultipleOf: increment)
+            }
             guard quantity > 0 else {
                 return Refusal("CRY-05", "The order comes to less than the smallest \(draft.asset.rawValue) quantity "
                                + "(\(Money.text(increment))); make it larger.")
             }
             draft.quantity = quantity
-            draft.tradeValue = quantity * price
+            draft.tradeValue = try quantity * price
         }
         return nil
     }
 
-    static func minimumSize(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func minimumSize(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         guard draft.tradeValue >= engine.settings.minimumOrderValue else {
             return Refusal("CRY-05", "The minimum order is USD \(Money.text(engine.settings.minimumOrderValue)) "
                            + "of trade value; this one is USD \(Money.text(Money.cents(draft.tradeValue))).")
@@ -226,12 +242,12 @@ enum Checks {
         return nil
     }
 
-    static func noMargin(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
-        draft.commission = Fees.commission(tradeValue: draft.tradeValue, monthVolume: draft.account.monthVolume,
+    static func noMargin(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
+        draft.commission = try Fees.commission(tradeValue: draft.tradeValue, monthVolume: draft.account.monthVolume,
                                            settings: engine.settings)
         guard draft.side == .buy else { return nil }
-        let cost = draft.tradeValue + draft.commission
-        let available = draft.account.availableCash
+        let cost = try draft.tradeValue + draft.commission
+        let available = try draft.account.availableCash
         guard cost <= available else {
             return Refusal("CRY-06", "Crypto is bought with cash only, no margin: the order needs "
                            + "USD \(Money.text(Money.cents(cost))) with commission and USD "
@@ -240,11 +256,11 @@ enum Checks {
         return nil
     }
 
-    static func noShortSelling(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func noShortSelling(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         guard draft.side == .sell else { return nil }
         let held = draft.account.positions[draft.asset] ?? 0
         let pending = draft.account.pendingSells[draft.asset] ?? 0
-        let sellable = held - pending
+        let sellable = try held - pending
         guard let quantity = draft.quantity, quantity <= sellable else {
             return Refusal("CRY-06", "Short selling is not allowed: you can sell at most "
                            + "\(Money.text(max(sellable, 0))) \(draft.asset.rawValue) (held less open sells).")
@@ -252,15 +268,15 @@ enum Checks {
         return nil
     }
 
-    static func holdingsCap(_ draft: inout Draft, _ engine: PreTradeRiskEngine) -> Refusal? {
+    static func holdingsCap(_ draft: inout Draft, _ engine: PreTradeRiskEngine) throws(AmountOverflow) -> Refusal? {
         guard draft.side == .buy else { return nil }
-        let cap = engine.holdingsCap(totalEquity: draft.account.totalEquity)
-        let used = engine.holdingsUsed(draft.account, asset: draft.asset, price: draft.markPrice) ?? 0
-        guard used + draft.tradeValue <= cap else {
+        let cap = try engine.holdingsCap(totalEquity: draft.account.totalEquity)
+        let used = try engine.holdingsUsed(draft.account, asset: draft.asset, price: draft.markPrice) ?? 0
+        guard try used + draft.tradeValue <= cap else {
             return Refusal("CRY-09", "\(draft.asset.rawValue) holdings are capped at USD \(Money.text(Money.cents(cap))) "
                            + "(the lesser of 10% of equity and USD 1,000,000); with positions and open buys at "
                            + "USD \(Money.text(Money.cents(used))) this order may be at most "
-                           + "USD \(Money.text(Money.cents(max(cap - used, 0)))).")
+                           + "USD \(Money.text(Money.cents(max(try cap - used, 0)))).")
         }
         return nil
     }

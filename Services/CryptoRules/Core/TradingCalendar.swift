@@ -82,7 +82,8 @@ public struct TradingCalendar: Sendable {
     /// Number of days in a "YYYY-MM" month; nil when the text is not a month.
     public func daysIn(month: String) -> Int? {
         let parts = month.split(separator: "-")
-        guard parts.count == 2, let year = Int(parts[0]), let number = Int(parts[1]), (1...12).contains(number),
+        guard parts.count == 2, parts[0].count == 4, parts[1].count == 2,
+              month.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let year = Int(parts[0]), let number = Int(parts[1]), (1...12).contains(number),
               let first = calendar.date(from: DateComponents(year: year, month: number, day: 1)),
               let range = calendar.range(of: .day, in: .month, for: first) else { return nil }
         return range.count

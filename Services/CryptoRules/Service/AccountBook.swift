@@ -51,16 +51,16 @@ struct AccountBook: Sendable {
     }
 
     /// What the checks need to know about an account, reservations included.
-    func snapshot(_ accountID: String, month: String) -> AccountSnapshot {
+    func snapshot(_ accountID: String, month: String) throws(AmountOverflow) -> AccountSnapshot {
         let account = account(accountID)
         var snapshot = AccountSnapshot(profile: account.profile, permissionGranted: account.permissionGranted,
                                        totalEquity: account.totalEquity, cash: account.cash,
                                        positions: account.positions,
                                        monthVolume: account.monthVolume[month] ?? 0)
         for order in openOrders(of: accountID) {
-            snapshot.reservedCash += order.reservedCash
-            snapshot.openBuyValue[order.asset, default: 0] += order.capValue
-            snapshot.pendingSells[order.asset, default: 0] += order.reservedQuantity
+            try snapshot.reservedCash += order.reservedCash
+            try snapshot.openBuyValue[order.asset, default: 0] += order.capValue
+            try snapshot.pendingSells[order.asset, default: 0] += order.reservedQuantity
         }
         return snapshot
     }

@@ -15,10 +15,16 @@ extension CryptoRulesService {
         let book = self.book.withLock { $0 }
         var values: [(String, Amount)] = []
         for account in book.accounts.values {
-            let value = account.positions.reduce(Amount(0)) { total, position in
-                total + position.value * (book.prices[position.key]?.price ?? 0)
+            do {
+                var value = Amount.zero
+                for (asset, quantity) in account.positions {
+                    try value += quantity * (book.prices[asset]?.price ?? 0)
+                }
+                if value > 0 { values.append((account.accountID, value)) }
+            } catch {
+                logger.error("holdings of an account are out of range; not recorded",
+                             metadata: ["account": "\(account.accountID)"])
             }
-            if value > 0 { values.append((account.accountID, value)) }
         }
         do {
             try database.write { db in
@@ -40,6 +46,12 @@ extension CryptoRulesService {
             throw RPCError.invalidArgument("month must be YYYY-MM, e.g. 2026-11")
         }
         let date = now()
+        // CRY-11 charges on the month's average daily value, known only once the month is over.
+        guard request.month < calendar.month(of: date) else {
+            throw RPCError.failedPrecondition(
+                "custody fees for \(request.month) can be charged once that month has ended "
+                + "(it is \(calendar.month(of: date)) now)", ruleID: "CRY-11")
+        }
         return try mutate { book in
             var charges: [CustodyFeeCharged] = []
             var changed: [AccountRecord] = []
@@ -51,10 +63,17 @@ extension CryptoRulesService {
                                                          fee: row["fee"], days: row["days"]))
                         continue
                     }
-                    let (average, fee) = Fees.custodyFee(dailyValues: values, daysInMonth: days, settings: settings)
+                    guard let (average, fee) = try? Fees.custodyFee(dailyValues: values, daysInMonth: days,
+                                                                    settings: settings) else {
+                        logger.error("custody fee out of range; not charged", metadata: ["account": "\(accountID)"])
+                        continue
+                    }
                     guard fee > 0 else { continue }
                     var account = book.account(accountID)
-                    account.cash -= fee
+                    guard (try? account.cash -= fee) != nil else {
+                        logger.error("custody fee out of range; not charged", metadata: ["account": "\(accountID)"])
+                        continue
+                    }
                     try CryptoStore.saveCustodyCharge(accountID: accountID, month: request.month, average: average,
                                                       fee: fee, days: values.count, db)
                     try CryptoStore.save(account, db)

@@ -12,22 +12,26 @@ extension CryptoRulesService {
 
     /// Applies one input event. A malformed one is logged and dropped; the service goes on.
     public func handle(_ event: ReceivedEvent) {
+        let nowMs = now().unixMs
+        func decode<M: ProtoMessage>(_ type: M.Type) throws -> M? {
+            try event.decode(type, limits: fieldLimits, nowUnixMs: nowMs)
+        }
         do {
-            if let profile = try event.decode(AccountProfileUpdated.self) {
+            if let profile = try decode(AccountProfileUpdated.self) {
                 try apply(profile)
-            } else if let balance = try event.decode(AccountBalanceUpdated.self) {
+            } else if let balance = try decode(AccountBalanceUpdated.self) {
                 try apply(balance)
-            } else if let price = try event.decode(MarkPriceUpdated.self) {
+            } else if let price = try decode(MarkPriceUpdated.self) {
                 try apply(price)
-            } else if let fill = try event.decode(VenueOrderFilled.self) {
-                try settle(fill)
-            } else if let closed = try event.decode(VenueOrderClosed.self) {
+            } else if let fill = try decode(VenueOrderFilled.self) {
+                try ProtoMapping.checked("fill") { try settle(fill) }
+            } else if let closed = try decode(VenueOrderClosed.self) {
                 try apply(closed)
             }
         } catch {
             let reason = (error as? RPCError)?.message ?? "\(type(of: error))"
             logger.warning("event dropped", metadata: ["type": "\(event.header.type)", "event": "\(event.header.eventID)",
-                                                       "reason": "\(reason)"])
+                                                       "producer": "\(event.header.producer)", "reason": "\(reason)"])
         }
     }
 
@@ -38,7 +42,7 @@ extension CryptoRulesService {
         let type: CryptoRulesCore.InvestorType? = switch event.investorType {
         case .individual: .individual
         case .institution: .institution
-        case .unspecified: nil
+        case .unspecified, .unrecognized: nil
         }
         try mutate { book in
             var account = book.account(accountID)
@@ -71,7 +75,14 @@ extension CryptoRulesService {
         guard let price = try ProtoMapping.amount(event.price, field: "price"), price > 0 else {
             throw RPCError.invalidArgument("a mark price must be more than zero")
         }
-        let asOf = event.asOfUnixMs > 0 ? Date(unixMs: event.asOfUnixMs) : now()
+        let date = now()
+        // A time from the future would never be replaced by the real feed (older prices lose).
+        guard event.asOfUnixMs <= date.unixMs + fieldLimits.clockSkewMilliseconds else {
+            throw RPCError.invalidArgument("as_of_unix_ms is in the future, beyond the "
+                                           + "\(fieldLimits.clockSkewMilliseconds) ms of clock skew accepted")
+        }
+        guard event.asOfUnixMs >= 0 else { throw RPCError.invalidArgument("as_of_unix_ms is before 1970") }
+        let asOf = event.asOfUnixMs > 0 ? Date(unixMs: event.asOfUnixMs) : date
         try mutate { book in
             // An older price arriving late never replaces a newer one.
             if let current = book.prices[asset], current.asOf > asOf { return }
@@ -98,35 +109,36 @@ extension CryptoRulesService {
                 }
                 throw RPCError.notFound("fill \(event.fillID) names unknown order \(event.orderID)")
             }
-            let remainingBefore = (order.quantity ?? quantity) - order.filledQuantity
-            if order.type == .limit && quantity > remainingBefore {
-                throw RPCError.failedPrecondition("fill \(event.fillID) exceeds what is left of \(order.orderID)")
+            let remainingBefore = try (order.quantity ?? quantity) - order.filledQuantity
+            let value = try quantity * price
+            if let refusal = try Self.fillRefusal(quantity: quantity, price: price, value: value,
+                                                  remaining: remainingBefore, order: order) {
+                throw RPCError.failedPrecondition("fill \(event.fillID) for order \(order.orderID): \(refusal)")
             }
             var account = book.account(order.accountID)
             let month = calendar.month(of: date)
-            let value = quantity * price
-            let commission = Fees.fillCommission(fillValue: value, isFirstFill: order.fillCount == 0,
-                                                 monthVolume: account.monthVolume[month] ?? 0, settings: settings)
+            let commission = try Fees.fillCommission(fillValue: value, isFirstFill: order.fillCount == 0,
+                                                     monthVolume: account.monthVolume[month] ?? 0, settings: settings)
             switch order.side {
             case .buy:
-                account.positions[order.asset, default: 0] += quantity
-                account.cash -= value + commission
+                try account.positions[order.asset, default: 0] += quantity
+                try account.cash -= value + commission
             case .sell:
-                account.positions[order.asset, default: 0] -= quantity
-                account.cash += value - commission
+                try account.positions[order.asset, default: 0] -= quantity
+                try account.cash += value - commission
             }
-            account.monthVolume[month, default: 0] += value
-            order.filledQuantity += quantity
+            try account.monthVolume[month, default: 0] += value
+            try order.filledQuantity += quantity
             order.fillCount += 1
-            order.commissionCharged += commission
+            try order.commissionCharged += commission
             // A market order is done with its fill (the venue fills it by cash value, IOC).
             if order.type == .market || order.filledQuantity >= (order.quantity ?? 0) {
                 order.close(.filled, reason: "")
             } else {
-                let left = (remainingBefore - quantity) / remainingBefore
-                order.reservedCash = Money.cents(order.reservedCash * left)
-                order.capValue *= left
-                order.reservedQuantity = order.side == .sell ? order.quantity! - order.filledQuantity : 0
+                let left = try (remainingBefore - quantity) / remainingBefore
+                order.reservedCash = Money.cents(try order.reservedCash * left)
+                try order.capValue *= left
+                order.reservedQuantity = order.side == .sell ? try order.quantity! - order.filledQuantity : 0
             }
             let settled = OrderSettled(
                 orderID: order.orderID, accountID: order.accountID, fillID: event.fillID,
@@ -144,6 +156,28 @@ extension CryptoRulesService {
             book.put(order)
             book.accounts[account.accountID] = account
         }
+    }
+
+    /// Why a fill cannot belong to `order`, or nil when it can: it may not exceed what is left,
+    /// cross the limit price (a buy never above it, a sell never below), or, for a market buy,
+    /// cost more than the order's cash value.
+    static func fillRefusal(quantity: Amount, price: Amount, value: Amount, remaining: Amount,
+                            order: OrderRecord) throws(AmountOverflow) -> String? {
+        if order.quantity != nil && quantity > remaining {
+            return "quantity \(Money.text(quantity)) exceeds the \(Money.text(remaining)) left"
+        }
+        if let limit = order.limitPrice {
+            if order.side == .buy && price > limit {
+                return "price \(Money.text(price)) is above the buy limit \(Money.text(limit))"
+            }
+            if order.side == .sell && price < limit {
+                return "price \(Money.text(price)) is below the sell limit \(Money.text(limit))"
+            }
+        }
+        if order.type == .market, order.side == .buy, let cashValue = order.cashValue, value > cashValue {
+            return "value \(Money.text(value)) exceeds the order's cash value \(Money.text(cashValue))"
+        }
+        return nil
     }
 
     func apply(_ event: VenueOrderClosed) throws {

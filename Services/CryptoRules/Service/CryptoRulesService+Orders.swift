@@ -9,7 +9,13 @@ extension CryptoRulesService {
     /// Runs every check against `book` as it is now. Call with the book's lock held.
     func evaluate(_ intent: OrderIntent, accountID: String, in book: borrowing AccountBook, at date: Date)
         -> Result<PricedOrder, Refusal> {
-        let snapshot = book.snapshot(accountID, month: calendar.month(of: date))
+        let snapshot: AccountSnapshot
+        do {
+            snapshot = try book.snapshot(accountID, month: calendar.month(of: date))
+        } catch {
+            return .failure(Refusal("CRY-04", "This account's amounts are too large to check an order against.",
+                                    kind: .invalidInput))
+        }
         let mark = intent.asset.flatMap { book.prices[$0] }
         return engine.evaluate(intent, account: snapshot, mark: mark, now: date)
     }
@@ -120,25 +126,31 @@ extension CryptoRulesService {
 
     func accountState(_ request: GetAccountStateRequest) throws -> AccountState {
         let accountID = try ProtoMapping.requireAccount(request.accountID)
+        return try ProtoMapping.checked("account state") { try accountState(accountID) }
+    }
+
+    private func accountState(_ accountID: String) throws -> AccountState {
         let date = now()
         let book = self.book.withLock { $0 }
         let account = book.account(accountID)
-        let snapshot = book.snapshot(accountID, month: calendar.month(of: date))
+        let snapshot = try book.snapshot(accountID, month: calendar.month(of: date))
         var used: Amount = 0
-        let positions = CryptoAsset.allCases.compactMap { asset -> Position? in
+        var positions: [Position] = []
+        for asset in CryptoAsset.allCases {
             let quantity = account.positions[asset] ?? 0
             let price = book.prices[asset]?.price
-            used += quantity * (price ?? 0) + (snapshot.openBuyValue[asset] ?? 0)
-            guard quantity != 0 || (snapshot.pendingSells[asset] ?? 0) != 0 else { return nil }
-            return Position(asset: ProtoMapping.asset(asset), quantity: Money.text(quantity),
-                            pendingSellQuantity: Money.text(snapshot.pendingSells[asset] ?? 0),
-                            marketValue: price.map { Money.text(Money.cents(quantity * $0)) } ?? "")
+            try used += quantity * (price ?? 0) + (snapshot.openBuyValue[asset] ?? 0)
+            guard quantity != 0 || (snapshot.pendingSells[asset] ?? 0) != 0 else { continue }
+            positions.append(Position(
+                asset: ProtoMapping.asset(asset), quantity: Money.text(quantity),
+                pendingSellQuantity: Money.text(snapshot.pendingSells[asset] ?? 0),
+                marketValue: try price.map { price throws in Money.text(Money.cents(try quantity * price)) } ?? ""))
         }
         return AccountState(
             accountID: accountID, permissionGranted: account.permissionGranted,
             mobileVerified: account.profile?.mobileVerified ?? false, cash: Money.text(account.cash),
-            availableCash: Money.text(snapshot.availableCash), totalEquity: Money.text(account.totalEquity),
-            holdingsCap: Money.text(engine.holdingsCap(totalEquity: account.totalEquity)),
+            availableCash: Money.text(try snapshot.availableCash), totalEquity: Money.text(account.totalEquity),
+            holdingsCap: Money.text(try engine.holdingsCap(totalEquity: account.totalEquity)),
             holdingsUsed: Money.text(used), monthVolume: Money.text(snapshot.monthVolume), positions: positions,
             openOrders: book.openOrders(of: accountID).map(ProtoMapping.message))
     }

@@ -19,19 +19,33 @@ public final class CryptoRulesService: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     let book: Mutex<AccountBook>
+    /// Limits of input fields (and the clock skew allowed for times in events).
+    let fieldLimits: FieldLimits
 
     var settings: CryptoSettings { engine.settings }
     var calendar: TradingCalendar { engine.calendar }
 
     /// Loads the book from `database` (migrated with ``registerMigrations(_:)``).
+    ///
+    /// Rows holding values that are no longer accepted (out of range, a price dated in the
+    /// future) are left out of memory and logged as errors; start-up goes on without them.
     public init(database: DatabasePool, outbox: OutboxRelay, settings: CryptoSettings, logger: Logger,
-                now: @escaping @Sendable () -> Date = { Date() }) throws {
+                fieldLimits: FieldLimits = FieldLimits(), now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.engine = PreTradeRiskEngine(settings: settings)
         self.database = database
         self.outbox = outbox
         self.logger = logger
         self.now = now
-        self.book = Mutex(try database.read(CryptoStore.loadBook))
+        self.fieldLimits = fieldLimits
+        var skipped: [CryptoStore.UnusableRow] = []
+        let latestAcceptedMs = now().unixMs + fieldLimits.clockSkewMilliseconds
+        self.book = Mutex(try database.read { db in
+            try CryptoStore.loadBook(db, latestAcceptedMs: latestAcceptedMs, skipped: &skipped)
+        })
+        for row in skipped {
+            logger.error("stored row left out: its values are no longer accepted; fix or delete it",
+                         metadata: ["table": "\(row.table)", "key": "\(row.key)", "reason": "\(row.reason)"])
+        }
     }
 
     /// The service's tables.

@@ -91,78 +91,120 @@ enum CryptoStore {
         }
     }
 
-    private static func amount(_ row: Row, _ column: String) -> Amount {
-        (row[column] as String?).flatMap(Money.parse) ?? 0
+    /// A stored value that is no longer accepted (written before inputs were bounded, or
+    /// edited by hand): its row is left out of memory and reported, never trusted.
+    struct UnusableRow: Error, CustomStringConvertible {
+        let table: String
+        let key: String
+        let reason: String
+        var description: String { "\(table) row \(key): \(reason)" }
     }
 
-    private static func optionalAmount(_ row: Row, _ column: String) -> Amount? {
-        (row[column] as String?).flatMap(Money.parse)
+    private static func amount(_ row: Row, _ column: String) throws -> Amount {
+        try optionalAmount(row, column) ?? 0
     }
 
-    /// Reads everything into memory at start-up.
-    static func loadBook(_ db: Database) throws -> AccountBook {
+    private static func optionalAmount(_ row: Row, _ column: String) throws -> Amount? {
+        guard let text = row[column] as String? else { return nil }
+        guard let value = Amount(input: text) else {
+            throw UnusableRow(table: "", key: "", reason: "\(column) is out of range or not a decimal")
+        }
+        return value
+    }
+
+    /// Runs `load` for one row; a row it cannot use is reported and left out.
+    private static func each(_ rows: [Row], table: String, key: String, skipped: inout [UnusableRow],
+                             _ load: (Row) throws -> Void) {
+        for row in rows {
+            do {
+                try load(row)
+            } catch let error as UnusableRow {
+                skipped.append(UnusableRow(table: table, key: row[key] ?? "?", reason: error.reason))
+            } catch {
+                skipped.append(UnusableRow(table: table, key: row[key] ?? "?", reason: "\(type(of: error))"))
+            }
+        }
+    }
+
+    /// Reads everything into memory at start-up. Rows holding values that are out of range
+    /// (or a price dated later than `latestAcceptedMs`) are left out and returned in `skipped`.
+    static func loadBook(_ db: Database, latestAcceptedMs: Int64, skipped: inout [UnusableRow]) throws -> AccountBook {
         var book = AccountBook()
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM account") {
+        each(try Row.fetchAll(db, sql: "SELECT * FROM account"), table: "account", key: "account_id",
+             skipped: &skipped) { row in
             var account = AccountRecord(accountID: row["account_id"])
             if row["has_profile"] as Bool {
                 account.profile = InvestorProfile(
                     hongKongResident: row["hong_kong_resident"], professionalInvestor: row["professional_investor"],
                     investorType: (row["investor_type"] as String?).flatMap(InvestorType.init(rawValue:)),
-                    assetsHKD: amount(row, "assets_hkd"), mobileVerified: row["mobile_verified"])
+                    assetsHKD: try amount(row, "assets_hkd"), mobileVerified: row["mobile_verified"])
             }
             account.permissionGranted = row["permission_granted"]
             account.permissionDecidedMs = row["permission_decided_ms"]
-            account.totalEquity = amount(row, "total_equity")
-            account.cash = amount(row, "cash")
+            account.totalEquity = try amount(row, "total_equity")
+            account.cash = try amount(row, "cash")
             book.accounts[account.accountID] = account
         }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM position") {
-            guard let asset = CryptoAsset(rawValue: row["asset"]) else { continue }
+        each(try Row.fetchAll(db, sql: "SELECT * FROM position"), table: "position", key: "account_id",
+             skipped: &skipped) { row in
+            guard let asset = CryptoAsset(rawValue: row["asset"]) else { return }
+            let quantity = try amount(row, "quantity")
             book.accounts[row["account_id"], default: AccountRecord(accountID: row["account_id"])]
-                .positions[asset] = amount(row, "quantity")
+                .positions[asset] = quantity
         }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM month_volume") {
+        each(try Row.fetchAll(db, sql: "SELECT * FROM month_volume"), table: "month_volume", key: "account_id",
+             skipped: &skipped) { row in
+            let volume = try amount(row, "volume")
             book.accounts[row["account_id"], default: AccountRecord(accountID: row["account_id"])]
-                .monthVolume[row["month"]] = amount(row, "volume")
+                .monthVolume[row["month"]] = volume
         }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM crypto_order WHERE status = 'OPEN'") {
-            if let order = order(from: row) { book.put(order) }
+        each(try Row.fetchAll(db, sql: "SELECT * FROM crypto_order WHERE status = 'OPEN'"), table: "crypto_order",
+             key: "order_id", skipped: &skipped) { row in
+            if let order = try order(from: row) { book.put(order) }
         }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM mark_price") {
-            guard let asset = CryptoAsset(rawValue: row["asset"]) else { continue }
-            book.prices[asset] = MarkPrice(price: amount(row, "price"), asOf: Date(unixMs: row["as_of_ms"]))
+        each(try Row.fetchAll(db, sql: "SELECT * FROM mark_price"), table: "mark_price", key: "asset",
+             skipped: &skipped) { row in
+            guard let asset = CryptoAsset(rawValue: row["asset"]) else { return }
+            let price = try amount(row, "price")
+            let asOfMs: Int64 = row["as_of_ms"]
+            guard price > 0 else { throw UnusableRow(table: "", key: "", reason: "the price is not positive") }
+            guard asOfMs <= latestAcceptedMs else {
+                throw UnusableRow(table: "", key: "", reason: "the price is dated in the future")
+            }
+            book.prices[asset] = MarkPrice(price: price, asOf: Date(unixMs: asOfMs))
         }
         return book
     }
 
-    private static func order(from row: Row) -> OrderRecord? {
+    private static func order(from row: Row) throws -> OrderRecord? {
         guard let asset = CryptoAsset(rawValue: row["asset"]), let side = OrderSide(rawValue: row["side"]),
               let type = CryptoOrderType(rawValue: row["type"]),
               let tif = TimeInForce(rawValue: row["time_in_force"]),
               let status = OrderStatus(rawValue: row["status"]) else { return nil }
         var order = OrderRecord(
             orderID: row["order_id"], accountID: row["account_id"], clientOrderID: row["client_order_id"],
-            asset: asset, side: side, type: type, quantity: optionalAmount(row, "quantity"),
-            cashValue: optionalAmount(row, "cash_value"), limitPrice: optionalAmount(row, "limit_price"),
-            timeInForce: tif, status: status, reservedCash: amount(row, "reserved_cash"),
-            capValue: amount(row, "cap_value"), reservedQuantity: amount(row, "reserved_quantity"),
+            asset: asset, side: side, type: type, quantity: try optionalAmount(row, "quantity"),
+            cashValue: try optionalAmount(row, "cash_value"), limitPrice: try optionalAmount(row, "limit_price"),
+            timeInForce: tif, status: status, reservedCash: try amount(row, "reserved_cash"),
+            capValue: try amount(row, "cap_value"), reservedQuantity: try amount(row, "reserved_quantity"),
             acceptedMs: row["accepted_ms"], expiresMs: row["expires_ms"])
-        order.filledQuantity = amount(row, "filled_quantity")
+        order.filledQuantity = try amount(row, "filled_quantity")
         order.fillCount = row["fill_count"]
-        order.commissionCharged = amount(row, "commission_charged")
+        order.commissionCharged = try amount(row, "commission_charged")
         order.closeReason = row["close_reason"]
         return order
     }
 
     /// A closed order, from the database (memory holds open orders only).
     static func order(id: String, _ db: Database) throws -> OrderRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM crypto_order WHERE order_id = ?", arguments: [id]).flatMap(order(from:))
+        try Row.fetchOne(db, sql: "SELECT * FROM crypto_order WHERE order_id = ?", arguments: [id])
+            .flatMap { try order(from: $0) }
     }
 
     /// The order an account placed with a client order id, open or closed.
     static func order(accountID: String, clientOrderID: String, _ db: Database) throws -> OrderRecord? {
         try Row.fetchOne(db, sql: "SELECT * FROM crypto_order WHERE account_id = ? AND client_order_id = ? LIMIT 1",
-                         arguments: [accountID, clientOrderID]).flatMap(order(from:))
+                         arguments: [accountID, clientOrderID]).flatMap { try order(from: $0) }
     }
 
     static func save(_ account: AccountRecord, _ db: Database) throws {
@@ -243,7 +285,7 @@ enum CryptoStore {
         var values: [String: [Amount]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT account_id, value FROM holding_snapshot WHERE day LIKE ?",
                                     arguments: ["\(month)-%"]) {
-            values[row["account_id"], default: []].append(amount(row, "value"))
+            values[row["account_id"], default: []].append(try amount(row, "value"))
         }
         return values
     }

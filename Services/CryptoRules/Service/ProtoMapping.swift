@@ -9,7 +9,7 @@ enum ProtoMapping {
         switch asset {
         case .btc: .btc
         case .eth: .eth
-        case .unspecified: nil
+        case .unspecified, .unrecognized: nil
         }
     }
 
@@ -24,7 +24,7 @@ enum ProtoMapping {
         switch side {
         case .buy: .buy
         case .sell: .sell
-        case .unspecified: nil
+        case .unspecified, .unrecognized: nil
         }
     }
 
@@ -36,7 +36,7 @@ enum ProtoMapping {
         switch type {
         case .market: .market
         case .limit: .limit
-        case .unspecified: nil
+        case .unspecified, .unrecognized: nil
         }
     }
 
@@ -50,7 +50,7 @@ enum ProtoMapping {
         case .minutes: .minutes
         case .day: .day
         case .gtc: .gtc
-        case .unspecified: nil
+        case .unspecified, .unrecognized: nil
         }
     }
 
@@ -76,11 +76,21 @@ enum ProtoMapping {
     /// Parses an optional decimal field; empty means absent.
     static func amount(_ text: String, field: String) throws -> Amount? {
         guard !text.isEmpty else { return nil }
-        guard let value = Money.parse(text) else {
-            throw RPCError.invalidArgument("\(field) '\(text.prefix(40))' is not a decimal number such as 10.50",
-                                           ruleID: "CRY-04")
+        guard let value = Amount(input: text) else {
+            throw RPCError.invalidArgument(
+                "\(field) must be a plain decimal number such as 10.50, with at most 18 decimals and less than "
+                + "1,000,000,000,000,000 in size", ruleID: "CRY-04")
         }
         return value
+    }
+
+    /// Runs `body`, turning arithmetic that does not fit into INVALID_ARGUMENT.
+    static func checked<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch is AmountOverflow {
+            throw RPCError.invalidArgument("\(what): an amount is out of range")
+        }
     }
 
     static func requireAccount(_ accountID: String) throws -> String {

@@ -6,6 +6,7 @@ import SLSProtoC
 /// protobuf-c pack it; decoding lets protobuf-c unpack and copies the result into Swift.
 protocol CBridged: ProtoMessage {
     associatedtype CStruct
+    static var wireLayout: WireLayout { get }
     static func cInit(_ c: UnsafeMutablePointer<CStruct>)
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int
@@ -24,6 +25,9 @@ extension CBridged {
     /// protobuf-c allocates the unpacked message and each string from a ``CArena``, which
     /// frees everything at once when the Swift value has been built.
     static func decodeThroughC(_ bytes: [UInt8]) throws -> Self {
+        try bytes.withUnsafeBufferPointer { buffer throws(ProtoDecodingError) in
+            try wireLayout.check(buffer)
+        }
         let arena = CArena()
         var allocator = arena.protobufAllocator
         let unpacked = withUnsafeMutablePointer(to: &allocator) { allocator in

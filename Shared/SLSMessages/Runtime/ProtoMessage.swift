@@ -23,6 +23,9 @@ public protocol ProtoMessage: Sendable, Hashable, Codable {
     init(serializedBytes: [UInt8]) throws
     /// Encodes to the protobuf wire format.
     func serializedBytes() -> [UInt8]
+    /// Checks every field against the validator's limits (lengths, control characters,
+    /// element counts, times); throws the first violation, naming the field and the limit.
+    func validate(_ validator: FieldValidator, in path: String) throws(FieldViolation)
 }
 
 extension ProtoMessage {
@@ -45,19 +48,54 @@ extension ProtoMessage {
     }
 }
 
-/// An enum declared in protos/. Its JSON form is the proto value name.
-public protocol ProtoEnum: Sendable, Hashable, Codable, RawRepresentable where RawValue == String {
+/// An enum declared in protos/. Open, as proto3 enums are: an unknown number is kept.
+///
+/// Its JSON form is the value's name (`"BTC"`), or its number when this build does not know it;
+/// both forms are read.
+public protocol ProtoEnum: Sendable, Hashable, Codable, CustomStringConvertible {
     static var protoName: String { get }
+    /// Every value declared in the proto file.
+    static var knownCases: [Self] { get }
     var protoNumber: Int32 { get }
-    init?(protoNumber: Int32)
+    /// The value's name in the proto file, or nil for a number this build does not know.
+    var valueName: String? { get }
+    init(protoNumber: Int32)
 }
 
 extension ProtoEnum {
-    static func decoded(_ number: Int32, field: String) throws -> Self {
-        guard let value = Self(protoNumber: number) else {
-            throw ProtoDecodingError("field \(field) holds \(number), which is not a value of \(protoName)")
+    /// The value's proto name, or its number when unknown (e.g. `BTC`, `-1`).
+    public var description: String { valueName ?? String(protoNumber) }
+
+    /// The value declared with `name`, if any.
+    public init?(valueName name: String) {
+        guard let value = Self.knownCases.first(where: { $0.valueName == name }) else { return nil }
+        self = value
+    }
+
+    /// Whether this build knows the value.
+    public var isKnown: Bool { valueName != nil }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(Int32.self) {
+            self.init(protoNumber: number)
+            return
         }
-        return value
+        let name = try container.decode(String.self)
+        guard let value = Self(valueName: name) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "\(name.prefix(64)) is not a value of \(Self.protoName)")
+        }
+        self = value
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let valueName {
+            try container.encode(valueName)
+        } else {
+            try container.encode(protoNumber)
+        }
     }
 }
 

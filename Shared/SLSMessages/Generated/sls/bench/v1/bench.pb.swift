@@ -55,6 +55,11 @@ public struct EchoRequest: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.bytes(self.payload.count, "payload", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -65,6 +70,7 @@ public struct EchoRequest: ProtoMessage {
 
 extension EchoRequest: CBridged {
     typealias CStruct = Sls__Bench__V1__EchoRequest
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__bench__v1__echo_request__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__bench__v1__echo_request__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -131,6 +137,11 @@ public struct EchoReply: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.bytes(self.payload.count, "payload", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -141,6 +152,7 @@ public struct EchoReply: ProtoMessage {
 
 extension EchoReply: CBridged {
     typealias CStruct = Sls__Bench__V1__EchoReply
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__bench__v1__echo_reply__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__bench__v1__echo_reply__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {

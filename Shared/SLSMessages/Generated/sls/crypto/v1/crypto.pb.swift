@@ -9,93 +9,155 @@ import FoundationEssentials
 import Foundation
 #endif
 
-public enum Asset: String, ProtoEnum, CaseIterable {
-    case unspecified = "ASSET_UNSPECIFIED"
-    case btc = "BTC"
-    case eth = "ETH"
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum Asset: ProtoEnum {
+    case unspecified
+    case btc
+    case eth
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
 
     public static let protoName = "sls.crypto.v1.Asset"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [Asset] = [.unspecified, .btc, .eth]
 
     public var protoNumber: Int32 {
         switch self {
         case .unspecified: 0
         case .btc: 1
         case .eth: 2
+        case .unrecognized(let number): number
         }
     }
 
-    public init?(protoNumber: Int32) {
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "ASSET_UNSPECIFIED"
+        case .btc: "BTC"
+        case .eth: "ETH"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
         switch protoNumber {
         case 0: self = .unspecified
         case 1: self = .btc
         case 2: self = .eth
-        default: return nil
+        default: self = .unrecognized(protoNumber)
         }
     }
 }
 
-public enum OrderSide: String, ProtoEnum, CaseIterable {
-    case unspecified = "ORDER_SIDE_UNSPECIFIED"
-    case buy = "BUY"
-    case sell = "SELL"
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum OrderSide: ProtoEnum {
+    case unspecified
+    case buy
+    case sell
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
 
     public static let protoName = "sls.crypto.v1.OrderSide"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [OrderSide] = [.unspecified, .buy, .sell]
 
     public var protoNumber: Int32 {
         switch self {
         case .unspecified: 0
         case .buy: 1
         case .sell: 2
+        case .unrecognized(let number): number
         }
     }
 
-    public init?(protoNumber: Int32) {
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "ORDER_SIDE_UNSPECIFIED"
+        case .buy: "BUY"
+        case .sell: "SELL"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
         switch protoNumber {
         case 0: self = .unspecified
         case 1: self = .buy
         case 2: self = .sell
-        default: return nil
+        default: self = .unrecognized(protoNumber)
         }
     }
 }
 
-public enum OrderType: String, ProtoEnum, CaseIterable {
-    case unspecified = "ORDER_TYPE_UNSPECIFIED"
-    case market = "MARKET"
-    case limit = "LIMIT"
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum OrderType: ProtoEnum {
+    case unspecified
+    case market
+    case limit
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
 
     public static let protoName = "sls.crypto.v1.OrderType"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [OrderType] = [.unspecified, .market, .limit]
 
     public var protoNumber: Int32 {
         switch self {
         case .unspecified: 0
         case .market: 1
         case .limit: 2
+        case .unrecognized(let number): number
         }
     }
 
-    public init?(protoNumber: Int32) {
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "ORDER_TYPE_UNSPECIFIED"
+        case .market: "MARKET"
+        case .limit: "LIMIT"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
         switch protoNumber {
         case 0: self = .unspecified
         case 1: self = .market
         case 2: self = .limit
-        default: return nil
+        default: self = .unrecognized(protoNumber)
         }
     }
 }
 
-public enum TimeInForce: String, ProtoEnum, CaseIterable {
-    case unspecified = "TIME_IN_FORCE_UNSPECIFIED"
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum TimeInForce: ProtoEnum {
+    case unspecified
     /// Immediate or cancel.
-    case ioc = "IOC"
+    case ioc
     /// Cancelled if not filled within 5 minutes.
-    case minutes = "MINUTES"
+    case minutes
     /// Cancelled at the end of the trading day (16:00 New York).
-    case day = "DAY"
+    case day
     /// Good till cancelled.
-    case gtc = "GTC"
+    case gtc
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
 
     public static let protoName = "sls.crypto.v1.TimeInForce"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [TimeInForce] = [.unspecified, .ioc, .minutes, .day, .gtc]
 
     public var protoNumber: Int32 {
         switch self {
@@ -104,55 +166,93 @@ public enum TimeInForce: String, ProtoEnum, CaseIterable {
         case .minutes: 2
         case .day: 3
         case .gtc: 4
+        case .unrecognized(let number): number
         }
     }
 
-    public init?(protoNumber: Int32) {
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "TIME_IN_FORCE_UNSPECIFIED"
+        case .ioc: "IOC"
+        case .minutes: "MINUTES"
+        case .day: "DAY"
+        case .gtc: "GTC"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
         switch protoNumber {
         case 0: self = .unspecified
         case 1: self = .ioc
         case 2: self = .minutes
         case 3: self = .day
         case 4: self = .gtc
-        default: return nil
+        default: self = .unrecognized(protoNumber)
         }
     }
 }
 
-public enum InvestorType: String, ProtoEnum, CaseIterable {
-    case unspecified = "INVESTOR_TYPE_UNSPECIFIED"
-    case individual = "INDIVIDUAL"
-    case institution = "INSTITUTION"
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum InvestorType: ProtoEnum {
+    case unspecified
+    case individual
+    case institution
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
 
     public static let protoName = "sls.crypto.v1.InvestorType"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [InvestorType] = [.unspecified, .individual, .institution]
 
     public var protoNumber: Int32 {
         switch self {
         case .unspecified: 0
         case .individual: 1
         case .institution: 2
+        case .unrecognized(let number): number
         }
     }
 
-    public init?(protoNumber: Int32) {
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "INVESTOR_TYPE_UNSPECIFIED"
+        case .individual: "INDIVIDUAL"
+        case .institution: "INSTITUTION"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
         switch protoNumber {
         case 0: self = .unspecified
         case 1: self = .individual
         case 2: self = .institution
-        default: return nil
+        default: self = .unrecognized(protoNumber)
         }
     }
 }
 
-public enum OrderStatus: String, ProtoEnum, CaseIterable {
-    case unspecified = "ORDER_STATUS_UNSPECIFIED"
-    case `open` = "OPEN"
-    case filled = "FILLED"
-    case cancelled = "CANCELLED"
-    case expired = "EXPIRED"
-    case rejected = "REJECTED"
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum OrderStatus: ProtoEnum {
+    case unspecified
+    case `open`
+    case filled
+    case cancelled
+    case expired
+    case rejected
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
 
     public static let protoName = "sls.crypto.v1.OrderStatus"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [OrderStatus] = [.unspecified, .`open`, .filled, .cancelled, .expired, .rejected]
 
     public var protoNumber: Int32 {
         switch self {
@@ -162,10 +262,23 @@ public enum OrderStatus: String, ProtoEnum, CaseIterable {
         case .cancelled: 3
         case .expired: 4
         case .rejected: 5
+        case .unrecognized(let number): number
         }
     }
 
-    public init?(protoNumber: Int32) {
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "ORDER_STATUS_UNSPECIFIED"
+        case .`open`: "OPEN"
+        case .filled: "FILLED"
+        case .cancelled: "CANCELLED"
+        case .expired: "EXPIRED"
+        case .rejected: "REJECTED"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
         switch protoNumber {
         case 0: self = .unspecified
         case 1: self = .`open`
@@ -173,7 +286,7 @@ public enum OrderStatus: String, ProtoEnum, CaseIterable {
         case 3: self = .cancelled
         case 4: self = .expired
         case 5: self = .rejected
-        default: return nil
+        default: self = .unrecognized(protoNumber)
         }
     }
 }
@@ -293,6 +406,15 @@ public struct OrderRequest: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.accountID, "account_id", in: path)
+        try validator.text(self.quantity, "quantity", in: path)
+        try validator.text(self.cashValue, "cash_value", in: path)
+        try validator.text(self.limitPrice, "limit_price", in: path)
+        try validator.identifier(self.clientOrderID, "client_order_id", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -311,6 +433,7 @@ public struct OrderRequest: ProtoMessage {
 
 extension OrderRequest: CBridged {
     typealias CStruct = Sls__Crypto__V1__OrderRequest
+    static let wireLayout = WireLayout(strings: [1: "account_id", 5: "quantity", 6: "cash_value", 7: "limit_price", 9: "client_order_id"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__order_request__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__order_request__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -324,25 +447,25 @@ extension OrderRequest: CBridged {
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
-        c.pointee.asset = .init(rawValue: numericCast(self.asset.protoNumber))
-        c.pointee.side = .init(rawValue: numericCast(self.side.protoNumber))
-        c.pointee.type = .init(rawValue: numericCast(self.type.protoNumber))
+        c.pointee.asset = .init(rawValue: .init(truncatingIfNeeded: self.asset.protoNumber))
+        c.pointee.side = .init(rawValue: .init(truncatingIfNeeded: self.side.protoNumber))
+        c.pointee.type = .init(rawValue: .init(truncatingIfNeeded: self.type.protoNumber))
         c.pointee.quantity = arena.cString(self.quantity)
         c.pointee.cash_value = arena.cString(self.cashValue)
         c.pointee.limit_price = arena.cString(self.limitPrice)
-        c.pointee.time_in_force = .init(rawValue: numericCast(self.timeInForce.protoNumber))
+        c.pointee.time_in_force = .init(rawValue: .init(truncatingIfNeeded: self.timeInForce.protoNumber))
         c.pointee.client_order_id = arena.cString(self.clientOrderID)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
         self.accountID = CArena.string(c.pointee.account_id)
-        self.asset = try Asset.decoded(numericCast(c.pointee.asset.rawValue), field: "sls.crypto.v1.OrderRequest.asset")
-        self.side = try OrderSide.decoded(numericCast(c.pointee.side.rawValue), field: "sls.crypto.v1.OrderRequest.side")
-        self.type = try OrderType.decoded(numericCast(c.pointee.type.rawValue), field: "sls.crypto.v1.OrderRequest.type")
+        self.asset = Asset(protoNumber: Int32(truncatingIfNeeded: c.pointee.asset.rawValue))
+        self.side = OrderSide(protoNumber: Int32(truncatingIfNeeded: c.pointee.side.rawValue))
+        self.type = OrderType(protoNumber: Int32(truncatingIfNeeded: c.pointee.type.rawValue))
         self.quantity = CArena.string(c.pointee.quantity)
         self.cashValue = CArena.string(c.pointee.cash_value)
         self.limitPrice = CArena.string(c.pointee.limit_price)
-        self.timeInForce = try TimeInForce.decoded(numericCast(c.pointee.time_in_force.rawValue), field: "sls.crypto.v1.OrderRequest.time_in_force")
+        self.timeInForce = TimeInForce(protoNumber: Int32(truncatingIfNeeded: c.pointee.time_in_force.rawValue))
         self.clientOrderID = CArena.string(c.pointee.client_order_id)
     }
 }
@@ -446,6 +569,16 @@ public struct CheckOrderReply: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.ruleID, "rule_id", in: path)
+        try validator.text(self.reason, "reason", in: path)
+        try validator.text(self.quantity, "quantity", in: path)
+        try validator.text(self.tradeValue, "trade_value", in: path)
+        try validator.text(self.commissionEstimate, "commission_estimate", in: path)
+        try validator.futureTime(Int64(truncatingIfNeeded: self.expiresUnixMs), "expires_unix_ms", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -462,6 +595,7 @@ public struct CheckOrderReply: ProtoMessage {
 
 extension CheckOrderReply: CBridged {
     typealias CStruct = Sls__Crypto__V1__CheckOrderReply
+    static let wireLayout = WireLayout(strings: [2: "rule_id", 3: "reason", 4: "quantity", 5: "trade_value", 6: "commission_estimate"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__check_order_reply__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__check_order_reply__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -662,6 +796,21 @@ public struct Order: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.orderID, "order_id", in: path)
+        try validator.identifier(self.accountID, "account_id", in: path)
+        try validator.text(self.quantity, "quantity", in: path)
+        try validator.text(self.cashValue, "cash_value", in: path)
+        try validator.text(self.limitPrice, "limit_price", in: path)
+        try validator.text(self.filledQuantity, "filled_quantity", in: path)
+        try validator.text(self.reservedCash, "reserved_cash", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.acceptedUnixMs), "accepted_unix_ms", in: path)
+        try validator.futureTime(Int64(truncatingIfNeeded: self.expiresUnixMs), "expires_unix_ms", in: path)
+        try validator.identifier(self.clientOrderID, "client_order_id", in: path)
+        try validator.text(self.closeReason, "close_reason", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -687,6 +836,7 @@ public struct Order: ProtoMessage {
 
 extension Order: CBridged {
     typealias CStruct = Sls__Crypto__V1__Order
+    static let wireLayout = WireLayout(strings: [1: "order_id", 2: "account_id", 6: "quantity", 7: "cash_value", 8: "limit_price", 11: "filled_quantity", 12: "reserved_cash", 15: "client_order_id", 16: "close_reason"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__order__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__order__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -701,14 +851,14 @@ extension Order: CBridged {
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.order_id = arena.cString(self.orderID)
         c.pointee.account_id = arena.cString(self.accountID)
-        c.pointee.asset = .init(rawValue: numericCast(self.asset.protoNumber))
-        c.pointee.side = .init(rawValue: numericCast(self.side.protoNumber))
-        c.pointee.type = .init(rawValue: numericCast(self.type.protoNumber))
+        c.pointee.asset = .init(rawValue: .init(truncatingIfNeeded: self.asset.protoNumber))
+        c.pointee.side = .init(rawValue: .init(truncatingIfNeeded: self.side.protoNumber))
+        c.pointee.type = .init(rawValue: .init(truncatingIfNeeded: self.type.protoNumber))
         c.pointee.quantity = arena.cString(self.quantity)
         c.pointee.cash_value = arena.cString(self.cashValue)
         c.pointee.limit_price = arena.cString(self.limitPrice)
-        c.pointee.time_in_force = .init(rawValue: numericCast(self.timeInForce.protoNumber))
-        c.pointee.status = .init(rawValue: numericCast(self.status.protoNumber))
+        c.pointee.time_in_force = .init(rawValue: .init(truncatingIfNeeded: self.timeInForce.protoNumber))
+        c.pointee.status = .init(rawValue: .init(truncatingIfNeeded: self.status.protoNumber))
         c.pointee.filled_quantity = arena.cString(self.filledQuantity)
         c.pointee.reserved_cash = arena.cString(self.reservedCash)
         c.pointee.accepted_unix_ms = self.acceptedUnixMs
@@ -720,14 +870,14 @@ extension Order: CBridged {
     init(_c c: UnsafePointer<CStruct>) throws {
         self.orderID = CArena.string(c.pointee.order_id)
         self.accountID = CArena.string(c.pointee.account_id)
-        self.asset = try Asset.decoded(numericCast(c.pointee.asset.rawValue), field: "sls.crypto.v1.Order.asset")
-        self.side = try OrderSide.decoded(numericCast(c.pointee.side.rawValue), field: "sls.crypto.v1.Order.side")
-        self.type = try OrderType.decoded(numericCast(c.pointee.type.rawValue), field: "sls.crypto.v1.Order.type")
+        self.asset = Asset(protoNumber: Int32(truncatingIfNeeded: c.pointee.asset.rawValue))
+        self.side = OrderSide(protoNumber: Int32(truncatingIfNeeded: c.pointee.side.rawValue))
+        self.type = OrderType(protoNumber: Int32(truncatingIfNeeded: c.pointee.type.rawValue))
         self.quantity = CArena.string(c.pointee.quantity)
         self.cashValue = CArena.string(c.pointee.cash_value)
         self.limitPrice = CArena.string(c.pointee.limit_price)
-        self.timeInForce = try TimeInForce.decoded(numericCast(c.pointee.time_in_force.rawValue), field: "sls.crypto.v1.Order.time_in_force")
-        self.status = try OrderStatus.decoded(numericCast(c.pointee.status.rawValue), field: "sls.crypto.v1.Order.status")
+        self.timeInForce = TimeInForce(protoNumber: Int32(truncatingIfNeeded: c.pointee.time_in_force.rawValue))
+        self.status = OrderStatus(protoNumber: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
         self.filledQuantity = CArena.string(c.pointee.filled_quantity)
         self.reservedCash = CArena.string(c.pointee.reserved_cash)
         self.acceptedUnixMs = c.pointee.accepted_unix_ms
@@ -791,6 +941,12 @@ public struct CancelOrderRequest: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.accountID, "account_id", in: path)
+        try validator.identifier(self.orderID, "order_id", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -802,6 +958,7 @@ public struct CancelOrderRequest: ProtoMessage {
 
 extension CancelOrderRequest: CBridged {
     typealias CStruct = Sls__Crypto__V1__CancelOrderRequest
+    static let wireLayout = WireLayout(strings: [1: "account_id", 2: "order_id"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__cancel_order_request__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__cancel_order_request__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -870,6 +1027,11 @@ public struct GetAccountStateRequest: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.accountID, "account_id", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -880,6 +1042,7 @@ public struct GetAccountStateRequest: ProtoMessage {
 
 extension GetAccountStateRequest: CBridged {
     typealias CStruct = Sls__Crypto__V1__GetAccountStateRequest
+    static let wireLayout = WireLayout(strings: [1: "account_id"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__get_account_state_request__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__get_account_state_request__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -972,6 +1135,13 @@ public struct Position: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.quantity, "quantity", in: path)
+        try validator.text(self.pendingSellQuantity, "pending_sell_quantity", in: path)
+        try validator.text(self.marketValue, "market_value", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -985,6 +1155,7 @@ public struct Position: ProtoMessage {
 
 extension Position: CBridged {
     typealias CStruct = Sls__Crypto__V1__Position
+    static let wireLayout = WireLayout(strings: [2: "quantity", 3: "pending_sell_quantity", 4: "market_value"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__position__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__position__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -997,14 +1168,14 @@ extension Position: CBridged {
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
-        c.pointee.asset = .init(rawValue: numericCast(self.asset.protoNumber))
+        c.pointee.asset = .init(rawValue: .init(truncatingIfNeeded: self.asset.protoNumber))
         c.pointee.quantity = arena.cString(self.quantity)
         c.pointee.pending_sell_quantity = arena.cString(self.pendingSellQuantity)
         c.pointee.market_value = arena.cString(self.marketValue)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
-        self.asset = try Asset.decoded(numericCast(c.pointee.asset.rawValue), field: "sls.crypto.v1.Position.asset")
+        self.asset = Asset(protoNumber: Int32(truncatingIfNeeded: c.pointee.asset.rawValue))
         self.quantity = CArena.string(c.pointee.quantity)
         self.pendingSellQuantity = CArena.string(c.pointee.pending_sell_quantity)
         self.marketValue = CArena.string(c.pointee.market_value)
@@ -1141,6 +1312,25 @@ public struct AccountState: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.accountID, "account_id", in: path)
+        try validator.text(self.cash, "cash", in: path)
+        try validator.text(self.availableCash, "available_cash", in: path)
+        try validator.text(self.totalEquity, "total_equity", in: path)
+        try validator.text(self.holdingsCap, "holdings_cap", in: path)
+        try validator.text(self.holdingsUsed, "holdings_used", in: path)
+        try validator.text(self.monthVolume, "month_volume", in: path)
+        try validator.count(self.positions.count, "positions", in: path)
+        for (index, element) in self.positions.enumerated() {
+            try element.validate(validator, in: validator.path(path, "positions", index: index))
+        }
+        try validator.count(self.openOrders.count, "open_orders", in: path)
+        for (index, element) in self.openOrders.enumerated() {
+            try element.validate(validator, in: validator.path(path, "open_orders", index: index))
+        }
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -1161,6 +1351,7 @@ public struct AccountState: ProtoMessage {
 
 extension AccountState: CBridged {
     typealias CStruct = Sls__Crypto__V1__AccountState
+    static let wireLayout = WireLayout(strings: [1: "account_id", 4: "cash", 5: "available_cash", 6: "total_equity", 7: "holdings_cap", 8: "holdings_used", 9: "month_volume"], messages: [10: ("positions", { Position.wireLayout }), 11: ("open_orders", { Order.wireLayout })])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__account_state__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__account_state__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -1249,6 +1440,11 @@ public struct PermissionRequest: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.accountID, "account_id", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -1259,6 +1455,7 @@ public struct PermissionRequest: ProtoMessage {
 
 extension PermissionRequest: CBridged {
     typealias CStruct = Sls__Crypto__V1__PermissionRequest
+    static let wireLayout = WireLayout(strings: [1: "account_id"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__permission_request__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__permission_request__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -1358,6 +1555,14 @@ public struct PermissionReply: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.accountID, "account_id", in: path)
+        try validator.identifier(self.ruleID, "rule_id", in: path)
+        try validator.text(self.reason, "reason", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.decidedUnixMs), "decided_unix_ms", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -1372,6 +1577,7 @@ public struct PermissionReply: ProtoMessage {
 
 extension PermissionReply: CBridged {
     typealias CStruct = Sls__Crypto__V1__PermissionReply
+    static let wireLayout = WireLayout(strings: [1: "account_id", 3: "rule_id", 4: "reason"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__permission_reply__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__permission_reply__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -1471,6 +1677,13 @@ public struct TransferRequest: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.accountID, "account_id", in: path)
+        try validator.text(self.quantity, "quantity", in: path)
+        try validator.identifier(self.direction, "direction", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -1484,6 +1697,7 @@ public struct TransferRequest: ProtoMessage {
 
 extension TransferRequest: CBridged {
     typealias CStruct = Sls__Crypto__V1__TransferRequest
+    static let wireLayout = WireLayout(strings: [1: "account_id", 3: "quantity", 4: "direction"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__transfer_request__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__transfer_request__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -1497,14 +1711,14 @@ extension TransferRequest: CBridged {
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.account_id = arena.cString(self.accountID)
-        c.pointee.asset = .init(rawValue: numericCast(self.asset.protoNumber))
+        c.pointee.asset = .init(rawValue: .init(truncatingIfNeeded: self.asset.protoNumber))
         c.pointee.quantity = arena.cString(self.quantity)
         c.pointee.direction = arena.cString(self.direction)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
         self.accountID = CArena.string(c.pointee.account_id)
-        self.asset = try Asset.decoded(numericCast(c.pointee.asset.rawValue), field: "sls.crypto.v1.TransferRequest.asset")
+        self.asset = Asset(protoNumber: Int32(truncatingIfNeeded: c.pointee.asset.rawValue))
         self.quantity = CArena.string(c.pointee.quantity)
         self.direction = CArena.string(c.pointee.direction)
     }
@@ -1540,6 +1754,10 @@ public struct TransferReply: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -1550,6 +1768,7 @@ public struct TransferReply: ProtoMessage {
 
 extension TransferReply: CBridged {
     typealias CStruct = Sls__Crypto__V1__TransferReply
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__transfer_reply__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__transfer_reply__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -1616,6 +1835,11 @@ public struct CustodyFeeRequest: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.month, "month", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -1626,6 +1850,7 @@ public struct CustodyFeeRequest: ProtoMessage {
 
 extension CustodyFeeRequest: CBridged {
     typealias CStruct = Sls__Crypto__V1__CustodyFeeRequest
+    static let wireLayout = WireLayout(strings: [1: "month"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__custody_fee_request__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__custody_fee_request__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -1724,6 +1949,14 @@ public struct CustodyFeeCharged: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.accountID, "account_id", in: path)
+        try validator.identifier(self.month, "month", in: path)
+        try validator.text(self.averageDailyValue, "average_daily_value", in: path)
+        try validator.text(self.fee, "fee", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -1738,6 +1971,7 @@ public struct CustodyFeeCharged: ProtoMessage {
 
 extension CustodyFeeCharged: CBridged {
     typealias CStruct = Sls__Crypto__V1__CustodyFeeCharged
+    static let wireLayout = WireLayout(strings: [1: "account_id", 2: "month", 3: "average_daily_value", 4: "fee"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__custody_fee_charged__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__custody_fee_charged__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -1812,6 +2046,14 @@ public struct CustodyFeeReply: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.count(self.charges.count, "charges", in: path)
+        for (index, element) in self.charges.enumerated() {
+            try element.validate(validator, in: validator.path(path, "charges", index: index))
+        }
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -1822,6 +2064,7 @@ public struct CustodyFeeReply: ProtoMessage {
 
 extension CustodyFeeReply: CBridged {
     typealias CStruct = Sls__Crypto__V1__CustodyFeeReply
+    static let wireLayout = WireLayout(strings: [:], messages: [1: ("charges", { CustodyFeeCharged.wireLayout })])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__custody_fee_reply__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__custody_fee_reply__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -1931,6 +2174,12 @@ public struct AccountProfileUpdated: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.accountID, "account_id", in: path)
+        try validator.text(self.assetsHkd, "assets_hkd", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -1946,6 +2195,7 @@ public struct AccountProfileUpdated: ProtoMessage {
 
 extension AccountProfileUpdated: CBridged {
     typealias CStruct = Sls__Crypto__V1__AccountProfileUpdated
+    static let wireLayout = WireLayout(strings: [1: "account_id", 5: "assets_hkd"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__account_profile_updated__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__account_profile_updated__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -1961,7 +2211,7 @@ extension AccountProfileUpdated: CBridged {
         c.pointee.account_id = arena.cString(self.accountID)
         c.pointee.hong_kong_resident = self.hongKongResident ? 1 : 0
         c.pointee.professional_investor = self.professionalInvestor ? 1 : 0
-        c.pointee.investor_type = .init(rawValue: numericCast(self.investorType.protoNumber))
+        c.pointee.investor_type = .init(rawValue: .init(truncatingIfNeeded: self.investorType.protoNumber))
         c.pointee.assets_hkd = arena.cString(self.assetsHkd)
         c.pointee.mobile_verified = self.mobileVerified ? 1 : 0
     }
@@ -1970,7 +2220,7 @@ extension AccountProfileUpdated: CBridged {
         self.accountID = CArena.string(c.pointee.account_id)
         self.hongKongResident = c.pointee.hong_kong_resident != 0
         self.professionalInvestor = c.pointee.professional_investor != 0
-        self.investorType = try InvestorType.decoded(numericCast(c.pointee.investor_type.rawValue), field: "sls.crypto.v1.AccountProfileUpdated.investor_type")
+        self.investorType = InvestorType(protoNumber: Int32(truncatingIfNeeded: c.pointee.investor_type.rawValue))
         self.assetsHkd = CArena.string(c.pointee.assets_hkd)
         self.mobileVerified = c.pointee.mobile_verified != 0
     }
@@ -2039,6 +2289,13 @@ public struct AccountBalanceUpdated: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.accountID, "account_id", in: path)
+        try validator.text(self.totalEquity, "total_equity", in: path)
+        try validator.text(self.cash, "cash", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -2051,6 +2308,7 @@ public struct AccountBalanceUpdated: ProtoMessage {
 
 extension AccountBalanceUpdated: CBridged {
     typealias CStruct = Sls__Crypto__V1__AccountBalanceUpdated
+    static let wireLayout = WireLayout(strings: [1: "account_id", 2: "total_equity", 3: "cash"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__account_balance_updated__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__account_balance_updated__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -2138,6 +2396,12 @@ public struct MarkPriceUpdated: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.price, "price", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.asOfUnixMs), "as_of_unix_ms", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -2150,6 +2414,7 @@ public struct MarkPriceUpdated: ProtoMessage {
 
 extension MarkPriceUpdated: CBridged {
     typealias CStruct = Sls__Crypto__V1__MarkPriceUpdated
+    static let wireLayout = WireLayout(strings: [2: "price"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__mark_price_updated__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__mark_price_updated__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -2162,13 +2427,13 @@ extension MarkPriceUpdated: CBridged {
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
-        c.pointee.asset = .init(rawValue: numericCast(self.asset.protoNumber))
+        c.pointee.asset = .init(rawValue: .init(truncatingIfNeeded: self.asset.protoNumber))
         c.pointee.price = arena.cString(self.price)
         c.pointee.as_of_unix_ms = self.asOfUnixMs
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
-        self.asset = try Asset.decoded(numericCast(c.pointee.asset.rawValue), field: "sls.crypto.v1.MarkPriceUpdated.asset")
+        self.asset = Asset(protoNumber: Int32(truncatingIfNeeded: c.pointee.asset.rawValue))
         self.price = CArena.string(c.pointee.price)
         self.asOfUnixMs = c.pointee.as_of_unix_ms
     }
@@ -2245,6 +2510,14 @@ public struct VenueOrderFilled: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.orderID, "order_id", in: path)
+        try validator.identifier(self.fillID, "fill_id", in: path)
+        try validator.text(self.quantity, "quantity", in: path)
+        try validator.text(self.price, "price", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -2258,6 +2531,7 @@ public struct VenueOrderFilled: ProtoMessage {
 
 extension VenueOrderFilled: CBridged {
     typealias CStruct = Sls__Crypto__V1__VenueOrderFilled
+    static let wireLayout = WireLayout(strings: [1: "order_id", 2: "fill_id", 3: "quantity", 4: "price"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__venue_order_filled__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__venue_order_filled__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -2348,6 +2622,13 @@ public struct VenueOrderClosed: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.orderID, "order_id", in: path)
+        try validator.identifier(self.outcome, "outcome", in: path)
+        try validator.text(self.reason, "reason", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -2360,6 +2641,7 @@ public struct VenueOrderClosed: ProtoMessage {
 
 extension VenueOrderClosed: CBridged {
     typealias CStruct = Sls__Crypto__V1__VenueOrderClosed
+    static let wireLayout = WireLayout(strings: [1: "order_id", 2: "outcome", 3: "reason"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__venue_order_closed__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__venue_order_closed__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -2431,6 +2713,11 @@ public struct OrderAccepted: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        if let nested = self.order { try nested.validate(validator, in: validator.path(path, "order")) }
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -2441,6 +2728,7 @@ public struct OrderAccepted: ProtoMessage {
 
 extension OrderAccepted: CBridged {
     typealias CStruct = Sls__Crypto__V1__OrderAccepted
+    static let wireLayout = WireLayout(strings: [:], messages: [1: ("order", { Order.wireLayout })])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__order_accepted__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__order_accepted__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -2588,6 +2876,18 @@ public struct OrderSettled: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.orderID, "order_id", in: path)
+        try validator.identifier(self.accountID, "account_id", in: path)
+        try validator.identifier(self.fillID, "fill_id", in: path)
+        try validator.text(self.quantity, "quantity", in: path)
+        try validator.text(self.price, "price", in: path)
+        try validator.text(self.commission, "commission", in: path)
+        try validator.text(self.cashAfter, "cash_after", in: path)
+        try validator.text(self.positionAfter, "position_after", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -2608,6 +2908,7 @@ public struct OrderSettled: ProtoMessage {
 
 extension OrderSettled: CBridged {
     typealias CStruct = Sls__Crypto__V1__OrderSettled
+    static let wireLayout = WireLayout(strings: [1: "order_id", 2: "account_id", 3: "fill_id", 6: "quantity", 7: "price", 8: "commission", 9: "cash_after", 10: "position_after"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__order_settled__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__order_settled__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -2623,28 +2924,28 @@ extension OrderSettled: CBridged {
         c.pointee.order_id = arena.cString(self.orderID)
         c.pointee.account_id = arena.cString(self.accountID)
         c.pointee.fill_id = arena.cString(self.fillID)
-        c.pointee.asset = .init(rawValue: numericCast(self.asset.protoNumber))
-        c.pointee.side = .init(rawValue: numericCast(self.side.protoNumber))
+        c.pointee.asset = .init(rawValue: .init(truncatingIfNeeded: self.asset.protoNumber))
+        c.pointee.side = .init(rawValue: .init(truncatingIfNeeded: self.side.protoNumber))
         c.pointee.quantity = arena.cString(self.quantity)
         c.pointee.price = arena.cString(self.price)
         c.pointee.commission = arena.cString(self.commission)
         c.pointee.cash_after = arena.cString(self.cashAfter)
         c.pointee.position_after = arena.cString(self.positionAfter)
-        c.pointee.order_status = .init(rawValue: numericCast(self.orderStatus.protoNumber))
+        c.pointee.order_status = .init(rawValue: .init(truncatingIfNeeded: self.orderStatus.protoNumber))
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
         self.orderID = CArena.string(c.pointee.order_id)
         self.accountID = CArena.string(c.pointee.account_id)
         self.fillID = CArena.string(c.pointee.fill_id)
-        self.asset = try Asset.decoded(numericCast(c.pointee.asset.rawValue), field: "sls.crypto.v1.OrderSettled.asset")
-        self.side = try OrderSide.decoded(numericCast(c.pointee.side.rawValue), field: "sls.crypto.v1.OrderSettled.side")
+        self.asset = Asset(protoNumber: Int32(truncatingIfNeeded: c.pointee.asset.rawValue))
+        self.side = OrderSide(protoNumber: Int32(truncatingIfNeeded: c.pointee.side.rawValue))
         self.quantity = CArena.string(c.pointee.quantity)
         self.price = CArena.string(c.pointee.price)
         self.commission = CArena.string(c.pointee.commission)
         self.cashAfter = CArena.string(c.pointee.cash_after)
         self.positionAfter = CArena.string(c.pointee.position_after)
-        self.orderStatus = try OrderStatus.decoded(numericCast(c.pointee.order_status.rawValue), field: "sls.crypto.v1.OrderSettled.order_status")
+        self.orderStatus = OrderStatus(protoNumber: Int32(truncatingIfNeeded: c.pointee.order_status.rawValue))
     }
 }
 
@@ -2695,6 +2996,11 @@ public struct OrderClosed: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        if let nested = self.order { try nested.validate(validator, in: validator.path(path, "order")) }
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -2705,6 +3011,7 @@ public struct OrderClosed: ProtoMessage {
 
 extension OrderClosed: CBridged {
     typealias CStruct = Sls__Crypto__V1__OrderClosed
+    static let wireLayout = WireLayout(strings: [:], messages: [1: ("order", { Order.wireLayout })])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__order_closed__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__order_closed__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -2772,6 +3079,11 @@ public struct PermissionDecided: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        if let nested = self.decision { try nested.validate(validator, in: validator.path(path, "decision")) }
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -2782,6 +3094,7 @@ public struct PermissionDecided: ProtoMessage {
 
 extension PermissionDecided: CBridged {
     typealias CStruct = Sls__Crypto__V1__PermissionDecided
+    static let wireLayout = WireLayout(strings: [:], messages: [1: ("decision", { PermissionReply.wireLayout })])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__crypto__v1__permission_decided__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__crypto__v1__permission_decided__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {

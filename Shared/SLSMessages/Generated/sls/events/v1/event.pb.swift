@@ -111,6 +111,16 @@ public struct EventHeader: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.eventID, "event_id", in: path)
+        try validator.identifier(self.producer, "producer", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.timeUnixMs), "time_unix_ms", in: path)
+        try validator.identifier(self.type, "type", in: path)
+        try validator.identifier(self.traceID, "trace_id", in: path)
+        try validator.identifier(self.producerInstance, "producer_instance", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -127,6 +137,7 @@ public struct EventHeader: ProtoMessage {
 
 extension EventHeader: CBridged {
     typealias CStruct = Sls__Events__V1__EventHeader
+    static let wireLayout = WireLayout(strings: [1: "event_id", 2: "producer", 5: "type", 6: "trace_id", 7: "producer_instance"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__event_header__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__events__v1__event_header__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -231,6 +242,13 @@ public struct ServiceHeartbeat: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.service, "service", in: path)
+        try validator.text(self.version, "version", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.startedUnixMs), "started_unix_ms", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -244,6 +262,7 @@ public struct ServiceHeartbeat: ProtoMessage {
 
 extension ServiceHeartbeat: CBridged {
     typealias CStruct = Sls__Events__V1__ServiceHeartbeat
+    static let wireLayout = WireLayout(strings: [1: "service", 2: "version"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__service_heartbeat__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__events__v1__service_heartbeat__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -328,6 +347,10 @@ public struct ReplayRequest: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -339,6 +362,7 @@ public struct ReplayRequest: ProtoMessage {
 
 extension ReplayRequest: CBridged {
     typealias CStruct = Sls__Events__V1__ReplayRequest
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__replay_request__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__events__v1__replay_request__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -416,6 +440,10 @@ public struct ReplayReply: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -427,6 +455,7 @@ public struct ReplayReply: ProtoMessage {
 
 extension ReplayReply: CBridged {
     typealias CStruct = Sls__Events__V1__ReplayReply
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__events__v1__replay_reply__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__events__v1__replay_reply__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {

@@ -9,13 +9,21 @@ import FoundationEssentials
 import Foundation
 #endif
 
-public enum ServingStatus: String, ProtoEnum, CaseIterable {
-    case unknown = "UNKNOWN"
-    case serving = "SERVING"
-    case notServing = "NOT_SERVING"
-    case serviceUnknown = "SERVICE_UNKNOWN"
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum ServingStatus: ProtoEnum {
+    case unknown
+    case serving
+    case notServing
+    case serviceUnknown
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
 
     public static let protoName = "sls.health.v1.ServingStatus"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [ServingStatus] = [.unknown, .serving, .notServing, .serviceUnknown]
 
     public var protoNumber: Int32 {
         switch self {
@@ -23,16 +31,27 @@ public enum ServingStatus: String, ProtoEnum, CaseIterable {
         case .serving: 1
         case .notServing: 2
         case .serviceUnknown: 3
+        case .unrecognized(let number): number
         }
     }
 
-    public init?(protoNumber: Int32) {
+    public var valueName: String? {
+        switch self {
+        case .unknown: "UNKNOWN"
+        case .serving: "SERVING"
+        case .notServing: "NOT_SERVING"
+        case .serviceUnknown: "SERVICE_UNKNOWN"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
         switch protoNumber {
         case 0: self = .unknown
         case 1: self = .serving
         case 2: self = .notServing
         case 3: self = .serviceUnknown
-        default: return nil
+        default: self = .unrecognized(protoNumber)
         }
     }
 }
@@ -84,6 +103,11 @@ public struct HealthCheckRequest: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.service, "service", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -94,6 +118,7 @@ public struct HealthCheckRequest: ProtoMessage {
 
 extension HealthCheckRequest: CBridged {
     typealias CStruct = Sls__Health__V1__HealthCheckRequest
+    static let wireLayout = WireLayout(strings: [1: "service"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__health__v1__health_check_request__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__health__v1__health_check_request__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -160,6 +185,10 @@ public struct HealthCheckResponse: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -170,6 +199,7 @@ public struct HealthCheckResponse: ProtoMessage {
 
 extension HealthCheckResponse: CBridged {
     typealias CStruct = Sls__Health__V1__HealthCheckResponse
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__health__v1__health_check_response__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__health__v1__health_check_response__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -182,11 +212,11 @@ extension HealthCheckResponse: CBridged {
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
-        c.pointee.status = .init(rawValue: numericCast(self.status.protoNumber))
+        c.pointee.status = .init(rawValue: .init(truncatingIfNeeded: self.status.protoNumber))
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
-        self.status = try ServingStatus.decoded(numericCast(c.pointee.status.rawValue), field: "sls.health.v1.HealthCheckResponse.status")
+        self.status = ServingStatus(protoNumber: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
     }
 }
 
@@ -220,6 +250,10 @@ public struct ServiceInfoRequest: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -230,6 +264,7 @@ public struct ServiceInfoRequest: ProtoMessage {
 
 extension ServiceInfoRequest: CBridged {
     typealias CStruct = Sls__Health__V1__ServiceInfoRequest
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__health__v1__service_info_request__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__health__v1__service_info_request__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -337,6 +372,17 @@ public struct ServiceInfo: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.service, "service", in: path)
+        try validator.text(self.version, "version", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.startedUnixMs), "started_unix_ms", in: path)
+        try validator.text(self.listenEndpoint, "listen_endpoint", in: path)
+        try validator.text(self.apiPackage, "api_package", in: path)
+        try validator.count(self.methods.count, "methods", in: path)
+        for element in self.methods { try validator.identifier(element, "methods", in: path) }
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -352,6 +398,7 @@ public struct ServiceInfo: ProtoMessage {
 
 extension ServiceInfo: CBridged {
     typealias CStruct = Sls__Health__V1__ServiceInfo
+    static let wireLayout = WireLayout(strings: [1: "service", 2: "version", 4: "listen_endpoint", 5: "api_package", 6: "methods"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__health__v1__service_info__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__health__v1__service_info__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {

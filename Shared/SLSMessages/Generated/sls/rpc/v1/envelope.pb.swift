@@ -10,26 +10,34 @@ import Foundation
 #endif
 
 /// The gRPC status code set (https://grpc.github.io/grpc/core/md_doc_statuscodes.html).
-public enum StatusCode: String, ProtoEnum, CaseIterable {
-    case ok = "OK"
-    case cancelled = "CANCELLED"
-    case unknown = "UNKNOWN"
-    case invalidArgument = "INVALID_ARGUMENT"
-    case deadlineExceeded = "DEADLINE_EXCEEDED"
-    case notFound = "NOT_FOUND"
-    case alreadyExists = "ALREADY_EXISTS"
-    case permissionDenied = "PERMISSION_DENIED"
-    case resourceExhausted = "RESOURCE_EXHAUSTED"
-    case failedPrecondition = "FAILED_PRECONDITION"
-    case aborted = "ABORTED"
-    case outOfRange = "OUT_OF_RANGE"
-    case unimplemented = "UNIMPLEMENTED"
-    case `internal` = "INTERNAL"
-    case unavailable = "UNAVAILABLE"
-    case dataLoss = "DATA_LOSS"
-    case unauthenticated = "UNAUTHENTICATED"
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum StatusCode: ProtoEnum {
+    case ok
+    case cancelled
+    case unknown
+    case invalidArgument
+    case deadlineExceeded
+    case notFound
+    case alreadyExists
+    case permissionDenied
+    case resourceExhausted
+    case failedPrecondition
+    case aborted
+    case outOfRange
+    case unimplemented
+    case `internal`
+    case unavailable
+    case dataLoss
+    case unauthenticated
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
 
     public static let protoName = "sls.rpc.v1.StatusCode"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [StatusCode] = [.ok, .cancelled, .unknown, .invalidArgument, .deadlineExceeded, .notFound, .alreadyExists, .permissionDenied, .resourceExhausted, .failedPrecondition, .aborted, .outOfRange, .unimplemented, .`internal`, .unavailable, .dataLoss, .unauthenticated]
 
     public var protoNumber: Int32 {
         switch self {
@@ -50,10 +58,34 @@ public enum StatusCode: String, ProtoEnum, CaseIterable {
         case .unavailable: 14
         case .dataLoss: 15
         case .unauthenticated: 16
+        case .unrecognized(let number): number
         }
     }
 
-    public init?(protoNumber: Int32) {
+    public var valueName: String? {
+        switch self {
+        case .ok: "OK"
+        case .cancelled: "CANCELLED"
+        case .unknown: "UNKNOWN"
+        case .invalidArgument: "INVALID_ARGUMENT"
+        case .deadlineExceeded: "DEADLINE_EXCEEDED"
+        case .notFound: "NOT_FOUND"
+        case .alreadyExists: "ALREADY_EXISTS"
+        case .permissionDenied: "PERMISSION_DENIED"
+        case .resourceExhausted: "RESOURCE_EXHAUSTED"
+        case .failedPrecondition: "FAILED_PRECONDITION"
+        case .aborted: "ABORTED"
+        case .outOfRange: "OUT_OF_RANGE"
+        case .unimplemented: "UNIMPLEMENTED"
+        case .`internal`: "INTERNAL"
+        case .unavailable: "UNAVAILABLE"
+        case .dataLoss: "DATA_LOSS"
+        case .unauthenticated: "UNAUTHENTICATED"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
         switch protoNumber {
         case 0: self = .ok
         case 1: self = .cancelled
@@ -72,7 +104,7 @@ public enum StatusCode: String, ProtoEnum, CaseIterable {
         case 14: self = .unavailable
         case 15: self = .dataLoss
         case 16: self = .unauthenticated
-        default: return nil
+        default: self = .unrecognized(protoNumber)
         }
     }
 }
@@ -132,6 +164,12 @@ public struct MetadataEntry: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.key, "key", in: path)
+        try validator.text(self.value, "value", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -143,6 +181,7 @@ public struct MetadataEntry: ProtoMessage {
 
 extension MetadataEntry: CBridged {
     typealias CStruct = Sls__Rpc__V1__MetadataEntry
+    static let wireLayout = WireLayout(strings: [1: "key", 2: "value"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__rpc__v1__metadata_entry__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__rpc__v1__metadata_entry__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -257,6 +296,18 @@ public struct RequestHeader: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.method, "method", in: path)
+        try validator.futureTime(Int64(truncatingIfNeeded: self.deadlineUnixMs), "deadline_unix_ms", in: path)
+        try validator.identifier(self.traceID, "trace_id", in: path)
+        try validator.identifier(self.caller, "caller", in: path)
+        try validator.count(self.metadata.count, "metadata", in: path)
+        for (index, element) in self.metadata.enumerated() {
+            try element.validate(validator, in: validator.path(path, "metadata", index: index))
+        }
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -272,6 +323,7 @@ public struct RequestHeader: ProtoMessage {
 
 extension RequestHeader: CBridged {
     typealias CStruct = Sls__Rpc__V1__RequestHeader
+    static let wireLayout = WireLayout(strings: [1: "method", 4: "trace_id", 5: "caller"], messages: [6: ("metadata", { MetadataEntry.wireLayout })])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__rpc__v1__request_header__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__rpc__v1__request_header__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -368,6 +420,12 @@ public struct Status: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.message, "message", in: path)
+        try validator.identifier(self.ruleID, "rule_id", in: path)
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -380,6 +438,7 @@ public struct Status: ProtoMessage {
 
 extension Status: CBridged {
     typealias CStruct = Sls__Rpc__V1__Status
+    static let wireLayout = WireLayout(strings: [2: "message", 3: "rule_id"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__rpc__v1__status__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__rpc__v1__status__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -392,13 +451,13 @@ extension Status: CBridged {
     }
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
-        c.pointee.code = .init(rawValue: numericCast(self.code.protoNumber))
+        c.pointee.code = .init(rawValue: .init(truncatingIfNeeded: self.code.protoNumber))
         c.pointee.message = arena.cString(self.message)
         c.pointee.rule_id = arena.cString(self.ruleID)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
-        self.code = try StatusCode.decoded(numericCast(c.pointee.code.rawValue), field: "sls.rpc.v1.Status.code")
+        self.code = StatusCode(protoNumber: Int32(truncatingIfNeeded: c.pointee.code.rawValue))
         self.message = CArena.string(c.pointee.message)
         self.ruleID = CArena.string(c.pointee.rule_id)
     }
@@ -459,6 +518,11 @@ public struct ReplyHeader: ProtoMessage {
         reservedNames: []
     )
 
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        if let nested = self.status { try nested.validate(validator, in: validator.path(path, "status")) }
+    }
+
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
@@ -470,6 +534,7 @@ public struct ReplyHeader: ProtoMessage {
 
 extension ReplyHeader: CBridged {
     typealias CStruct = Sls__Rpc__V1__ReplyHeader
+    static let wireLayout = WireLayout(strings: [:], messages: [2: ("status", { Status.wireLayout })])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__rpc__v1__reply_header__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__rpc__v1__reply_header__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {

@@ -1,0 +1,77 @@
+/// Where a message's strings and nested messages are on the wire, for the checks that
+/// protobuf-c's C strings cannot make.
+///
+/// protobuf-c hands strings over NUL-terminated, so `"U1\0someone-else"` would reach Swift as
+/// `"U1"`, and it does not check UTF-8, which Swift would quietly repair. Either way a service
+/// would act on another value than the one sent. Before unpacking, every string field is
+/// checked on the wire: no NUL byte, valid UTF-8 (as proto3 requires).
+struct WireLayout: Sendable {
+    /// String fields by number, with their names for errors.
+    let strings: [UInt32: StaticString]
+    /// Message fields by number: name and the nested layout.
+    let messages: [UInt32: (StaticString, @Sendable () -> WireLayout)]
+
+    /// Throws for a string field holding NUL or invalid UTF-8. Anything else malformed is left
+    /// to protobuf-c, which refuses it; scanning just stops there.
+    func check(_ bytes: UnsafeBufferPointer<UInt8>, path: String = "", depth: Int = 0) throws(ProtoDecodingError) {
+        guard depth < 32, !(strings.isEmpty && messages.isEmpty) else { return }
+        var reader = WireReader(bytes: bytes)
+        while let key = reader.varint() {
+            let number = UInt32(truncatingIfNeeded: key >> 3)
+            switch key & 7 {
+            case 0: guard reader.varint() != nil else { return }
+            case 1: guard reader.skip(8) else { return }
+            case 5: guard reader.skip(4) else { return }
+            case 2:
+                guard let length = reader.varint(), let field = reader.take(length) else { return }
+                if let name = strings[number] {
+                    try Self.checkString(field, field: path + "\(name)")
+                } else if let (name, nested) = messages[number] {
+                    try nested().check(field, path: path + "\(name).", depth: depth + 1)
+                }
+            default: return
+            }
+        }
+    }
+
+    private static func checkString(_ field: UnsafeBufferPointer<UInt8>, field name: String) throws(ProtoDecodingError) {
+        if field.contains(0) {
+            throw ProtoDecodingError("field \(name) contains a NUL character")
+        }
+        if String(validating: field, as: UTF8.self) == nil {
+            throw ProtoDecodingError("field \(name) is not valid UTF-8")
+        }
+    }
+}
+
+/// Reads protobuf wire primitives without trusting any length.
+private struct WireReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var offset = 0
+
+    mutating func varint() -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < bytes.count, shift < 64 {
+            let byte = bytes[offset]
+            offset += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+        return nil
+    }
+
+    mutating func skip(_ count: Int) -> Bool {
+        guard bytes.count - offset >= count else { return false }
+        offset += count
+        return true
+    }
+
+    mutating func take(_ length: UInt64) -> UnsafeBufferPointer<UInt8>? {
+        guard length <= UInt64(bytes.count - offset) else { return nil }
+        let start = offset
+        offset += Int(length)
+        return UnsafeBufferPointer(rebasing: bytes[start..<offset])
+    }
+}
