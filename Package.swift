@@ -83,6 +83,11 @@ let package = Package(
                     dependencies: ["CryptoRulesService", "CryptoRulesCore", "SLSStorage", "SLSBus", "SLSMessages",
                                    .product(name: "GRDB", package: "GRDB.swift")],
                     path: "Tests/CryptoRulesServiceTests", swiftSettings: strict),
+        .testTarget(name: "RuntimeTests",
+                    dependencies: ["SLSRuntime", "SLSStorage", "SLSBus", "SLSMessages", "ZeroMQ",
+                                   .product(name: "Logging", package: "swift-log"),
+                                   .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                    path: "Tests/RuntimeTests", swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ"],
                     path: "Tests/EndToEndTests", exclude: ["python"], swiftSettings: strict),
     ]

@@ -34,6 +34,9 @@ public struct RateLimiter: Sendable {
         return true
     }
 
+    /// How many keys are remembered now.
+    public var keyCount: Int { buckets.count }
+
     /// Tokens `key` could spend now.
     public func available(for key: String, nowMs: Int64) -> Double {
         refilled(buckets[key], nowMs: nowMs).tokens

@@ -1,0 +1,41 @@
+import Foundation
+import SLSBus
+import SLSMessages
+import SLSRuntime
+import Testing
+
+struct ReplayTestDefaults: ServiceDefaults {
+    static let serviceName = "replay-test"
+    static let listen = "tcp://127.0.0.1:*"
+}
+
+@Suite("EventLog/Replay is bounded per call and per caller")
+struct ReplayLimitTests {
+    @Test func aCallerGetsAtMostItsBudgetOfReplayedEventsAMinute() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let options = try ServiceOptions<ReplayTestDefaults>.parse([
+            "--data-dir", directory, "--events-publish", "tcp://127.0.0.1:9", "--events-subscribe", "tcp://127.0.0.1:9",
+            "--replay-max-events", "100", "--replay-events-per-minute", "250"])
+        let host = try ServiceHost(options: options, info: nil, apiPackage: "test")
+        try host.server.start()
+        let mallory = try RPCClient(context: host.context, configuration: .init(
+            endpoint: host.server.boundEndpoint, caller: "mallory"))
+        let alice = try RPCClient(context: host.context, configuration: .init(
+            endpoint: host.server.boundEndpoint, caller: "alice"))
+        // Asking for a million is cut to the per-call bound; each call is charged what it may replay.
+        for _ in 0..<2 {
+            _ = try await mallory.call(EventLogAPI.replay, ReplayRequest(fromSequence: 1, limit: 1_000_000))
+        }
+        let refused = await #expect(throws: RPCError.self) {
+            _ = try await mallory.call(EventLogAPI.replay, ReplayRequest(fromSequence: 1))
+        }
+        #expect(refused?.code == .resourceExhausted)
+        #expect(refused?.message.contains("250 events per minute per caller") == true)
+        // Another caller has its own budget.
+        _ = try await alice.call(EventLogAPI.replay, ReplayRequest(fromSequence: 1, limit: 10))
+        mallory.close()
+        alice.close()
+        await host.shutdown()
+    }
+}
