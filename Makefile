@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := libzmq3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-co
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= .run
 
-.PHONY: all deps build run test protos protos-check contracts-record compose-check bench clean
+.PHONY: all deps build run test protos protos-check contracts-record compose-check bench fuzz clean
 
 all: build
 
@@ -55,6 +55,11 @@ compose-check: deps
 bench: deps
 	$(SWIFT) build -c release
 	"$$($(SWIFT) build -c release --show-bin-path)/sls-bench"
+
+## fuzz: release build, then the structure-aware fuzz campaign against crypto-rules and the event bus
+fuzz: deps
+	$(SWIFT) build -c release
+	/usr/bin/python3 Tools/fuzz/fuzz_campaign.py --bin-dir "$$($(SWIFT) build -c release --show-bin-path)"
 
 clean:
 	rm -rf .build $(RUN_DIR)

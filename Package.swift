@@ -19,11 +19,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // MARK: C world (libzmq, protobuf-c output)
         .systemLibrary(name: "CZeroMQ", path: "Shared/CZeroMQ",
                        providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CMalloc", path: "Shared/CMalloc"),
         .target(name: "SLSProtoC", path: "Shared/SLSProtoC", sources: ["src"],
                 linkerSettings: [.linkedLibrary("protobuf-c")]),
 
@@ -39,8 +41,9 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 path: "Shared/SLSStorage", swiftSettings: strict),
         .target(name: "SLSRuntime",
-                dependencies: ["SLSBus", "SLSStorage", "SLSMessages",
+                dependencies: ["SLSBus", "SLSStorage", "SLSMessages", "ZeroMQ", "CMalloc",
                                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "Logging", package: "swift-log")],
                 path: "Shared/SLSRuntime", swiftSettings: strict),
 
@@ -68,7 +71,7 @@ let package = Package(
                           dependencies: ["SLSBus", "SLSMessages",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/slsctl", swiftSettings: strict),
-        .executableTarget(name: "SLSBench", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "CZeroMQ", "SLSStorage",
+        .executableTarget(name: "SLSBench", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "CZeroMQ", "SLSStorage", "SLSRuntime",
                                                           "CryptoRulesCore", "CryptoRulesService"],
                           path: "Benchmarks/SLSBench", swiftSettings: strict),
 

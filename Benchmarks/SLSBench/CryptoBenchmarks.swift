@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import SLSBus
 import SLSMessages
+import SLSRuntime
 import SLSStorage
 import ZeroMQ
 
@@ -53,12 +54,14 @@ enum CryptoBenchmarks {
         let service = try CryptoRulesService(database: database,
                                              outbox: OutboxRelay(database: database, publisher: publisher, logger: logger),
                                              settings: CryptoSettings(), logger: logger)
-        service.handle(ReceivedEvent(AccountProfileUpdated(accountID: "B1", hongKongResident: true,
-                                                           professionalInvestor: true, investorType: .individual,
-                                                           assetsHkd: "9000000", mobileVerified: true), producer: "bench"))
-        service.handle(ReceivedEvent(AccountBalanceUpdated(accountID: "B1", totalEquity: "1000000", cash: "100000"),
-                                     producer: "bench"))
-        service.handle(ReceivedEvent(MarkPriceUpdated(asset: .btc, price: "50000"), producer: "bench"))
+        let router = EventRouter()
+        service.routeEvents(router)
+        _ = try await router.route(ReceivedEvent(AccountProfileUpdated(
+            accountID: "B1", hongKongResident: true, professionalInvestor: true, investorType: .individual,
+            assetsHkd: "9000000", mobileVerified: true), producer: "bench"))
+        _ = try await router.route(ReceivedEvent(AccountBalanceUpdated(accountID: "B1", totalEquity: "1000000",
+                                                                       cash: "100000"), producer: "bench"))
+        _ = try await router.route(ReceivedEvent(MarkPriceUpdated(asset: .btc, price: "50000"), producer: "bench"))
 
         let server = try RPCServer(context: context, configuration: .init(endpoint: "tcp://127.0.0.1:*",
                                                                          serviceName: "crypto-rules"), logger: logger)

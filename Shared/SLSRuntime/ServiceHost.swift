@@ -1,3 +1,4 @@
+import CMalloc
 import GRDB
 import Logging
 import Synchronization
@@ -9,13 +10,14 @@ import Darwin
 import SLSBus
 import SLSMessages
 import SLSStorage
+import ServiceLifecycle
 import ZeroMQ
 
 /// Everything a service needs at run time, started in the right order and stopped in reverse.
 ///
 /// A service executable parses its options, creates a host, registers its methods on
-/// ``server`` and event handlers via ``subscribe(topics:)``, then calls ``run()``, which
-/// returns after SIGINT or SIGTERM once calls in flight have finished.
+/// ``server``, its event handlers with ``on(_:_:)`` and its timers with ``every(_:named:_:)``,
+/// then calls ``run()``, which returns after SIGINT or SIGTERM once calls in flight have finished.
 public final class ServiceHost: @unchecked Sendable {
     public let name: String
     public let logger: Logger
@@ -29,17 +31,25 @@ public final class ServiceHost: @unchecked Sendable {
     private let eventsSubscribe: String
     private let subscriberConfiguration: EventSubscriber.Configuration
     private let heartbeat: Duration
+    private let memoryTrim: Duration
     private let grace: Duration
-    private var subscribers: [EventSubscriber] = []
-    private var backgroundTasks: [Task<Void, Never>] = []
+    /// The service's event routes; declare them before ``run()`` (see ``on(_:_:)``).
+    public let events = EventRouter()
+    private var jobs: [PeriodicJob] = []
+    /// This service's clock in Unix milliseconds (shifted in rehearsals).
+    public let clock: @Sendable () -> Int64
+    private let listenEndpoint: String
 
     /// Opens the database, creates the server socket and connects to the event bus.
     public init<D>(
         options: ServiceOptions<D>,
         info: RPCMethod<ServiceInfoRequest, ServiceInfo>?,
         apiPackage: String,
-        migrations: (inout DatabaseMigrator) -> Void = { _ in }
+        migrations: (inout DatabaseMigrator) -> Void = { _ in },
+        clock: @escaping @Sendable () -> Int64 = { unixMilliseconds() }
     ) throws {
+        self.clock = clock
+        listenEndpoint = options.listen
         bootstrapLogging(level: options.logLevel)
         // Whatever the caller's umask: files this process creates are its owner's alone.
         umask(0o077)
@@ -47,6 +57,7 @@ public final class ServiceHost: @unchecked Sendable {
         logger = Logger(label: D.serviceName)
         context = ZMQContext()
         heartbeat = .milliseconds(Int64(options.heartbeatSeconds * 1000))
+        memoryTrim = .seconds(options.memoryTrimSeconds)
         grace = .milliseconds(Int64(options.shutdownGraceSeconds * 1000))
         eventsSubscribe = options.eventsSubscribe
         subscriberConfiguration = EventSubscriber.Configuration(
@@ -60,7 +71,7 @@ public final class ServiceHost: @unchecked Sendable {
                                  maxMessageBytes: options.maxMessageBytes,
                                  busyPoll: .microseconds(options.busyPollMicroseconds),
                                  fieldLimits: options.fieldLimits, maxCallsInFlight: options.maxCallsInFlight,
-                                 replyHighWaterMark: options.replyHighWaterMark),
+                                 replyHighWaterMark: options.replyHighWaterMark, clock: clock),
             logger: logger)
         publisher = try EventPublisher(context: context, endpoint: options.eventsPublish, producer: D.serviceName)
         outbox = OutboxRelay(database: database, publisher: publisher, logger: logger)
@@ -96,58 +107,74 @@ public final class ServiceHost: @unchecked Sendable {
         }
     }
 
-    /// Subscribes to events; `handle` runs for each, in order, one at a time.
-    /// Call before ``run()``.
-    public func subscribe(topics: [String], handle: @escaping @Sendable (ReceivedEvent) async -> Void) throws {
-        let subscriber = try EventSubscriber(context: context, endpoint: eventsSubscribe, topics: topics,
-                                             configuration: subscriberConfiguration, logger: logger)
-        subscribers.append(subscriber)
-        backgroundTasks.append(Task {
-            for await event in subscriber.events {
-                await handle(event)
-            }
-        })
+    /// Routes events of type `M` to `handler` (see ``EventRouter``); the subscription's topics
+    /// follow from what is routed. Declare before ``run()``.
+    public func on<M: ProtoMessage>(_ type: M.Type, _ handler: @escaping EventRouter.Handler<M>) {
+        events.on(type, handler)
     }
 
-    /// Runs `body` in the background until shutdown (timers, expiry sweeps).
-    public func background(_ body: @escaping @Sendable () async -> Void) {
-        backgroundTasks.append(Task { await body() })
+    /// Runs `body` now and then every `interval` until shutdown (see ``PeriodicJob``).
+    /// Declare before ``run()``.
+    public func every(_ interval: Duration, named name: String, _ body: @escaping @Sendable () async throws -> Void) {
+        jobs.append(PeriodicJob(name: name, every: interval, logger: logger, body: body))
     }
 
-    /// Serves until SIGINT or SIGTERM, then shuts down cleanly.
+    /// Serves until SIGINT or SIGTERM, then shuts down cleanly, in reverse order of start:
+    /// calls in flight finish, event routing and periodic jobs stop, the outbox publishes what
+    /// is left, sockets close.
+    ///
+    /// Every part runs as a `Service` of one swift-service-lifecycle `ServiceGroup`. A part that
+    /// fails or ends stops the whole process (after a graceful shutdown of the rest) with a log
+    /// line naming it, instead of dying silently while the rest serves; `run()` then throws.
     public func run() async throws {
-        try server.start()
-        backgroundTasks.append(Task { [outbox] in await outbox.run() })
-        if heartbeat > .zero {
-            backgroundTasks.append(Task { [self] in await sendHeartbeats() })
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        func add(_ service: any Service, _ name: String) {
+            services.append(.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                                  failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: name))
         }
+        add(OutboxRelayService(relay: outbox), "outbox relay")
+        if heartbeat > .zero {
+            let heartbeat = PeriodicJob(name: "heartbeat", every: heartbeat, logger: logger) { [self] in
+                try publisher.publish(ServiceHeartbeat(service: name, version: version, startedUnixMs: startedUnixMs,
+                                                       requestsServed: server.requestsServed))
+            }
+            add(heartbeat, "heartbeat")
+        }
+        for job in jobs { add(job, job.name) }
+        if memoryTrim > .zero {
+            // glibc keeps freed memory in its arenas; after a burst of load the process would
+            // hold its peak for good. Handing it back is cheap (well under a millisecond here).
+            add(PeriodicJob(name: "memory trim", every: memoryTrim, logger: logger) { returnFreedMemory() }, "memory trim")
+        }
+        if !events.isEmpty {
+            let subscriber = try EventSubscriber(context: context, endpoint: eventsSubscribe, topics: events.topics,
+                                                 configuration: subscriberConfiguration, logger: logger)
+            add(EventRoutingService(subscriber: subscriber, router: events, limits: subscriberConfiguration.fieldLimits,
+                                    clock: clock, logger: logger), "event routing")
+        }
+        add(RPCServerService(server: server, grace: grace), "rpc server")
+        // Last in, first told: the shutdown is announced before anything stops.
+        services.append(.init(service: ShutdownAnnouncer(logger: logger), successTerminationBehavior: .ignore,
+                              failureTerminationBehavior: .ignore, serviceName: "shutdown announcer"))
+        let group = ServiceGroup(configuration: .init(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("started", metadata: ["service": "\(name)", "version": "\(version)",
-                                          "endpoint": "\(server.boundEndpoint)"])
-        let signal = await ShutdownSignal.wait()
-        logger.info("shutting down", metadata: ["signal": "\(signal)"])
-        await shutdown()
-    }
-
-    /// Stops serving (finishing calls in flight), stops background work and closes sockets.
-    public func shutdown() async {
-        await server.shutdown(grace: grace)
-        subscribers.forEach { $0.close() }
-        backgroundTasks.forEach { $0.cancel() }
-        for task in backgroundTasks { await task.value }
-        outbox.publishPending()
+                                          "endpoint": "\(listenEndpoint)", "topics": "\(events.topics)"])
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("stopping: a part of the service failed", metadata: ["error": "\(error)"])
+            publisher.close()
+            throw error
+        }
         publisher.close()
         logger.info("stopped")
     }
+}
 
-    private func sendHeartbeats() async {
-        while !Task.isCancelled {
-            do {
-                try publisher.publish(ServiceHeartbeat(service: name, version: version, startedUnixMs: startedUnixMs,
-                                                       requestsServed: server.requestsServed))
-            } catch {
-                logger.warning("heartbeat not published", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: heartbeat)
-        }
-    }
+/// Returns heap memory that is free but still held by the allocator to the system.
+private func returnFreedMemory() {
+    #if canImport(Glibc)
+    _ = malloc_trim(0)
+    #endif
 }

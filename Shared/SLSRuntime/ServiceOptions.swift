@@ -74,6 +74,9 @@ public struct ServiceOptions<Defaults: ServiceDefaults>: ParsableArguments {
     @Option(help: "Events one caller may have replayed per minute (env SLS_REPLAY_EVENTS_PER_MINUTE).")
     public var replayEventsPerMinute: Int = Environment.int("SLS_REPLAY_EVENTS_PER_MINUTE", default: 5000)
 
+    @Option(help: "Seconds between returns of freed heap memory to the system (malloc_trim); 0 turns it off (env SLS_MEMORY_TRIM_SECONDS).")
+    public var memoryTrimSeconds: Int = Environment.int("SLS_MEMORY_TRIM_SECONDS", default: 10)
+
     public init() {}
 
     /// The field limits every request and event is held to.
@@ -86,7 +89,8 @@ public struct ServiceOptions<Defaults: ServiceDefaults>: ParsableArguments {
         ["SLS_MAX_MESSAGE_BYTES", "SLS_HEARTBEAT_SECONDS", "SLS_SHUTDOWN_GRACE_SECONDS", "SLS_BUSY_POLL_MICROSECONDS",
          "SLS_MAX_IDENTIFIER_BYTES", "SLS_MAX_TEXT_BYTES", "SLS_MAX_REPEATED", "SLS_CLOCK_SKEW_SECONDS",
          "SLS_MAX_CALLS_IN_FLIGHT", "SLS_REPLY_HIGH_WATER_MARK", "SLS_MAX_EVENT_BYTES", "SLS_EVENT_BUFFER",
-         "SLS_MAX_PRODUCERS", "SLS_REPLAY_MAX_EVENTS", "SLS_REPLAY_EVENTS_PER_MINUTE"]
+         "SLS_MAX_PRODUCERS", "SLS_REPLAY_MAX_EVENTS", "SLS_REPLAY_EVENTS_PER_MINUTE",
+         "SLS_MEMORY_TRIM_SECONDS"]
     }
 
     public func validate() throws {
@@ -109,6 +113,7 @@ public struct ServiceOptions<Defaults: ServiceDefaults>: ParsableArguments {
             ("--max-event-bytes", maxEventBytes, 1024...(64 << 20)), ("--event-buffer", eventBuffer, 1...1_000_000),
             ("--max-producers", maxProducers, 1...1_000_000), ("--replay-max-events", replayMaxEvents, 1...100_000),
             ("--replay-events-per-minute", replayEventsPerMinute, 1...10_000_000),
+            ("--memory-trim-seconds", memoryTrimSeconds, 0...86_400),
         ] {
             guard range.contains(value) else {
                 throw ValidationError("\(flag) must be \(range.lowerBound) to \(range.upperBound); got \(value)")

@@ -2,6 +2,7 @@ import Foundation
 import SLSBus
 import SLSMessages
 import SLSRuntime
+import Synchronization
 import Testing
 
 struct ReplayTestDefaults: ServiceDefaults {
@@ -36,6 +37,32 @@ struct ReplayLimitTests {
         _ = try await alice.call(EventLogAPI.replay, ReplayRequest(fromSequence: 1, limit: 10))
         mallory.close()
         alice.close()
-        await host.shutdown()
+        await host.server.shutdown()
+    }
+}
+
+@Suite("The service lifecycle")
+struct ServiceLifecycleTests {
+    @Test func aFailingBackgroundPartStopsTheWholeServiceWithItsError() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lifecycle-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let options = try ServiceOptions<ReplayTestDefaults>.parse([
+            "--data-dir", directory, "--events-publish", "tcp://127.0.0.1:9", "--events-subscribe", "tcp://127.0.0.1:9",
+            "--heartbeat-seconds", "0"])
+        let host = try ServiceHost(options: options, info: nil, apiPackage: "test")
+        let ticks = Mutex(0)
+        host.every(.milliseconds(10), named: "sweep") {
+            let count = ticks.withLock { $0 += 1; return $0 }
+            if count == 3 { throw PeriodicJob.Fatal("the disk is gone") }
+        }
+        let error = await #expect(throws: PeriodicJob.Fatal.self) { try await host.run() }
+        #expect(error?.description == "the disk is gone")
+        #expect(ticks.withLock { $0 } == 3)
+        // The RPC server was stopped with the rest: nothing serves any more.
+        let client = try RPCClient(context: host.context, configuration: .init(
+            endpoint: host.server.boundEndpoint, caller: "test", defaultTimeout: .milliseconds(300),
+            connectTimeout: .milliseconds(300)))
+        await #expect(throws: RPCError.self) { _ = try await client.call(HealthAPI.check, HealthCheckRequest()) }
+        client.close()
     }
 }

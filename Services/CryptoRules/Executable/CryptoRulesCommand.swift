@@ -29,31 +29,22 @@ struct CryptoRulesCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let now: @Sendable () -> Date = { [offset = crypto.clockOffsetSeconds] in Date().addingTimeInterval(offset) }
         let host = try ServiceHost(options: options, info: CryptoRulesAPI.getInfo, apiPackage: "sls.crypto.v1",
-                                   migrations: CryptoRulesService.registerMigrations)
+                                   migrations: CryptoRulesService.registerMigrations, clock: { Int64((now().timeIntervalSince1970 * 1000).rounded()) })
         let service = try CryptoRulesService(database: host.database, outbox: host.outbox,
                                              settings: try crypto.settings(), logger: host.logger,
-                                             now: { [offset = crypto.clockOffsetSeconds] in
-                                                 Date().addingTimeInterval(offset)
-                                             })
+                                             fieldLimits: options.fieldLimits, now: now)
         if crypto.clockOffsetSeconds != 0 {
             host.logger.warning("clock shifted for a rehearsal", metadata: ["seconds": "\(crypto.clockOffsetSeconds)"])
         }
         service.register(on: host.server)
-        try host.subscribe(topics: CryptoRulesService.topics) { event in service.handle(event) }
-        let sweep = Duration.milliseconds(Int64(crypto.expirySweepSeconds * 1000))
-        let snapshots = Duration.milliseconds(Int64(crypto.snapshotSeconds * 1000))
-        host.background {
-            while !Task.isCancelled {
-                service.expireOrders()
-                try? await Task.sleep(for: sweep)
-            }
+        service.routeEvents(host.events)
+        host.every(.milliseconds(Int64(crypto.expirySweepSeconds * 1000)), named: "expiry sweep") {
+            service.expireOrders()
         }
-        host.background {
-            while !Task.isCancelled {
-                service.snapshotHoldings()
-                try? await Task.sleep(for: snapshots)
-            }
+        host.every(.milliseconds(Int64(crypto.snapshotSeconds * 1000)), named: "holdings snapshot") {
+            service.snapshotHoldings()
         }
         try await host.run()
     }

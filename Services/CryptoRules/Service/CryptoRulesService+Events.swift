@@ -3,36 +3,18 @@ import Foundation
 import GRDB
 import SLSBus
 import SLSMessages
+import SLSRuntime
 import SLSStorage
 
 extension CryptoRulesService {
-    /// The event topics the service consumes.
-    public static let topics = [AccountProfileUpdated.protoName, AccountBalanceUpdated.protoName,
-                                MarkPriceUpdated.protoName, VenueOrderFilled.protoName, VenueOrderClosed.protoName]
-
-    /// Applies one input event. A malformed one is logged and dropped; the service goes on.
-    public func handle(_ event: ReceivedEvent) {
-        let nowMs = now().unixMs
-        func decode<M: ProtoMessage>(_ type: M.Type) throws -> M? {
-            try event.decode(type, limits: fieldLimits, nowUnixMs: nowMs)
-        }
-        do {
-            if let profile = try decode(AccountProfileUpdated.self) {
-                try apply(profile)
-            } else if let balance = try decode(AccountBalanceUpdated.self) {
-                try apply(balance)
-            } else if let price = try decode(MarkPriceUpdated.self) {
-                try apply(price)
-            } else if let fill = try decode(VenueOrderFilled.self) {
-                try ProtoMapping.checked("fill") { try settle(fill) }
-            } else if let closed = try decode(VenueOrderClosed.self) {
-                try apply(closed)
-            }
-        } catch {
-            let reason = (error as? RPCError)?.message ?? "\(type(of: error))"
-            logger.warning("event dropped", metadata: ["type": "\(event.header.type)", "event": "\(event.header.eventID)",
-                                                       "producer": "\(event.header.producer)", "reason": "\(reason)"])
-        }
+    /// Declares the events the service consumes (ACC-05 account data, market data, the venue);
+    /// the host subscribes to exactly these. A refused event is logged by the router and dropped.
+    public func routeEvents(_ router: EventRouter) {
+        router.on(AccountProfileUpdated.self) { [self] event, _ in try apply(event) }
+        router.on(AccountBalanceUpdated.self) { [self] event, _ in try apply(event) }
+        router.on(MarkPriceUpdated.self) { [self] event, _ in try apply(event) }
+        router.on(VenueOrderFilled.self) { [self] event, _ in try ProtoMapping.checked("fill") { try settle(event) } }
+        router.on(VenueOrderClosed.self) { [self] event, _ in try apply(event) }
     }
 
     func apply(_ event: AccountProfileUpdated) throws {

@@ -85,11 +85,14 @@ public final class CryptoRulesService: Sendable {
             account.permissionDecidedMs = nowMs
             let reply = PermissionReply(accountID: accountID, granted: refusal == nil, ruleID: refusal?.ruleID ?? "",
                                         reason: refusal?.message ?? "", decidedUnixMs: nowMs)
+            // An account the account services never announced is refused and not remembered:
+            // ids from callers must not grow the book.
+            let known = book.accounts[accountID] != nil
             try database.write { db in
-                try CryptoStore.save(account, db)
+                if known { try CryptoStore.save(account, db) }
                 try Outbox.append(PermissionDecided(decision: reply), in: db, nowUnixMs: nowMs)
             }
-            book.accounts[accountID] = account
+            if known { book.accounts[accountID] = account }
             return reply
         }
     }
