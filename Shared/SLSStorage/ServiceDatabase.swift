@@ -22,10 +22,14 @@ public enum ServiceDatabase {
         let path = dataDirectory.hasSuffix("/") ? "\(dataDirectory)\(name).sqlite" : "\(dataDirectory)/\(name).sqlite"
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
+        configuration.maximumReaderCount = 4
         configuration.prepareDatabase { db in
             // WAL (DatabasePool's default) with NORMAL sync: durable across a process crash,
             // which is the failure the services must survive; fsync on every checkpoint.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // 1 MiB of page cache per connection (SQLite's default is 2 MiB): the services keep
+            // what they read often in memory themselves, and this bounds what SQLite holds.
+            try db.execute(sql: "PRAGMA cache_size = -1024")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         // SQLite gives the -wal and -shm files the main file's mode; make every one private,

@@ -140,3 +140,24 @@ struct CryptoHostileInputTests {
                                                     price: "50000"))
     }
 }
+
+@Suite("crypto-rules bounds what one account can hold in memory")
+struct CryptoOpenOrderLimitTests {
+    @Test func anAccountMayHoldAtMostTheOpenOrderLimit() throws {
+        let harness = try ServiceHarness()
+        try harness.fundedAccount(cash: "1000000", equity: "100000000")
+        let limit = CryptoSettings().maxOpenOrdersPerAccount
+        for index in 0..<limit {
+            _ = try harness.service.placeOrder(ServiceHarness.limitBuy("0.001", at: "40000", client: "c\(index)"))
+        }
+        let error = #expect(throws: RPCError.self) {
+            _ = try harness.service.placeOrder(ServiceHarness.limitBuy("0.001", at: "40000", client: "one-more"))
+        }
+        #expect(error?.code == .failedPrecondition)
+        #expect(error?.message.contains("\(limit) open orders") == true)
+        // A retry of an order already placed still returns it, and a cancel makes room.
+        let first = try harness.service.placeOrder(ServiceHarness.limitBuy("0.001", at: "40000", client: "c0"))
+        _ = try harness.service.cancelOrder(CancelOrderRequest(accountID: "U1", orderID: first.orderID))
+        #expect(try harness.service.placeOrder(ServiceHarness.limitBuy("0.001", at: "40000", client: "one-more")).status == .open)
+    }
+}

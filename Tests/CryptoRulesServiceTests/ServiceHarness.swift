@@ -66,7 +66,8 @@ final class ServiceHarness: @unchecked Sendable {
     func fundedAccount(_ id: String = "U1", cash: String = "100000", equity: String = "1000000",
                        price: String = "50000") throws {
         try service.apply(AccountProfileUpdated(accountID: id, hongKongResident: true, professionalInvestor: true,
-                                                investorType: .individual, assetsHkd: "9000000", mobileVerified: true))
+                                                investorType: .individual, assetsHkd: "9000000"))
+        try service.apply(MobileNumberUpdated(accountID: id, mobileNumber: "+85291234567", verified: true))
         try service.apply(AccountBalanceUpdated(accountID: id, totalEquity: equity, cash: cash))
         try service.apply(MarkPriceUpdated(asset: .btc, price: price, asOfUnixMs: clock.now.unixMs))
         _ = try service.requestPermission(PermissionRequest(accountID: id))

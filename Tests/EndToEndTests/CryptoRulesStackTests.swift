@@ -30,7 +30,8 @@ final class CryptoStack: @unchecked Sendable {
         for _ in 0..<100 where !ready {
             try publisher.publish(AccountProfileUpdated(accountID: id, hongKongResident: true,
                                                         professionalInvestor: true, investorType: .individual,
-                                                        assetsHkd: "9000000", mobileVerified: true))
+                                                        assetsHkd: "9000000"))
+            try publisher.publish(MobileNumberUpdated(accountID: id, mobileNumber: "+85291234567", verified: true))
             try publisher.publish(AccountBalanceUpdated(accountID: id, totalEquity: equity, cash: cash))
             try publisher.publish(MarkPriceUpdated(asset: .btc, price: "50000"))
             try await Task.sleep(for: .milliseconds(100))

@@ -20,11 +20,31 @@ final class Stack: @unchecked Sendable {
     init() throws {
         // Below Linux's ephemeral range (32768-60999), which `tcp://...:*` binds and outgoing
         // connections draw from, so a test port cannot collide with one of those.
-        let base = Int.random(in: 20_000...32_000)
+        var base = Int.random(in: 20_000...32_000)
+        // Skip a block where something already listens (another test's stack still shutting down).
+        for _ in 0..<20 where !(base..<base + 7).allSatisfy(Self.isFree) {
+            base = Int.random(in: 20_000...32_000)
+        }
         ports = Ports(health: base, publishers: base + 1, subscribers: base + 2, enrollment: base + 3,
                       challenge: base + 4, delivery: base + 5, crypto: base + 6)
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("sls-e2e-\(UUID())")
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+    }
+
+    /// Whether nothing listens on `port` on loopback now.
+    static func isFree(_ port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
     }
 
     deinit {

@@ -38,6 +38,9 @@ public struct CryptoSettings: Sendable {
     public var custodyMonthlyRate: Amount = Amount("0.0008")!
     /// A mark price older than this is not used: orders that need one are refused.
     public var maxPriceAge: TimeInterval = 60
+    /// Open orders one account may have at once; a further order is refused until one closes.
+    /// Bounds the memory one account can take (open orders are kept in memory).
+    public var maxOpenOrdersPerAccount = 100
     /// Quantities sent to the venue are rounded down to these increments.
     public var quantityIncrement: [CryptoAsset: Amount] = [
         .btc: Amount("0.00000001")!, .eth: Amount("0.00000001")!,

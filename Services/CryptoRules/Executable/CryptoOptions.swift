@@ -30,6 +30,9 @@ struct CryptoOptions: ParsableArguments {
     @Option(help: "Minimum trade value in USD, CRY-05 (env SLS_CRYPTO_MINIMUM_ORDER_VALUE).")
     var minimumOrderValue = Environment.string("SLS_CRYPTO_MINIMUM_ORDER_VALUE", default: "10")
 
+    @Option(help: "Open orders one account may have at once (env SLS_CRYPTO_MAX_OPEN_ORDERS).")
+    var maxOpenOrders = Environment.int("SLS_CRYPTO_MAX_OPEN_ORDERS", default: 100)
+
     @Option(help: "Seconds between expiry sweeps of open orders (env SLS_CRYPTO_EXPIRY_SWEEP_SECONDS).")
     var expirySweepSeconds = Double(Environment.string("SLS_CRYPTO_EXPIRY_SWEEP_SECONDS", default: "1")) ?? 1
 
@@ -44,7 +47,7 @@ struct CryptoOptions: ParsableArguments {
         let badVariables = Environment.problems(numbers: [
             "SLS_CRYPTO_MAX_PRICE_AGE_SECONDS", "SLS_CRYPTO_TRADING_DAY_END_HOUR", "SLS_CRYPTO_MINUTES_ORDER_SECONDS",
             "SLS_CRYPTO_IOC_CANCEL_SECONDS", "SLS_CRYPTO_EXPIRY_SWEEP_SECONDS", "SLS_CRYPTO_SNAPSHOT_SECONDS",
-            "SLS_CRYPTO_CLOCK_OFFSET_SECONDS"])
+            "SLS_CRYPTO_CLOCK_OFFSET_SECONDS", "SLS_CRYPTO_MAX_OPEN_ORDERS"])
         guard badVariables.isEmpty else { throw ValidationError(badVariables.joined(separator: "; ")) }
         var settings = CryptoSettings()
         guard maxPriceAgeSeconds > 0 else { throw ValidationError("--max-price-age-seconds must be more than 0") }
@@ -72,6 +75,10 @@ struct CryptoOptions: ParsableArguments {
             throw ValidationError("--minimum-order-value must be a decimal amount such as 10")
         }
         settings.minimumOrderValue = minimumOrder
+        guard (1...100_000).contains(maxOpenOrders) else {
+            throw ValidationError("--max-open-orders must be 1 to 100000; got \(maxOpenOrders)")
+        }
+        settings.maxOpenOrdersPerAccount = maxOpenOrders
         return settings
     }
 }

@@ -16,7 +16,7 @@ struct CryptoRulesCommand: AsyncParsableCommand {
         commandName: "sls-crypto-rules",
         abstract: "Pre-trade rules for BTC and ETH orders in Hong Kong (CRY-01..CRY-14, ACC-03).",
         discussion: """
-            Consumes AccountProfileUpdated, AccountBalanceUpdated, MarkPriceUpdated, VenueOrderFilled and \
+            Consumes the account events of sls.accounts.v1 (AccountProfileUpdated, MobileNumberUpdated, AccountBalanceUpdated), MarkPriceUpdated, VenueOrderFilled and \
             VenueOrderClosed events; publishes OrderAccepted, OrderSettled, OrderClosed, PermissionDecided and \
             CustodyFeeCharged through its outbox.
             """)

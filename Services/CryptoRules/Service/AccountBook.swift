@@ -39,6 +39,10 @@ struct AccountBook: Sendable {
         }
     }
 
+    func openOrderCount(of accountID: String) -> Int {
+        openOrders[accountID]?.count ?? 0
+    }
+
     func openOrders(of accountID: String) -> [OrderRecord] {
         (openOrders[accountID] ?? []).compactMap { orders[$0] }
             .sorted { ($0.acceptedMs, $0.orderID) < ($1.acceptedMs, $1.orderID) }

@@ -11,6 +11,7 @@ extension CryptoRulesService {
     /// the host subscribes to exactly these. A refused event is logged by the router and dropped.
     public func routeEvents(_ router: EventRouter) {
         router.on(AccountProfileUpdated.self) { [self] event, _ in try apply(event) }
+        router.on(MobileNumberUpdated.self) { [self] event, _ in try apply(event) }
         router.on(AccountBalanceUpdated.self) { [self] event, _ in try apply(event) }
         router.on(MarkPriceUpdated.self) { [self] event, _ in try apply(event) }
         router.on(VenueOrderFilled.self) { [self] event, _ in try ProtoMapping.checked("fill") { try settle(event) } }
@@ -31,7 +32,19 @@ extension CryptoRulesService {
             account.profile = InvestorProfile(hongKongResident: event.hongKongResident,
                                               professionalInvestor: event.professionalInvestor,
                                               investorType: type, assetsHKD: assets,
-                                              mobileVerified: event.mobileVerified)
+                                              mobileVerified: account.mobileVerified)
+            try database.write { try CryptoStore.save(account, $0) }
+            book.accounts[accountID] = account
+        }
+    }
+
+    /// ACC-03: trading waits for a verified mobile number.
+    func apply(_ event: MobileNumberUpdated) throws {
+        let accountID = try ProtoMapping.requireAccount(event.accountID)
+        try mutate { book in
+            var account = book.account(accountID)
+            account.mobileVerified = event.verified
+            account.profile?.mobileVerified = event.verified
             try database.write { try CryptoStore.save(account, $0) }
             book.accounts[accountID] = account
         }

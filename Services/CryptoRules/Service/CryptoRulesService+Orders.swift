@@ -52,6 +52,11 @@ extension CryptoRulesService {
             }) {
                 return ProtoMapping.message(closed)
             }
+            guard book.openOrderCount(of: accountID) < settings.maxOpenOrdersPerAccount else {
+                throw RPCError.failedPrecondition(
+                    "this account already has \(settings.maxOpenOrdersPerAccount) open orders, the most it may have; "
+                    + "cancel one or wait for one to fill or expire")
+            }
             let priced: PricedOrder
             switch evaluate(intent, accountID: accountID, in: book, at: date) {
             case .success(let order): priced = order
@@ -148,7 +153,7 @@ extension CryptoRulesService {
         }
         return AccountState(
             accountID: accountID, permissionGranted: account.permissionGranted,
-            mobileVerified: account.profile?.mobileVerified ?? false, cash: Money.text(account.cash),
+            mobileVerified: account.mobileVerified, cash: Money.text(account.cash),
             availableCash: Money.text(try snapshot.availableCash), totalEquity: Money.text(account.totalEquity),
             holdingsCap: Money.text(try engine.holdingsCap(totalEquity: account.totalEquity)),
             holdingsUsed: Money.text(used), monthVolume: Money.text(snapshot.monthVolume), positions: positions,

@@ -139,6 +139,7 @@ enum CryptoStore {
                     investorType: (row["investor_type"] as String?).flatMap(InvestorType.init(rawValue:)),
                     assetsHKD: try amount(row, "assets_hkd"), mobileVerified: row["mobile_verified"])
             }
+            account.mobileVerified = row["mobile_verified"]
             account.permissionGranted = row["permission_granted"]
             account.permissionDecidedMs = row["permission_decided_ms"]
             account.totalEquity = try amount(row, "total_equity")
@@ -223,7 +224,7 @@ enum CryptoStore {
                 total_equity = excluded.total_equity, cash = excluded.cash
             """, arguments: [account.accountID, profile != nil, profile?.hongKongResident ?? false,
                              profile?.professionalInvestor ?? false, profile?.investorType?.rawValue,
-                             Money.text(profile?.assetsHKD ?? 0), profile?.mobileVerified ?? false,
+                             Money.text(profile?.assetsHKD ?? 0), account.mobileVerified,
                              account.permissionGranted, account.permissionDecidedMs,
                              Money.text(account.totalEquity), Money.text(account.cash)])
         for (asset, quantity) in account.positions {

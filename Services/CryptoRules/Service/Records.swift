@@ -5,6 +5,8 @@ import Foundation
 struct AccountRecord: Sendable, Hashable {
     let accountID: String
     var profile: InvestorProfile?
+    /// ACC-03, from `MobileNumberUpdated`; copied into ``profile`` for the rules.
+    var mobileVerified = false
     var permissionGranted = false
     var permissionDecidedMs: Int64 = 0
     var totalEquity: Amount = 0

@@ -4,6 +4,10 @@
 public enum ProtoRegistry {
     /// Every message type, in declaration order.
     public static let messages: [any ProtoMessage.Type] = [
+        AccountOpened.self,
+        AccountProfileUpdated.self,
+        MobileNumberUpdated.self,
+        AccountBalanceUpdated.self,
         EchoRequest.self,
         EchoReply.self,
         OrderRequest.self,
@@ -20,8 +24,6 @@ public enum ProtoRegistry {
         CustodyFeeRequest.self,
         CustodyFeeCharged.self,
         CustodyFeeReply.self,
-        AccountProfileUpdated.self,
-        AccountBalanceUpdated.self,
         MarkPriceUpdated.self,
         VenueOrderFilled.self,
         VenueOrderClosed.self,

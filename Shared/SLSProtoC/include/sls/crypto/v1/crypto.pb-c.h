@@ -30,8 +30,6 @@ typedef struct Sls__Crypto__V1__TransferReply Sls__Crypto__V1__TransferReply;
 typedef struct Sls__Crypto__V1__CustodyFeeRequest Sls__Crypto__V1__CustodyFeeRequest;
 typedef struct Sls__Crypto__V1__CustodyFeeCharged Sls__Crypto__V1__CustodyFeeCharged;
 typedef struct Sls__Crypto__V1__CustodyFeeReply Sls__Crypto__V1__CustodyFeeReply;
-typedef struct Sls__Crypto__V1__AccountProfileUpdated Sls__Crypto__V1__AccountProfileUpdated;
-typedef struct Sls__Crypto__V1__AccountBalanceUpdated Sls__Crypto__V1__AccountBalanceUpdated;
 typedef struct Sls__Crypto__V1__MarkPriceUpdated Sls__Crypto__V1__MarkPriceUpdated;
 typedef struct Sls__Crypto__V1__VenueOrderFilled Sls__Crypto__V1__VenueOrderFilled;
 typedef struct Sls__Crypto__V1__VenueOrderClosed Sls__Crypto__V1__VenueOrderClosed;
@@ -81,12 +79,6 @@ typedef enum _Sls__Crypto__V1__TimeInForce {
   SLS__CRYPTO__V1__TIME_IN_FORCE__GTC = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLS__CRYPTO__V1__TIME_IN_FORCE)
 } Sls__Crypto__V1__TimeInForce;
-typedef enum _Sls__Crypto__V1__InvestorType {
-  SLS__CRYPTO__V1__INVESTOR_TYPE__INVESTOR_TYPE_UNSPECIFIED = 0,
-  SLS__CRYPTO__V1__INVESTOR_TYPE__INDIVIDUAL = 1,
-  SLS__CRYPTO__V1__INVESTOR_TYPE__INSTITUTION = 2
-    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLS__CRYPTO__V1__INVESTOR_TYPE)
-} Sls__Crypto__V1__InvestorType;
 typedef enum _Sls__Crypto__V1__OrderStatus {
   SLS__CRYPTO__V1__ORDER_STATUS__ORDER_STATUS_UNSPECIFIED = 0,
   SLS__CRYPTO__V1__ORDER_STATUS__OPEN = 1,
@@ -356,42 +348,6 @@ struct  Sls__Crypto__V1__CustodyFeeReply
 #define SLS__CRYPTO__V1__CUSTODY_FEE_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__crypto__v1__custody_fee_reply__descriptor) \
     , 0,NULL }
-
-
-/*
- * Input event from the account service (ACC-05): what eligibility needs.
- */
-struct  Sls__Crypto__V1__AccountProfileUpdated
-{
-  ProtobufCMessage base;
-  char *account_id;
-  protobuf_c_boolean hong_kong_resident;
-  protobuf_c_boolean professional_investor;
-  Sls__Crypto__V1__InvestorType investor_type;
-  /*
-   * Investable assets (individuals) or total assets (institutions), HKD.
-   */
-  char *assets_hkd;
-  protobuf_c_boolean mobile_verified;
-};
-#define SLS__CRYPTO__V1__ACCOUNT_PROFILE_UPDATED__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&sls__crypto__v1__account_profile_updated__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, SLS__CRYPTO__V1__INVESTOR_TYPE__INVESTOR_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0 }
-
-
-/*
- * Input event from the account service: equity and cash in USD.
- */
-struct  Sls__Crypto__V1__AccountBalanceUpdated
-{
-  ProtobufCMessage base;
-  char *account_id;
-  char *total_equity;
-  char *cash;
-};
-#define SLS__CRYPTO__V1__ACCOUNT_BALANCE_UPDATED__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&sls__crypto__v1__account_balance_updated__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -771,44 +727,6 @@ Sls__Crypto__V1__CustodyFeeReply *
 void   sls__crypto__v1__custody_fee_reply__free_unpacked
                      (Sls__Crypto__V1__CustodyFeeReply *message,
                       ProtobufCAllocator *allocator);
-/* Sls__Crypto__V1__AccountProfileUpdated methods */
-void   sls__crypto__v1__account_profile_updated__init
-                     (Sls__Crypto__V1__AccountProfileUpdated         *message);
-size_t sls__crypto__v1__account_profile_updated__get_packed_size
-                     (const Sls__Crypto__V1__AccountProfileUpdated   *message);
-size_t sls__crypto__v1__account_profile_updated__pack
-                     (const Sls__Crypto__V1__AccountProfileUpdated   *message,
-                      uint8_t             *out);
-size_t sls__crypto__v1__account_profile_updated__pack_to_buffer
-                     (const Sls__Crypto__V1__AccountProfileUpdated   *message,
-                      ProtobufCBuffer     *buffer);
-Sls__Crypto__V1__AccountProfileUpdated *
-       sls__crypto__v1__account_profile_updated__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data);
-void   sls__crypto__v1__account_profile_updated__free_unpacked
-                     (Sls__Crypto__V1__AccountProfileUpdated *message,
-                      ProtobufCAllocator *allocator);
-/* Sls__Crypto__V1__AccountBalanceUpdated methods */
-void   sls__crypto__v1__account_balance_updated__init
-                     (Sls__Crypto__V1__AccountBalanceUpdated         *message);
-size_t sls__crypto__v1__account_balance_updated__get_packed_size
-                     (const Sls__Crypto__V1__AccountBalanceUpdated   *message);
-size_t sls__crypto__v1__account_balance_updated__pack
-                     (const Sls__Crypto__V1__AccountBalanceUpdated   *message,
-                      uint8_t             *out);
-size_t sls__crypto__v1__account_balance_updated__pack_to_buffer
-                     (const Sls__Crypto__V1__AccountBalanceUpdated   *message,
-                      ProtobufCBuffer     *buffer);
-Sls__Crypto__V1__AccountBalanceUpdated *
-       sls__crypto__v1__account_balance_updated__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data);
-void   sls__crypto__v1__account_balance_updated__free_unpacked
-                     (Sls__Crypto__V1__AccountBalanceUpdated *message,
-                      ProtobufCAllocator *allocator);
 /* Sls__Crypto__V1__MarkPriceUpdated methods */
 void   sls__crypto__v1__mark_price_updated__init
                      (Sls__Crypto__V1__MarkPriceUpdated         *message);
@@ -986,12 +904,6 @@ typedef void (*Sls__Crypto__V1__CustodyFeeCharged_Closure)
 typedef void (*Sls__Crypto__V1__CustodyFeeReply_Closure)
                  (const Sls__Crypto__V1__CustodyFeeReply *message,
                   void *closure_data);
-typedef void (*Sls__Crypto__V1__AccountProfileUpdated_Closure)
-                 (const Sls__Crypto__V1__AccountProfileUpdated *message,
-                  void *closure_data);
-typedef void (*Sls__Crypto__V1__AccountBalanceUpdated_Closure)
-                 (const Sls__Crypto__V1__AccountBalanceUpdated *message,
-                  void *closure_data);
 typedef void (*Sls__Crypto__V1__MarkPriceUpdated_Closure)
                  (const Sls__Crypto__V1__MarkPriceUpdated *message,
                   void *closure_data);
@@ -1116,7 +1028,6 @@ extern const ProtobufCEnumDescriptor    sls__crypto__v1__asset__descriptor;
 extern const ProtobufCEnumDescriptor    sls__crypto__v1__order_side__descriptor;
 extern const ProtobufCEnumDescriptor    sls__crypto__v1__order_type__descriptor;
 extern const ProtobufCEnumDescriptor    sls__crypto__v1__time_in_force__descriptor;
-extern const ProtobufCEnumDescriptor    sls__crypto__v1__investor_type__descriptor;
 extern const ProtobufCEnumDescriptor    sls__crypto__v1__order_status__descriptor;
 extern const ProtobufCMessageDescriptor sls__crypto__v1__order_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__crypto__v1__check_order_reply__descriptor;
@@ -1132,8 +1043,6 @@ extern const ProtobufCMessageDescriptor sls__crypto__v1__transfer_reply__descrip
 extern const ProtobufCMessageDescriptor sls__crypto__v1__custody_fee_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__crypto__v1__custody_fee_charged__descriptor;
 extern const ProtobufCMessageDescriptor sls__crypto__v1__custody_fee_reply__descriptor;
-extern const ProtobufCMessageDescriptor sls__crypto__v1__account_profile_updated__descriptor;
-extern const ProtobufCMessageDescriptor sls__crypto__v1__account_balance_updated__descriptor;
 extern const ProtobufCMessageDescriptor sls__crypto__v1__mark_price_updated__descriptor;
 extern const ProtobufCMessageDescriptor sls__crypto__v1__venue_order_filled__descriptor;
 extern const ProtobufCMessageDescriptor sls__crypto__v1__venue_order_closed__descriptor;
