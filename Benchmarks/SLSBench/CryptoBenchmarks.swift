@@ -58,7 +58,8 @@ enum CryptoBenchmarks {
         service.routeEvents(router)
         _ = try await router.route(ReceivedEvent(AccountProfileUpdated(
             accountID: "B1", hongKongResident: true, professionalInvestor: true, investorType: .individual,
-            assetsHkd: "9000000", mobileVerified: true), producer: "bench"))
+            assetsHkd: "9000000"), producer: "bench"))
+        _ = try await router.route(ReceivedEvent(MobileNumberUpdated(accountID: "B1", verified: true), producer: "bench"))
         _ = try await router.route(ReceivedEvent(AccountBalanceUpdated(accountID: "B1", totalEquity: "1000000",
                                                                        cash: "100000"), producer: "bench"))
         _ = try await router.route(ReceivedEvent(MarkPriceUpdated(asset: .btc, price: "50000"), producer: "bench"))
