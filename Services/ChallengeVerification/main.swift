@@ -1,10 +1,10 @@
 import ArgumentParser
+import SLSBus
 import SLSMessages
 import SLSRuntime
 
 struct ChallengeVerificationDefaults: ServiceDefaults {
-    static let serviceName = "challenge-verification"
-    static let listen = "tcp://127.0.0.1:7102"
+    static let entry = ServiceCatalog.challengeVerification
 }
 
 /// The challenge-verification service. Only its platform part (health, identity, storage, events) is built so far.

@@ -1,10 +1,10 @@
 import ArgumentParser
+import SLSBus
 import SLSMessages
 import SLSRuntime
 
 struct EnrollmentDefaults: ServiceDefaults {
-    static let serviceName = "enrollment"
-    static let listen = "tcp://127.0.0.1:7101"
+    static let entry = ServiceCatalog.enrollment
 }
 
 /// The enrollment service. Only its platform part (health, identity, storage, events) is built so far.

@@ -17,13 +17,13 @@ struct EventBusCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "XSUB endpoint publishers connect to (env SLS_EVENTS_PUBLISHERS).")
-    var publishers = Environment.string("SLS_EVENTS_PUBLISHERS", default: "tcp://127.0.0.1:7091")
+    var publishers = Environment.string("SLS_EVENTS_PUBLISHERS", default: ServiceCatalog.eventsPublishEndpoint)
 
     @Option(help: "XPUB endpoint subscribers connect to (env SLS_EVENTS_SUBSCRIBERS).")
-    var subscribers = Environment.string("SLS_EVENTS_SUBSCRIBERS", default: "tcp://127.0.0.1:7092")
+    var subscribers = Environment.string("SLS_EVENTS_SUBSCRIBERS", default: ServiceCatalog.eventsSubscribeEndpoint)
 
     @Option(help: "ROUTER endpoint answering health checks (env SLS_LISTEN).")
-    var listen = Environment.string("SLS_LISTEN", default: "tcp://127.0.0.1:7090")
+    var listen = Environment.string("SLS_LISTEN", default: ServiceCatalog.eventBus.defaultEndpoint)
 
     @Option(help: "Largest event frame forwarded, in bytes; a publisher sending a larger one is disconnected (env SLS_MAX_EVENT_BYTES).")
     var maxEventBytes = Environment.int("SLS_MAX_EVENT_BYTES", default: 262_144)

@@ -1,10 +1,10 @@
 import ArgumentParser
+import SLSBus
 import SLSMessages
 import SLSRuntime
 
 struct ReportDeliveryDefaults: ServiceDefaults {
-    static let serviceName = "report-delivery"
-    static let listen = "tcp://127.0.0.1:7103"
+    static let entry = ServiceCatalog.reportDelivery
 }
 
 /// The report-delivery service. Only its platform part (health, identity, storage, events) is built so far.

@@ -1,13 +1,19 @@
 import ArgumentParser
 import Logging
+import SLSBus
 import SLSMessages
 
-/// The defaults that differ between services (their port, name and data folder).
+/// The defaults that differ between services: their entry in the ``ServiceCatalog``.
 public protocol ServiceDefaults: Sendable {
+    /// The service's name and default endpoint.
+    static var entry: CatalogEntry { get }
+}
+
+extension ServiceDefaults {
     /// Short name used in logs, event producers and the data file, e.g. `crypto-rules`.
-    static var serviceName: String { get }
+    public static var serviceName: String { entry.name }
     /// Default ROUTER endpoint.
-    static var listen: String { get }
+    public static var listen: String { entry.defaultEndpoint }
 }
 
 /// Settings every service takes: flags first, then `SLS_*` environment variables, then defaults.
@@ -19,10 +25,10 @@ public struct ServiceOptions<Defaults: ServiceDefaults>: ParsableArguments {
     public var dataDir: String = Environment.string("SLS_DATA_DIR", default: "data/\(Defaults.serviceName)")
 
     @Option(help: "Event bus endpoint that publishers connect to (env SLS_EVENTS_PUBLISH).")
-    public var eventsPublish: String = Environment.string("SLS_EVENTS_PUBLISH", default: "tcp://127.0.0.1:7091")
+    public var eventsPublish: String = Environment.string("SLS_EVENTS_PUBLISH", default: ServiceCatalog.eventsPublishEndpoint)
 
     @Option(help: "Event bus endpoint that subscribers connect to (env SLS_EVENTS_SUBSCRIBE).")
-    public var eventsSubscribe: String = Environment.string("SLS_EVENTS_SUBSCRIBE", default: "tcp://127.0.0.1:7092")
+    public var eventsSubscribe: String = Environment.string("SLS_EVENTS_SUBSCRIBE", default: ServiceCatalog.eventsSubscribeEndpoint)
 
     @Option(help: "Largest request accepted, in bytes (env SLS_MAX_MESSAGE_BYTES).")
     public var maxMessageBytes: Int = Environment.int("SLS_MAX_MESSAGE_BYTES", default: 1_048_576)

@@ -100,6 +100,12 @@ struct StackTests {
                                       ["--commission-tiers", "0.3"])
         #expect(badFlag.status == 64)
         #expect(badFlag.stderr.contains("--commission-tiers must look like"))
+        // A negative number after a flag is its value, not another flag.
+        let negative = try Stack().run(Stack.binaries.appendingPathComponent("sls-crypto-rules"),
+                                       ["--clock-offset-seconds", "-3600", "--max-price-age-seconds", "0"])
+        #expect(negative.status == 64)
+        #expect(negative.stderr.contains("--max-price-age-seconds must be more than 0"), "\(negative.stderr)")
+        #expect(!negative.stderr.contains("-3600"), "-3600 was read as the offset, not as an unknown flag")
     }
 
     @Test func pythonClientSpeaksOurWireFormat() throws {

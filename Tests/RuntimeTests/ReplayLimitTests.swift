@@ -6,8 +6,7 @@ import Synchronization
 import Testing
 
 struct ReplayTestDefaults: ServiceDefaults {
-    static let serviceName = "replay-test"
-    static let listen = "tcp://127.0.0.1:*"
+    static let entry = CatalogEntry(name: "replay-test", port: 0, api: "")
 }
 
 @Suite("EventLog/Replay is bounded per call and per caller")
@@ -16,7 +15,7 @@ struct ReplayLimitTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let options = try ServiceOptions<ReplayTestDefaults>.parse([
-            "--data-dir", directory, "--events-publish", "tcp://127.0.0.1:9", "--events-subscribe", "tcp://127.0.0.1:9",
+            "--listen", "tcp://127.0.0.1:*", "--data-dir", directory, "--events-publish", "tcp://127.0.0.1:9", "--events-subscribe", "tcp://127.0.0.1:9",
             "--replay-max-events", "100", "--replay-events-per-minute", "250"])
         let host = try ServiceHost(options: options, info: nil, apiPackage: "test")
         try host.server.start()
@@ -47,7 +46,7 @@ struct ServiceLifecycleTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lifecycle-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let options = try ServiceOptions<ReplayTestDefaults>.parse([
-            "--data-dir", directory, "--events-publish", "tcp://127.0.0.1:9", "--events-subscribe", "tcp://127.0.0.1:9",
+            "--listen", "tcp://127.0.0.1:*", "--data-dir", directory, "--events-publish", "tcp://127.0.0.1:9", "--events-subscribe", "tcp://127.0.0.1:9",
             "--heartbeat-seconds", "0"])
         let host = try ServiceHost(options: options, info: nil, apiPackage: "test")
         let ticks = Mutex(0)

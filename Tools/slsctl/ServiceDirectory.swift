@@ -1,24 +1,13 @@
 import Foundation
+import SLSBus
 import SLSMessages
 
 
 /// Where each part of the stack listens and which API it serves.
 struct ServiceDirectory {
-    struct Entry {
-        let name: String
-        let defaultEndpoint: String
-        /// The proto service implemented, e.g. `sls.crypto.v1.CryptoRules` (empty: health only).
-        let api: String
-    }
+    typealias Entry = CatalogEntry
 
-    static let entries: [Entry] = [
-        Entry(name: "event-bus", defaultEndpoint: "tcp://127.0.0.1:7090", api: ""),
-        Entry(name: "enrollment", defaultEndpoint: "tcp://127.0.0.1:7101", api: EnrollmentAPI.serviceName),
-        Entry(name: "challenge-verification", defaultEndpoint: "tcp://127.0.0.1:7102",
-              api: ChallengeVerificationAPI.serviceName),
-        Entry(name: "report-delivery", defaultEndpoint: "tcp://127.0.0.1:7103", api: ReportDeliveryAPI.serviceName),
-        Entry(name: "crypto-rules", defaultEndpoint: "tcp://127.0.0.1:7104", api: CryptoRulesAPI.serviceName),
-    ]
+    static let entries = ServiceCatalog.all
 
     /// The environment variable overriding a service's endpoint, e.g. `SLSCTL_CRYPTO_RULES`.
     static func variable(for name: String) -> String {

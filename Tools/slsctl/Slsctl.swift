@@ -133,7 +133,7 @@ struct Publish: AsyncParsableCommand {
         } catch {
             throw SlsctlError("the event is not a valid \(type) in JSON: \(error)")
         }
-        let endpoint = ProcessInfo.processInfo.environment["SLS_EVENTS_PUBLISH"] ?? "tcp://127.0.0.1:7091"
+        let endpoint = ProcessInfo.processInfo.environment["SLS_EVENTS_PUBLISH"] ?? ServiceCatalog.eventsPublishEndpoint
         let publisher = try EventPublisher(context: ZMQContext(), endpoint: endpoint, producer: producer)
         try await Task.sleep(for: .milliseconds(settleMs))
         let header = try publisher.publish(type: type, payload: message.serializedBytes())
@@ -156,7 +156,7 @@ struct Watch: AsyncParsableCommand {
     var seconds: Double = 0
 
     func run() async throws {
-        let endpoint = ProcessInfo.processInfo.environment["SLS_EVENTS_SUBSCRIBE"] ?? "tcp://127.0.0.1:7092"
+        let endpoint = ProcessInfo.processInfo.environment["SLS_EVENTS_SUBSCRIBE"] ?? ServiceCatalog.eventsSubscribeEndpoint
         let subscriber = try EventSubscriber(context: ZMQContext(), endpoint: endpoint,
                                              topics: topics.isEmpty ? [""] : topics, logger: .init(label: "slsctl"))
         if seconds > 0 {

@@ -39,7 +39,7 @@ struct CryptoOptions: ParsableArguments {
     @Option(help: "Seconds between holdings snapshots for custody fees, CRY-11; one per day is kept (env SLS_CRYPTO_SNAPSHOT_SECONDS).")
     var snapshotSeconds = Double(Environment.string("SLS_CRYPTO_SNAPSHOT_SECONDS", default: "3600")) ?? 3600
 
-    @Option(help: "Shifts the service's clock, for rehearsals and tests only; keep 0 in production (env SLS_CRYPTO_CLOCK_OFFSET_SECONDS).")
+    @Option(parsing: .unconditional, help: "Shifts the service's clock, for rehearsals and tests only; keep 0 in production (env SLS_CRYPTO_CLOCK_OFFSET_SECONDS).")
     var clockOffsetSeconds = Double(Environment.string("SLS_CRYPTO_CLOCK_OFFSET_SECONDS", default: "0")) ?? 0
 
     /// The settings these options describe; fails with a message naming the bad option.

@@ -1,12 +1,12 @@
 import ArgumentParser
 import CryptoRulesService
 import Foundation
+import SLSBus
 import SLSMessages
 import SLSRuntime
 
 struct CryptoRulesDefaults: ServiceDefaults {
-    static let serviceName = "crypto-rules"
-    static let listen = "tcp://127.0.0.1:7104"
+    static let entry = ServiceCatalog.cryptoRules
 }
 
 /// The crypto-rules service: pre-trade checks for BTC/ETH orders in Hong Kong.
