@@ -1,4 +1,3 @@
-import CZeroMQ
 import SLSMessages
 import Synchronization
 import ZeroMQ
@@ -22,8 +21,8 @@ public final class EventPublisher: Sendable {
     /// Connects to the event bus's publisher endpoint (in the background).
     public init(context: ZMQContext, endpoint: String, producer: String) throws {
         let socket = try ZMQSocket(context: context, type: .publisher)
-        try socket.setOption(ZMQ_LINGER, Int32(1000))
-        try socket.setOption(ZMQ_SNDHWM, Int32(100_000))
+        try socket.set(.linger(milliseconds: 1000))
+        try socket.set(.sendHighWaterMark(100_000))
         try socket.connect(endpoint)
         self.producer = producer
         self.instance = randomHexID()

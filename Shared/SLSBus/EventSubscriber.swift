@@ -1,4 +1,3 @@
-import CZeroMQ
 import Logging
 import SLSMessages
 import Synchronization
@@ -102,9 +101,9 @@ public final class EventSubscriber: @unchecked Sendable {
     public init(context: ZMQContext, endpoint: String, topics: [String] = [""],
                 configuration: Configuration = Configuration(), logger: Logger) throws {
         let socket = try ZMQSocket(context: context, type: .subscriber)
-        try socket.setOption(ZMQ_LINGER, Int32(0))
-        try socket.setOption(ZMQ_RCVHWM, Int32(clamping: configuration.bufferLimit))
-        try socket.setOption(ZMQ_MAXMSGSIZE, Int64(configuration.hardFrameLimit))
+        try socket.set(.linger(milliseconds: 0))
+        try socket.set(.receiveHighWaterMark(configuration.bufferLimit))
+        try socket.set(.maxMessageSize(configuration.hardFrameLimit))
         for topic in topics { try socket.subscribe(topic) }
         try socket.connect(endpoint)
         self.configuration = configuration

@@ -1,4 +1,3 @@
-import CZeroMQ
 import SLSMessages
 import Synchronization
 import ZeroMQ
@@ -63,15 +62,13 @@ public final class RPCClient: @unchecked Sendable {
     public init(context: ZMQContext, configuration: Configuration) throws {
         self.configuration = configuration
         let socket = try ZMQSocket(context: context, type: .dealer)
-        try socket.setOption(ZMQ_LINGER, Int32(0))
+        try socket.set(.linger(milliseconds: 0))
         // Queue only on live connections, so a call to an absent server is not silently parked.
-        try socket.setOption(ZMQ_IMMEDIATE, Int32(1))
-        try socket.setOption(ZMQ_RECONNECT_IVL, Int32(100))
-        try socket.setOption(ZMQ_RECONNECT_IVL_MAX, Int32(1000))
-        try socket.setOption(ZMQ_HEARTBEAT_IVL, Int32(1000))
-        try socket.setOption(ZMQ_HEARTBEAT_TIMEOUT, Int32(3000))
-        try socket.setOption(ZMQ_SNDHWM, Int32(100_000))
-        try socket.setOption(ZMQ_RCVHWM, Int32(100_000))
+        try socket.set(.immediate(true))
+        try socket.set(.reconnectInterval(milliseconds: 100, maximum: 1000))
+        try socket.set(.heartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 3000))
+        try socket.set(.sendHighWaterMark(100_000))
+        try socket.set(.receiveHighWaterMark(100_000))
         try socket.connect(configuration.endpoint)
         loop = ZMQEventLoop(name: "rpc-client", socket: socket, busyPoll: configuration.busyPoll)
         loop.start(

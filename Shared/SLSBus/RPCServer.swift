@@ -1,4 +1,3 @@
-import CZeroMQ
 import Logging
 import SLSMessages
 import Synchronization
@@ -74,13 +73,13 @@ public final class RPCServer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         let socket = try ZMQSocket(context: context, type: .router)
-        try socket.setOption(ZMQ_LINGER, Int32(1000))
+        try socket.set(.linger(milliseconds: 1000))
         // ROUTER drops replies to a peer whose queue is full, so a client that never reads
         // holds at most this many replies here; its queue is freed when it disconnects.
-        try socket.setOption(ZMQ_SNDHWM, Int32(clamping: configuration.replyHighWaterMark))
-        try socket.setOption(ZMQ_RCVHWM, Int32(clamping: configuration.maxCallsInFlight))
+        try socket.set(.sendHighWaterMark(configuration.replyHighWaterMark))
+        try socket.set(.receiveHighWaterMark(configuration.maxCallsInFlight))
         // A hard stop far above the limit we answer politely, so a huge frame cannot exhaust memory.
-        try socket.setOption(ZMQ_MAXMSGSIZE, Int64(configuration.hardMessageLimit))
+        try socket.set(.maxMessageSize(configuration.hardMessageLimit))
         loop = ZMQEventLoop(name: "rpc-\(configuration.serviceName)", socket: socket,
                             busyPoll: configuration.busyPoll)
         register(HealthAPI.check) { [unowned self] request, _ in try self.healthCheck(request) }

@@ -1,7 +1,14 @@
 import GRDB
 import Logging
-import SLSBus
+import SLSMessages
 import Synchronization
+
+/// Where the relay hands committed events: the bus's `EventPublisher` (see SLSRuntime), or
+/// anything else that can publish a stored event with its original sequence and time.
+public protocol OutboxPublisher: Sendable {
+    /// Publishes an encoded event of the message type named `type`, keeping `sequence`.
+    func publishStored(type: String, payload: [UInt8], sequence: UInt64, timeUnixMs: Int64, traceID: String) throws
+}
 
 /// Publishes outbox rows in order and marks them published.
 ///
@@ -9,12 +16,12 @@ import Synchronization
 /// written just before a crash go out after the restart.
 public final class OutboxRelay: Sendable {
     private let database: DatabasePool
-    private let publisher: EventPublisher
+    private let publisher: any OutboxPublisher
     private let logger: Logger
     private let wakeups: AsyncStream<Void>.Continuation
     private let stream: AsyncStream<Void>
 
-    public init(database: DatabasePool, publisher: EventPublisher, logger: Logger) {
+    public init(database: DatabasePool, publisher: any OutboxPublisher, logger: Logger) {
         self.database = database
         self.publisher = publisher
         self.logger = logger
@@ -50,7 +57,7 @@ public final class OutboxRelay: Sendable {
     public func replay(from sequence: Int64, limit: Int) throws -> (count: Int, last: Int64) {
         let entries = try database.read { try Outbox.since($0, sequence: sequence, limit: limit) }
         for entry in entries {
-            try publisher.publish(type: entry.type, payload: entry.payload, sequence: UInt64(entry.sequence),
+            try publisher.publishStored(type: entry.type, payload: entry.payload, sequence: UInt64(entry.sequence),
                                   timeUnixMs: entry.createdUnixMs, traceID: entry.traceID)
         }
         return (entries.count, entries.last?.sequence ?? 0)
@@ -65,7 +72,7 @@ public final class OutboxRelay: Sendable {
                 let batch = try database.read { try Outbox.unpublished($0, limit: 500) }
                 guard !batch.isEmpty else { return total }
                 for entry in batch {
-                    try publisher.publish(type: entry.type, payload: entry.payload, sequence: UInt64(entry.sequence),
+                    try publisher.publishStored(type: entry.type, payload: entry.payload, sequence: UInt64(entry.sequence),
                                           timeUnixMs: entry.createdUnixMs, traceID: entry.traceID)
                 }
                 let now = unixMilliseconds()

@@ -24,10 +24,10 @@ public final class ZMQProxy: @unchecked Sendable {
         self.frontend = try ZMQSocket(context: context, type: frontend.type)
         self.backend = try ZMQSocket(context: context, type: backend.type)
         for socket in [self.frontend, self.backend] {
-            try socket.setOption(ZMQ_LINGER, Int32(0))
-            try socket.setOption(ZMQ_RCVHWM, Int32(clamping: highWaterMark))
-            try socket.setOption(ZMQ_SNDHWM, Int32(clamping: highWaterMark))
-            try socket.setOption(ZMQ_MAXMSGSIZE, Int64(maxMessageBytes))
+            try socket.set(.linger(milliseconds: 0))
+            try socket.set(.receiveHighWaterMark(highWaterMark))
+            try socket.set(.sendHighWaterMark(highWaterMark))
+            try socket.set(.maxMessageSize(maxMessageBytes))
         }
         try self.frontend.bind(frontend.endpoint)
         try self.backend.bind(backend.endpoint)

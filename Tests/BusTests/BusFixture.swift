@@ -29,14 +29,11 @@ final class BusFixture: @unchecked Sendable {
     /// A raw DEALER socket, for sending frames the client library would never send.
     func rawDealer() throws -> ZMQSocket {
         let socket = try ZMQSocket(context: context, type: .dealer)
-        try socket.setOption(ZMQ_LINGER_OPTION, Int32(0))
+        try socket.set(.linger(milliseconds: 0))
         try socket.connect(server.boundEndpoint)
         return socket
     }
 }
-
-/// ZMQ_LINGER without importing the C module into every test file.
-let ZMQ_LINGER_OPTION: Int32 = 17
 
 /// Reads one reply from a raw socket, failing after two seconds instead of hanging.
 func receiveReply(_ socket: ZMQSocket) throws -> (header: ReplyHeader, payload: [UInt8]) {

@@ -85,7 +85,7 @@ struct HostileInputTests {
         }
         try server.start()
         let raw = try ZMQSocket(context: context, type: .dealer)
-        try raw.setOption(ZMQ_LINGER_OPTION, Int32(0))
+        try raw.set(.linger(milliseconds: 0))
         try raw.connect(server.boundEndpoint)
         for id in 1...5 {
             try raw.send([header(id: UInt64(id)), EchoRequest(payload: .init([UInt8(id)])).serializedBytes()])

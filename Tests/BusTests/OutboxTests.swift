@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import SLSBus
 import SLSMessages
+import SLSRuntime
 import SLSStorage
 import Testing
 import ZeroMQ

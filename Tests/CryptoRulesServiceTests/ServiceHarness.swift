@@ -5,6 +5,7 @@ import GRDB
 import Logging
 import SLSBus
 import SLSMessages
+import SLSRuntime
 import SLSStorage
 import Synchronization
 import ZeroMQ

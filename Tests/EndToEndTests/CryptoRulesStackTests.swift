@@ -124,7 +124,8 @@ struct CryptoRulesStackTests {
     }
 
     @Test func acknowledgedOrdersSurviveKillNineDuringLoad() async throws {
-        let crypto = try CryptoStack()
+        // Far more open orders than the default limit of one account, to keep the load going.
+        let crypto = try CryptoStack(extra: ["--max-open-orders", "5000"])
         defer { crypto.close() }
         #expect(try crypto.stack.waitUntilServing(["crypto-rules"]))
         try await crypto.prepareAccount("E3", cash: "1000000", equity: "10000000")
@@ -154,7 +155,7 @@ struct CryptoRulesStackTests {
         let acked = Set(acknowledged.all)
         #expect(acked.count >= 150)
 
-        try crypto.stack.startService("crypto-rules", port: crypto.stack.ports.crypto)
+        try crypto.stack.startService("crypto-rules", port: crypto.stack.ports.crypto, extra: ["--max-open-orders", "5000"])
         #expect(try crypto.stack.waitUntilServing(["crypto-rules"]))
         let state = try await crypto.client.call(CryptoRulesAPI.getAccountState, GetAccountStateRequest(accountID: "E3"))
         let open = Set(state.openOrders.map(\.orderID))

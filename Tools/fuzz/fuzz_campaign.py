@@ -17,10 +17,11 @@ What a campaign does
   1. Starts sls-event-bus and sls-crypto-rules on random loopback ports (20000-32000) with a
      temporary data folder (logs: <tmp>/sls-*.log); the service gets --max-message-bytes and
      every --extra-service-arg.
-  2. Prepares accounts through the bus (AccountProfileUpdated, AccountBalanceUpdated,
-     MarkPriceUpdated) and RequestPermission: the guard account FUZZ-GUARD-1 (with a BTC
-     position, bought and filled, and one resting SELL LIMIT GTC order), the fuzz accounts
-     FZ-A1..FZ-A9 (various profiles), FZ-SLOW (slow readers) and FZ-BARRIER (event barrier),
+  2. Prepares accounts through the bus (sls.accounts.v1 AccountProfileUpdated,
+     MobileNumberUpdated and AccountBalanceUpdated; MarkPriceUpdated) and RequestPermission:
+     the guard account FUZZ-GUARD-1 (with a BTC position, bought and filled, and one resting
+     SELL LIMIT GTC order), the fuzz accounts FZ-A1..FZ-A9 (various profiles; FZ-A9's mobile
+     number unverified), FZ-SLOW (slow readers) and FZ-BARRIER (event barrier),
      then records the guard's GetAccountState.
   3. Sends --requests requests and --events events, interleaved at random. Each one is a valid
      message built from a seed (protobuf classes), then given 0..3 mutations, structured
@@ -142,15 +143,16 @@ def short(value, limit=48):
 class Protos:
     def __init__(self, protos_dir, out_dir):
         files = ["sls/rpc/v1/envelope.proto", "sls/health/v1/health.proto", "sls/events/v1/event.proto",
-                 "sls/crypto/v1/crypto.proto"]
+                 "sls/accounts/v1/accounts.proto", "sls/crypto/v1/crypto.proto"]
         os.makedirs(out_dir, exist_ok=True)
         subprocess.run(["protoc", "-I", protos_dir, "--python_out", out_dir] + files, check=True)
         sys.path.insert(0, out_dir)
         self.envelope = importlib.import_module("sls.rpc.v1.envelope_pb2")
         self.health = importlib.import_module("sls.health.v1.health_pb2")
         self.events = importlib.import_module("sls.events.v1.event_pb2")
+        self.accounts = importlib.import_module("sls.accounts.v1.accounts_pb2")
         self.crypto = importlib.import_module("sls.crypto.v1.crypto_pb2")
-        c, h, e = self.crypto, self.health, self.events
+        c, h, e, acc = self.crypto, self.health, self.events, self.accounts
         # method -> (request class, response class)
         self.methods = {
             CRYPTO + "GetInfo": (h.ServiceInfoRequest, h.ServiceInfo),
@@ -166,8 +168,8 @@ class Protos:
             M_REPLAY: (e.ReplayRequest, e.ReplayReply),
         }
         self.event_types = {cls.DESCRIPTOR.full_name: cls for cls in (
-            c.AccountProfileUpdated, c.AccountBalanceUpdated, c.MarkPriceUpdated, c.VenueOrderFilled,
-            c.VenueOrderClosed, e.ServiceHeartbeat)}
+            acc.AccountOpened, acc.AccountProfileUpdated, acc.MobileNumberUpdated, acc.AccountBalanceUpdated,
+            c.MarkPriceUpdated, c.VenueOrderFilled, c.VenueOrderClosed, e.ServiceHeartbeat)}
 
     def status_name(self, code):
         try:
@@ -449,18 +451,22 @@ class Generator:
         for frm in [1, 2, 5]:
             add(M_REPLAY, "from %d" % frm, e.ReplayRequest(from_sequence=frm, limit=self.rng.randint(1, 5)))
 
+        acc = self.pb.accounts
         profiles = {}
         for a in accounts:
-            profiles[a] = account_profile(c, a)
+            profiles[a] = account_profile(acc, a)
         ev = collections.defaultdict(list)
 
         def add_event(label, message):
             ev[message.DESCRIPTOR.full_name].append((label, parse(message.SerializeToString())))
 
         for a in accounts:
+            add_event("opened " + a, acc.AccountOpened(account_id=a, user_name=a.lower(), opened_unix_ms=now_ms()))
             add_event("profile " + a, profiles[a])
-            add_event("balance " + a, c.AccountBalanceUpdated(account_id=a, total_equity="10000000", cash="1000000"))
-            add_event("balance-small " + a, c.AccountBalanceUpdated(account_id=a, total_equity="2000000", cash="50000"))
+            add_event("mobile " + a, account_mobile(acc, a))
+            add_event("balance " + a, acc.AccountBalanceUpdated(account_id=a, total_equity="10000000", cash="1000000"))
+            add_event("balance-small " + a, acc.AccountBalanceUpdated(account_id=a, total_equity="2000000",
+                                                                       cash="50000"))
         for asset, prices in ((c.BTC, ["50000", "50100", "49900.5"]), (c.ETH, ["3000", "2990", "3010.25"])):
             for p in prices:
                 add_event("price %s %s" % (c.Asset.Name(asset), p), c.MarkPriceUpdated(asset=asset, price=p))
@@ -479,7 +485,8 @@ class Generator:
                    (CRYPTO + "GetPermission", 5), (CRYPTO + "RequestTransfer", 5),
                    (CRYPTO + "ChargeCustodyFees", 2), (CRYPTO + "GetInfo", 4), (M_HEALTH, 9)]
         self.method_table = [m for m, w in weights for _ in range(w * 10)]
-        ev_weights = [("sls.crypto.v1.AccountProfileUpdated", 15), ("sls.crypto.v1.AccountBalanceUpdated", 20),
+        ev_weights = [("sls.accounts.v1.AccountProfileUpdated", 15), ("sls.accounts.v1.AccountBalanceUpdated", 20),
+                      ("sls.accounts.v1.MobileNumberUpdated", 5), ("sls.accounts.v1.AccountOpened", 3),
                       ("sls.crypto.v1.MarkPriceUpdated", 25), ("sls.crypto.v1.VenueOrderFilled", 20),
                       ("sls.crypto.v1.VenueOrderClosed", 12), ("sls.events.v1.ServiceHeartbeat", 8)]
         self.event_table = [t for t, w in ev_weights for _ in range(w)]
@@ -1022,19 +1029,23 @@ class Generator:
         return frames, inp
 
 
-def account_profile(c, account):
-    """The FZ accounts' profiles: mostly eligible, a few not (coverage of the refusals)."""
+def account_profile(acc, account):
+    """The FZ accounts' profiles (sls.accounts.v1): mostly eligible, a few not (coverage of the
+    refusals). FZ-A9's mobile number is not verified (see account_mobile)."""
     if account == "FZ-A7":
-        return c.AccountProfileUpdated(account_id=account, hong_kong_resident=True, professional_investor=True,
-                                       investor_type=c.INSTITUTION, assets_hkd="50000000", mobile_verified=True)
+        return acc.AccountProfileUpdated(account_id=account, hong_kong_resident=True, professional_investor=True,
+                                         investor_type=acc.INSTITUTION, assets_hkd="50000000")
     if account == "FZ-A8":
-        return c.AccountProfileUpdated(account_id=account, hong_kong_resident=True, professional_investor=False,
-                                       investor_type=c.INDIVIDUAL, assets_hkd="9000000", mobile_verified=True)
-    if account == "FZ-A9":
-        return c.AccountProfileUpdated(account_id=account, hong_kong_resident=True, professional_investor=True,
-                                       investor_type=c.INDIVIDUAL, assets_hkd="9000000", mobile_verified=False)
-    return c.AccountProfileUpdated(account_id=account, hong_kong_resident=True, professional_investor=True,
-                                   investor_type=c.INDIVIDUAL, assets_hkd="9000000", mobile_verified=True)
+        return acc.AccountProfileUpdated(account_id=account, hong_kong_resident=True, professional_investor=False,
+                                         investor_type=acc.INDIVIDUAL, assets_hkd="9000000")
+    return acc.AccountProfileUpdated(account_id=account, hong_kong_resident=True, professional_investor=True,
+                                     investor_type=acc.INDIVIDUAL, assets_hkd="9000000")
+
+
+def account_mobile(acc, account):
+    """The mobile number of an account (ACC-03): verified, except FZ-A9's (coverage of that refusal)."""
+    number = "+8529%07d" % sum(account.encode())
+    return acc.MobileNumberUpdated(account_id=account, mobile_number=number, verified=account != "FZ-A9")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1348,6 +1359,7 @@ class Preparer:
     def __init__(self, ctx, pb, stack, publisher):
         self.ctx, self.pb, self.stack, self.pub = ctx, pb, stack, publisher
         self.c = pb.crypto
+        self.acc = pb.accounts
 
     def client(self):
         return Client(self.ctx, self.pb, self.stack.endpoint("crypto"))
@@ -1369,13 +1381,14 @@ class Preparer:
         self.pub.publish(self.c.MarkPriceUpdated(asset=self.c.BTC, price="50000"))
         self.pub.publish(self.c.MarkPriceUpdated(asset=self.c.ETH, price="3000"))
 
-    def account(self, client, account, profile, equity="10000000", cash="1000000"):
+    def account(self, client, account, profile, mobile, equity="10000000", cash="1000000"):
         def republish():
             self.pub.publish(profile)
-            self.pub.publish(self.c.AccountBalanceUpdated(account_id=account, total_equity=equity, cash=cash))
+            self.pub.publish(mobile)
+            self.pub.publish(self.acc.AccountBalanceUpdated(account_id=account, total_equity=equity, cash=cash))
             self.prices()
         self.wait_for(client, account, lambda s: s.total_equity == equity and s.cash == cash
-                      and s.mobile_verified == profile.mobile_verified, republish)
+                      and s.mobile_verified == mobile.verified, republish)
         code, reply = client.call(CRYPTO + "RequestPermission", self.c.PermissionRequest(account_id=account))
         if code != 0:
             raise RuntimeError("RequestPermission for %s failed: %s" % (account, reply))
@@ -1405,16 +1418,17 @@ class Preparer:
         """Prepares every account; returns the guard's order id."""
         client = self.client()
         try:
-            c = self.c
-            guard_profile = c.AccountProfileUpdated(account_id=GUARD, hong_kong_resident=True,
-                                                    professional_investor=True, investor_type=c.INDIVIDUAL,
-                                                    assets_hkd="9000000", mobile_verified=True)
-            self.account(client, GUARD, guard_profile)
+            acc = self.acc
+            guard_profile = acc.AccountProfileUpdated(account_id=GUARD, hong_kong_resident=True,
+                                                      professional_investor=True, investor_type=acc.INDIVIDUAL,
+                                                      assets_hkd="9000000")
+            guard_mobile = acc.MobileNumberUpdated(account_id=GUARD, mobile_number="+85291234567", verified=True)
+            self.account(client, GUARD, guard_profile, guard_mobile)
             guard_order = self.with_position_and_order(client, GUARD)
             for a in FZ_ACCOUNTS:
-                self.account(client, a, account_profile(c, a))
-            slow_profile = account_profile(c, SLOW_ACCOUNT)
-            self.account(client, SLOW_ACCOUNT, slow_profile)
+                self.account(client, a, account_profile(acc, a), account_mobile(acc, a))
+            slow_profile = account_profile(acc, SLOW_ACCOUNT)
+            self.account(client, SLOW_ACCOUNT, slow_profile, account_mobile(acc, SLOW_ACCOUNT))
             self.with_position_and_order(client, SLOW_ACCOUNT)
             return guard_order
         finally:
@@ -1597,8 +1611,8 @@ class Campaign:
     def publish_marker(self):
         self.marker_value += 1
         self.marker_pending[self.marker_value] = self.n_inputs
-        msg = self.pb.crypto.AccountBalanceUpdated(account_id=BARRIER_ACCOUNT, total_equity=str(self.marker_value),
-                                                   cash="1")
+        msg = self.pb.accounts.AccountBalanceUpdated(account_id=BARRIER_ACCOUNT, total_equity=str(self.marker_value),
+                                                     cash="1")
         self.pub.publish(msg)
         return self.marker_value
 
@@ -2262,7 +2276,8 @@ class ReplaySession:
     def event_barrier(self):
         self.marker += 1
         value = str(self.marker)
-        self.pub.publish(self.pb.crypto.AccountBalanceUpdated(account_id=BARRIER_ACCOUNT, total_equity=value, cash="1"))
+        self.pub.publish(self.pb.accounts.AccountBalanceUpdated(account_id=BARRIER_ACCOUNT, total_equity=value,
+                                                                cash="1"))
         end = time.monotonic() + 5
         while time.monotonic() < end:
             if not self.stack.alive("sls-crypto-rules"):

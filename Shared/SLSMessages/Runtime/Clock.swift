@@ -11,14 +11,6 @@ public func unixMilliseconds() -> Int64 {
     return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
 }
 
-extension Duration {
-    /// Whole milliseconds, rounded up so that a short timeout never becomes zero.
-    var roundedUpMilliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-    }
-}
-
 /// A random identifier of 16 hex digits, for trace ids and instance ids.
 public func randomHexID() -> String {
     let value = UInt64.random(in: .min ... .max)
