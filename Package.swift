@@ -47,6 +47,12 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 path: "Shared/SLSRuntime", swiftSettings: strict),
 
+        .target(name: "SLSTesting",
+                dependencies: ["SLSBus", "SLSMessages", "SLSStorage", "ZeroMQ",
+                               .product(name: "GRDB", package: "GRDB.swift"),
+                               .product(name: "Logging", package: "swift-log")],
+                path: "Shared/SLSTesting", swiftSettings: strict),
+
         // MARK: crypto-rules
         .target(name: "CryptoRulesCore", path: "Services/CryptoRules/Core", swiftSettings: strict),
         .target(name: "CryptoRulesService",
@@ -78,20 +84,20 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "ContractTests", dependencies: ["SLSMessages", "SLSBus"],
                     path: "Tests/ContractTests", exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "BusTests", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "SLSStorage", "SLSRuntime"],
+        .testTarget(name: "BusTests", dependencies: ["SLSTesting", "SLSBus", "SLSMessages", "ZeroMQ", "SLSStorage", "SLSRuntime"],
                     path: "Tests/BusTests", swiftSettings: strict),
         .testTarget(name: "CryptoRulesCoreTests", dependencies: ["CryptoRulesCore"],
                     path: "Tests/CryptoRulesCoreTests", swiftSettings: strict),
         .testTarget(name: "CryptoRulesServiceTests",
-                    dependencies: ["CryptoRulesService", "CryptoRulesCore", "SLSStorage", "SLSBus", "SLSMessages", "SLSRuntime",
+                    dependencies: ["SLSTesting", "CryptoRulesService", "CryptoRulesCore", "SLSStorage", "SLSBus", "SLSMessages", "SLSRuntime",
                                    .product(name: "GRDB", package: "GRDB.swift")],
                     path: "Tests/CryptoRulesServiceTests", swiftSettings: strict),
         .testTarget(name: "RuntimeTests",
-                    dependencies: ["SLSRuntime", "SLSStorage", "SLSBus", "SLSMessages", "ZeroMQ",
+                    dependencies: ["SLSTesting", "SLSRuntime", "SLSStorage", "SLSBus", "SLSMessages", "ZeroMQ",
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "ArgumentParser", package: "swift-argument-parser")],
                     path: "Tests/RuntimeTests", swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ"],
+        .testTarget(name: "EndToEndTests", dependencies: ["SLSTesting", "SLSBus", "SLSMessages", "ZeroMQ"],
                     path: "Tests/EndToEndTests", exclude: ["python"], swiftSettings: strict),
     ]
 )

@@ -3,6 +3,7 @@ import SLSBus
 import SLSMessages
 import Testing
 import ZeroMQ
+import SLSTesting
 
 @Suite("Memory stays bounded under abuse", .serialized)
 struct BoundedMemoryTests {

@@ -4,6 +4,7 @@ import SLSMessages
 import Synchronization
 import Testing
 import ZeroMQ
+import SLSTesting
 
 /// Collects a subscriber's events as they arrive, so a test can wait for the next one
 /// with a time limit (cancelling a consumer of an AsyncStream would end the stream).

@@ -4,6 +4,7 @@ import SLSMessages
 import Synchronization
 import Testing
 import ZeroMQ
+import SLSTesting
 
 /// Inputs that used to crash a service or make it act on another value than the one sent.
 @Suite("Hostile input is refused at the edge, naming the field and the limit")

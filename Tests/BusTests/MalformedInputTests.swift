@@ -1,6 +1,7 @@
 import SLSBus
 import SLSMessages
 import Testing
+import SLSTesting
 
 @Suite("Malformed input gets an error reply and the server keeps serving")
 struct MalformedInputTests {

@@ -7,6 +7,7 @@ import SLSRuntime
 import SLSStorage
 import Testing
 import ZeroMQ
+import SLSTesting
 
 @Suite("Transactional outbox")
 struct OutboxTests {

@@ -2,6 +2,7 @@ import SLSBus
 import SLSMessages
 import Synchronization
 import Testing
+import SLSTesting
 
 @Suite("RPC calls over ZeroMQ")
 struct RPCCallTests {

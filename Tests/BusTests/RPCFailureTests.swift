@@ -3,6 +3,7 @@ import SLSMessages
 import Synchronization
 import Testing
 import ZeroMQ
+import SLSTesting
 
 @Suite("RPC deadlines, outages and shutdown")
 struct RPCFailureTests {

@@ -4,6 +4,7 @@ import Foundation
 import SLSMessages
 import SLSBus
 import Testing
+import SLSTesting
 
 @Suite("crypto-rules expiry, restarts and fees", .serialized)
 struct ExpiryAndDurabilityTests {

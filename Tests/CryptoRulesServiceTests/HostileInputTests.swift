@@ -5,6 +5,7 @@ import GRDB
 import SLSBus
 import SLSMessages
 import Testing
+import SLSTesting
 
 /// Each of these inputs used to crash the service, or make it believe something false.
 @Suite("crypto-rules refuses hostile input and keeps serving", .serialized)

@@ -4,6 +4,7 @@ import Foundation
 import SLSBus
 import SLSMessages
 import Testing
+import SLSTesting
 
 @Suite("crypto-rules order path", .serialized)
 struct OrderPathTests {

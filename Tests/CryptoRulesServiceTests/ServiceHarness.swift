@@ -7,54 +7,36 @@ import SLSBus
 import SLSMessages
 import SLSRuntime
 import SLSStorage
-import Synchronization
-import ZeroMQ
-
-/// A clock the test moves by hand.
-final class ManualClock: Sendable {
-    private let current: Mutex<Date>
-    init(_ start: Date) { current = Mutex(start) }
-    var now: Date { current.withLock { $0 } }
-    func set(_ date: Date) { current.withLock { $0 = date } }
-    func advance(_ seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
-}
+import SLSTesting
 
 /// The service on a real SQLite file in a temporary folder, with a hand-moved clock.
 final class ServiceHarness: @unchecked Sendable {
     static let tuesday = newYork(2026, 11, 24, 10)
 
-    let directory: String
     let clock: ManualClock
-    let context = ZMQContext()
+    let storage: TemporaryDatabase
+    let published = RecordingPublisher()
     let logger = Logger(label: "crypto-test")
-    private(set) var database: DatabasePool
     private(set) var service: CryptoRulesService
 
+    var database: DatabasePool { storage.pool }
+
     init(start: Date = tuesday) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("crypto-\(UUID())").path
         clock = ManualClock(start)
-        (database, service) = (try Self.open(directory, clock: clock, context: context, logger: logger))
+        storage = try TemporaryDatabase(name: "crypto-rules", migrations: CryptoRulesService.registerMigrations)
+        service = try Self.service(on: storage.pool, clock: clock, publisher: published, logger: logger)
     }
 
-    deinit {
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    private static func open(_ directory: String, clock: ManualClock, context: ZMQContext, logger: Logger) throws
-        -> (DatabasePool, CryptoRulesService) {
-        let database = try ServiceDatabase.open(dataDirectory: directory, name: "crypto-rules", logger: logger,
-                                                migrations: CryptoRulesService.registerMigrations)
-        // Nobody listens here: published events are dropped; the outbox table is what tests read.
-        let publisher = try EventPublisher(context: context, endpoint: "tcp://127.0.0.1:9", producer: "crypto-rules")
+    private static func service(on database: DatabasePool, clock: ManualClock, publisher: RecordingPublisher,
+                                logger: Logger) throws -> CryptoRulesService {
         let relay = OutboxRelay(database: database, publisher: publisher, logger: logger)
-        let service = try CryptoRulesService(database: database, outbox: relay, settings: CryptoSettings(),
-                                             logger: logger, now: { clock.now })
-        return (database, service)
+        return try CryptoRulesService(database: database, outbox: relay, settings: CryptoSettings(),
+                                      logger: logger, now: { clock.now })
     }
 
     /// A new service instance on the same database file, as after a restart.
     func restart() throws {
-        (database, service) = try Self.open(directory, clock: clock, context: context, logger: logger)
+        service = try Self.service(on: try storage.reopen(), clock: clock, publisher: published, logger: logger)
     }
 
     static func newYork(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int = 0) -> Date {

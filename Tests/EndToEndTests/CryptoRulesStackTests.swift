@@ -5,6 +5,7 @@ import SLSMessages
 import Synchronization
 import Testing
 import ZeroMQ
+import SLSTesting
 
 /// The event bus and crypto-rules, a publisher for input events and a client.
 final class CryptoStack: @unchecked Sendable {

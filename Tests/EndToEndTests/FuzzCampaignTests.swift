@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SLSTesting
 
 /// A short run of `Tools/fuzz/fuzz_campaign.py` (the `make fuzz` campaign): hostile requests and
 /// events, built from valid seeds and mutated, against the real sls-event-bus and sls-crypto-rules.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SLSTesting
 
 @Suite("The real executables, driven like an operator would", .serialized)
 struct StackTests {

@@ -1,23 +1,24 @@
 import Foundation
 
 /// The real executables, started on free loopback ports with a temporary data folder.
-final class Stack: @unchecked Sendable {
-    struct Ports {
-        let health: Int, publishers: Int, subscribers: Int
-        let enrollment: Int, challenge: Int, delivery: Int, crypto: Int
+public final class Stack: @unchecked Sendable {
+    public struct Ports: Sendable {
+        public let health: Int, publishers: Int, subscribers: Int
+        public let enrollment: Int, challenge: Int, delivery: Int, crypto: Int
     }
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    /// The repository (this file is Shared/SLSTesting/Stack.swift).
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
     /// Executables are built next to the test bundle.
-    static let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    public static let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 
-    let ports: Ports
-    let dataDirectory: URL
-    private(set) var processes: [String: Process] = [:]
+    public let ports: Ports
+    public let dataDirectory: URL
+    public private(set) var processes: [String: Process] = [:]
     private var logs: [String: URL] = [:]
 
-    init() throws {
+    public init() throws {
         // Below Linux's ephemeral range (32768-60999), which `tcp://...:*` binds and outgoing
         // connections draw from, so a test port cannot collide with one of those.
         var base = Int.random(in: 20_000...32_000)
@@ -32,7 +33,7 @@ final class Stack: @unchecked Sendable {
     }
 
     /// Whether nothing listens on `port` on loopback now.
-    static func isFree(_ port: Int) -> Bool {
+    public static func isFree(_ port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
@@ -52,10 +53,10 @@ final class Stack: @unchecked Sendable {
         try? FileManager.default.removeItem(at: dataDirectory)
     }
 
-    func endpoint(_ port: Int) -> String { "tcp://127.0.0.1:\(port)" }
+    public func endpoint(_ port: Int) -> String { "tcp://127.0.0.1:\(port)" }
 
     /// Environment for slsctl and the services: every endpoint of this stack.
-    var environment: [String: String] {
+    public var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["SLSCTL_EVENT_BUS"] = endpoint(ports.health)
         env["SLSCTL_ENROLLMENT"] = endpoint(ports.enrollment)
@@ -69,18 +70,18 @@ final class Stack: @unchecked Sendable {
         return env
     }
 
-    func startEventBus() throws {
+    public func startEventBus() throws {
         try start("sls-event-bus", arguments: ["--listen", endpoint(ports.health),
                                                "--publishers", endpoint(ports.publishers),
                                                "--subscribers", endpoint(ports.subscribers)])
     }
 
-    func startService(_ name: String, port: Int, extra: [String] = []) throws {
+    public func startService(_ name: String, port: Int, extra: [String] = []) throws {
         try start("sls-\(name)", arguments: ["--listen", endpoint(port),
                                              "--data-dir", dataDirectory.appendingPathComponent(name).path] + extra)
     }
 
-    func startAll() throws {
+    public func startAll() throws {
         try startEventBus()
         try startService("enrollment", port: ports.enrollment)
         try startService("challenge-verification", port: ports.challenge)
@@ -88,7 +89,7 @@ final class Stack: @unchecked Sendable {
         try startService("crypto-rules", port: ports.crypto)
     }
 
-    func start(_ executable: String, arguments: [String]) throws {
+    public func start(_ executable: String, arguments: [String]) throws {
         let process = Process()
         process.executableURL = Self.binaries.appendingPathComponent(executable)
         process.arguments = arguments
@@ -103,13 +104,13 @@ final class Stack: @unchecked Sendable {
         logs[executable] = log
     }
 
-    func log(of executable: String) -> String {
+    public func log(of executable: String) -> String {
         logs[executable].flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
     }
 
     /// Sends `signal` and waits (bounded) for the process to end; returns its exit status.
     @discardableResult
-    func stop(_ executable: String, signal: Int32 = SIGTERM) -> Int32? {
+    public func stop(_ executable: String, signal: Int32 = SIGTERM) -> Int32? {
         guard let process = processes.removeValue(forKey: executable) else { return nil }
         kill(process.processIdentifier, signal)
         for _ in 0..<200 where process.isRunning { usleep(25_000) }
@@ -121,12 +122,12 @@ final class Stack: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    func stopAll() {
+    public func stopAll() {
         for name in Array(processes.keys) { stop(name) }
     }
 
     /// Runs a command to completion (bounded by `timeout`); returns status and output.
-    func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 30) throws
+    public func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 30) throws
         -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = executable
@@ -146,13 +147,13 @@ final class Stack: @unchecked Sendable {
                 String(decoding: errData, as: UTF8.self))
     }
 
-    func slsctl(_ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
+    public func slsctl(_ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
         try run(Self.binaries.appendingPathComponent("slsctl"), arguments)
     }
 
     /// Polls `slsctl health` until every named service serves (bounded); false at once
     /// when a started process has exited (its log says why).
-    func waitUntilServing(_ services: [String] = []) throws -> Bool {
+    public func waitUntilServing(_ services: [String] = []) throws -> Bool {
         for _ in 0..<100 {
             if let exited = processes.first(where: { !$0.value.isRunning }) {
                 print("\(exited.key) exited with \(exited.value.terminationStatus):\n\(log(of: exited.key))")

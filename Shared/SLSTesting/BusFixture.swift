@@ -4,12 +4,12 @@ import SLSMessages
 import ZeroMQ
 
 /// A server on a free loopback port with an echo method, and helpers to reach it.
-final class BusFixture: @unchecked Sendable {
-    let context = ZMQContext()
-    let server: RPCServer
-    let logger = Logger(label: "bus-tests")
+public final class BusFixture: @unchecked Sendable {
+    public let context = ZMQContext()
+    public let server: RPCServer
+    public let logger = Logger(label: "bus-tests")
 
-    init(maxMessageBytes: Int = 1 << 20, endpoint: String = "tcp://127.0.0.1:*",
+    public init(maxMessageBytes: Int = 1 << 20, endpoint: String = "tcp://127.0.0.1:*",
          register: (RPCServer) -> Void = { _ in }) throws {
         server = try RPCServer(context: context,
                                configuration: .init(endpoint: endpoint, serviceName: "test",
@@ -20,14 +20,14 @@ final class BusFixture: @unchecked Sendable {
         try server.start()
     }
 
-    func client(timeout: Duration = .seconds(2), connectTimeout: Duration = .seconds(1)) throws -> RPCClient {
+    public func client(timeout: Duration = .seconds(2), connectTimeout: Duration = .seconds(1)) throws -> RPCClient {
         try RPCClient(context: context, configuration: .init(
             endpoint: server.boundEndpoint, caller: "bus-tests", defaultTimeout: timeout,
             connectTimeout: connectTimeout))
     }
 
     /// A raw DEALER socket, for sending frames the client library would never send.
-    func rawDealer() throws -> ZMQSocket {
+    public func rawDealer() throws -> ZMQSocket {
         let socket = try ZMQSocket(context: context, type: .dealer)
         try socket.set(.linger(milliseconds: 0))
         try socket.connect(server.boundEndpoint)
@@ -36,7 +36,7 @@ final class BusFixture: @unchecked Sendable {
 }
 
 /// Reads one reply from a raw socket, failing after two seconds instead of hanging.
-func receiveReply(_ socket: ZMQSocket) throws -> (header: ReplyHeader, payload: [UInt8]) {
+public func receiveReply(_ socket: ZMQSocket) throws -> (header: ReplyHeader, payload: [UInt8]) {
     guard try socket.waitReadable(timeoutMilliseconds: 2000), let frames = try socket.receive(wait: false) else {
         throw RPCError(.deadlineExceeded, "no reply within 2 s")
     }
@@ -45,7 +45,7 @@ func receiveReply(_ socket: ZMQSocket) throws -> (header: ReplyHeader, payload: 
 }
 
 /// An XSUB/XPUB event proxy on free loopback ports, already forwarding.
-func startEventProxy(_ context: ZMQContext) throws -> ZMQProxy {
+public func startEventProxy(_ context: ZMQContext) throws -> ZMQProxy {
     let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, "tcp://127.0.0.1:*"),
                              backend: (.xpublisher, "tcp://127.0.0.1:*"))
     proxy.start()
