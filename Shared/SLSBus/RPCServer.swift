@@ -89,6 +89,14 @@ public final class RPCServer: @unchecked Sendable {
     ///
     /// A handler throws ``RPCError`` to refuse; any other error becomes INTERNAL
     /// with a generic message (the details go to the log, never to the caller).
+    ///
+    /// - Important: the handler starts on the socket's own thread, which reads every request
+    ///   of this server: it **must not block** (as on a NIO event loop). Reading memory under
+    ///   a short lock is fine; anything that waits must be awaited elsewhere: database writes
+    ///   through GRDB's async `write` / `writeWithoutTransaction` (they run on GRDB's writer),
+    ///   slow CPU work (password hashing, encryption) and blocking I/O (SFTP, files) on a
+    ///   thread of their own, awaited with a continuation. While the handler awaits, the socket
+    ///   thread serves other requests.
     public func register<Request, Response>(
         _ method: RPCMethod<Request, Response>,
         handler: @escaping @Sendable (Request, RequestContext) async throws -> Response

@@ -47,13 +47,13 @@ final class ServiceHarness: @unchecked Sendable {
 
     /// An eligible, funded account with the permission, and a fresh BTC price.
     func fundedAccount(_ id: String = "U1", cash: String = "100000", equity: String = "1000000",
-                       price: String = "50000") throws {
-        try service.apply(AccountProfileUpdated(accountID: id, hongKongResident: true, professionalInvestor: true,
+                       price: String = "50000") async throws {
+        try await service.apply(AccountProfileUpdated(accountID: id, hongKongResident: true, professionalInvestor: true,
                                                 investorType: .individual, assetsHkd: "9000000"))
-        try service.apply(MobileNumberUpdated(accountID: id, mobileNumber: "+85291234567", verified: true))
-        try service.apply(AccountBalanceUpdated(accountID: id, totalEquity: equity, cash: cash))
-        try service.apply(MarkPriceUpdated(asset: .btc, price: price, asOfUnixMs: clock.now.unixMs))
-        _ = try service.requestPermission(PermissionRequest(accountID: id))
+        try await service.apply(MobileNumberUpdated(accountID: id, mobileNumber: "+85291234567", verified: true))
+        try await service.apply(AccountBalanceUpdated(accountID: id, totalEquity: equity, cash: cash))
+        try await service.apply(MarkPriceUpdated(asset: .btc, price: price, asOfUnixMs: clock.now.unixMs))
+        _ = try await service.requestPermission(PermissionRequest(accountID: id))
     }
 
     func state(_ id: String = "U1") throws -> AccountState {

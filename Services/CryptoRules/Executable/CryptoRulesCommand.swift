@@ -41,10 +41,10 @@ struct CryptoRulesCommand: AsyncParsableCommand {
         service.register(on: host.server)
         service.routeEvents(host.events)
         host.every(.milliseconds(Int64(crypto.expirySweepSeconds * 1000)), named: "expiry sweep") {
-            service.expireOrders()
+            await service.expireOrders()
         }
         host.every(.milliseconds(Int64(crypto.snapshotSeconds * 1000)), named: "holdings snapshot") {
-            service.snapshotHoldings()
+            await service.snapshotHoldings()
         }
         try await host.run()
     }

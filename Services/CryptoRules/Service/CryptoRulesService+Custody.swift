@@ -9,7 +9,7 @@ extension CryptoRulesService {
     /// Records today's value held per account (at the latest mark prices), once a day.
     /// Runs on a timer; returns how many accounts were recorded.
     @discardableResult
-    public func snapshotHoldings() -> Int {
+    public func snapshotHoldings() async -> Int {
         let date = now()
         let day = calendar.day(of: date)
         let book = self.book.withLock { $0 }
@@ -27,7 +27,8 @@ extension CryptoRulesService {
             }
         }
         do {
-            try database.write { db in
+            // Off the socket thread, on GRDB's writer; the book is only read here.
+            try await database.write { [values] db in
                 for (accountID, value) in values {
                     try CryptoStore.saveSnapshot(accountID: accountID, day: day, value: value, db)
                 }
@@ -41,7 +42,7 @@ extension CryptoRulesService {
 
     /// Charges CRY-11's custody fee for `month` to every account with holdings snapshots;
     /// charging a month twice returns the first charges.
-    func chargeCustodyFees(_ request: CustodyFeeRequest) throws -> CustodyFeeReply {
+    func chargeCustodyFees(_ request: CustodyFeeRequest) async throws -> CustodyFeeReply {
         guard let days = calendar.daysIn(month: request.month) else {
             throw RPCError.invalidArgument("month must be YYYY-MM, e.g. 2026-11")
         }
@@ -52,38 +53,36 @@ extension CryptoRulesService {
                 "custody fees for \(request.month) can be charged once that month has ended "
                 + "(it is \(calendar.month(of: date)) now)", ruleID: "CRY-11")
         }
-        return try mutate { book in
+        return try await mutate { [self] book, db in
             var charges: [CustodyFeeCharged] = []
             var changed: [AccountRecord] = []
-            try database.write { db in
-                for (accountID, values) in try CryptoStore.snapshots(month: request.month, db).sorted(by: { $0.key < $1.key }) {
-                    if let row = try CryptoStore.custodyCharge(accountID: accountID, month: request.month, db) {
-                        charges.append(CustodyFeeCharged(accountID: accountID, month: request.month,
-                                                         averageDailyValue: row["average_daily_value"],
-                                                         fee: row["fee"], days: row["days"]))
-                        continue
-                    }
-                    guard let (average, fee) = try? Fees.custodyFee(dailyValues: values, daysInMonth: days,
-                                                                    settings: settings) else {
-                        logger.error("custody fee out of range; not charged", metadata: ["account": "\(accountID)"])
-                        continue
-                    }
-                    guard fee > 0 else { continue }
-                    var account = book.account(accountID)
-                    guard (try? account.cash -= fee) != nil else {
-                        logger.error("custody fee out of range; not charged", metadata: ["account": "\(accountID)"])
-                        continue
-                    }
-                    try CryptoStore.saveCustodyCharge(accountID: accountID, month: request.month, average: average,
-                                                      fee: fee, days: values.count, db)
-                    try CryptoStore.save(account, db)
-                    let charge = CustodyFeeCharged(accountID: accountID, month: request.month,
-                                                   averageDailyValue: Money.text(average), fee: Money.text(fee),
-                                                   days: Int32(values.count))
-                    try Outbox.append(charge, in: db, nowUnixMs: date.unixMs)
-                    charges.append(charge)
-                    changed.append(account)
+            for (accountID, values) in try CryptoStore.snapshots(month: request.month, db).sorted(by: { $0.key < $1.key }) {
+                if let row = try CryptoStore.custodyCharge(accountID: accountID, month: request.month, db) {
+                    charges.append(CustodyFeeCharged(accountID: accountID, month: request.month,
+                                                     averageDailyValue: row["average_daily_value"],
+                                                     fee: row["fee"], days: row["days"]))
+                    continue
                 }
+                guard let (average, fee) = try? Fees.custodyFee(dailyValues: values, daysInMonth: days,
+                                                                settings: settings) else {
+                    logger.error("custody fee out of range; not charged", metadata: ["account": "\(accountID)"])
+                    continue
+                }
+                guard fee > 0 else { continue }
+                var account = book.account(accountID)
+                guard (try? account.cash -= fee) != nil else {
+                    logger.error("custody fee out of range; not charged", metadata: ["account": "\(accountID)"])
+                    continue
+                }
+                try CryptoStore.saveCustodyCharge(accountID: accountID, month: request.month, average: average,
+                                                  fee: fee, days: values.count, db)
+                try CryptoStore.save(account, db)
+                let charge = CustodyFeeCharged(accountID: accountID, month: request.month,
+                                               averageDailyValue: Money.text(average), fee: Money.text(fee),
+                                               days: Int32(values.count))
+                try Outbox.append(charge, in: db, nowUnixMs: date.unixMs)
+                charges.append(charge)
+                changed.append(account)
             }
             for account in changed { book.accounts[account.accountID] = account }
             return CustodyFeeReply(charges: charges)

@@ -10,15 +10,15 @@ extension CryptoRulesService {
     /// Declares the events the service consumes (ACC-05 account data, market data, the venue);
     /// the host subscribes to exactly these. A refused event is logged by the router and dropped.
     public func routeEvents(_ router: EventRouter) {
-        router.on(AccountProfileUpdated.self) { [self] event, _ in try apply(event) }
-        router.on(MobileNumberUpdated.self) { [self] event, _ in try apply(event) }
-        router.on(AccountBalanceUpdated.self) { [self] event, _ in try apply(event) }
-        router.on(MarkPriceUpdated.self) { [self] event, _ in try apply(event) }
-        router.on(VenueOrderFilled.self) { [self] event, _ in try ProtoMapping.checked("fill") { try settle(event) } }
-        router.on(VenueOrderClosed.self) { [self] event, _ in try apply(event) }
+        router.on(AccountProfileUpdated.self) { [self] event, _ in try await apply(event) }
+        router.on(MobileNumberUpdated.self) { [self] event, _ in try await apply(event) }
+        router.on(AccountBalanceUpdated.self) { [self] event, _ in try await apply(event) }
+        router.on(MarkPriceUpdated.self) { [self] event, _ in try await apply(event) }
+        router.on(VenueOrderFilled.self) { [self] event, _ in try await settle(event) }
+        router.on(VenueOrderClosed.self) { [self] event, _ in try await apply(event) }
     }
 
-    func apply(_ event: AccountProfileUpdated) throws {
+    func apply(_ event: AccountProfileUpdated) async throws {
         let accountID = try ProtoMapping.requireAccount(event.accountID)
         guard let assets = try ProtoMapping.amount(event.assetsHkd.isEmpty ? "0" : event.assetsHkd, field: "assets_hkd")
         else { return }
@@ -27,43 +27,43 @@ extension CryptoRulesService {
         case .institution: .institution
         case .unspecified, .unrecognized: nil
         }
-        try mutate { book in
+        try await mutate { book, db in
             var account = book.account(accountID)
             account.profile = InvestorProfile(hongKongResident: event.hongKongResident,
                                               professionalInvestor: event.professionalInvestor,
                                               investorType: type, assetsHKD: assets,
                                               mobileVerified: account.mobileVerified)
-            try database.write { try CryptoStore.save(account, $0) }
+            try CryptoStore.save(account, db)
             book.accounts[accountID] = account
         }
     }
 
     /// ACC-03: trading waits for a verified mobile number.
-    func apply(_ event: MobileNumberUpdated) throws {
+    func apply(_ event: MobileNumberUpdated) async throws {
         let accountID = try ProtoMapping.requireAccount(event.accountID)
-        try mutate { book in
+        try await mutate { book, db in
             var account = book.account(accountID)
             account.mobileVerified = event.verified
             account.profile?.mobileVerified = event.verified
-            try database.write { try CryptoStore.save(account, $0) }
+            try CryptoStore.save(account, db)
             book.accounts[accountID] = account
         }
     }
 
-    func apply(_ event: AccountBalanceUpdated) throws {
+    func apply(_ event: AccountBalanceUpdated) async throws {
         let accountID = try ProtoMapping.requireAccount(event.accountID)
         let equity = try ProtoMapping.amount(event.totalEquity, field: "total_equity")
         let cash = try ProtoMapping.amount(event.cash, field: "cash")
-        try mutate { book in
+        try await mutate { book, db in
             var account = book.account(accountID)
             if let equity { account.totalEquity = equity }
             if let cash { account.cash = cash }
-            try database.write { try CryptoStore.save(account, $0) }
+            try CryptoStore.save(account, db)
             book.accounts[accountID] = account
         }
     }
 
-    func apply(_ event: MarkPriceUpdated) throws {
+    func apply(_ event: MarkPriceUpdated) async throws {
         guard let asset = ProtoMapping.asset(event.asset) else {
             throw RPCError.invalidArgument("a mark price needs an asset (BTC or ETH)")
         }
@@ -78,28 +78,28 @@ extension CryptoRulesService {
         }
         guard event.asOfUnixMs >= 0 else { throw RPCError.invalidArgument("as_of_unix_ms is before 1970") }
         let asOf = event.asOfUnixMs > 0 ? Date(unixMs: event.asOfUnixMs) : date
-        try mutate { book in
+        try await mutate { book, db in
             // An older price arriving late never replaces a newer one.
             if let current = book.prices[asset], current.asOf > asOf { return }
             let mark = MarkPrice(price: price, asOf: asOf)
-            try database.write { try CryptoStore.save(price: mark, asset: asset, $0) }
+            try CryptoStore.save(price: mark, asset: asset, db)
             book.prices[asset] = mark
         }
     }
 
     /// Settles a fill at once (CRY-12): position, cash, the month's volume and the commission
     /// (CRY-10) change in one transaction with the OrderSettled event.
-    func settle(_ event: VenueOrderFilled) throws {
+    func settle(_ event: VenueOrderFilled) async throws {
         guard !event.fillID.isEmpty else { throw RPCError.invalidArgument("a fill needs a fill_id") }
         guard let quantity = try ProtoMapping.amount(event.quantity, field: "quantity"), quantity > 0,
               let price = try ProtoMapping.amount(event.price, field: "price"), price > 0 else {
             throw RPCError.invalidArgument("a fill needs a positive quantity and price")
         }
         let date = now()
-        try mutate { book in
-            guard try !database.read({ try CryptoStore.fillExists(event.fillID, $0) }) else { return }
+        try await mutate { [self] book, db in
+            guard try !CryptoStore.fillExists(event.fillID, db) else { return }
             guard var order = book.orders[event.orderID] else {
-                if try database.read({ try CryptoStore.order(id: event.orderID, $0) }) != nil {
+                if try CryptoStore.order(id: event.orderID, db) != nil {
                     throw RPCError.failedPrecondition("fill \(event.fillID) for order \(event.orderID), which is closed")
                 }
                 throw RPCError.notFound("fill \(event.fillID) names unknown order \(event.orderID)")
@@ -141,13 +141,11 @@ extension CryptoRulesService {
                 quantity: Money.text(quantity), price: Money.text(price), commission: Money.text(commission),
                 cashAfter: Money.text(account.cash), positionAfter: Money.text(account.positions[order.asset] ?? 0),
                 orderStatus: ProtoMapping.status(order.status))
-            try database.write { db in
-                _ = try CryptoStore.insertFill(id: event.fillID, orderID: order.orderID, quantity: quantity,
-                                               price: price, commission: commission, timeMs: date.unixMs, db)
-                try CryptoStore.save(order, db)
-                try CryptoStore.save(account, db)
-                try Outbox.append(settled, in: db, nowUnixMs: date.unixMs)
-            }
+            _ = try CryptoStore.insertFill(id: event.fillID, orderID: order.orderID, quantity: quantity,
+                                           price: price, commission: commission, timeMs: date.unixMs, db)
+            try CryptoStore.save(order, db)
+            try CryptoStore.save(account, db)
+            try Outbox.append(settled, in: db, nowUnixMs: date.unixMs)
             book.put(order)
             book.accounts[account.accountID] = account
         }
@@ -175,17 +173,18 @@ extension CryptoRulesService {
         return nil
     }
 
-    func apply(_ event: VenueOrderClosed) throws {
+    func apply(_ event: VenueOrderClosed) async throws {
         let status: OrderStatus
         switch event.outcome {
         case "cancelled": status = .cancelled
         case "rejected": status = .rejected
         default: throw RPCError.invalidArgument("outcome must be 'cancelled' or 'rejected'")
         }
-        try mutate { book in
+        let nowMs = now().unixMs
+        try await mutate { book, db in
             guard var order = book.orders[event.orderID] else { return }  // unknown or already closed
             order.close(status, reason: event.reason.isEmpty ? "closed by the venue" : String(event.reason.prefix(200)))
-            try close(order, in: &book)
+            try Self.close(order, in: &book, db, nowMs: nowMs)
         }
     }
 }

@@ -35,21 +35,20 @@ extension CryptoRulesService {
         }
     }
 
-    func placeOrder(_ request: OrderRequest) throws -> Order {
+    func placeOrder(_ request: OrderRequest) async throws -> Order {
         let accountID = try ProtoMapping.requireAccount(request.accountID)
         guard request.clientOrderID.count <= 64 else {
             throw RPCError.invalidArgument("client_order_id is at most 64 characters")
         }
         let intent = try ProtoMapping.intent(request)
         let date = now()
-        return try mutate { book in
+        return try await mutate { [self] book, db in
             // A retry of an order already placed gets that order back, open or closed.
             if let existing = book.openOrder(accountID: accountID, clientOrderID: request.clientOrderID) {
                 return ProtoMapping.message(existing)
             }
-            if !request.clientOrderID.isEmpty, let closed = try database.read({
-                try CryptoStore.order(accountID: accountID, clientOrderID: request.clientOrderID, $0)
-            }) {
+            if !request.clientOrderID.isEmpty,
+               let closed = try CryptoStore.order(accountID: accountID, clientOrderID: request.clientOrderID, db) {
                 return ProtoMapping.message(closed)
             }
             guard book.openOrderCount(of: accountID) < settings.maxOpenOrdersPerAccount else {
@@ -71,38 +70,34 @@ extension CryptoRulesService {
                 reservedQuantity: priced.reservedQuantity, acceptedMs: date.unixMs,
                 expiresMs: priced.expiresAt?.unixMs)
             let message = ProtoMapping.message(order)
-            try database.write { db in
-                try CryptoStore.save(order, db)
-                try Outbox.append(OrderAccepted(order: message), in: db, nowUnixMs: date.unixMs)
-            }
+            try CryptoStore.save(order, db)
+            try Outbox.append(OrderAccepted(order: message), in: db, nowUnixMs: date.unixMs)
             book.put(order)
             return message
         }
     }
 
-    func cancelOrder(_ request: CancelOrderRequest) throws -> Order {
+    func cancelOrder(_ request: CancelOrderRequest) async throws -> Order {
         let accountID = try ProtoMapping.requireAccount(request.accountID)
-        return try mutate { book in
+        let nowMs = now().unixMs
+        return try await mutate { book, db in
             guard var order = book.orders[request.orderID], order.accountID == accountID else {
-                if let closed = try database.read({ try CryptoStore.order(id: request.orderID, $0) }),
+                if let closed = try CryptoStore.order(id: request.orderID, db),
                    closed.accountID == accountID {
                     throw RPCError.failedPrecondition("order \(closed.orderID) is already \(closed.status.rawValue.lowercased())")
                 }
                 throw RPCError.notFound("no order \(request.orderID.prefix(64)) for account \(accountID)")
             }
             order.close(.cancelled, reason: "cancelled by the user")
-            try close(order, in: &book)
+            try Self.close(order, in: &book, db, nowMs: nowMs)
             return ProtoMapping.message(order)
         }
     }
 
-    /// Writes a closed order and its OrderClosed event, then applies it. Call inside `mutate`.
-    func close(_ order: OrderRecord, in book: inout AccountBook) throws {
-        let nowMs = now().unixMs
-        try database.write { db in
-            try CryptoStore.save(order, db)
-            try Outbox.append(OrderClosed(order: ProtoMapping.message(order)), in: db, nowUnixMs: nowMs)
-        }
+    /// Writes a closed order and its OrderClosed event, and applies it. Call inside `mutate`.
+    static func close(_ order: OrderRecord, in book: inout AccountBook, _ db: Database, nowMs: Int64) throws {
+        try CryptoStore.save(order, db)
+        try Outbox.append(OrderClosed(order: ProtoMapping.message(order)), in: db, nowUnixMs: nowMs)
         book.put(order)
     }
 
@@ -110,16 +105,16 @@ extension CryptoRulesService {
     /// timer and once at start-up, so orders that expired while the service was down are
     /// closed right after it comes back.
     @discardableResult
-    public func expireOrders() -> Int {
+    public func expireOrders() async -> Int {
         let nowMs = now().unixMs
         do {
-            return try mutate { book in
+            return try await mutate { book, db in
                 let due = book.expiredOrders(at: nowMs)
                 for var order in due {
                     let reason = order.timeInForce == .ioc ? "not filled immediately (IOC)"
                         : order.timeInForce == .minutes ? "not filled within 5 minutes" : "end of the trading day"
                     order.close(.expired, reason: reason)
-                    try close(order, in: &book)
+                    try Self.close(order, in: &book, db, nowMs: nowMs)
                 }
                 return due.count
             }

@@ -55,30 +55,42 @@ public final class CryptoRulesService: Sendable {
 
     /// Registers every method of `sls.crypto.v1.CryptoRules` except GetInfo (the host's).
     public func register(on server: RPCServer) {
-        server.register(CryptoRulesAPI.requestPermission) { [self] request, _ in try requestPermission(request) }
+        server.register(CryptoRulesAPI.requestPermission) { [self] request, _ in try await requestPermission(request) }
         server.register(CryptoRulesAPI.getPermission) { [self] request, _ in try getPermission(request) }
         server.register(CryptoRulesAPI.checkOrder) { [self] request, _ in try checkOrder(request) }
-        server.register(CryptoRulesAPI.placeOrder) { [self] request, _ in try placeOrder(request) }
-        server.register(CryptoRulesAPI.cancelOrder) { [self] request, _ in try cancelOrder(request) }
+        server.register(CryptoRulesAPI.placeOrder) { [self] request, _ in try await placeOrder(request) }
+        server.register(CryptoRulesAPI.cancelOrder) { [self] request, _ in try await cancelOrder(request) }
         server.register(CryptoRulesAPI.getAccountState) { [self] request, _ in try accountState(request) }
         server.register(CryptoRulesAPI.requestTransfer) { [self] request, _ in try requestTransfer(request) }
-        server.register(CryptoRulesAPI.chargeCustodyFees) { [self] request, _ in try chargeCustodyFees(request) }
+        server.register(CryptoRulesAPI.chargeCustodyFees) { [self] request, _ in try await chargeCustodyFees(request) }
     }
 
-    /// Runs `change` against the book under the lock; it writes the database itself and
-    /// returns the new book only after its transaction committed.
-    func mutate<T>(_ change: (inout AccountBook) throws -> T) rethrows -> T {
-        let result = try book.withLock { book in try change(&book) }
+    /// Runs `change` off the socket thread, on GRDB's writer, one change at a time: it edits a
+    /// copy of the book and writes its rows with `db` in one transaction, and the copy replaces
+    /// the book only after the commit. Readers (CheckOrder, GetAccountState) take the book's lock
+    /// only to copy it, so they never wait for the disk and never see uncommitted state.
+    func mutate<T: Sendable>(_ change: @escaping @Sendable (inout AccountBook, Database) throws -> T)
+        async throws -> T {
+        let result = try await database.writeWithoutTransaction { [self] db in
+            var draft = book.withLock { $0 }
+            var output: T?
+            try db.inTransaction {
+                output = try change(&draft, db)
+                return .commit
+            }
+            book.withLock { [draft] in $0 = draft }
+            return output!
+        }
         outbox.notify()
         return result
     }
 
     // MARK: - Permissions (CRY-01, CRY-02)
 
-    func requestPermission(_ request: PermissionRequest) throws -> PermissionReply {
+    func requestPermission(_ request: PermissionRequest) async throws -> PermissionReply {
         let accountID = try ProtoMapping.requireAccount(request.accountID)
         let nowMs = now().unixMs
-        return try mutate { book in
+        return try await mutate { [settings] book, db in
             var account = book.account(accountID)
             let refusal = Eligibility.refusal(for: account.profile, settings: settings)
             account.permissionGranted = refusal == nil
@@ -88,10 +100,8 @@ public final class CryptoRulesService: Sendable {
             // An account the account services never announced is refused and not remembered:
             // ids from callers must not grow the book.
             let known = book.accounts[accountID] != nil
-            try database.write { db in
-                if known { try CryptoStore.save(account, db) }
-                try Outbox.append(PermissionDecided(decision: reply), in: db, nowUnixMs: nowMs)
-            }
+            if known { try CryptoStore.save(account, db) }
+            try Outbox.append(PermissionDecided(decision: reply), in: db, nowUnixMs: nowMs)
             if known { book.accounts[accountID] = account }
             return reply
         }
