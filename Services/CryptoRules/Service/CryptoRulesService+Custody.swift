@@ -59,8 +59,8 @@ extension CryptoRulesService {
             for (accountID, values) in try CryptoStore.snapshots(month: request.month, db).sorted(by: { $0.key < $1.key }) {
                 if let row = try CryptoStore.custodyCharge(accountID: accountID, month: request.month, db) {
                     charges.append(CustodyFeeCharged(accountID: accountID, month: request.month,
-                                                     averageDailyValue: row["average_daily_value"],
-                                                     fee: row["fee"], days: row["days"]))
+                                                     averageDailyValue: row.averageDailyValue,
+                                                     fee: row.fee, days: Int32(clamping: row.days)))
                     continue
                 }
                 guard let (average, fee) = try? Fees.custodyFee(dailyValues: values, daysInMonth: days,

@@ -2,7 +2,8 @@ import CryptoRulesCore
 import Foundation
 import GRDB
 
-/// The crypto-rules tables. Amounts are stored as decimal text, never as floating point.
+/// The crypto-rules tables: their migrations, and reading and writing them through one GRDB record
+/// type per table (`Rows/`). Amounts are stored as decimal text, never as floating point.
 enum CryptoStore {
     static func registerMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("crypto.v1") { db in
@@ -100,28 +101,15 @@ enum CryptoStore {
         var description: String { "\(table) row \(key): \(reason)" }
     }
 
-    private static func amount(_ row: Row, _ column: String) throws -> Amount {
-        try optionalAmount(row, column) ?? 0
-    }
-
-    private static func optionalAmount(_ row: Row, _ column: String) throws -> Amount? {
-        guard let text = row[column] as String? else { return nil }
-        guard let value = Amount(input: text) else {
-            throw UnusableRow(table: "", key: "", reason: "\(column) is out of range or not a decimal")
-        }
-        return value
-    }
-
-    /// Runs `load` for one row; a row it cannot use is reported and left out.
-    private static func each(_ rows: [Row], table: String, key: String, skipped: inout [UnusableRow],
-                             _ load: (Row) throws -> Void) {
-        for row in rows {
+    /// Loads each record of `type`; one that cannot be used is reported in `skipped` and left out.
+    private static func each<R: FetchableRecord & TableRecord>(
+        _ type: R.Type, _ db: Database, key: (R) -> String, skipped: inout [UnusableRow], _ load: (R) throws -> Void
+    ) throws {
+        for record in try R.fetchAll(db) {
             do {
-                try load(row)
+                try load(record)
             } catch let error as UnusableRow {
-                skipped.append(UnusableRow(table: table, key: row[key] ?? "?", reason: error.reason))
-            } catch {
-                skipped.append(UnusableRow(table: table, key: row[key] ?? "?", reason: "\(type(of: error))"))
+                skipped.append(UnusableRow(table: R.databaseTableName, key: key(record), reason: error.reason))
             }
         }
     }
@@ -130,176 +118,159 @@ enum CryptoStore {
     /// (or a price dated later than `latestAcceptedMs`) are left out and returned in `skipped`.
     static func loadBook(_ db: Database, latestAcceptedMs: Int64, skipped: inout [UnusableRow]) throws -> AccountBook {
         var book = AccountBook()
-        each(try Row.fetchAll(db, sql: "SELECT * FROM account"), table: "account", key: "account_id",
-             skipped: &skipped) { row in
-            var account = AccountRecord(accountID: row["account_id"])
-            if row["has_profile"] as Bool {
+        try each(AccountRow.self, db, key: \.accountID, skipped: &skipped) { row in
+            var account = AccountRecord(accountID: row.accountID)
+            if row.hasProfile {
                 account.profile = InvestorProfile(
-                    hongKongResident: row["hong_kong_resident"], professionalInvestor: row["professional_investor"],
-                    investorType: (row["investor_type"] as String?).flatMap(InvestorType.init(rawValue:)),
-                    assetsHKD: try amount(row, "assets_hkd"), mobileVerified: row["mobile_verified"])
+                    hongKongResident: row.hongKongResident, professionalInvestor: row.professionalInvestor,
+                    investorType: row.investorType.flatMap(InvestorType.init(rawValue:)),
+                    assetsHKD: try StoredAmount.read(row.assetsHKD, column: "assets_hkd"),
+                    mobileVerified: row.mobileVerified)
             }
-            account.mobileVerified = row["mobile_verified"]
-            account.permissionGranted = row["permission_granted"]
-            account.permissionDecidedMs = row["permission_decided_ms"]
-            account.totalEquity = try amount(row, "total_equity")
-            account.cash = try amount(row, "cash")
+            account.mobileVerified = row.mobileVerified
+            account.permissionGranted = row.permissionGranted
+            account.permissionDecidedMs = row.permissionDecidedMs
+            account.totalEquity = try StoredAmount.read(row.totalEquity, column: "total_equity")
+            account.cash = try StoredAmount.read(row.cash, column: "cash")
             book.accounts[account.accountID] = account
         }
-        each(try Row.fetchAll(db, sql: "SELECT * FROM position"), table: "position", key: "account_id",
-             skipped: &skipped) { row in
-            guard let asset = CryptoAsset(rawValue: row["asset"]) else { return }
-            let quantity = try amount(row, "quantity")
-            book.accounts[row["account_id"], default: AccountRecord(accountID: row["account_id"])]
-                .positions[asset] = quantity
+        try each(PositionRow.self, db, key: \.accountID, skipped: &skipped) { row in
+            guard let asset = CryptoAsset(rawValue: row.asset) else { return }
+            let quantity = try StoredAmount.read(row.quantity, column: "quantity")
+            book.accounts[row.accountID, default: AccountRecord(accountID: row.accountID)].positions[asset] = quantity
         }
-        each(try Row.fetchAll(db, sql: "SELECT * FROM month_volume"), table: "month_volume", key: "account_id",
-             skipped: &skipped) { row in
-            let volume = try amount(row, "volume")
-            book.accounts[row["account_id"], default: AccountRecord(accountID: row["account_id"])]
-                .monthVolume[row["month"]] = volume
+        try each(MonthVolumeRow.self, db, key: \.accountID, skipped: &skipped) { row in
+            let volume = try StoredAmount.read(row.volume, column: "volume")
+            book.accounts[row.accountID, default: AccountRecord(accountID: row.accountID)].monthVolume[row.month] = volume
         }
-        each(try Row.fetchAll(db, sql: "SELECT * FROM crypto_order WHERE status = 'OPEN'"), table: "crypto_order",
-             key: "order_id", skipped: &skipped) { row in
-            if let order = try order(from: row) { book.put(order) }
+        for row in try OrderRow.filter(Column("status") == OrderStatus.open.rawValue).fetchAll(db) {
+            do {
+                if let order = try order(from: row) { book.put(order) }
+            } catch let error as UnusableRow {
+                skipped.append(UnusableRow(table: OrderRow.databaseTableName, key: row.orderID, reason: error.reason))
+            }
         }
-        each(try Row.fetchAll(db, sql: "SELECT * FROM mark_price"), table: "mark_price", key: "asset",
-             skipped: &skipped) { row in
-            guard let asset = CryptoAsset(rawValue: row["asset"]) else { return }
-            let price = try amount(row, "price")
-            let asOfMs: Int64 = row["as_of_ms"]
+        try each(MarkPriceRow.self, db, key: \.asset, skipped: &skipped) { row in
+            guard let asset = CryptoAsset(rawValue: row.asset) else { return }
+            let price = try StoredAmount.read(row.price, column: "price")
             guard price > 0 else { throw UnusableRow(table: "", key: "", reason: "the price is not positive") }
-            guard asOfMs <= latestAcceptedMs else {
+            guard row.asOfMs <= latestAcceptedMs else {
                 throw UnusableRow(table: "", key: "", reason: "the price is dated in the future")
             }
-            book.prices[asset] = MarkPrice(price: price, asOf: Date(unixMs: asOfMs))
+            book.prices[asset] = MarkPrice(price: price, asOf: Date(unixMs: row.asOfMs))
         }
         return book
     }
 
-    private static func order(from row: Row) throws -> OrderRecord? {
-        guard let asset = CryptoAsset(rawValue: row["asset"]), let side = OrderSide(rawValue: row["side"]),
-              let type = CryptoOrderType(rawValue: row["type"]),
-              let tif = TimeInForce(rawValue: row["time_in_force"]),
-              let status = OrderStatus(rawValue: row["status"]) else { return nil }
+    private static func order(from row: OrderRow) throws -> OrderRecord? {
+        guard let asset = CryptoAsset(rawValue: row.asset), let side = OrderSide(rawValue: row.side),
+              let type = CryptoOrderType(rawValue: row.type), let tif = TimeInForce(rawValue: row.timeInForce),
+              let status = OrderStatus(rawValue: row.status) else { return nil }
         var order = OrderRecord(
-            orderID: row["order_id"], accountID: row["account_id"], clientOrderID: row["client_order_id"],
-            asset: asset, side: side, type: type, quantity: try optionalAmount(row, "quantity"),
-            cashValue: try optionalAmount(row, "cash_value"), limitPrice: try optionalAmount(row, "limit_price"),
-            timeInForce: tif, status: status, reservedCash: try amount(row, "reserved_cash"),
-            capValue: try amount(row, "cap_value"), reservedQuantity: try amount(row, "reserved_quantity"),
-            acceptedMs: row["accepted_ms"], expiresMs: row["expires_ms"])
-        order.filledQuantity = try amount(row, "filled_quantity")
-        order.fillCount = row["fill_count"]
-        order.commissionCharged = try amount(row, "commission_charged")
-        order.closeReason = row["close_reason"]
+            orderID: row.orderID, accountID: row.accountID, clientOrderID: row.clientOrderID,
+            asset: asset, side: side, type: type, quantity: try StoredAmount.read(row.quantity, column: "quantity"),
+            cashValue: try StoredAmount.read(row.cashValue, column: "cash_value"),
+            limitPrice: try StoredAmount.read(row.limitPrice, column: "limit_price"),
+            timeInForce: tif, status: status,
+            reservedCash: try StoredAmount.read(row.reservedCash, column: "reserved_cash"),
+            capValue: try StoredAmount.read(row.capValue, column: "cap_value"),
+            reservedQuantity: try StoredAmount.read(row.reservedQuantity, column: "reserved_quantity"),
+            acceptedMs: row.acceptedMs, expiresMs: row.expiresMs)
+        order.filledQuantity = try StoredAmount.read(row.filledQuantity, column: "filled_quantity")
+        order.fillCount = row.fillCount
+        order.commissionCharged = try StoredAmount.read(row.commissionCharged, column: "commission_charged")
+        order.closeReason = row.closeReason
         return order
     }
 
     /// A closed order, from the database (memory holds open orders only).
     static func order(id: String, _ db: Database) throws -> OrderRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM crypto_order WHERE order_id = ?", arguments: [id])
-            .flatMap { try order(from: $0) }
+        try OrderRow.fetchOne(db, key: id).flatMap { try order(from: $0) }
     }
 
     /// The order an account placed with a client order id, open or closed.
     static func order(accountID: String, clientOrderID: String, _ db: Database) throws -> OrderRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM crypto_order WHERE account_id = ? AND client_order_id = ? LIMIT 1",
-                         arguments: [accountID, clientOrderID]).flatMap { try order(from: $0) }
+        try OrderRow.filter(Column("account_id") == accountID && Column("client_order_id") == clientOrderID)
+            .fetchOne(db).flatMap { try order(from: $0) }
     }
 
     static func save(_ account: AccountRecord, _ db: Database) throws {
         let profile = account.profile
-        try db.execute(sql: """
-            INSERT INTO account (account_id, has_profile, hong_kong_resident, professional_investor, investor_type,
-                                 assets_hkd, mobile_verified, permission_granted, permission_decided_ms,
-                                 total_equity, cash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(account_id) DO UPDATE SET
-                has_profile = excluded.has_profile, hong_kong_resident = excluded.hong_kong_resident,
-                professional_investor = excluded.professional_investor, investor_type = excluded.investor_type,
-                assets_hkd = excluded.assets_hkd, mobile_verified = excluded.mobile_verified,
-                permission_granted = excluded.permission_granted,
-                permission_decided_ms = excluded.permission_decided_ms,
-                total_equity = excluded.total_equity, cash = excluded.cash
-            """, arguments: [account.accountID, profile != nil, profile?.hongKongResident ?? false,
-                             profile?.professionalInvestor ?? false, profile?.investorType?.rawValue,
-                             Money.text(profile?.assetsHKD ?? 0), account.mobileVerified,
-                             account.permissionGranted, account.permissionDecidedMs,
-                             Money.text(account.totalEquity), Money.text(account.cash)])
+        try AccountRow(
+            accountID: account.accountID, hasProfile: profile != nil,
+            hongKongResident: profile?.hongKongResident ?? false,
+            professionalInvestor: profile?.professionalInvestor ?? false,
+            investorType: profile?.investorType?.rawValue, assetsHKD: StoredAmount.text(profile?.assetsHKD ?? 0),
+            mobileVerified: account.mobileVerified, permissionGranted: account.permissionGranted,
+            permissionDecidedMs: account.permissionDecidedMs, totalEquity: StoredAmount.text(account.totalEquity),
+            cash: StoredAmount.text(account.cash)
+        ).upsert(db)
         for (asset, quantity) in account.positions {
-            try db.execute(sql: "INSERT OR REPLACE INTO position (account_id, asset, quantity) VALUES (?, ?, ?)",
-                           arguments: [account.accountID, asset.rawValue, Money.text(quantity)])
+            try PositionRow(accountID: account.accountID, asset: asset.rawValue, quantity: StoredAmount.text(quantity))
+                .upsert(db)
         }
         for (month, volume) in account.monthVolume {
-            try db.execute(sql: "INSERT OR REPLACE INTO month_volume (account_id, month, volume) VALUES (?, ?, ?)",
-                           arguments: [account.accountID, month, Money.text(volume)])
+            try MonthVolumeRow(accountID: account.accountID, month: month, volume: StoredAmount.text(volume)).upsert(db)
         }
     }
 
     static func save(_ order: OrderRecord, _ db: Database) throws {
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO crypto_order (order_id, account_id, client_order_id, asset, side, type, quantity,
-                cash_value, limit_price, time_in_force, status, filled_quantity, fill_count, commission_charged,
-                reserved_cash, cap_value, reserved_quantity, accepted_ms, expires_ms, close_reason)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [order.orderID, order.accountID, order.clientOrderID, order.asset.rawValue,
-                             order.side.rawValue, order.type.rawValue, order.quantity.map(Money.text),
-                             order.cashValue.map(Money.text), order.limitPrice.map(Money.text),
-                             order.timeInForce.rawValue, order.status.rawValue, Money.text(order.filledQuantity),
-                             order.fillCount, Money.text(order.commissionCharged), Money.text(order.reservedCash),
-                             Money.text(order.capValue), Money.text(order.reservedQuantity), order.acceptedMs,
-                             order.expiresMs, order.closeReason])
+        try OrderRow(
+            orderID: order.orderID, accountID: order.accountID, clientOrderID: order.clientOrderID,
+            asset: order.asset.rawValue, side: order.side.rawValue, type: order.type.rawValue,
+            quantity: order.quantity.map(StoredAmount.text), cashValue: order.cashValue.map(StoredAmount.text),
+            limitPrice: order.limitPrice.map(StoredAmount.text), timeInForce: order.timeInForce.rawValue,
+            status: order.status.rawValue, filledQuantity: StoredAmount.text(order.filledQuantity),
+            fillCount: order.fillCount, commissionCharged: StoredAmount.text(order.commissionCharged),
+            reservedCash: StoredAmount.text(order.reservedCash), capValue: StoredAmount.text(order.capValue),
+            reservedQuantity: StoredAmount.text(order.reservedQuantity), acceptedMs: order.acceptedMs,
+            expiresMs: order.expiresMs, closeReason: order.closeReason
+        ).upsert(db)
     }
 
     /// Records a fill; false when its id was seen before (the venue repeated it).
     static func insertFill(id: String, orderID: String, quantity: Amount, price: Amount, commission: Amount,
                            timeMs: Int64, _ db: Database) throws -> Bool {
-        try db.execute(sql: """
-            INSERT OR IGNORE INTO fill (fill_id, order_id, quantity, price, commission, time_ms)
-            VALUES (?, ?, ?, ?, ?, ?)
-            """, arguments: [id, orderID, Money.text(quantity), Money.text(price), Money.text(commission), timeMs])
+        try FillRow(fillID: id, orderID: orderID, quantity: StoredAmount.text(quantity), price: StoredAmount.text(price),
+                    commission: StoredAmount.text(commission), timeMs: timeMs).insert(db, onConflict: .ignore)
         return db.changesCount > 0
     }
 
     static func fillExists(_ id: String, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT 1 FROM fill WHERE fill_id = ?", arguments: [id]) ?? false
+        try FillRow.exists(db, key: id)
     }
 
     static func save(price: MarkPrice, asset: CryptoAsset, _ db: Database) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO mark_price (asset, price, as_of_ms) VALUES (?, ?, ?)",
-                       arguments: [asset.rawValue, Money.text(price.price), price.asOf.unixMs])
+        try MarkPriceRow(asset: asset.rawValue, price: StoredAmount.text(price.price), asOfMs: price.asOf.unixMs)
+            .upsert(db)
     }
 
     /// Keeps the first snapshot of each day.
     static func saveSnapshot(accountID: String, day: String, value: Amount, _ db: Database) throws {
-        try db.execute(sql: "INSERT OR IGNORE INTO holding_snapshot (account_id, day, value) VALUES (?, ?, ?)",
-                       arguments: [accountID, day, Money.text(value)])
+        try HoldingSnapshotRow(accountID: accountID, day: day, value: StoredAmount.text(value))
+            .insert(db, onConflict: .ignore)
     }
 
     static func hasSnapshot(day: String, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT 1 FROM holding_snapshot WHERE day = ? LIMIT 1", arguments: [day]) ?? false
+        try HoldingSnapshotRow.filter(Column("day") == day).fetchCount(db) > 0
     }
 
     /// Daily values per account for a month ("YYYY-MM").
     static func snapshots(month: String, _ db: Database) throws -> [String: [Amount]] {
         var values: [String: [Amount]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT account_id, value FROM holding_snapshot WHERE day LIKE ?",
-                                    arguments: ["\(month)-%"]) {
-            values[row["account_id"], default: []].append(try amount(row, "value"))
+        for row in try HoldingSnapshotRow.filter(Column("day").like("\(month)-%")).fetchAll(db) {
+            values[row.accountID, default: []].append(try StoredAmount.read(row.value, column: "value"))
         }
         return values
     }
 
-    static func custodyCharge(accountID: String, month: String, _ db: Database) throws -> Row? {
-        try Row.fetchOne(db, sql: "SELECT * FROM custody_charge WHERE account_id = ? AND month = ?",
-                         arguments: [accountID, month])
+    static func custodyCharge(accountID: String, month: String, _ db: Database) throws -> CustodyChargeRow? {
+        try CustodyChargeRow.fetchOne(db, key: ["account_id": accountID, "month": month])
     }
 
     static func saveCustodyCharge(accountID: String, month: String, average: Amount, fee: Amount, days: Int,
                                   _ db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO custody_charge (account_id, month, average_daily_value, fee, days) VALUES (?, ?, ?, ?, ?)
-            """, arguments: [accountID, month, Money.text(average), Money.text(fee), days])
+        try CustodyChargeRow(accountID: accountID, month: month, averageDailyValue: StoredAmount.text(average),
+                             fee: StoredAmount.text(fee), days: days).insert(db)
     }
 }
