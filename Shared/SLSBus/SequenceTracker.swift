@@ -66,8 +66,11 @@ public struct SequenceTracker: Sendable {
         }
         if header.producerInstance != previous.instance {
             last[header.producer] = current
-            // A restarted producer numbering in memory starts again at 1.
-            return Observation(missed: header.sequence > 0 ? header.sequence - 1 : 0, isDuplicate: false)
+            // A restarted producer numbering in memory starts again at 1; what the old instance
+            // had sent but was dropped here is still missed.
+            let (missed, overflow) = (header.sequence > 0 ? header.sequence - 1 : 0)
+                .addingReportingOverflow(previous.droppedSinceDelivered)
+            return Observation(missed: overflow ? .max : missed, isDuplicate: false)
         }
         last[header.producer]?.lastHeardMs = nowMs
         return Observation(missed: 0, isDuplicate: true)

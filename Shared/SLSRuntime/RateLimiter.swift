@@ -24,14 +24,12 @@ public struct RateLimiter: Sendable {
     /// Takes `cost` tokens from `key`'s bucket when it has them; returns whether it did.
     public mutating func take(_ cost: Double, for key: String, nowMs: Int64) -> Bool {
         var bucket = refilled(buckets[key], nowMs: nowMs)
-        guard bucket.tokens >= cost else {
-            buckets[key] = bucket
-            return false
-        }
-        bucket.tokens -= cost
+        let allowed = bucket.tokens >= cost
+        if allowed { bucket.tokens -= cost }
+        // A key seen for the first time makes room before it is stored, refused or not.
         if buckets[key] == nil && buckets.count >= maxKeys { forgetFullest(nowMs: nowMs) }
         buckets[key] = bucket
-        return true
+        return allowed
     }
 
     /// How many keys are remembered now.

@@ -95,7 +95,7 @@ public final class ServiceHost: @unchecked Sendable {
                 throw RPCError(.resourceExhausted, "replay is limited to \(replayPerMinute) events "
                                + "per minute per caller; ask for fewer (limit) or retry later")
             }
-            let (count, last) = try outbox.replay(from: Int64(request.fromSequence), limit: limit)
+            let (count, last) = try await outbox.replay(from: Int64(request.fromSequence), limit: limit)
             return ReplayReply(republished: UInt32(count), lastSequence: UInt64(last))
         }
         if let info {

@@ -54,8 +54,9 @@ public final class OutboxRelay: Sendable {
 
     /// Publishes stored events again from `sequence` on (at most `limit`), keeping their
     /// sequence numbers; returns how many and the last sequence.
-    public func replay(from sequence: Int64, limit: Int) throws -> (count: Int, last: Int64) {
-        let entries = try database.read { try Outbox.since($0, sequence: sequence, limit: limit) }
+    /// The read runs on GRDB's reader pool, so a caller on a socket thread is not blocked.
+    public func replay(from sequence: Int64, limit: Int) async throws -> (count: Int, last: Int64) {
+        let entries = try await database.read { try Outbox.since($0, sequence: sequence, limit: limit) }
         for entry in entries {
             try publisher.publishStored(type: entry.type, payload: entry.payload, sequence: UInt64(entry.sequence),
                                   timeUnixMs: entry.createdUnixMs, traceID: entry.traceID)

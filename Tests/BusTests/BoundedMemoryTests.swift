@@ -43,6 +43,15 @@ struct BoundedMemoryTests {
         #expect(tracker.observe(header(producer: "p", sequence: 5), nowMs: 2).missed == 3)
     }
 
+    @Test func eventsDroppedBeforeAProducerRestartAreStillReportedAsMissed() {
+        var tracker = SequenceTracker()
+        _ = tracker.observe(header(producer: "p", instance: "A", sequence: 5), nowMs: 0)
+        let six = header(producer: "p", instance: "A", sequence: 6)
+        tracker.noteDropped(six, observation: tracker.observe(six, nowMs: 1))
+        // Instance B starts again at 1: event 6 of A is still missed.
+        #expect(tracker.observe(header(producer: "p", instance: "B", sequence: 1), nowMs: 2).missed == 1)
+    }
+
     @Test func anOversizedEventIsDroppedAtTheBusAndAtTheSubscriberAndSeenAsAGap() async throws {
         let context = ZMQContext()
         let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, "tcp://127.0.0.1:*"),

@@ -162,3 +162,24 @@ struct CryptoOpenOrderLimitTests {
         #expect(try await harness.service.placeOrder(ServiceHarness.limitBuy("0.001", at: "40000", client: "one-more")).status == .open)
     }
 }
+
+@Suite("crypto-rules reloads what it computed, even beyond the input range")
+struct CryptoComputedBalanceTests {
+    @Test func aBalanceGrownPastTheInputRangeByFillsSurvivesARestart() async throws {
+        let harness = try ServiceHarness()
+        try await harness.fundedAccount(cash: "200000", equity: "10000000")
+        let buy = try await harness.service.placeOrder(ServiceHarness.limitBuy("2", at: "50000"))
+        try await harness.service.settle(VenueOrderFilled(orderID: buy.orderID, fillID: "B", quantity: "2", price: "50000"))
+        // A sell has no upper price bound: a fill at 900 trillion brings cash past 10^15.
+        let sell = try await harness.service.placeOrder(OrderRequest(
+            accountID: "U1", asset: .btc, side: .sell, type: .limit, quantity: "2", limitPrice: "10", timeInForce: .gtc))
+        try await harness.service.settle(VenueOrderFilled(orderID: sell.orderID, fillID: "S", quantity: "2",
+                                                          price: "900000000000000"))
+        let before = try harness.state()
+        #expect(Amount(before.cash)! > Amount.inputLimit)
+        try harness.restart()
+        let after = try harness.state()
+        #expect(after == before, "the account is loaded as it was, not left out")
+        #expect(after.permissionGranted)
+    }
+}

@@ -27,4 +27,14 @@ struct RateLimiterTests {
         let r7 = limiter.take(1, for: "drained", nowMs: 0)
         #expect(!r7, "a drained bucket is kept over fuller ones")
     }
+
+    @Test func refusedRequestsFromNewKeysCannotGrowItEither() {
+        // A cost above the capacity is refused for every key, new or not.
+        var limiter = RateLimiter(capacity: 10, refillPerSecond: 1, maxKeys: 50)
+        for index in 0..<5_000 {
+            let took = limiter.take(100, for: "caller-\(index)", nowMs: 0)
+            #expect(!took)
+        }
+        #expect(limiter.keyCount <= 50)
+    }
 }

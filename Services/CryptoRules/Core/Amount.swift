@@ -121,14 +121,26 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
         return try Amount(units: Self.divide(lhs.units.multipliedFullWidth(by: Self.one), by: rhs.units))
     }
 
-    /// A 256-bit dividend divided by `divisor`, when the quotient fits 128 bits (where
-    /// `dividingFullWidth` would trap).
+    /// A 256-bit dividend divided by `divisor`, cut toward zero, when the quotient fits 128
+    /// bits (where `dividingFullWidth` would trap): magnitudes are divided unsigned, then the sign
+    /// is applied and the result checked against Int128's range.
     private static func divide(_ dividend: (high: Int128, low: UInt128), by divisor: Int128)
         throws(AmountOverflow) -> Int128 {
-        // |quotient| fits when |high| < |divisor| / 2 (conservative: one bit of headroom).
-        let highMagnitude = dividend.high < 0 ? ~dividend.high : dividend.high
-        guard UInt128(highMagnitude) < divisor.magnitude >> 1 else { throw AmountOverflow() }
-        return divisor.dividingFullWidth(dividend).quotient
+        var high = UInt128(bitPattern: dividend.high)
+        var low = dividend.low
+        if dividend.high < 0 {  // two's complement of the 256-bit value
+            low = ~low &+ 1
+            high = ~high &+ (low == 0 ? 1 : 0)
+        }
+        let divisorMagnitude = divisor.magnitude
+        guard divisorMagnitude != 0, high < divisorMagnitude else { throw AmountOverflow() }
+        let quotient = divisorMagnitude.dividingFullWidth((high: high, low: low)).quotient
+        if (dividend.high < 0) != (divisor < 0) {
+            guard quotient <= Int128.min.magnitude else { throw AmountOverflow() }
+            return quotient == Int128.min.magnitude ? .min : -Int128(quotient)
+        }
+        guard quotient <= UInt128(Int128.max) else { throw AmountOverflow() }
+        return Int128(quotient)
     }
 
     /// How to round to fewer decimals.

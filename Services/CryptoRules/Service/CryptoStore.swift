@@ -152,7 +152,10 @@ enum CryptoStore {
         }
         try each(MarkPriceRow.self, db, key: \.asset, skipped: &skipped) { row in
             guard let asset = CryptoAsset(rawValue: row.asset) else { return }
-            let price = try StoredAmount.read(row.price, column: "price")
+            // A price is an input: held to the input range, so a poisoned one cannot come back.
+            guard let price = Amount(input: row.price) else {
+                throw UnusableRow(table: "", key: "", reason: "price is out of range or not a decimal")
+            }
             guard price > 0 else { throw UnusableRow(table: "", key: "", reason: "the price is not positive") }
             guard row.asOfMs <= latestAcceptedMs else {
                 throw UnusableRow(table: "", key: "", reason: "the price is dated in the future")
