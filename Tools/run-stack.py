@@ -49,7 +49,7 @@ def main():
         listen = env.get("SLS_LISTEN", "")
         extra = ""
         if name == "event-bus":
-            extra = "  publishers %s  subscribers %s" % (env.get("SLS_EVENTS_PUBLISHERS"), env.get("SLS_EVENTS_SUBSCRIBERS"))
+            extra = "  publishers %s  subscribers %s" % (env.get("SLS_EVENTS_PUBLISH"), env.get("SLS_EVENTS_SUBSCRIBE"))
         print("started %-24s %s%s" % (name, listen, extra), flush=True)
         if name == "event-bus":
             time.sleep(0.3)

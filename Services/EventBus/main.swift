@@ -11,37 +11,53 @@ struct EventBusCommand: AsyncParsableCommand {
         commandName: "sls-event-bus",
         abstract: "Forwards events from publishers to subscribers (XSUB/XPUB proxy).",
         discussion: """
-            Publishers connect a PUB socket to --publishers; subscribers connect a SUB socket to \
-            --subscribers. The bus keeps no state: events are not stored here (durable events \
+            Binds XSUB at --events-publish, where publishers connect their PUB sockets, and XPUB at \
+            --events-subscribe, where subscribers connect their SUB sockets: the same settings the \
+            services read to reach it. The bus keeps no state: events are not stored here (durable events \
             live in each producer's outbox). Health checks are answered on --listen.
             """)
 
-    @Option(help: "XSUB endpoint publishers connect to (env SLS_EVENTS_PUBLISHERS).")
-    var publishers = Environment.string("SLS_EVENTS_PUBLISHERS", default: ServiceCatalog.eventsPublishEndpoint)
-
-    @Option(help: "XPUB endpoint subscribers connect to (env SLS_EVENTS_SUBSCRIBERS).")
-    var subscribers = Environment.string("SLS_EVENTS_SUBSCRIBERS", default: ServiceCatalog.eventsSubscribeEndpoint)
+    private typealias S = ServiceSettings
 
     @Option(help: "ROUTER endpoint answering health checks (env SLS_LISTEN).")
     var listen = Environment.string("SLS_LISTEN", default: ServiceCatalog.eventBus.defaultEndpoint)
 
-    @Option(help: "Largest event frame forwarded, in bytes; a publisher sending a larger one is disconnected (env SLS_MAX_EVENT_BYTES).")
-    var maxEventBytes = Environment.int("SLS_MAX_EVENT_BYTES", default: 262_144)
+    // The settings the bus shares with the services, declared once in ServiceSettings.
 
-    @Option(help: "Events queued per publisher and per subscriber; past it a slow subscriber misses events (env SLS_EVENT_HIGH_WATER_MARK).")
-    var eventHighWaterMark = Environment.int("SLS_EVENT_HIGH_WATER_MARK", default: 10_000)
+    @Option(name: .customLong(S.eventsPublish.flag), help: S.eventsPublish.help)
+    var eventsPublish = S.eventsPublish.initial
 
-    @Option(help: "trace, debug, info, notice, warning, error or critical (env SLS_LOG_LEVEL).")
-    var logLevel = Environment.string("SLS_LOG_LEVEL", default: "info")
+    @Option(name: .customLong(S.eventsSubscribe.flag), help: S.eventsSubscribe.help)
+    var eventsSubscribe = S.eventsSubscribe.initial
+
+    @Option(name: .customLong(S.maxEventBytes.flag), help: S.maxEventBytes.help)
+    var maxEventBytes = S.maxEventBytes.initial
+
+    @Option(name: .customLong(S.busyPollMicroseconds.flag), help: S.busyPollMicroseconds.help)
+    var busyPollMicroseconds = S.busyPollMicroseconds.initial
+
+    @Option(name: .customLong(S.logLevel.flag), help: S.logLevel.help)
+    var logLevel = S.logLevel.initial
+
+    // The bus's own.
+
+    static let eventHighWaterMark = Setting(
+        flag: "event-high-water-mark", variable: "SLS_EVENT_HIGH_WATER_MARK", default: 10_000, range: 1...1_000_000,
+        summary: "Events queued per publisher and per subscriber; past it a slow subscriber misses events.")
+
+    @Option(name: .customLong(Self.eventHighWaterMark.flag), help: Self.eventHighWaterMark.help)
+    var eventHighWaterMark = Self.eventHighWaterMark.initial
 
     func validate() throws {
-        let bad = Environment.problems(numbers: ["SLS_MAX_EVENT_BYTES", "SLS_EVENT_HIGH_WATER_MARK"])
-        guard bad.isEmpty else { throw ValidationError(bad.joined(separator: "; ")) }
-        guard (1024...(64 << 20)).contains(maxEventBytes) else {
-            throw ValidationError("--max-event-bytes must be 1024 to \(64 << 20); got \(maxEventBytes)")
-        }
-        guard (1...1_000_000).contains(eventHighWaterMark) else {
-            throw ValidationError("--event-high-water-mark must be 1 to 1000000; got \(eventHighWaterMark)")
+        try S.eventsPublish.check(eventsPublish)
+        try S.eventsSubscribe.check(eventsSubscribe)
+        try S.maxEventBytes.check(maxEventBytes)
+        try S.busyPollMicroseconds.check(busyPollMicroseconds)
+        try S.logLevel.check(logLevel)
+        try Self.eventHighWaterMark.check(eventHighWaterMark)
+        for (flag, endpoint) in [("--listen", listen), ("--events-publish", eventsPublish),
+                                 ("--events-subscribe", eventsSubscribe)] {
+            try ServiceSettings.checkEndpoint(endpoint, flag: flag)
         }
     }
 
@@ -49,10 +65,11 @@ struct EventBusCommand: AsyncParsableCommand {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "event-bus")
         let context = ZMQContext()
-        let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, publishers),
-                                 backend: (.xpublisher, subscribers),
+        let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, eventsPublish),
+                                 backend: (.xpublisher, eventsSubscribe),
                                  maxMessageBytes: maxEventBytes, highWaterMark: eventHighWaterMark)
-        let server = try RPCServer(context: context, configuration: .init(endpoint: listen, serviceName: "event-bus"),
+        let server = try RPCServer(context: context, configuration: .init(
+            endpoint: listen, serviceName: "event-bus", busyPoll: .microseconds(busyPollMicroseconds)),
                                    logger: logger)
         proxy.start()
         try server.start()

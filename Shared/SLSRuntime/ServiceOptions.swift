@@ -24,64 +24,64 @@ public struct ServiceOptions<Defaults: ServiceDefaults>: ParsableArguments {
     @Option(help: "Folder for the service's SQLite database (env SLS_DATA_DIR).")
     public var dataDir: String = Environment.string("SLS_DATA_DIR", default: "data/\(Defaults.serviceName)")
 
-    @Option(help: "Event bus endpoint that publishers connect to (env SLS_EVENTS_PUBLISH).")
-    public var eventsPublish: String = Environment.string("SLS_EVENTS_PUBLISH", default: ServiceCatalog.eventsPublishEndpoint)
+    @Option(name: .customLong(S.eventsPublish.flag), help: S.eventsPublish.help)
+    public var eventsPublish = S.eventsPublish.initial
 
-    @Option(help: "Event bus endpoint that subscribers connect to (env SLS_EVENTS_SUBSCRIBE).")
-    public var eventsSubscribe: String = Environment.string("SLS_EVENTS_SUBSCRIBE", default: ServiceCatalog.eventsSubscribeEndpoint)
+    @Option(name: .customLong(S.eventsSubscribe.flag), help: S.eventsSubscribe.help)
+    public var eventsSubscribe = S.eventsSubscribe.initial
 
-    @Option(help: "Largest request accepted, in bytes (env SLS_MAX_MESSAGE_BYTES).")
-    public var maxMessageBytes: Int = Environment.int("SLS_MAX_MESSAGE_BYTES", default: 1_048_576)
+    @Option(name: .customLong(S.maxMessageBytes.flag), help: S.maxMessageBytes.help)
+    public var maxMessageBytes = S.maxMessageBytes.initial
 
-    @Option(help: "Seconds between heartbeat events; 0 turns them off (env SLS_HEARTBEAT_SECONDS).")
-    public var heartbeatSeconds: Double = Double(Environment.string("SLS_HEARTBEAT_SECONDS", default: "5")) ?? 5
+    @Option(name: .customLong(S.heartbeatSeconds.flag), help: S.heartbeatSeconds.help)
+    public var heartbeatSeconds = S.heartbeatSeconds.initial
 
-    @Option(help: "Seconds to let calls in flight finish on SIGINT/SIGTERM (env SLS_SHUTDOWN_GRACE_SECONDS).")
-    public var shutdownGraceSeconds: Double = Double(Environment.string("SLS_SHUTDOWN_GRACE_SECONDS", default: "10")) ?? 10
+    @Option(name: .customLong(S.shutdownGraceSeconds.flag), help: S.shutdownGraceSeconds.help)
+    public var shutdownGraceSeconds = S.shutdownGraceSeconds.initial
 
-    @Option(help: "Microseconds the socket thread keeps polling after a call before it sleeps: lower latency for some CPU; 0 turns it off (env SLS_BUSY_POLL_MICROSECONDS).")
-    public var busyPollMicroseconds: Int = Environment.int("SLS_BUSY_POLL_MICROSECONDS", default: 100)
+    @Option(name: .customLong(S.busyPollMicroseconds.flag), help: S.busyPollMicroseconds.help)
+    public var busyPollMicroseconds = S.busyPollMicroseconds.initial
 
-    @Option(help: "trace, debug, info, notice, warning, error or critical (env SLS_LOG_LEVEL).")
-    public var logLevel: String = Environment.string("SLS_LOG_LEVEL", default: "info")
+    @Option(name: .customLong(S.logLevel.flag), help: S.logLevel.help)
+    public var logLevel = S.logLevel.initial
 
     // MARK: Input limits and memory bounds
 
-    @Option(help: "Longest identifier field (ids, names, producer, caller), in bytes (env SLS_MAX_IDENTIFIER_BYTES).")
-    public var maxIdentifierBytes: Int = Environment.int("SLS_MAX_IDENTIFIER_BYTES", default: 128)
+    @Option(name: .customLong(S.maxIdentifierBytes.flag), help: S.maxIdentifierBytes.help)
+    public var maxIdentifierBytes = S.maxIdentifierBytes.initial
 
-    @Option(help: "Longest free-text field, in bytes (env SLS_MAX_TEXT_BYTES).")
-    public var maxTextBytes: Int = Environment.int("SLS_MAX_TEXT_BYTES", default: 4096)
+    @Option(name: .customLong(S.maxTextBytes.flag), help: S.maxTextBytes.help)
+    public var maxTextBytes = S.maxTextBytes.initial
 
-    @Option(help: "Most elements in one repeated field (env SLS_MAX_REPEATED).")
-    public var maxRepeated: Int = Environment.int("SLS_MAX_REPEATED", default: 1000)
+    @Option(name: .customLong(S.maxRepeated.flag), help: S.maxRepeated.help)
+    public var maxRepeated = S.maxRepeated.initial
 
-    @Option(help: "How far ahead of this machine's clock a reported time may be, in seconds (env SLS_CLOCK_SKEW_SECONDS).")
-    public var clockSkewSeconds: Int = Environment.int("SLS_CLOCK_SKEW_SECONDS", default: 300)
+    @Option(name: .customLong(S.clockSkewSeconds.flag), help: S.clockSkewSeconds.help)
+    public var clockSkewSeconds = S.clockSkewSeconds.initial
 
-    @Option(help: "Calls running at once; more are refused with RESOURCE_EXHAUSTED (env SLS_MAX_CALLS_IN_FLIGHT).")
-    public var maxCallsInFlight: Int = Environment.int("SLS_MAX_CALLS_IN_FLIGHT", default: 1024)
+    @Option(name: .customLong(S.maxCallsInFlight.flag), help: S.maxCallsInFlight.help)
+    public var maxCallsInFlight = S.maxCallsInFlight.initial
 
-    @Option(help: "Replies queued for one client; past it replies to a client that does not read are dropped (env SLS_REPLY_HIGH_WATER_MARK).")
-    public var replyHighWaterMark: Int = Environment.int("SLS_REPLY_HIGH_WATER_MARK", default: 1000)
+    @Option(name: .customLong(S.replyHighWaterMark.flag), help: S.replyHighWaterMark.help)
+    public var replyHighWaterMark = S.replyHighWaterMark.initial
 
-    @Option(help: "Largest event frame accepted from the bus, in bytes (env SLS_MAX_EVENT_BYTES).")
-    public var maxEventBytes: Int = Environment.int("SLS_MAX_EVENT_BYTES", default: 262_144)
+    @Option(name: .customLong(S.maxEventBytes.flag), help: S.maxEventBytes.help)
+    public var maxEventBytes = S.maxEventBytes.initial
 
-    @Option(help: "Events waiting to be handled at most; more are dropped, counted and seen as a gap (env SLS_EVENT_BUFFER).")
-    public var eventBuffer: Int = Environment.int("SLS_EVENT_BUFFER", default: 10_000)
+    @Option(name: .customLong(S.eventBuffer.flag), help: S.eventBuffer.help)
+    public var eventBuffer = S.eventBuffer.initial
 
-    @Option(help: "Event producers remembered for gap detection (env SLS_MAX_PRODUCERS).")
-    public var maxProducers: Int = Environment.int("SLS_MAX_PRODUCERS", default: 1000)
+    @Option(name: .customLong(S.maxProducers.flag), help: S.maxProducers.help)
+    public var maxProducers = S.maxProducers.initial
 
-    @Option(help: "Events one EventLog/Replay call republishes at most (env SLS_REPLAY_MAX_EVENTS).")
-    public var replayMaxEvents: Int = Environment.int("SLS_REPLAY_MAX_EVENTS", default: 1000)
+    @Option(name: .customLong(S.replayMaxEvents.flag), help: S.replayMaxEvents.help)
+    public var replayMaxEvents = S.replayMaxEvents.initial
 
-    @Option(help: "Events one caller may have replayed per minute (env SLS_REPLAY_EVENTS_PER_MINUTE).")
-    public var replayEventsPerMinute: Int = Environment.int("SLS_REPLAY_EVENTS_PER_MINUTE", default: 5000)
+    @Option(name: .customLong(S.replayEventsPerMinute.flag), help: S.replayEventsPerMinute.help)
+    public var replayEventsPerMinute = S.replayEventsPerMinute.initial
 
-    @Option(help: "Seconds between returns of freed heap memory to the system (malloc_trim); 0 turns it off (env SLS_MEMORY_TRIM_SECONDS).")
-    public var memoryTrimSeconds: Int = Environment.int("SLS_MEMORY_TRIM_SECONDS", default: 10)
+    @Option(name: .customLong(S.memoryTrimSeconds.flag), help: S.memoryTrimSeconds.help)
+    public var memoryTrimSeconds = S.memoryTrimSeconds.initial
 
     public init() {}
 
@@ -91,48 +91,35 @@ public struct ServiceOptions<Defaults: ServiceDefaults>: ParsableArguments {
                     repeatedCount: maxRepeated, clockSkewMilliseconds: Int64(clockSkewSeconds) * 1000)
     }
 
-    static var numericVariables: [String] {
-        ["SLS_MAX_MESSAGE_BYTES", "SLS_HEARTBEAT_SECONDS", "SLS_SHUTDOWN_GRACE_SECONDS", "SLS_BUSY_POLL_MICROSECONDS",
-         "SLS_MAX_IDENTIFIER_BYTES", "SLS_MAX_TEXT_BYTES", "SLS_MAX_REPEATED", "SLS_CLOCK_SKEW_SECONDS",
-         "SLS_MAX_CALLS_IN_FLIGHT", "SLS_REPLY_HIGH_WATER_MARK", "SLS_MAX_EVENT_BYTES", "SLS_EVENT_BUFFER",
-         "SLS_MAX_PRODUCERS", "SLS_REPLAY_MAX_EVENTS", "SLS_REPLAY_EVENTS_PER_MINUTE",
-         "SLS_MEMORY_TRIM_SECONDS"]
-    }
+    private typealias S = ServiceSettings
 
     public func validate() throws {
-        let badVariables = Environment.problems(numbers: Self.numericVariables)
-        guard badVariables.isEmpty else { throw ValidationError(badVariables.joined(separator: "; ")) }
+        try S.eventsPublish.check(eventsPublish)
+        try S.eventsSubscribe.check(eventsSubscribe)
+        try S.maxMessageBytes.check(maxMessageBytes)
+        try S.heartbeatSeconds.check(heartbeatSeconds)
+        try S.shutdownGraceSeconds.check(shutdownGraceSeconds)
+        try S.busyPollMicroseconds.check(busyPollMicroseconds)
+        try S.logLevel.check(logLevel)
+        try S.maxIdentifierBytes.check(maxIdentifierBytes)
+        try S.maxTextBytes.check(maxTextBytes)
+        try S.maxRepeated.check(maxRepeated)
+        try S.clockSkewSeconds.check(clockSkewSeconds)
+        try S.maxCallsInFlight.check(maxCallsInFlight)
+        try S.replyHighWaterMark.check(replyHighWaterMark)
+        try S.maxEventBytes.check(maxEventBytes)
+        try S.eventBuffer.check(eventBuffer)
+        try S.maxProducers.check(maxProducers)
+        try S.replayMaxEvents.check(replayMaxEvents)
+        try S.replayEventsPerMinute.check(replayEventsPerMinute)
+        try S.memoryTrimSeconds.check(memoryTrimSeconds)
         guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
-        }
-        guard maxMessageBytes >= 1024 else {
-            throw ValidationError("--max-message-bytes must be at least 1024; got \(maxMessageBytes)")
-        }
-        guard (0...10_000).contains(busyPollMicroseconds) else {
-            throw ValidationError("--busy-poll-microseconds must be 0 to 10000; got \(busyPollMicroseconds)")
-        }
-        for (flag, value, range) in [
-            ("--max-identifier-bytes", maxIdentifierBytes, 16...4096), ("--max-text-bytes", maxTextBytes, 64...(1 << 20)),
-            ("--max-repeated", maxRepeated, 1...100_000), ("--clock-skew-seconds", clockSkewSeconds, 0...86_400),
-            ("--max-calls-in-flight", maxCallsInFlight, 1...100_000),
-            ("--reply-high-water-mark", replyHighWaterMark, 1...1_000_000),
-            ("--max-event-bytes", maxEventBytes, 1024...(64 << 20)), ("--event-buffer", eventBuffer, 1...1_000_000),
-            ("--max-producers", maxProducers, 1...1_000_000), ("--replay-max-events", replayMaxEvents, 1...100_000),
-            ("--replay-events-per-minute", replayEventsPerMinute, 1...10_000_000),
-            ("--memory-trim-seconds", memoryTrimSeconds, 0...86_400),
-        ] {
-            guard range.contains(value) else {
-                throw ValidationError("\(flag) must be \(range.lowerBound) to \(range.upperBound); got \(value)")
-            }
-        }
-        guard heartbeatSeconds >= 0, shutdownGraceSeconds >= 0 else {
-            throw ValidationError("--heartbeat-seconds and --shutdown-grace-seconds cannot be negative")
+            throw ValidationError("--log-level (env SLS_LOG_LEVEL) must be one of trace, debug, info, notice, warning, "
+                                  + "error, critical; got '\(logLevel.prefix(64))'")
         }
         for (flag, endpoint) in [("--listen", listen), ("--events-publish", eventsPublish),
                                  ("--events-subscribe", eventsSubscribe)] {
-            guard endpoint.contains("://") else {
-                throw ValidationError("\(flag) must be a ZeroMQ endpoint such as tcp://127.0.0.1:7101; got '\(endpoint)'")
-            }
+            try ServiceSettings.checkEndpoint(endpoint, flag: flag)
         }
     }
 }

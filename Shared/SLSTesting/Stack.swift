@@ -72,8 +72,8 @@ public final class Stack: @unchecked Sendable {
 
     public func startEventBus() throws {
         try start("sls-event-bus", arguments: ["--listen", endpoint(ports.health),
-                                               "--publishers", endpoint(ports.publishers),
-                                               "--subscribers", endpoint(ports.subscribers)])
+                                               "--events-publish", endpoint(ports.publishers),
+                                               "--events-subscribe", endpoint(ports.subscribers)])
     }
 
     public func startService(_ name: String, port: Int, extra: [String] = []) throws {

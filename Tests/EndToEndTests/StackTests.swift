@@ -95,7 +95,7 @@ struct StackTests {
             let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
             #expect(process.terminationStatus == 64, "\(executable)")
-            #expect(text.contains("\(variable)='\(value)' is not a number"), "\(text)")
+            #expect(text.contains("\(variable)='\(value)' is not a"), "\(text)")
         }
         let badFlag = try Stack().run(Stack.binaries.appendingPathComponent("sls-crypto-rules"),
                                       ["--commission-tiers", "0.3"])

@@ -1124,7 +1124,7 @@ class Stack:
     def command(self, name):
         if name == "sls-event-bus":
             return [os.path.join(self.bin_dir, name), "--listen", self.endpoint("bus"),
-                    "--publishers", self.endpoint("publishers"), "--subscribers", self.endpoint("subscribers")]
+                    "--events-publish", self.endpoint("publishers"), "--events-subscribe", self.endpoint("subscribers")]
         cmd = [os.path.join(self.bin_dir, name), "--listen", self.endpoint("crypto"), "--data-dir", self.data_dir,
                "--max-message-bytes", str(self.max_bytes)]
         if self.clock_offset:
