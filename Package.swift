@@ -2,6 +2,8 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 
 let package = Package(
     name: "SecureLoginServices",
@@ -42,6 +44,7 @@ let package = Package(
                 path: "Shared/SLSStorage", swiftSettings: strict),
         .target(name: "SLSRuntime",
                 dependencies: ["SLSBus", "SLSStorage", "SLSMessages", "ZeroMQ", "CMalloc",
+                               .product(name: "GRDB", package: "GRDB.swift"),
                                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "Logging", package: "swift-log")],
@@ -62,20 +65,22 @@ let package = Package(
                 path: "Services/CryptoRules/Service", swiftSettings: strict),
 
         // MARK: Executables
-        .executableTarget(name: "EventBus", dependencies: ["SLSRuntime"],
+        .executableTarget(name: "EventBus",
+                          dependencies: ["SLSRuntime", "SLSBus", "ZeroMQ", argumentParser, logging],
                           path: "Services/EventBus", swiftSettings: strict),
-        .executableTarget(name: "Enrollment", dependencies: ["SLSRuntime"],
+        .executableTarget(name: "Enrollment", dependencies: ["SLSRuntime", "SLSBus", "SLSMessages", argumentParser],
                           path: "Services/Enrollment", swiftSettings: strict),
-        .executableTarget(name: "ChallengeVerification", dependencies: ["SLSRuntime"],
+        .executableTarget(name: "ChallengeVerification",
+                          dependencies: ["SLSRuntime", "SLSBus", "SLSMessages", argumentParser],
                           path: "Services/ChallengeVerification", swiftSettings: strict),
-        .executableTarget(name: "ReportDelivery", dependencies: ["SLSRuntime"],
+        .executableTarget(name: "ReportDelivery", dependencies: ["SLSRuntime", "SLSBus", "SLSMessages", argumentParser],
                           path: "Services/ReportDelivery", swiftSettings: strict),
-        .executableTarget(name: "CryptoRules", dependencies: ["CryptoRulesService", "SLSRuntime",
-                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .executableTarget(name: "CryptoRules",
+                          dependencies: ["CryptoRulesService", "CryptoRulesCore", "SLSRuntime", "SLSBus", "SLSMessages",
+                                         argumentParser],
                           path: "Services/CryptoRules/Executable", swiftSettings: strict),
         .executableTarget(name: "slsctl",
-                          dependencies: ["SLSBus", "SLSMessages",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", argumentParser],
                           path: "Tools/slsctl", swiftSettings: strict),
         .executableTarget(name: "SLSBench", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "CZeroMQ", "SLSStorage", "SLSRuntime",
                                                           "CryptoRulesCore", "CryptoRulesService"],
