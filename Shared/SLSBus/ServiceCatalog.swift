@@ -15,6 +15,11 @@ public struct CatalogEntry: Sendable, Hashable {
         self.api = api
     }
 
+    /// The environment variable with which slsctl reaches it elsewhere, e.g. `SLSCTL_CRYPTO_RULES`.
+    public var slsctlVariable: String {
+        "SLSCTL_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
+    }
+
     /// `tcp://127.0.0.1:<port>`.
     public var defaultEndpoint: String { ServiceCatalog.loopback(port) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SLSBus
 
 /// The real executables, started on free loopback ports with a temporary data folder.
 public final class Stack: @unchecked Sendable {
@@ -58,11 +59,9 @@ public final class Stack: @unchecked Sendable {
     /// Environment for slsctl and the services: every endpoint of this stack.
     public var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
-        env["SLSCTL_EVENT_BUS"] = endpoint(ports.health)
-        env["SLSCTL_ENROLLMENT"] = endpoint(ports.enrollment)
-        env["SLSCTL_CHALLENGE_VERIFICATION"] = endpoint(ports.challenge)
-        env["SLSCTL_REPORT_DELIVERY"] = endpoint(ports.delivery)
-        env["SLSCTL_CRYPTO_RULES"] = endpoint(ports.crypto)
+        for entry in ServiceCatalog.all {
+            env[entry.slsctlVariable] = endpoint(port(of: entry))
+        }
         env["SLS_EVENTS_PUBLISH"] = endpoint(ports.publishers)
         env["SLS_EVENTS_SUBSCRIBE"] = endpoint(ports.subscribers)
         env["SLS_HEARTBEAT_SECONDS"] = "0.2"
@@ -81,12 +80,23 @@ public final class Stack: @unchecked Sendable {
                                              "--data-dir", dataDirectory.appendingPathComponent(name).path] + extra)
     }
 
+    /// This stack's port for a part of the catalog.
+    public func port(of entry: CatalogEntry) -> Int {
+        switch entry.name {
+        case ServiceCatalog.enrollment.name: ports.enrollment
+        case ServiceCatalog.challengeVerification.name: ports.challenge
+        case ServiceCatalog.reportDelivery.name: ports.delivery
+        case ServiceCatalog.cryptoRules.name: ports.crypto
+        default: ports.health
+        }
+    }
+
+    /// The event bus and every service of the catalog.
     public func startAll() throws {
         try startEventBus()
-        try startService("enrollment", port: ports.enrollment)
-        try startService("challenge-verification", port: ports.challenge)
-        try startService("report-delivery", port: ports.delivery)
-        try startService("crypto-rules", port: ports.crypto)
+        for entry in ServiceCatalog.all where entry != ServiceCatalog.eventBus {
+            try startService(entry.name, port: port(of: entry))
+        }
     }
 
     public func start(_ executable: String, arguments: [String]) throws {

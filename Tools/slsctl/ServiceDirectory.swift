@@ -11,7 +11,7 @@ struct ServiceDirectory {
 
     /// The environment variable overriding a service's endpoint, e.g. `SLSCTL_CRYPTO_RULES`.
     static func variable(for name: String) -> String {
-        "SLSCTL_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+        ServiceCatalog.entry(named: name)?.slsctlVariable ?? "SLSCTL_" + name.uppercased()
     }
 
     static func entry(named name: String) throws -> Entry {
