@@ -66,7 +66,8 @@ let package = Package(
 
         // MARK: Executables
         .executableTarget(name: "EventBus",
-                          dependencies: ["SLSRuntime", "SLSBus", "ZeroMQ", argumentParser, logging],
+                          dependencies: ["SLSRuntime", "SLSBus", "ZeroMQ", argumentParser, logging,
+                                         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                           path: "Services/EventBus", swiftSettings: strict),
         .executableTarget(name: "Enrollment", dependencies: ["SLSRuntime", "SLSBus", "SLSMessages", argumentParser],
                           path: "Services/Enrollment", swiftSettings: strict),

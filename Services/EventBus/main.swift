@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import SLSBus
 import SLSRuntime
+import ServiceLifecycle
 import ZeroMQ
 
 /// The event bus: an XSUB/XPUB proxy (libzmq's zmq_proxy) plus a health endpoint.
@@ -71,14 +72,19 @@ struct EventBusCommand: AsyncParsableCommand {
         let server = try RPCServer(context: context, configuration: .init(
             endpoint: listen, serviceName: "event-bus", busyPoll: .microseconds(busyPollMicroseconds)),
                                    logger: logger)
-        proxy.start()
-        try server.start()
         logger.info("forwarding events", metadata: [
             "publishers": "\(proxy.frontendEndpoint)", "subscribers": "\(proxy.backendEndpoint)"])
-        let signal = await ShutdownSignal.wait()
-        logger.info("shutting down", metadata: ["signal": "\(signal)"])
-        await server.shutdown(grace: .seconds(2))
-        proxy.stop()
+        // The same lifecycle as the services: one ServiceGroup, stopped in reverse order.
+        let parts: [any Service] = [ZMQProxyService(proxy: proxy), RPCServerService(server: server, grace: .seconds(2)),
+                                    ShutdownAnnouncer(logger: logger, plan: "answering health checks in flight, then closing")]
+        let configurations = parts.map { part in
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: part, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
         logger.info("stopped")
     }
 }

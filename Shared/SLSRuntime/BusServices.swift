@@ -7,11 +7,16 @@ import ZeroMQ
 
 /// The RPC server as a `Service`: serves until graceful shutdown, then stops taking calls and
 /// lets those in flight finish (up to the grace period).
-struct RPCServerService: Service {
+public struct RPCServerService: Service {
     let server: RPCServer
     let grace: Duration
 
-    func run() async throws {
+    public init(server: RPCServer, grace: Duration) {
+        self.server = server
+        self.grace = grace
+    }
+
+    public func run() async throws {
         try server.start()
         try? await gracefulShutdown()
         await server.shutdown(grace: grace)
@@ -56,12 +61,34 @@ struct EventRoutingService: Service {
     }
 }
 
-/// Says in the log when the graceful shutdown begins (SIGINT, SIGTERM, or a part that ended).
-struct ShutdownAnnouncer: Service {
-    let logger: Logger
+/// libzmq's proxy (the event bus) as a `Service`: forwards until graceful shutdown.
+public struct ZMQProxyService: Service {
+    let proxy: ZMQProxy
 
-    func run() async throws {
+    public init(proxy: ZMQProxy) {
+        self.proxy = proxy
+    }
+
+    public func run() async throws {
+        proxy.start()
         try? await gracefulShutdown()
-        logger.info("shutting down: finishing calls in flight, then stopping events, jobs and the outbox")
+        proxy.stop()
+    }
+}
+
+/// Says in the log when the graceful shutdown begins (SIGINT, SIGTERM, or a part that ended).
+public struct ShutdownAnnouncer: Service {
+    let logger: Logger
+    let plan: String
+
+    /// - Parameter plan: what happens next, in the log line's words.
+    public init(logger: Logger, plan: String = "finishing calls in flight, then stopping events, jobs and the outbox") {
+        self.logger = logger
+        self.plan = plan
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("shutting down: \(plan)")
     }
 }
