@@ -181,14 +181,20 @@ public final class RPCServer: @unchecked Sendable {
         let header: RequestHeader
         do {
             header = try RequestHeader(serializedBytes: frames[1])
-            try header.validate(FieldValidator(limits: configuration.fieldLimits, nowUnixMs: configuration.clock()),
-                                in: "")
         } catch {
             refusedInvalid.add(1, ordering: .relaxed)
-            let reason = (error as? FieldViolation).map { "field \($0)" }
-                ?? (error as? ProtoDecodingError)?.description ?? "malformed"
             reply(identity, requestID: 0, error: .invalidArgument(
-                "the first frame is not a valid \(RequestHeader.protoName): \(reason)"))
+                "the first frame is not a valid \(RequestHeader.protoName): \(error)"))
+            return
+        }
+        // One validator per request, for the header here and the payload in the handler.
+        let validator = FieldValidator(limits: configuration.fieldLimits, nowUnixMs: configuration.clock())
+        do {
+            try header.validate(validator, in: "")
+        } catch {
+            refusedInvalid.add(1, ordering: .relaxed)
+            reply(identity, requestID: header.requestID, error: .invalidArgument(
+                "the first frame is not a valid \(RequestHeader.protoName): field \(error)"))
             return
         }
         guard let handler = handlers[header.method] else {
@@ -221,7 +227,7 @@ public final class RPCServer: @unchecked Sendable {
                 + "retry shortly"))
             return
         }
-        let context = makeContext(header)
+        let context = makeContext(header, validator: validator)
         let payload = frames[2]
         Task(executorPreference: loop) { [self] in
             do {
@@ -240,13 +246,13 @@ public final class RPCServer: @unchecked Sendable {
         }
     }
 
-    private func makeContext(_ header: RequestHeader) -> RequestContext {
+    private func makeContext(_ header: RequestHeader, validator: FieldValidator) -> RequestContext {
         RequestContext(
             method: header.method, traceID: header.traceID, caller: header.caller,
             deadlineUnixMs: header.deadlineUnixMs,
             metadata: header.metadata.isEmpty ? [:]
                 : Dictionary(header.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
-            validator: FieldValidator(limits: configuration.fieldLimits, nowUnixMs: configuration.clock()),
+            validator: validator,
             serviceLogger: logger)
     }
 

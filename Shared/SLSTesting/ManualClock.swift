@@ -1,4 +1,5 @@
 import Foundation
+import SLSMessages
 import Synchronization
 
 /// A clock a test moves by hand; pass `{ clock.now }` where a service takes its time.
@@ -11,7 +12,7 @@ public final class ManualClock: Sendable {
 
     public var now: Date { current.withLock { $0 } }
     /// The time in Unix milliseconds.
-    public var nowUnixMs: Int64 { Int64((now.timeIntervalSince1970 * 1000).rounded()) }
+    public var nowUnixMs: Int64 { now.unixMs }
 
     public func set(_ date: Date) { current.withLock { $0 = date } }
     public func advance(_ seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }

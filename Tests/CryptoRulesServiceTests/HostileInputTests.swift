@@ -82,12 +82,13 @@ struct CryptoHostileInputTests {
         try await harness.fundedAccount()
         let year3000: Int64 = 32_503_680_000_000
         let error = await #expect(throws: RPCError.self) {
-            try await harness.service.apply(MarkPriceUpdated(asset: .btc, price: "1", asOfUnixMs: year3000))
+            try await harness.route(MarkPriceUpdated(asset: .btc, price: "1", asOfUnixMs: year3000))
         }
         #expect(error?.message.contains("in the future") == true)
         // Within the clock skew (5 minutes by default) a time ahead is accepted.
         let skewed = harness.clock.now.unixMs + 299_000
-        try await harness.service.apply(MarkPriceUpdated(asset: .btc, price: "50500", asOfUnixMs: skewed))
+        try await harness.route(MarkPriceUpdated(asset: .btc, price: "50500", asOfUnixMs: skewed))
+        #expect(harness.service.book.withLock { $0.prices[.btc]?.price } == 50_500)
         // Through the bus the same refusal happens when decoding, naming the field.
         let event = ReceivedEvent(MarkPriceUpdated(asset: .btc, price: "2", asOfUnixMs: year3000), producer: "feed")
         let decodeError = #expect(throws: RPCError.self) {

@@ -168,3 +168,36 @@ struct OrderPathTests {
         #expect(try harness.service.checkOrder(ServiceHarness.limitBuy("0.01", at: "50000")).accepted)
     }
 }
+
+@Suite("crypto-rules reads the broker-wide account events")
+struct AccountEventTests {
+    @Test func testACC03_ACC05_theMobileNumberEventDecidesTradingAndSurvivesARestart() async throws {
+        let harness = try ServiceHarness()
+        // The mobile number may arrive before the profile (events from different services).
+        try await harness.route(MobileNumberUpdated(accountID: "U1", mobileNumber: "+85291234567", verified: false))
+        try await harness.route(AccountProfileUpdated(accountID: "U1", hongKongResident: true, professionalInvestor: true,
+                                                      investorType: .individual, assetsHkd: "9000000"))
+        try await harness.route(AccountBalanceUpdated(accountID: "U1", totalEquity: "1000000", cash: "100000"))
+        try await harness.route(MarkPriceUpdated(asset: .btc, price: "50000", asOfUnixMs: harness.clock.now.unixMs))
+        _ = try await harness.service.requestPermission(PermissionRequest(accountID: "U1"))
+        let unverified = try harness.service.checkOrder(ServiceHarness.limitBuy("0.01", at: "50000"))
+        #expect(unverified.ruleID == "ACC-03")
+        #expect(try harness.state().mobileVerified == false)
+
+        try await harness.route(MobileNumberUpdated(accountID: "U1", mobileNumber: "+85291234567", verified: true))
+        #expect(try harness.service.checkOrder(ServiceHarness.limitBuy("0.01", at: "50000")).accepted)
+        // A later profile update keeps what the mobile number event said.
+        try await harness.route(AccountProfileUpdated(accountID: "U1", hongKongResident: true, professionalInvestor: true,
+                                                      investorType: .individual, assetsHkd: "9500000"))
+        try harness.restart()
+        #expect(try harness.state().mobileVerified)
+        #expect(try harness.service.checkOrder(ServiceHarness.limitBuy("0.01", at: "50000")).accepted)
+
+        // A malformed account event is refused naming the field; the account is unchanged.
+        let refused = await #expect(throws: RPCError.self) {
+            try await harness.route(MobileNumberUpdated(accountID: "U1\nU2", verified: false))
+        }
+        #expect(refused?.message.contains("account_id contains a control character") == true)
+        #expect(try harness.state().mobileVerified)
+    }
+}

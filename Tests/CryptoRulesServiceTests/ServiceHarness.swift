@@ -56,6 +56,14 @@ final class ServiceHarness: @unchecked Sendable {
         _ = try await service.requestPermission(PermissionRequest(accountID: id))
     }
 
+    /// Hands `message` to the service as the host does with an event from the bus: decoded,
+    /// validated against the field limits and the service's clock, then routed.
+    func route<M: ProtoMessage>(_ message: M, producer: String = "test") async throws {
+        let router = EventRouter()
+        service.routeEvents(router)
+        _ = try await router.route(ReceivedEvent(message, producer: producer), nowUnixMs: clock.now.unixMs)
+    }
+
     func state(_ id: String = "U1") throws -> AccountState {
         try service.accountState(GetAccountStateRequest(accountID: id))
     }

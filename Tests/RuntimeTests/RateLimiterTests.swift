@@ -5,27 +5,27 @@ import Testing
 struct RateLimiterTests {
     @Test func aKeySpendsItsCapacityThenRefillsWithTime() {
         var limiter = RateLimiter(capacity: 10, refillPerSecond: 1)
-        let r1 = limiter.take(10, for: "a", nowMs: 0)
-        #expect(r1)
-        let r2 = limiter.take(1, for: "a", nowMs: 0)
-        #expect(!r2)
-        let r3 = limiter.take(1, for: "b", nowMs: 0)
-        #expect(r3, "keys are independent")
-        let r4 = limiter.take(2, for: "a", nowMs: 1_999)
-        #expect(!r4)
-        let r5 = limiter.take(2, for: "a", nowMs: 2_000)
-        #expect(r5)
+        let fullSpend = limiter.take(10, for: "a", nowMs: 0)
+        #expect(fullSpend)
+        let overdrawn = limiter.take(1, for: "a", nowMs: 0)
+        #expect(!overdrawn)
+        let otherKey = limiter.take(1, for: "b", nowMs: 0)
+        #expect(otherKey, "keys are independent")
+        let beforeRefill = limiter.take(2, for: "a", nowMs: 1_999)
+        #expect(!beforeRefill)
+        let afterRefill = limiter.take(2, for: "a", nowMs: 2_000)
+        #expect(afterRefill)
         #expect(limiter.available(for: "a", nowMs: 1_000_000) == 10, "never more than the capacity")
     }
 
     @Test func keysFromOutsideCannotGrowItWithoutBound() {
         var limiter = RateLimiter(capacity: 5, refillPerSecond: 0, maxKeys: 100)
-        let r6 = limiter.take(5, for: "drained", nowMs: 0)
-        #expect(r6)
+        let drainedFirst = limiter.take(5, for: "drained", nowMs: 0)
+        #expect(drainedFirst)
         for index in 0..<10_000 { _ = limiter.take(1, for: "k\(index)", nowMs: 0) }
         #expect(limiter.keyCount <= 100)
-        let r7 = limiter.take(1, for: "drained", nowMs: 0)
-        #expect(!r7, "a drained bucket is kept over fuller ones")
+        let drainedAgain = limiter.take(1, for: "drained", nowMs: 0)
+        #expect(!drainedAgain, "a drained bucket is kept over fuller ones")
     }
 
     @Test func refusedRequestsFromNewKeysCannotGrowItEither() {

@@ -9,15 +9,20 @@ struct ReplayTestDefaults: ServiceDefaults {
     static let entry = CatalogEntry(name: "replay-test", port: 0, api: "")
 }
 
+/// A service host on a free loopback port with its data in `directory` and no event bus.
+func makeTestHost(in directory: String, _ extra: [String]) throws -> ServiceHost {
+    let options = try ServiceOptions<ReplayTestDefaults>.parse([
+        "--listen", "tcp://127.0.0.1:*", "--data-dir", directory,
+        "--events-publish", "tcp://127.0.0.1:9", "--events-subscribe", "tcp://127.0.0.1:9"] + extra)
+    return try ServiceHost(options: options, info: nil, apiPackage: "test")
+}
+
 @Suite("EventLog/Replay is bounded per call and per caller")
 struct ReplayLimitTests {
     @Test func aCallerGetsAtMostItsBudgetOfReplayedEventsAMinute() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let options = try ServiceOptions<ReplayTestDefaults>.parse([
-            "--listen", "tcp://127.0.0.1:*", "--data-dir", directory, "--events-publish", "tcp://127.0.0.1:9", "--events-subscribe", "tcp://127.0.0.1:9",
-            "--replay-max-events", "100", "--replay-events-per-minute", "250"])
-        let host = try ServiceHost(options: options, info: nil, apiPackage: "test")
+        let host = try makeTestHost(in: directory, ["--replay-max-events", "100", "--replay-events-per-minute", "250"])
         try host.server.start()
         let mallory = try RPCClient(context: host.context, configuration: .init(
             endpoint: host.server.boundEndpoint, caller: "mallory"))
@@ -45,10 +50,7 @@ struct ServiceLifecycleTests {
     @Test func aFailingBackgroundPartStopsTheWholeServiceWithItsError() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lifecycle-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let options = try ServiceOptions<ReplayTestDefaults>.parse([
-            "--listen", "tcp://127.0.0.1:*", "--data-dir", directory, "--events-publish", "tcp://127.0.0.1:9", "--events-subscribe", "tcp://127.0.0.1:9",
-            "--heartbeat-seconds", "0"])
-        let host = try ServiceHost(options: options, info: nil, apiPackage: "test")
+        let host = try makeTestHost(in: directory, ["--heartbeat-seconds", "0"])
         let ticks = Mutex(0)
         host.every(.milliseconds(10), named: "sweep") {
             let count = ticks.withLock { $0 += 1; return $0 }

@@ -31,7 +31,7 @@ struct CryptoRulesCommand: AsyncParsableCommand {
     func run() async throws {
         let now: @Sendable () -> Date = { [offset = crypto.clockOffsetSeconds] in Date().addingTimeInterval(offset) }
         let host = try ServiceHost(options: options, info: CryptoRulesAPI.getInfo, apiPackage: "sls.crypto.v1",
-                                   migrations: CryptoRulesService.registerMigrations, clock: { Int64((now().timeIntervalSince1970 * 1000).rounded()) })
+                                   migrations: CryptoRulesService.registerMigrations, clock: { now().unixMs })
         let service = try CryptoRulesService(database: host.database, outbox: host.outbox,
                                              settings: try crypto.settings(), logger: host.logger,
                                              fieldLimits: options.fieldLimits, now: now)

@@ -57,10 +57,3 @@ struct OrderRecord: Sendable, Hashable {
         reservedQuantity = 0
     }
 }
-
-/// Milliseconds since 1970 for a date, and back.
-extension Date {
-    /// Saturates far outside Int64's range instead of trapping (such dates never pass validation).
-    var unixMs: Int64 { Int64(exactly: (timeIntervalSince1970 * 1000).rounded()) ?? (timeIntervalSince1970 < 0 ? .min : .max) }
-    init(unixMs: Int64) { self.init(timeIntervalSince1970: Double(unixMs) / 1000) }
-}

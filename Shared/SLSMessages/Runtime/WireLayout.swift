@@ -38,8 +38,22 @@ struct WireLayout: Sendable {
         if field.contains(0) {
             throw ProtoDecodingError("field \(name) contains a NUL character")
         }
-        if String(validating: field, as: UTF8.self) == nil {
+        if !isValidUTF8(field) {
             throw ProtoDecodingError("field \(name) is not valid UTF-8")
+        }
+    }
+
+    /// Validates without building a String (this runs for every string of every message).
+    private static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        if bytes.allSatisfy({ $0 < 0x80 }) { return true }
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
         }
     }
 }
