@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // MARK: C world (libzmq, protobuf-c output)
@@ -36,7 +37,8 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], path: "Shared/ZeroMQ", swiftSettings: strict),
         .target(name: "SLSBus",
-                dependencies: ["SLSMessages", "ZeroMQ", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["SLSMessages", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Yams", package: "Yams")],
                 path: "Shared/SLSBus", swiftSettings: strict),
         .target(name: "SLSStorage",
                 dependencies: ["SLSMessages", .product(name: "GRDB", package: "GRDB.swift"),

@@ -10,12 +10,17 @@ import ZeroMQ
 struct EventBusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sls-event-bus",
-        abstract: "Forwards events from publishers to subscribers (XSUB/XPUB proxy).",
+        abstract: "Forwards events from publishers to subscribers (XSUB/XPUB proxy), enforcing the bus policy.",
         discussion: """
             Binds XSUB at --events-publish, where publishers connect their PUB sockets, and XPUB at \
             --events-subscribe, where subscribers connect their SUB sockets: the same settings the \
             services read to reach it. The bus keeps no state: events are not stored here (durable events \
             live in each producer's outbox). Health checks are answered on --listen.
+
+            With keys (the default), every socket speaks CurveZMQ and admits only keys of --public-keys; \
+            an event is forwarded only when its producer field is its publisher's identity and the policy \
+            lets that identity publish its type, and a subscription is applied only when the policy lets \
+            the subscriber read every type it matches. Everything else is dropped, counted and logged.
             """)
 
     private typealias S = ServiceSettings
@@ -39,6 +44,8 @@ struct EventBusCommand: AsyncParsableCommand {
 
     @Option(name: .customLong(S.logLevel.flag), help: S.logLevel.help)
     var logLevel = S.logLevel.initial
+
+    @OptionGroup(title: "Bus security") var bus: BusSecurityOptions
 
     // The bus's own.
 
@@ -66,14 +73,25 @@ struct EventBusCommand: AsyncParsableCommand {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "event-bus")
         let context = ZMQContext()
-        let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, eventsPublish),
-                                 backend: (.xpublisher, eventsSubscribe),
-                                 maxMessageBytes: maxEventBytes, highWaterMark: eventHighWaterMark)
+        let secured = try bus.load(identity: ServiceCatalog.eventBus.name, logger: logger)
+        // Before anything binds: without a handler libzmq would admit every client.
+        let authentication = try secured.map { try $0.security.startAuthentication(context: context, logger: logger) }
+        defer { authentication?.stop() }
+        var serverSecurity: CurveServer?
+        var filter = ZMQProxy.Filter.everything
+        if let secured, let authentication {
+            serverSecurity = CurveServer(keyPair: secured.security.keyPair, policy: secured.policy,
+                                         authentication: authentication)
+            filter = EventBusAuthorizer(policy: secured.policy, logger: logger).filter
+        }
+        let proxy = try ZMQProxy(context: context, publishersEndpoint: eventsPublish,
+                                 subscribersEndpoint: eventsSubscribe, maxMessageBytes: maxEventBytes,
+                                 highWaterMark: eventHighWaterMark, curve: secured?.security.keyPair, filter: filter)
         let server = try RPCServer(context: context, configuration: .init(
-            endpoint: listen, serviceName: "event-bus", busyPoll: .microseconds(busyPollMicroseconds)),
-                                   logger: logger)
+            endpoint: listen, serviceName: ServiceCatalog.eventBus.name, busyPoll: .microseconds(busyPollMicroseconds),
+            security: serverSecurity), logger: logger)
         logger.info("forwarding events", metadata: [
-            "publishers": "\(proxy.frontendEndpoint)", "subscribers": "\(proxy.backendEndpoint)"])
+            "publishers": "\(proxy.publishersEndpoint)", "subscribers": "\(proxy.subscribersEndpoint)"])
         // The same lifecycle as the services: one ServiceGroup, stopped in reverse order.
         let parts: [any Service] = [ZMQProxyService(proxy: proxy), RPCServerService(server: server, grace: .seconds(2)),
                                     ShutdownAnnouncer(logger: logger, plan: "answering health checks in flight, then closing")]

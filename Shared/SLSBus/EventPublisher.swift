@@ -19,10 +19,14 @@ public final class EventPublisher: Sendable {
     private let state: Mutex<State>
 
     /// Connects to the event bus's publisher endpoint (in the background).
-    public init(context: ZMQContext, endpoint: String, producer: String) throws {
+    ///
+    /// - Parameter security: this publisher's keys for a secured bus; its identity there must
+    ///   be `producer`, or the bus drops its events.
+    public init(context: ZMQContext, endpoint: String, producer: String, security: CurveClient? = nil) throws {
         let socket = try ZMQSocket(context: context, type: .publisher)
         try socket.set(.linger(milliseconds: 1000))
         try socket.set(.sendHighWaterMark(100_000))
+        if let security { try socket.set(security.socketOption) }
         try socket.connect(endpoint)
         self.producer = producer
         self.instance = randomHexID()

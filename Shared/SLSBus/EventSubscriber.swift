@@ -98,10 +98,14 @@ public final class EventSubscriber: @unchecked Sendable {
     private let oversized = Atomic<UInt64>(0)
 
     /// Connects to the bus's subscriber endpoint and subscribes to `topics`.
+    ///
+    /// - Parameter security: this subscriber's keys for a secured bus, which applies only the
+    ///   subscriptions its policy lets this identity read (the others are silently ignored).
     public init(context: ZMQContext, endpoint: String, topics: [String] = [""],
-                configuration: Configuration = Configuration(), logger: Logger) throws {
+                configuration: Configuration = Configuration(), security: CurveClient? = nil, logger: Logger) throws {
         let socket = try ZMQSocket(context: context, type: .subscriber)
         try socket.set(.linger(milliseconds: 0))
+        if let security { try socket.set(security.socketOption) }
         try socket.set(.receiveHighWaterMark(configuration.bufferLimit))
         try socket.set(.maxMessageSize(configuration.hardFrameLimit))
         for topic in topics { try socket.subscribe(topic) }
@@ -112,7 +116,7 @@ public final class EventSubscriber: @unchecked Sendable {
         tracker = SequenceTracker(maxProducers: configuration.maxProducers)
         loop = ZMQEventLoop(name: "event-subscriber", socket: socket)
         self.logger = logger
-        loop.start(onReceive: { [unowned self] frames in receive(frames) })
+        loop.start(onReceive: { [unowned self] message in receive(message.frames) })
     }
 
     deinit {

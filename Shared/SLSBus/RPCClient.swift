@@ -23,14 +23,19 @@ public final class RPCClient: @unchecked Sendable {
         /// How long the socket thread keeps polling after activity before it sleeps (see
         /// ``ZMQEventLoop``): lower latency for some CPU; zero turns it off.
         public var busyPoll: Duration
+        /// CurveZMQ keys (this client's pair and the server's public key); nil connects without
+        /// encryption, which a secured server refuses.
+        public var security: CurveClient?
 
         public init(endpoint: String, caller: String, defaultTimeout: Duration = .seconds(5),
-                    connectTimeout: Duration = .seconds(1), busyPoll: Duration = .microseconds(100)) {
+                    connectTimeout: Duration = .seconds(1), busyPoll: Duration = .microseconds(100),
+                    security: CurveClient? = nil) {
             self.endpoint = endpoint
             self.caller = caller
             self.defaultTimeout = defaultTimeout
             self.connectTimeout = connectTimeout
             self.busyPoll = busyPoll
+            self.security = security
         }
     }
 
@@ -53,6 +58,8 @@ public final class RPCClient: @unchecked Sendable {
 
     public let configuration: Configuration
     private let loop: ZMQEventLoop
+    /// Read on the loop thread only: why the connection is not up, when a handshake failed.
+    private let handshakes: HandshakeMonitor
     private let state = Mutex(State())
     private let nextRequestID = Atomic<UInt64>(1)
     /// Trace ids are this prefix plus the request id: unique without a random draw per call.
@@ -69,10 +76,12 @@ public final class RPCClient: @unchecked Sendable {
         try socket.set(.heartbeat(intervalMilliseconds: 1000, timeoutMilliseconds: 3000))
         try socket.set(.sendHighWaterMark(100_000))
         try socket.set(.receiveHighWaterMark(100_000))
+        if let security = configuration.security { try socket.set(security.socketOption) }
+        handshakes = try HandshakeMonitor(context: context, monitoring: socket)
         try socket.connect(configuration.endpoint)
         loop = ZMQEventLoop(name: "rpc-client", socket: socket, busyPoll: configuration.busyPoll)
         loop.start(
-            onReceive: { [unowned self] frames in receive(frames) },
+            onReceive: { [unowned self] message in receive(message.frames) },
             onTick: { [unowned self] in expireCalls() },
             wantsWritable: { [unowned self] in state.withLock { !$0.unsent.isEmpty } },
             onWritable: { [unowned self] in flushUnsent() })
@@ -94,6 +103,7 @@ public final class RPCClient: @unchecked Sendable {
             call.continuation.resume(throwing: RPCError(.cancelled, "the client was closed"))
         }
         loop.stop()
+        handshakes.close()
     }
 
     /// Calls `method` and returns its response, or throws ``RPCError``.
@@ -204,6 +214,7 @@ public final class RPCClient: @unchecked Sendable {
     /// Fails calls past their deadline, and unsent calls that waited too long for a connection.
     private func expireCalls() -> Int {
         let now = ContinuousClock.now
+        let refusal = handshakes.latestFailure()
         let (expired, remaining) = state.withLock { state -> ([(UInt64, RPCError)], Int) in
             guard !state.pending.isEmpty, now >= state.nextExpiryScan else { return ([], state.pending.count) }
             state.nextExpiryScan = now.advanced(by: .milliseconds(5))
@@ -211,7 +222,10 @@ public final class RPCClient: @unchecked Sendable {
             for (id, call) in state.pending {
                 let neverSent = call.unsentFrames != nil
                 if neverSent && (now >= call.deadline || now >= call.queuedAt.advanced(by: configuration.connectTimeout)) {
-                    expired.append((id, RPCError(.unavailable,
+                    expired.append((id, refusal.map { refusal in
+                        RPCError(.unauthenticated, "\(call.method): \(configuration.endpoint) refused the connection: "
+                                 + "\(refusal)\(hint(for: refusal))")
+                    } ?? RPCError(.unavailable,
                         "\(call.method): no connection to \(configuration.endpoint); is the service running?")))
                 } else if now >= call.deadline {
                     expired.append((id, RPCError(.deadlineExceeded,
@@ -224,5 +238,18 @@ public final class RPCClient: @unchecked Sendable {
         // Calls are added without waking the loop (that would cost every call a thread
         // switch), so an idle client still looks in every 25 ms: a deadline fires at most that late.
         return remaining == 0 ? 25 : 10
+    }
+
+    /// What to do about a refused handshake, in this client's terms.
+    private func hint(for refusal: HandshakeOutcome) -> String {
+        switch refusal {
+        case .mechanismMismatch where configuration.security == nil:
+            "; the service requires CurveZMQ: give this client a key file"
+        case .mechanismMismatch:
+            "; the service runs without keys (--insecure): connect without a key"
+        case .refusedByServer:
+            "; add this client's public key to the service's public key directory"
+        default: ""
+        }
     }
 }

@@ -31,11 +31,14 @@ public final class RPCServer: @unchecked Sendable {
         public var replyHighWaterMark: Int
         /// This machine's clock for the clock-skew rule, in Unix milliseconds.
         public var clock: @Sendable () -> Int64
+        /// CurveZMQ, client authentication and the method policy; nil serves without any of them
+        /// (callers are then who their headers claim to be, and may call every method).
+        public var security: CurveServer?
 
         public init(endpoint: String, serviceName: String, maxMessageBytes: Int = 1 << 20,
                     busyPoll: Duration = .microseconds(100), fieldLimits: FieldLimits = FieldLimits(),
                     maxCallsInFlight: Int = 1024, replyHighWaterMark: Int = 1000,
-                    clock: @escaping @Sendable () -> Int64 = { unixMilliseconds() }) {
+                    clock: @escaping @Sendable () -> Int64 = { unixMilliseconds() }, security: CurveServer? = nil) {
             self.endpoint = endpoint
             self.serviceName = serviceName
             self.maxMessageBytes = maxMessageBytes
@@ -44,6 +47,7 @@ public final class RPCServer: @unchecked Sendable {
             self.maxCallsInFlight = maxCallsInFlight
             self.replyHighWaterMark = replyHighWaterMark
             self.clock = clock
+            self.security = security
         }
 
         /// The hard stop libzmq enforces: a frame larger than this closes the connection before
@@ -65,6 +69,7 @@ public final class RPCServer: @unchecked Sendable {
     private let refusedOversized = Atomic<UInt64>(0)
     private let refusedBusy = Atomic<UInt64>(0)
     private let refusedInvalid = Atomic<UInt64>(0)
+    private let refusedDenied = Atomic<UInt64>(0)
     /// The endpoint actually bound (with the port picked for `:*`), set by ``start()``.
     public private(set) var boundEndpoint = ""
 
@@ -80,8 +85,9 @@ public final class RPCServer: @unchecked Sendable {
         try socket.set(.receiveHighWaterMark(configuration.maxCallsInFlight))
         // A hard stop far above the limit we answer politely, so a huge frame cannot exhaust memory.
         try socket.set(.maxMessageSize(configuration.hardMessageLimit))
+        if let security = configuration.security { try socket.set(.curveServer(security.keyPair)) }
         loop = ZMQEventLoop(name: "rpc-\(configuration.serviceName)", socket: socket,
-                            busyPoll: configuration.busyPoll)
+                            busyPoll: configuration.busyPoll, readsUserID: configuration.security != nil)
         register(HealthAPI.check) { [unowned self] request, _ in try self.healthCheck(request) }
     }
 
@@ -125,10 +131,10 @@ public final class RPCServer: @unchecked Sendable {
     public var requestsServed: UInt64 { served.load(ordering: .relaxed) }
 
     /// Requests refused so far, by cause: over the size limit, over the in-flight limit,
-    /// malformed frames or headers.
-    public var refusals: (oversized: UInt64, busy: UInt64, invalid: UInt64) {
+    /// malformed frames or headers, not allowed by the policy.
+    public var refusals: (oversized: UInt64, busy: UInt64, invalid: UInt64, denied: UInt64) {
         (refusedOversized.load(ordering: .relaxed), refusedBusy.load(ordering: .relaxed),
-         refusedInvalid.load(ordering: .relaxed))
+         refusedInvalid.load(ordering: .relaxed), refusedDenied.load(ordering: .relaxed))
     }
 
     /// Binds the socket and starts serving.
@@ -139,8 +145,9 @@ public final class RPCServer: @unchecked Sendable {
             return socket.lastEndpoint
         }
         started = true
-        loop.start(onReceive: { [unowned self] frames in receive(frames) })
-        logger.info("serving", metadata: ["endpoint": "\(boundEndpoint)", "methods": "\(handlers.count)"])
+        loop.start(onReceive: { [unowned self] message in receive(message) })
+        logger.info("serving", metadata: ["endpoint": "\(boundEndpoint)", "methods": "\(handlers.count)",
+                                          "security": "\(configuration.security == nil ? "none" : "CurveZMQ")"])
     }
 
     /// Stops taking new calls (they get UNAVAILABLE), waits up to `grace` for calls in
@@ -162,7 +169,8 @@ public final class RPCServer: @unchecked Sendable {
 
     // MARK: - Loop thread
 
-    private func receive(_ frames: [[UInt8]]) {
+    private func receive(_ message: ZMQMessage) {
+        let frames = message.frames
         let identity = frames[0]
         guard frames.count == 3 else {
             refusedInvalid.add(1, ordering: .relaxed)
@@ -204,6 +212,21 @@ public final class RPCServer: @unchecked Sendable {
                 "\(known); \(configuration.serviceName) serves \(methodNames.joined(separator: ", "))"))
             return
         }
+        // Who calls: the identity the ZAP handler bound to the connection, never the header's claim.
+        let caller: String
+        if let security = configuration.security {
+            guard let admitted = message.userID,
+                  security.policy.mayCall(admitted, header.method) else {
+                refusedDenied.add(1, ordering: .relaxed)
+                reply(identity, requestID: header.requestID, error: .permissionDenied(
+                    "'\(message.userID ?? "unknown")' may not call \(header.method) "
+                    + "(bus policy \(security.policy.source))"))
+                return
+            }
+            caller = admitted
+        } else {
+            caller = header.caller
+        }
         if header.deadlineUnixMs != 0 && unixMilliseconds() > header.deadlineUnixMs {
             // The caller has given up: do not spend work on it.
             reply(identity, requestID: header.requestID, error: RPCError(.deadlineExceeded,
@@ -227,7 +250,7 @@ public final class RPCServer: @unchecked Sendable {
                 + "retry shortly"))
             return
         }
-        let context = makeContext(header, validator: validator)
+        let context = makeContext(header, caller: caller, validator: validator)
         let payload = frames[2]
         Task(executorPreference: loop) { [self] in
             do {
@@ -246,9 +269,10 @@ public final class RPCServer: @unchecked Sendable {
         }
     }
 
-    private func makeContext(_ header: RequestHeader, validator: FieldValidator) -> RequestContext {
+    private func makeContext(_ header: RequestHeader, caller: String, validator: FieldValidator) -> RequestContext {
         RequestContext(
-            method: header.method, traceID: header.traceID, caller: header.caller,
+            method: header.method, traceID: header.traceID, caller: caller,
+            isAuthenticated: configuration.security != nil,
             deadlineUnixMs: header.deadlineUnixMs,
             metadata: header.metadata.isEmpty ? [:]
                 : Dictionary(header.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),

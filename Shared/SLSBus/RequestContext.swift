@@ -6,8 +6,11 @@ public struct RequestContext: Sendable {
     /// `package.Service/Method`.
     public let method: String
     public let traceID: String
-    /// Who called, as the caller named itself.
+    /// Who called: the identity bound to the caller's key when the server is secured
+    /// (``isAuthenticated``), otherwise only what the caller's header claims.
     public let caller: String
+    /// Whether ``caller`` was established by CurveZMQ authentication.
+    public let isAuthenticated: Bool
     /// Absolute deadline in Unix milliseconds; 0 means none.
     public let deadlineUnixMs: Int64
     public let metadata: [String: String]

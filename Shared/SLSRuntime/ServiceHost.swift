@@ -30,6 +30,7 @@ public final class ServiceHost: @unchecked Sendable {
     public let startedUnixMs = unixMilliseconds()
     private let eventsSubscribe: String
     private let subscriberConfiguration: EventSubscriber.Configuration
+    private let eventBusClient: CurveClient?
     private let heartbeat: Duration
     private let memoryTrim: Duration
     private let grace: Duration
@@ -39,6 +40,10 @@ public final class ServiceHost: @unchecked Sendable {
     /// This service's clock in Unix milliseconds (shifted in rehearsals).
     public let clock: @Sendable () -> Int64
     private let listenEndpoint: String
+    /// The ZAP handler admitting clients, when bus security is on.
+    private let authentication: ZAPHandler?
+    /// This service's keys and the bus policy; nil with `--insecure`.
+    public let security: BusSecurity?
 
     /// Opens the database, creates the server socket and connects to the event bus.
     public init<D>(
@@ -56,6 +61,19 @@ public final class ServiceHost: @unchecked Sendable {
         name = D.serviceName
         logger = Logger(label: D.serviceName)
         context = ZMQContext()
+        let secured = try options.bus.load(identity: D.serviceName, logger: logger)
+        security = secured?.security
+        // Before the server binds: without a handler libzmq would admit every client.
+        let authentication = try secured.map { [context, logger] in
+            try $0.security.startAuthentication(context: context, logger: logger)
+        }
+        self.authentication = authentication
+        let busClient = try secured.map { try $0.security.client(of: ServiceCatalog.eventBus.name) }
+        var serverSecurity: CurveServer?
+        if let secured, let authentication {
+            serverSecurity = CurveServer(keyPair: secured.security.keyPair, policy: secured.policy,
+                                         authentication: authentication)
+        }
         heartbeat = .milliseconds(Int64(options.heartbeatSeconds * 1000))
         memoryTrim = .seconds(options.memoryTrimSeconds)
         grace = .milliseconds(Int64(options.shutdownGraceSeconds * 1000))
@@ -63,6 +81,7 @@ public final class ServiceHost: @unchecked Sendable {
         subscriberConfiguration = EventSubscriber.Configuration(
             maxEventBytes: options.maxEventBytes, bufferLimit: options.eventBuffer,
             fieldLimits: options.fieldLimits, maxProducers: options.maxProducers)
+        eventBusClient = busClient
         database = try ServiceDatabase.open(dataDirectory: options.dataDir, name: D.serviceName,
                                             logger: logger, migrations: migrations)
         server = try RPCServer(
@@ -71,9 +90,11 @@ public final class ServiceHost: @unchecked Sendable {
                                  maxMessageBytes: options.maxMessageBytes,
                                  busyPoll: .microseconds(options.busyPollMicroseconds),
                                  fieldLimits: options.fieldLimits, maxCallsInFlight: options.maxCallsInFlight,
-                                 replyHighWaterMark: options.replyHighWaterMark, clock: clock),
+                                 replyHighWaterMark: options.replyHighWaterMark, clock: clock,
+                                 security: serverSecurity),
             logger: logger)
-        publisher = try EventPublisher(context: context, endpoint: options.eventsPublish, producer: D.serviceName)
+        publisher = try EventPublisher(context: context, endpoint: options.eventsPublish, producer: D.serviceName,
+                                       security: busClient)
         outbox = OutboxRelay(database: database, publisher: publisher, logger: logger)
         let replayLimiter = Mutex(RateLimiter(capacity: Double(options.replayEventsPerMinute),
                                               refillPerSecond: Double(options.replayEventsPerMinute) / 60))
@@ -148,7 +169,8 @@ public final class ServiceHost: @unchecked Sendable {
         }
         if !events.isEmpty {
             let subscriber = try EventSubscriber(context: context, endpoint: eventsSubscribe, topics: events.topics,
-                                                 configuration: subscriberConfiguration, logger: logger)
+                                                 configuration: subscriberConfiguration, security: eventBusClient,
+                                                 logger: logger)
             add(EventRoutingService(subscriber: subscriber, router: events, limits: subscriberConfiguration.fieldLimits,
                                     clock: clock, logger: logger), "event routing")
         }
@@ -160,14 +182,16 @@ public final class ServiceHost: @unchecked Sendable {
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("started", metadata: ["service": "\(name)", "version": "\(version)",
                                           "endpoint": "\(listenEndpoint)", "topics": "\(events.topics)"])
+        defer {
+            publisher.close()
+            authentication?.stop()
+        }
         do {
             try await group.run()
         } catch {
             logger.critical("stopping: a part of the service failed", metadata: ["error": "\(error)"])
-            publisher.close()
             throw error
         }
-        publisher.close()
         logger.info("stopped")
     }
 }

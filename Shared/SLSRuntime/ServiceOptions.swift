@@ -45,6 +45,10 @@ public struct ServiceOptions<Defaults: ServiceDefaults>: ParsableArguments {
     @Option(name: .customLong(S.logLevel.flag), help: S.logLevel.help)
     public var logLevel = S.logLevel.initial
 
+    // MARK: Bus security
+
+    @OptionGroup(title: "Bus security") public var bus: BusSecurityOptions
+
     // MARK: Input limits and memory bounds
 
     @Option(name: .customLong(S.maxIdentifierBytes.flag), help: S.maxIdentifierBytes.help)

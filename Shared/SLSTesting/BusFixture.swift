@@ -8,22 +8,33 @@ public final class BusFixture: @unchecked Sendable {
     public let context = ZMQContext()
     public let server: RPCServer
     public let logger = Logger(label: "bus-tests")
+    private let authentication: ZAPHandler?
 
+    /// - Parameter secured: makes the server a CurveZMQ server with the key of `identity` in
+    ///   `keyring` and its policy (see ``TestKeyring/server(_:context:)``).
     public init(maxMessageBytes: Int = 1 << 20, endpoint: String = "tcp://127.0.0.1:*",
-         register: (RPCServer) -> Void = { _ in }) throws {
+                secured: (keyring: TestKeyring, identity: String)? = nil,
+                register: (RPCServer) -> Void = { _ in }) throws {
+        let curve = try secured.map { [context] in try $0.keyring.server($0.identity, context: context) }
+        authentication = curve?.authentication
         server = try RPCServer(context: context,
                                configuration: .init(endpoint: endpoint, serviceName: "test",
-                                                    maxMessageBytes: maxMessageBytes),
+                                                    maxMessageBytes: maxMessageBytes, security: curve),
                                logger: logger)
         server.register(BenchAPI.echo) { request, _ in EchoReply(payload: request.payload) }
         register(server)
         try server.start()
     }
 
-    public func client(timeout: Duration = .seconds(2), connectTimeout: Duration = .seconds(1)) throws -> RPCClient {
+    deinit {
+        authentication?.stop()
+    }
+
+    public func client(timeout: Duration = .seconds(2), connectTimeout: Duration = .seconds(1),
+                       caller: String = "bus-tests", security: CurveClient? = nil) throws -> RPCClient {
         try RPCClient(context: context, configuration: .init(
-            endpoint: server.boundEndpoint, caller: "bus-tests", defaultTimeout: timeout,
-            connectTimeout: connectTimeout))
+            endpoint: server.boundEndpoint, caller: caller, defaultTimeout: timeout,
+            connectTimeout: connectTimeout, security: security))
     }
 
     /// A raw DEALER socket, for sending frames the client library would never send.
@@ -46,8 +57,8 @@ public func receiveReply(_ socket: ZMQSocket) throws -> (header: ReplyHeader, pa
 
 /// An XSUB/XPUB event proxy on free loopback ports, already forwarding.
 public func startEventProxy(_ context: ZMQContext) throws -> ZMQProxy {
-    let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, "tcp://127.0.0.1:*"),
-                             backend: (.xpublisher, "tcp://127.0.0.1:*"))
+    let proxy = try ZMQProxy(context: context, publishersEndpoint: "tcp://127.0.0.1:*",
+                             subscribersEndpoint: "tcp://127.0.0.1:*")
     proxy.start()
     return proxy
 }

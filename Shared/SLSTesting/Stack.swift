@@ -1,8 +1,16 @@
 import Foundation
 import SLSBus
+import ZeroMQ
 
-/// The real executables, started on free loopback ports with a temporary data folder.
+/// The real executables, started on free loopback ports with a temporary data folder and, unless
+/// told otherwise, bus security on: a keyring made for the test and the stack's own policy file.
 public final class Stack: @unchecked Sendable {
+    /// Identities with keys in a test keyring besides the stack's parts.
+    public static let clientIdentities = ["operations", "portal", "trading-gateway", "accounts", "venue-gateway",
+                                          "sms-gateway"]
+    /// The stack's policy file.
+    public static let policyFile = root.appendingPathComponent("compose/bus-policy.yaml")
+
     public struct Ports: Sendable {
         public let health: Int, publishers: Int, subscribers: Int
         public let enrollment: Int, challenge: Int, delivery: Int, crypto: Int
@@ -16,10 +24,18 @@ public final class Stack: @unchecked Sendable {
 
     public let ports: Ports
     public let dataDirectory: URL
+    /// Whether the stack runs without keys (`--insecure`).
+    public let insecure: Bool
+    /// `secret/<identity>.key` and `public/<identity>.pub` of every part and client identity.
+    public var keyring: URL { dataDirectory.appendingPathComponent("keyring") }
+    /// The identity whose key slsctl uses unless a call says otherwise.
+    public var slsctlIdentity = "operations"
     public private(set) var processes: [String: Process] = [:]
     private var logs: [String: URL] = [:]
 
-    public init() throws {
+    /// - Parameter insecure: run every part with `--insecure` (no keys at all).
+    public init(insecure: Bool = false) throws {
+        self.insecure = insecure
         // Below Linux's ephemeral range (32768-60999), which `tcp://...:*` binds and outgoing
         // connections draw from, so a test port cannot collide with one of those.
         var base = Int.random(in: 20_000...32_000)
@@ -31,6 +47,27 @@ public final class Stack: @unchecked Sendable {
                       challenge: base + 4, delivery: base + 5, crypto: base + 6)
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("sls-e2e-\(UUID())")
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        if !insecure {
+            for identity in ServiceCatalog.all.map(\.name) + Self.clientIdentities {
+                try CurveKeyFile.save(try CurveKeyPair.generate(), identity: identity, inKeyring: keyring.path)
+            }
+        }
+    }
+
+    /// The key pair file of `identity`.
+    public func keyFile(of identity: String) -> String {
+        keyring.appendingPathComponent("secret/\(identity).key").path
+    }
+
+    /// The bus security of `identity`, for clients in the test process; nil when insecure.
+    public func security(of identity: String) throws -> BusSecurity? {
+        insecure ? nil : try BusSecurity(keyFile: keyFile(of: identity),
+                                         publicKeys: keyring.appendingPathComponent("public").path)
+    }
+
+    /// Client settings of `identity` for the server named `server`; nil when insecure.
+    public func client(_ identity: String, of server: String) throws -> CurveClient? {
+        try security(of: identity)?.client(of: server)
     }
 
     /// Whether nothing listens on `port` on loopback now.
@@ -66,6 +103,15 @@ public final class Stack: @unchecked Sendable {
         env["SLS_EVENTS_SUBSCRIBE"] = endpoint(ports.subscribers)
         env["SLS_HEARTBEAT_SECONDS"] = "0.2"
         env["SLS_LOG_LEVEL"] = "info"
+        if insecure {
+            env["SLS_INSECURE"] = "1"
+            env["SLSCTL_INSECURE"] = "1"
+        } else {
+            env["SLS_PUBLIC_KEYS"] = keyring.appendingPathComponent("public").path
+            env["SLS_POLICY"] = Self.policyFile.path
+            env["SLSCTL_PUBLIC_KEYS"] = keyring.appendingPathComponent("public").path
+            env["SLSCTL_KEY_FILE"] = keyFile(of: slsctlIdentity)
+        }
         return env
     }
 
@@ -103,6 +149,12 @@ public final class Stack: @unchecked Sendable {
         let process = Process()
         process.executableURL = Self.binaries.appendingPathComponent(executable)
         process.arguments = arguments
+        var environment = environment
+        // Each part has its own key: sls-crypto-rules is crypto-rules.
+        let identity = executable.hasPrefix("sls-") ? String(executable.dropFirst(4)) : executable
+        if !insecure && FileManager.default.fileExists(atPath: keyFile(of: identity)) {
+            environment["SLS_KEY_FILE"] = keyFile(of: identity)
+        }
         process.environment = environment
         let log = dataDirectory.appendingPathComponent("\(executable).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -137,12 +189,13 @@ public final class Stack: @unchecked Sendable {
     }
 
     /// Runs a command to completion (bounded by `timeout`); returns status and output.
-    public func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 30) throws
+    public func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 30,
+                    overriding overrides: [String: String] = [:]) throws
         -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = environment
+        process.environment = environment.merging(overrides) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -159,6 +212,12 @@ public final class Stack: @unchecked Sendable {
 
     public func slsctl(_ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
         try run(Self.binaries.appendingPathComponent("slsctl"), arguments)
+    }
+
+    /// Runs slsctl with the key of `identity`.
+    public func slsctl(as identity: String, _ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
+        try run(Self.binaries.appendingPathComponent("slsctl"), arguments,
+                overriding: ["SLSCTL_KEY_FILE": keyFile(of: identity)])
     }
 
     /// Polls `slsctl health` until every named service serves (bounded); false at once

@@ -30,6 +30,8 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     private let name: String
     /// How long the loop keeps polling without sleeping after it handled something.
     private let busyPoll: Duration
+    /// Whether messages are read with the sender's `User-Id` (sockets that authenticate peers).
+    private let readsUserID: Bool
     private let socketState: Mutex<SocketState>
     private let signalDescriptor: Int32
     private let pending = Mutex<[Work]>([])
@@ -39,7 +41,7 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     private var thread: OSThread?
 
     // Loop-thread state, set once before start.
-    private var onReceive: ([[UInt8]]) -> Void = { _ in }
+    private var onReceive: (ZMQMessage) -> Void = { _ in }
     private var onTick: () -> Int = { -1 }
     private var wantsWritable: () -> Bool = { false }
     private var onWritable: () -> Void = {}
@@ -50,9 +52,12 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     ///   blocking. Waking a sleeping thread costs tens of microseconds on a busy or virtual
     ///   machine; a short window catches the next message of a conversation without that cost,
     ///   and an idle loop still sleeps. Zero turns it off.
-    public init(name: String, socket: ZMQSocket, busyPoll: Duration = .microseconds(100)) {
+    /// - Parameter readsUserID: hand each message over with the identity its sender's
+    ///   connection was admitted as (``ZMQMessage/userID``).
+    public init(name: String, socket: ZMQSocket, busyPoll: Duration = .microseconds(100), readsUserID: Bool = false) {
         self.name = name
         self.busyPoll = busyPoll
+        self.readsUserID = readsUserID
         signalDescriptor = socket.signalDescriptor
         socketState = Mutex(SocketState(socket: socket))
     }
@@ -66,7 +71,7 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     ///   - wantsWritable: whether the owner has messages waiting for the socket to accept them.
     ///   - onWritable: called when the socket can accept a message and `wantsWritable` said yes.
     public func start(
-        onReceive: @escaping ([[UInt8]]) -> Void,
+        onReceive: @escaping (ZMQMessage) -> Void,
         onTick: @escaping () -> Int = { -1 },
         wantsWritable: @escaping () -> Bool = { false },
         onWritable: @escaping () -> Void = {}
@@ -228,10 +233,11 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
         var total = 0
         // Small batches under the lock, so senders on other threads are not held up.
         while total < 256 {
-            let batch = socketState.withLock { state -> [[[UInt8]]] in
-                var batch: [[[UInt8]]] = []
-                while batch.count < 16, let frames = try? state.socket.receive(wait: false) {
-                    batch.append(frames)
+            let batch = socketState.withLock { state -> [ZMQMessage] in
+                var batch: [ZMQMessage] = []
+                while batch.count < 16,
+                      let message = try? state.socket.receiveMessage(wait: false, readingUserID: readsUserID) {
+                    batch.append(message)
                 }
                 if batch.isEmpty { wroteReady = wantsWritable() && state.socket.pendingEvents.writable }
                 return batch

@@ -19,6 +19,19 @@ public enum ZMQSocketType: Sendable {
     }
 }
 
+/// One message as received: its frames, and who sent it when the socket authenticates peers.
+public struct ZMQMessage: Sendable {
+    public var frames: [[UInt8]]
+    /// The identity the ZAP handler bound to the sender's connection (`User-Id`); nil on
+    /// sockets without authentication, and on messages libzmq makes itself.
+    public var userID: String?
+
+    public init(frames: [[UInt8]], userID: String? = nil) {
+        self.frames = frames
+        self.userID = userID
+    }
+}
+
 /// One ZeroMQ socket.
 ///
 /// libzmq sockets are not thread safe: use one from one thread at a time (a
@@ -90,6 +103,7 @@ public final class ZMQSocket: @unchecked Sendable {
 
     /// Sets a binary socket option (ZMQ_SUBSCRIBE, ZMQ_ROUTING_ID, ...).
     public func setOption(_ option: Int32, _ bytes: [UInt8]) throws {
+        let handle = try live("setsockopt")
         let result = bytes.withUnsafeBytes { zmq_setsockopt(handle, option, $0.baseAddress, $0.count) }
         guard result == 0 else { throw ZMQError.last("setsockopt \(option)") }
     }
@@ -118,6 +132,16 @@ public final class ZMQSocket: @unchecked Sendable {
     ///
     /// - Parameter wait: false returns nil at once when no message is waiting.
     public func receive(wait: Bool = true) throws -> [[UInt8]]? {
+        try receiveMessage(wait: wait, readingUserID: false)?.frames
+    }
+
+    /// Receives one multi-frame message with the identity its sender was admitted as.
+    ///
+    /// - Parameters:
+    ///   - wait: false returns nil at once when no message is waiting.
+    ///   - readingUserID: read the `User-Id` property that the ZAP handler bound to the
+    ///     connection (taken from the last frame, which libzmq delivers as it arrived).
+    public func receiveMessage(wait: Bool = true, readingUserID: Bool = true) throws -> ZMQMessage? {
         let handle = try live("receive")
         var frames: [[UInt8]] = []
         var message = zmq_msg_t()
@@ -133,7 +157,17 @@ public final class ZMQSocket: @unchecked Sendable {
             let bytes = zmq_msg_data(&message).assumingMemoryBound(to: UInt8.self)
             frames.append(Array(UnsafeBufferPointer(start: bytes, count: size)))
         } while zmq_msg_more(&message) != 0
-        return frames
+        var userID: String?
+        if readingUserID, let property = zmq_msg_gets(&message, "User-Id") {
+            userID = String(cString: property)
+        }
+        return ZMQMessage(frames: frames, userID: userID)
+    }
+
+    /// XPUB with ``ZMQSocketOption/manualSubscriptions(_:)`` only: applies (or removes) a
+    /// subscription for the subscriber whose subscription message was read last.
+    public func applySubscription(_ prefix: [UInt8], subscribe: Bool) throws {
+        try setOption(subscribe ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, prefix)
     }
 
     /// The file descriptor libzmq signals when the socket's state may have changed
@@ -161,13 +195,16 @@ public final class ZMQSocket: @unchecked Sendable {
         return ready > 0
     }
 
-    /// Runs libzmq's built-in proxy between `frontend` and `backend` until `control`
-    /// receives "TERMINATE" (zmq_proxy_steerable). Blocks the calling thread.
-    public static func proxy(frontend: ZMQSocket, backend: ZMQSocket, control: ZMQSocket) throws {
-        let result = zmq_proxy_steerable(frontend.handle, backend.handle, nil, control.handle)
-        if result < 0 {
-            let error = ZMQError.last("proxy")
-            if error.code != ETERM { throw error }
+    /// Waits up to `timeoutMilliseconds` (-1: forever) until one of `sockets` has a message
+    /// to read; returns which ones do. Blocks the calling thread.
+    public static func waitReadable(_ sockets: [ZMQSocket], timeoutMilliseconds: Int) throws -> [Bool] {
+        var items = try sockets.map { zmq_pollitem_t(socket: try $0.live("poll"), fd: -1, events: Int16(ZMQ_POLLIN),
+                                                     revents: 0) }
+        if zmq_poll(&items, Int32(items.count), timeoutMilliseconds) < 0 {
+            let error = ZMQError.last("poll")
+            if error.code == EINTR { return sockets.map { _ in false } }
+            throw error
         }
+        return items.map { $0.revents & Int16(ZMQ_POLLIN) != 0 }
     }
 }

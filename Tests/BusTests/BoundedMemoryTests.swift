@@ -54,13 +54,13 @@ struct BoundedMemoryTests {
 
     @Test func anOversizedEventIsDroppedAtTheBusAndAtTheSubscriberAndSeenAsAGap() async throws {
         let context = ZMQContext()
-        let proxy = try ZMQProxy(context: context, frontend: (.xsubscriber, "tcp://127.0.0.1:*"),
-                                 backend: (.xpublisher, "tcp://127.0.0.1:*"), maxMessageBytes: 64 << 10)
+        let proxy = try ZMQProxy(context: context, publishersEndpoint: "tcp://127.0.0.1:*",
+                                 subscribersEndpoint: "tcp://127.0.0.1:*", maxMessageBytes: 64 << 10)
         proxy.start()
         let subscriber = try EventSubscriber(
-            context: context, endpoint: proxy.backendEndpoint, topics: [EchoRequest.protoName],
+            context: context, endpoint: proxy.subscribersEndpoint, topics: [EchoRequest.protoName],
             configuration: .init(maxEventBytes: 4096), logger: Logger(label: "test"))
-        let publisher = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "big")
+        let publisher = try EventPublisher(context: context, endpoint: proxy.publishersEndpoint, producer: "big")
         try await Task.sleep(for: .milliseconds(300))  // subscriptions travel upstream
         var iterator = subscriber.events.makeAsyncIterator()
         try publisher.publish(EchoRequest(payload: .init([1])))
@@ -94,9 +94,9 @@ struct BoundedMemoryTests {
         let context = ZMQContext()
         let proxy = try startEventProxy(context)
         let subscriber = try EventSubscriber(
-            context: context, endpoint: proxy.backendEndpoint, topics: [EchoRequest.protoName],
+            context: context, endpoint: proxy.subscribersEndpoint, topics: [EchoRequest.protoName],
             configuration: .init(bufferLimit: 50), logger: Logger(label: "test"))
-        let publisher = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "burst")
+        let publisher = try EventPublisher(context: context, endpoint: proxy.publishersEndpoint, producer: "burst")
         try await Task.sleep(for: .milliseconds(300))
         // 500 events while nobody consumes: 50 wait, the rest are dropped and counted.
         for index in 0..<500 {

@@ -46,9 +46,9 @@ struct EventTests {
     private func connectedPair(topic: String) async throws -> (ZMQProxy, EventPublisher, EventSubscriber, Inbox) {
         let context = ZMQContext()
         let proxy = try startEventProxy(context)
-        let publisher = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "unit")
-        let prober = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "probe")
-        let subscriber = try EventSubscriber(context: context, endpoint: proxy.backendEndpoint, topics: [topic],
+        let publisher = try EventPublisher(context: context, endpoint: proxy.publishersEndpoint, producer: "unit")
+        let prober = try EventPublisher(context: context, endpoint: proxy.publishersEndpoint, producer: "probe")
+        let subscriber = try EventSubscriber(context: context, endpoint: proxy.subscribersEndpoint, topics: [topic],
                                              logger: Logger(label: "test"))
         let inbox = Inbox(subscriber)
         var joined = false
@@ -64,8 +64,8 @@ struct EventTests {
     @Test func typedEventArrivesWithHeader() async throws {
         let context = ZMQContext()
         let proxy = try startEventProxy(context)
-        let publisher = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "unit")
-        let subscriber = try EventSubscriber(context: context, endpoint: proxy.backendEndpoint,
+        let publisher = try EventPublisher(context: context, endpoint: proxy.publishersEndpoint, producer: "unit")
+        let subscriber = try EventSubscriber(context: context, endpoint: proxy.subscribersEndpoint,
                                              topics: [ServiceInfo.protoName], logger: Logger(label: "test"))
         let sender = Task {
             for _ in 0..<100 where !Task.isCancelled {

@@ -32,8 +32,8 @@ struct OutboxTests {
 
         let context = ZMQContext()
         let proxy = try startEventProxy(context)
-        let publisher = try EventPublisher(context: context, endpoint: proxy.frontendEndpoint, producer: "outbox-test")
-        let subscriber = try EventSubscriber(context: context, endpoint: proxy.backendEndpoint,
+        let publisher = try EventPublisher(context: context, endpoint: proxy.publishersEndpoint, producer: "outbox-test")
+        let subscriber = try EventSubscriber(context: context, endpoint: proxy.subscribersEndpoint,
                                              topics: [ServiceInfo.protoName], logger: logger)
         try await Task.sleep(for: .milliseconds(300))
         let relay = OutboxRelay(database: database, publisher: publisher, logger: logger)

@@ -14,9 +14,12 @@ struct Slsctl: AsyncParsableCommand {
             Services and their default endpoints: \
             \(ServiceDirectory.entries.map { "\($0.name) \($0.defaultEndpoint)" }.joined(separator: ", ")). \
             Override one with its environment variable, e.g. SLSCTL_CRYPTO_RULES=tcp://host:7104. \
-            The event bus endpoints come from SLS_EVENTS_PUBLISH and SLS_EVENTS_SUBSCRIBE.
+            The event bus endpoints come from SLS_EVENTS_PUBLISH and SLS_EVENTS_SUBSCRIBE. \
+            On a secured stack slsctl authenticates with its key (--key-file / SLSCTL_KEY_FILE) and finds \
+            the services' keys in --public-keys / SLSCTL_PUBLIC_KEYS; what it may do is what the bus policy \
+            allows the identity of its key.
             """,
-        subcommands: [Health.self, Call.self, Publish.self, Watch.self, List.self])
+        subcommands: [Health.self, Call.self, Publish.self, Watch.self, List.self, Keys.self])
 }
 
 struct Health: AsyncParsableCommand {
@@ -29,33 +32,38 @@ struct Health: AsyncParsableCommand {
     @Option(help: "Seconds to wait for each answer.")
     var timeout: Double = 2
 
+    @OptionGroup var connection: ConnectionOptions
+
     func run() async throws {
         let entries = try services.isEmpty ? ServiceDirectory.entries : services.map(ServiceDirectory.entry(named:))
+        let security = try entries.map { try connection.client(of: $0.name) }
         let context = ZMQContext()
         let wait = Duration.milliseconds(Int64(timeout * 1000))
         // All at once, so a stack with a service down answers within one timeout.
-        let statuses = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+        let results = try await withThrowingTaskGroup(of: (Int, String, String).self) { group in
             for (index, entry) in entries.enumerated() {
                 group.addTask {
                     let client = try RPCClient(context: context, configuration: .init(
                         endpoint: ServiceDirectory.endpoint(for: entry), caller: "slsctl",
-                        defaultTimeout: wait, connectTimeout: wait))
+                        defaultTimeout: wait, connectTimeout: wait, security: security[index]))
                     defer { client.close() }
                     do {
-                        return (index, try await client.call(HealthAPI.check, HealthCheckRequest()).status.description)
+                        return (index, try await client.call(HealthAPI.check, HealthCheckRequest()).status.description, "")
                     } catch let error as RPCError {
-                        return (index, error.code.description)
+                        return (index, error.code.description, error.code == .unauthenticated ? error.message : "")
                     }
                 }
             }
-            var statuses = [String](repeating: "", count: entries.count)
-            for try await (index, status) in group { statuses[index] = status }
+            var statuses = [(String, String)](repeating: ("", ""), count: entries.count)
+            for try await (index, status, why) in group { statuses[index] = (status, why) }
             return statuses
         }
-        for (entry, status) in zip(entries, statuses) {
+        for (entry, (status, why)) in zip(entries, results) {
             print("\(entry.name.padding(toLength: 24, withPad: " ", startingAt: 0)) "
                   + "\(ServiceDirectory.endpoint(for: entry).padding(toLength: 24, withPad: " ", startingAt: 0)) \(status)")
+            if !why.isEmpty { FileHandle.standardError.write(Data("\(entry.name): \(why)\n".utf8)) }
         }
+        let statuses = results.map(\.0)
         if statuses.contains(where: { $0 != ServingStatus.serving.description }) { throw ExitCode(1) }
     }
 }
@@ -80,6 +88,8 @@ struct Call: AsyncParsableCommand {
     @Option(help: "Trace id to send (a random one when empty).")
     var traceID: String = ""
 
+    @OptionGroup var connection: ConnectionOptions
+
     func run() async throws {
         let entry = try ServiceDirectory.entry(named: service)
         let method = try ServiceDirectory.method(method, of: entry)
@@ -90,7 +100,8 @@ struct Call: AsyncParsableCommand {
             throw SlsctlError("the request is not a valid \(method.requestType.protoName) in JSON: \(error)")
         }
         let client = try RPCClient(context: ZMQContext(), configuration: .init(
-            endpoint: ServiceDirectory.endpoint(for: entry), caller: "slsctl"))
+            endpoint: ServiceDirectory.endpoint(for: entry), caller: "slsctl",
+            security: try connection.client(of: entry.name)))
         defer { client.close() }
         do {
             let reply = try await client.call(method: method.fullName, payload: request.serializedBytes(),
@@ -117,11 +128,16 @@ struct Publish: AsyncParsableCommand {
     @Argument(help: "The event as JSON.")
     var json: String = "{}"
 
-    @Option(help: "Producer name in the event header.")
-    var producer = "slsctl"
+    @Option(help: """
+        Producer name in the event header (default: the identity of slsctl's key; "slsctl" with --insecure). \
+        A secured bus drops events whose producer is not the publisher's identity.
+        """)
+    var producer: String?
 
     @Option(help: "Milliseconds to wait after connecting, for the bus to pass on subscriptions.")
     var settleMs = 300
+
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
         guard let messageType = ProtoRegistry.messages.first(where: { $0.protoName == type }) else {
@@ -134,7 +150,10 @@ struct Publish: AsyncParsableCommand {
             throw SlsctlError("the event is not a valid \(type) in JSON: \(error)")
         }
         let endpoint = ProcessInfo.processInfo.environment["SLS_EVENTS_PUBLISH"] ?? ServiceCatalog.eventsPublishEndpoint
-        let publisher = try EventPublisher(context: ZMQContext(), endpoint: endpoint, producer: producer)
+        let security = try connection.security()
+        let publisher = try EventPublisher(context: ZMQContext(), endpoint: endpoint,
+                                           producer: producer ?? security?.identity ?? "slsctl",
+                                           security: try connection.client(of: ServiceCatalog.eventBus.name))
         try await Task.sleep(for: .milliseconds(settleMs))
         let header = try publisher.publish(type: type, payload: message.serializedBytes())
         publisher.close()
@@ -146,8 +165,10 @@ struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Prints events as JSON lines: header, payload and how many were missed before each.")
 
-    @Argument(help: "Topic prefixes, e.g. sls.crypto.v1. (all events when none).")
+    @Argument(help: "Topic prefixes, e.g. sls.crypto.v1. (every known event type when none).")
     var topics: [String] = []
+
+    @OptionGroup var connection: ConnectionOptions
 
     @Option(help: "Stop after this many events (0: never).")
     var count = 0
@@ -157,8 +178,16 @@ struct Watch: AsyncParsableCommand {
 
     func run() async throws {
         let endpoint = ProcessInfo.processInfo.environment["SLS_EVENTS_SUBSCRIBE"] ?? ServiceCatalog.eventsSubscribeEndpoint
-        let subscriber = try EventSubscriber(context: ZMQContext(), endpoint: endpoint,
-                                             topics: topics.isEmpty ? [""] : topics, logger: .init(label: "slsctl"))
+        let security = try connection.client(of: ServiceCatalog.eventBus.name)
+        // A secured bus applies only subscriptions the policy lets this identity read, whole; one
+        // per known type lets it show every type it may read.
+        let subscribed = !topics.isEmpty ? topics : security == nil ? [""] : ProtoRegistry.messages.map { $0.protoName }
+        if security != nil {
+            FileHandle.standardError.write(Data(
+                "watching as '\(try connection.security()?.identity ?? "")': the bus ignores subscriptions its policy does not allow\n".utf8))
+        }
+        let subscriber = try EventSubscriber(context: ZMQContext(), endpoint: endpoint, topics: subscribed,
+                                             security: security, logger: .init(label: "slsctl"))
         if seconds > 0 {
             Task { [seconds] in
                 try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
@@ -219,6 +248,51 @@ struct List: ParsableCommand {
         print("messages:")
         for message in ProtoRegistry.messages {
             print("  \(message.protoName)")
+        }
+    }
+}
+
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Makes CurveZMQ key pairs.",
+        subcommands: [CreateKeys.self])
+}
+
+struct CreateKeys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Creates a key pair per identity in a keyring folder; existing ones are kept.",
+        discussion: """
+            Writes <keyring>/secret/<identity>.key (mode 0600, the folder 0700) and \
+            <keyring>/public/<identity>.pub. Give a process its .key file (--key-file); put the .pub file \
+            in the public key directory (--public-keys) of every process that must admit it or reach it.
+            """)
+
+    @Option(help: "The keyring folder.")
+    var keyring: String
+
+    @Argument(help: "Identities, e.g. crypto-rules portal (a-z, 0-9, '.', '_', '-').")
+    var identities: [String]
+
+    func validate() throws {
+        guard !identities.isEmpty else { throw ValidationError("name at least one identity") }
+        for identity in identities where !IdentityName.isValid(identity) {
+            throw ValidationError("'\(identity.prefix(80))' is not an identity name (a-z, 0-9, '.', '_', '-'; at most 64)")
+        }
+    }
+
+    func run() throws {
+        for identity in identities {
+            if FileManager.default.fileExists(atPath: "\(keyring)/secret/\(identity).key") {
+                print("kept    \(keyring)/secret/\(identity).key")
+                continue
+            }
+            do {
+                try CurveKeyFile.save(try CurveKeyPair.generate(), identity: identity, inKeyring: keyring)
+            } catch let error as BusSecurityError {
+                throw SlsctlError(error.description)
+            }
+            print("created \(keyring)/secret/\(identity).key and \(keyring)/public/\(identity).pub")
         }
     }
 }
