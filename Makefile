@@ -6,8 +6,11 @@ DEBIAN_PACKAGES := libzmq3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-co
                    libsqlite3-dev python3-zmq python3-protobuf python3-yaml docker-compose tzdata
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= .run
+# Every identity of the development keyring: the stack's parts and the parties around them.
+IDENTITIES := event-bus enrollment challenge-verification report-delivery crypto-rules \
+              operations portal trading-gateway accounts venue-gateway sms-gateway
 
-.PHONY: all deps build run test protos protos-check contracts-record compose-check bench fuzz clean
+.PHONY: all deps build keys run test protos protos-check contracts-record compose-check bench fuzz clean
 
 all: build
 
@@ -25,9 +28,16 @@ deps:
 build: deps
 	$(SWIFT) build
 
-## run: build in release mode and start the local stack (compose/docker-compose.yml) in the foreground
+## keys: create the development keyring in $(RUN_DIR)/keyring (missing keys only; existing ones are kept)
+keys: deps
+	$(SWIFT) build -c release --product slsctl
+	"$$($(SWIFT) build -c release --show-bin-path)/slsctl" keys create --keyring $(RUN_DIR)/keyring $(IDENTITIES)
+
+## run: build in release mode, create the development keyring on first start, and start the local
+## stack (compose/docker-compose.yml) in the foreground with bus security on
 run: deps
 	$(SWIFT) build -c release
+	"$$($(SWIFT) build -c release --show-bin-path)/slsctl" keys create --keyring $(RUN_DIR)/keyring $(IDENTITIES)
 	/usr/bin/python3 Tools/run-stack.py compose/docker-compose.yml "$$($(SWIFT) build -c release --show-bin-path)" $(RUN_DIR)
 
 ## test: every test (unit, contract, end-to-end) and the compose file check

@@ -3,8 +3,10 @@
 
 No Docker engine runs on these machines, so `make run` reads the compose file and
 starts each service's command with its environment and ports, mapping compose host
-names (tcp://event-bus:7091) to 127.0.0.1, 0.0.0.0 binds to 127.0.0.1, and named
-volumes to folders under .run/data/. Ctrl-C or SIGTERM stops everything cleanly.
+names (tcp://event-bus:7091) to 127.0.0.1, 0.0.0.0 binds to 127.0.0.1, named volumes
+to folders under .run/data/, and bind mounts (./x:/in/container) to the host paths they
+name, so that SLS_KEY_FILE=/keys/event-bus.key becomes .run/keyring/secret/event-bus.key.
+Ctrl-C or SIGTERM stops everything cleanly.
 
 usage: run-stack.py COMPOSE_FILE BINARY_DIR RUN_DIR
 """
@@ -38,11 +40,17 @@ def main():
         env.update({key: local(value) for key, value in spec.get("environment", {}).items()})
         for volume in spec.get("volumes", []):
             source, target = volume.split(":")[:2]
-            folder = os.path.join(run_dir, "data", source)
-            os.makedirs(folder, exist_ok=True)
+            if source.startswith(".") or source.startswith("/"):
+                # A bind mount: relative to the compose file's folder.
+                host = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(compose_file)), source))
+            else:
+                host = os.path.join(run_dir, "data", source)
+                os.makedirs(host, exist_ok=True)
             for key, value in list(env.items()):
                 if value == target:
-                    env[key] = folder
+                    env[key] = host
+                elif value.startswith(target + "/"):
+                    env[key] = host + value[len(target):]
         command = list(spec["command"])
         command[0] = os.path.join(binaries, command[0])
         processes.append((name, subprocess.Popen(command, env=env)))
@@ -53,7 +61,10 @@ def main():
         print("started %-24s %s%s" % (name, listen, extra), flush=True)
         if name == "event-bus":
             time.sleep(0.3)
-    print("stack is up: `slsctl health` checks it; Ctrl-C stops it", flush=True)
+    keyring = os.path.normpath(os.path.join(run_dir, "keyring"))
+    print("stack is up, CurveZMQ on; Ctrl-C stops it. slsctl as operations (see compose/bus-policy.yaml):\n"
+          "  export SLSCTL_KEY_FILE=%s/secret/operations.key SLSCTL_PUBLIC_KEYS=%s/public\n"
+          "  %s/slsctl health" % (keyring, keyring, binaries), flush=True)
 
     stopping = []
 

@@ -26,8 +26,14 @@ public struct BusSecurityOptions: ParsableArguments {
     @Option(name: .customLong(Self.policy.flag), help: Self.policy.help)
     public var policy = Self.policy.initial
 
-    @Flag(help: "Run without encryption, authentication or authorization: for development only (env SLS_INSECURE=1).")
-    public var insecure = ["1", "true", "yes"].contains(Environment.string("SLS_INSECURE", default: "").lowercased())
+    @Flag(name: .customLong("insecure"),
+          help: "Run without encryption, authentication or authorization: for development only (env SLS_INSECURE=1).")
+    var insecureFlag = false
+
+    /// `--insecure`, or `SLS_INSECURE` set to 1, true or yes.
+    public var insecure: Bool {
+        insecureFlag || ["1", "true", "yes"].contains(Environment.string("SLS_INSECURE", default: "").lowercased())
+    }
 
     public init() {}
 

@@ -7,21 +7,41 @@ import Testing
 import ZeroMQ
 import SLSTesting
 
-/// The event bus and crypto-rules, a publisher for input events and a client.
+/// The event bus and crypto-rules with bus security on, and the parties around them, each with
+/// its own key: the account service and the venue gateway publish, the portal and operations call.
 final class CryptoStack: @unchecked Sendable {
     let stack: Stack
     let context = ZMQContext()
+    /// Publishes account events as `accounts`.
     let publisher: EventPublisher
+    /// Publishes prices, fills and closes as `venue-gateway`.
+    let venue: EventPublisher
+    /// Calls crypto-rules as `portal`.
     let client: RPCClient
+    /// Calls crypto-rules as `operations` (custody fees, replay).
+    let operations: RPCClient
 
     init(extra: [String] = []) throws {
         stack = try Stack()
         try stack.startEventBus()
         try stack.startService("crypto-rules", port: stack.ports.crypto, extra: extra)
-        publisher = try EventPublisher(context: context, endpoint: stack.endpoint(stack.ports.publishers),
-                                       producer: "account-service")
-        client = try RPCClient(context: context, configuration: .init(
-            endpoint: stack.endpoint(stack.ports.crypto), caller: "e2e", defaultTimeout: .seconds(5)))
+        publisher = try Self.publisher(of: "accounts", in: stack, context: context)
+        venue = try Self.publisher(of: "venue-gateway", in: stack, context: context)
+        client = try Self.client(of: "portal", in: stack, context: context)
+        operations = try Self.client(of: "operations", in: stack, context: context)
+    }
+
+    static func publisher(of identity: String, producer: String? = nil, in stack: Stack,
+                          context: ZMQContext) throws -> EventPublisher {
+        try EventPublisher(context: context, endpoint: stack.endpoint(stack.ports.publishers),
+                           producer: producer ?? identity,
+                           security: try stack.client(identity, of: ServiceCatalog.eventBus.name))
+    }
+
+    static func client(of identity: String, in stack: Stack, context: ZMQContext) throws -> RPCClient {
+        try RPCClient(context: context, configuration: .init(
+            endpoint: stack.endpoint(stack.ports.crypto), caller: identity, defaultTimeout: .seconds(5),
+            security: try stack.client(identity, of: ServiceCatalog.cryptoRules.name)))
     }
 
     /// Publishes the account's profile, balances and a BTC price until the service has
@@ -34,7 +54,7 @@ final class CryptoStack: @unchecked Sendable {
                                                         assetsHkd: "9000000"))
             try publisher.publish(MobileNumberUpdated(accountID: id, mobileNumber: "+85291234567", verified: true))
             try publisher.publish(AccountBalanceUpdated(accountID: id, totalEquity: equity, cash: cash))
-            try publisher.publish(MarkPriceUpdated(asset: .btc, price: "50000"))
+            try venue.publish(MarkPriceUpdated(asset: .btc, price: "50000"))
             try await Task.sleep(for: .milliseconds(100))
             let state = try? await client.call(CryptoRulesAPI.getAccountState, GetAccountStateRequest(accountID: id))
             ready = state?.totalEquity == equity && state?.mobileVerified == true
@@ -46,7 +66,9 @@ final class CryptoStack: @unchecked Sendable {
 
     func close() {
         client.close()
+        operations.close()
         publisher.close()
+        venue.close()
         stack.stopAll()
     }
 }
@@ -64,9 +86,12 @@ struct CryptoRulesStackTests {
         let crypto = try CryptoStack()
         defer { crypto.close() }
         #expect(try crypto.stack.waitUntilServing(["crypto-rules"]))
+        // As operations, which may read every crypto event the service publishes.
         let subscriber = try EventSubscriber(context: crypto.context,
                                              endpoint: crypto.stack.endpoint(crypto.stack.ports.subscribers),
-                                             topics: ["sls.crypto.v1.Order"], logger: Logger(label: "e2e"))
+                                             topics: [OrderAccepted.protoName, OrderSettled.protoName],
+                                             security: try crypto.stack.client("operations", of: "event-bus"),
+                                             logger: Logger(label: "e2e"))
         defer { subscriber.close() }
         try await crypto.prepareAccount("E1", cash: "100000", equity: "1000000")
 
@@ -75,7 +100,7 @@ struct CryptoRulesStackTests {
             timeInForce: .minutes))
         #expect(order.status == .open)
         #expect(order.quantity == "0.03333333")
-        try crypto.publisher.publish(VenueOrderFilled(orderID: order.orderID, fillID: "X1", quantity: "0.03333333",
+        try crypto.venue.publish(VenueOrderFilled(orderID: order.orderID, fillID: "X1", quantity: "0.03333333",
                                                       price: "30000"))
         var types: [String] = []
         var iterator = subscriber.events.makeAsyncIterator()
@@ -88,7 +113,7 @@ struct CryptoRulesStackTests {
         #expect(types == [OrderAccepted.protoName, OrderSettled.protoName])
 
         // The outbox can be replayed: events come again with their sequence, seen as repeats.
-        let replay = try await crypto.client.call(EventLogAPI.replay, ReplayRequest(fromSequence: 1))
+        let replay = try await crypto.operations.call(EventLogAPI.replay, ReplayRequest(fromSequence: 1))
         #expect(replay.republished >= 3)  // PermissionDecided, OrderAccepted, OrderSettled
         var repeated: ReceivedEvent?
         while repeated == nil, let event = await iterator.next() {
@@ -113,13 +138,13 @@ struct CryptoRulesStackTests {
         #expect(try crypto.stack.waitUntilServing(["crypto-rules"]))
         try await crypto.prepareAccount("E2", cash: "100000", equity: "1000000")
         let buy = #"{"accountID":"E2","asset":"BTC","side":"BUY","type":"MARKET","cashValue":"100","timeInForce":"IOC"}"#
-        let dry = try crypto.stack.slsctl("call", "crypto-rules", "CheckOrder", buy)
+        let dry = try crypto.stack.slsctl(as: "portal", "call", "crypto-rules", "CheckOrder", buy)
         #expect(dry.status == 0)
         #expect(dry.stdout.contains(#""ruleID" : "CRY-07""#))
-        let placed = try crypto.stack.slsctl("call", "crypto-rules", "PlaceOrder", buy)
+        let placed = try crypto.stack.slsctl(as: "portal", "call", "crypto-rules", "PlaceOrder", buy)
         #expect(placed.status == 1)
         #expect(placed.stderr.contains("ERROR FAILED_PRECONDITION [CRY-07]"))
-        let transfer = try crypto.stack.slsctl("call", "crypto-rules", "RequestTransfer",
+        let transfer = try crypto.stack.slsctl(as: "portal", "call", "crypto-rules", "RequestTransfer",
                                                #"{"accountID":"E2","asset":"BTC","quantity":"1","direction":"withdrawal"}"#)
         #expect(transfer.stderr.contains("[CRY-13]"))
     }

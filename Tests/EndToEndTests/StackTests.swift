@@ -60,7 +60,8 @@ struct StackTests {
         #expect(try stack.waitUntilServing(["event-bus"]))
         let watcher = Process()
         watcher.executableURL = Stack.binaries.appendingPathComponent("slsctl")
-        watcher.arguments = ["watch", "sls.health.v1.ServiceInfo", "--count", "1", "--seconds", "20"]
+        // Operations may read account events; the account service may publish them.
+        watcher.arguments = ["watch", "sls.accounts.v1.AccountOpened", "--count", "1", "--seconds", "20"]
         watcher.environment = stack.environment
         let out = Pipe()
         watcher.standardOutput = out
@@ -68,15 +69,15 @@ struct StackTests {
         var published = false
         // A subscriber joins asynchronously: publish until it has seen one (bounded).
         for _ in 0..<40 where watcher.isRunning {
-            published = try stack.slsctl("publish", "sls.health.v1.ServiceInfo", #"{"service":"from-test"}"#,
-                                         "--settle-ms", "100").status == 0 || published
+            published = try stack.slsctl(as: "accounts", "publish", "sls.accounts.v1.AccountOpened",
+                                         #"{"accountID":"from-test"}"#, "--settle-ms", "100").status == 0 || published
             usleep(100_000)
         }
         watcher.waitUntilExit()
         let line = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(published)
-        #expect(line.contains(#""service":"from-test""#))
-        #expect(line.contains(#""producer":"slsctl""#))
+        #expect(line.contains(#""accountID":"from-test""#))
+        #expect(line.contains(#""producer":"accounts""#))
         stack.stopAll()
     }
 
@@ -87,6 +88,7 @@ struct StackTests {
             process.executableURL = Stack.binaries.appendingPathComponent(executable)
             var environment = ProcessInfo.processInfo.environment
             environment[variable] = value
+            environment["SLS_INSECURE"] = "1"  // the setting under test, not the keys
             process.environment = environment
             let errors = Pipe()
             process.standardError = errors
@@ -98,12 +100,12 @@ struct StackTests {
             #expect(text.contains("\(variable)='\(value)' is not a"), "\(text)")
         }
         let badFlag = try Stack().run(Stack.binaries.appendingPathComponent("sls-crypto-rules"),
-                                      ["--commission-tiers", "0.3"])
+                                      ["--commission-tiers", "0.3", "--insecure"])
         #expect(badFlag.status == 64)
         #expect(badFlag.stderr.contains("--commission-tiers must look like"))
         // A negative number after a flag is its value, not another flag.
         let negative = try Stack().run(Stack.binaries.appendingPathComponent("sls-crypto-rules"),
-                                       ["--clock-offset-seconds", "-3600", "--max-price-age-seconds", "0"])
+                                       ["--clock-offset-seconds", "-3600", "--max-price-age-seconds", "0", "--insecure"])
         #expect(negative.status == 64)
         #expect(negative.stderr.contains("--max-price-age-seconds (env SLS_CRYPTO_MAX_PRICE_AGE_SECONDS) must be"),
                 "\(negative.stderr)")
@@ -119,7 +121,9 @@ struct StackTests {
             URL(fileURLWithPath: "/usr/bin/python3"),
             [Stack.root.appendingPathComponent("Tests/EndToEndTests/python/wire_client.py").path,
              Stack.root.appendingPathComponent("protos").path, stack.endpoint(stack.ports.enrollment),
-             stack.endpoint(stack.ports.subscribers), "sls.enrollment.v1.Enrollment/GetInfo"])
+             stack.endpoint(stack.ports.subscribers), "sls.enrollment.v1.Enrollment/GetInfo",
+             // As operations (which may call GetInfo and read heartbeats), with CurveZMQ.
+             stack.keyFile(of: "operations"), stack.keyring.appendingPathComponent("public").path, "enrollment"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         #expect(json?["health"] as? String == "SERVING")

@@ -11,8 +11,13 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Folder of <identity>.pub files holding the services' public keys (env SLSCTL_PUBLIC_KEYS).")
     var publicKeys = ProcessInfo.processInfo.environment["SLSCTL_PUBLIC_KEYS"] ?? ""
 
-    @Flag(help: "Connect without keys, to a stack started with --insecure (env SLSCTL_INSECURE=1).")
-    var insecure = ["1", "true", "yes"].contains((ProcessInfo.processInfo.environment["SLSCTL_INSECURE"] ?? "").lowercased())
+    @Flag(name: .customLong("insecure"), help: "Connect without keys, to a stack started with --insecure (env SLSCTL_INSECURE=1).")
+    var insecureFlag = false
+
+    /// `--insecure`, or `SLSCTL_INSECURE` set to 1, true or yes.
+    var insecure: Bool {
+        insecureFlag || ["1", "true", "yes"].contains((ProcessInfo.processInfo.environment["SLSCTL_INSECURE"] ?? "").lowercased())
+    }
 
     /// slsctl's keys, or nil with --insecure. Fails with what to pass when they are missing.
     func security() throws -> BusSecurity? {
