@@ -10,6 +10,9 @@ let only = CommandLine.arguments.dropFirst().first
 if only == nil || only == "bus" {
     try await BusBenchmarks.run()
 }
+if only == nil || only == "curve" {
+    try await CurveBenchmarks.run()
+}
 if only == nil || only == "crypto" {
     try await CryptoBenchmarks.run()
 }

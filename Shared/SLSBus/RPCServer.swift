@@ -220,7 +220,7 @@ public final class RPCServer: @unchecked Sendable {
                 refusedDenied.add(1, ordering: .relaxed)
                 reply(identity, requestID: header.requestID, error: .permissionDenied(
                     "'\(message.userID ?? "unknown")' may not call \(header.method) "
-                    + "(bus policy \(security.policy.source))"))
+                    + "(the bus policy does not allow it)"))
                 return
             }
             caller = admitted
