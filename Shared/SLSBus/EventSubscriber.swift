@@ -96,6 +96,9 @@ public final class EventSubscriber: @unchecked Sendable {
     private let dropped = Atomic<UInt64>(0)
     private let malformed = Atomic<UInt64>(0)
     private let oversized = Atomic<UInt64>(0)
+    /// Read on the loop thread only: a refused handshake is logged, once per change.
+    private let handshakes: HandshakeMonitor
+    private var reportedFailure: HandshakeOutcome?
 
     /// Connects to the bus's subscriber endpoint and subscribes to `topics`.
     ///
@@ -109,6 +112,7 @@ public final class EventSubscriber: @unchecked Sendable {
         try socket.set(.receiveHighWaterMark(configuration.bufferLimit))
         try socket.set(.maxMessageSize(configuration.hardFrameLimit))
         for topic in topics { try socket.subscribe(topic) }
+        handshakes = try HandshakeMonitor(context: context, monitoring: socket)
         try socket.connect(endpoint)
         self.configuration = configuration
         (events, continuation) = AsyncStream.makeStream(
@@ -116,7 +120,19 @@ public final class EventSubscriber: @unchecked Sendable {
         tracker = SequenceTracker(maxProducers: configuration.maxProducers)
         loop = ZMQEventLoop(name: "event-subscriber", socket: socket)
         self.logger = logger
-        loop.start(onReceive: { [unowned self] message in receive(message.frames) })
+        loop.start(onReceive: { [unowned self] message in receive(message.frames) },
+                   onTick: { [unowned self] in noteHandshake() })
+    }
+
+    /// Logs when the bus refuses this subscriber (a service would otherwise just hear nothing).
+    private func noteHandshake() -> Int {
+        let failure = handshakes.latestFailure()
+        if failure != reportedFailure, let failure {
+            logger.error("the event bus refused this subscriber: no events will arrive",
+                         metadata: ["reason": "\(failure)"])
+        }
+        reportedFailure = failure
+        return 1000
     }
 
     deinit {
@@ -133,6 +149,7 @@ public final class EventSubscriber: @unchecked Sendable {
     /// Stops receiving and finishes ``events``.
     public func close() {
         loop.stop()
+        handshakes.close()
         continuation.finish()
     }
 
