@@ -6,17 +6,58 @@ usage:
   Tools/fuzz/fuzz_campaign.py --bin-dir DIR [--protos DIR] [--requests 1000000]
       [--events 200000] [--check-every 10000] [--seed N] [--max-message-bytes 65536]
       [--slow-readers 1] [--extra-service-arg ARG]... [--report FILE] [--time-limit 900]
-      [--disable MUTATOR,...] [--no-backtraces]
+      [--disable MUTATOR,...] [--no-backtraces] [--policy FILE] [--hostile-every 250]
+      [--insecure]
   Tools/fuzz/fuzz_campaign.py --bin-dir DIR --replay crash-1.bin [--replay-timeout 600]
+      [--policy FILE] [--insecure]
 
-Needs only /usr/bin/python3 with Debian's python3-zmq and python3-protobuf, and protoc
-(Python modules are generated from protos/ into a temporary folder, as
-Tests/EndToEndTests/python/wire_client.py does).
+Needs only /usr/bin/python3 with Debian's python3-zmq (with CURVE), python3-protobuf and
+python3-yaml, and protoc (Python modules are generated from protos/ into a temporary folder,
+as Tests/EndToEndTests/python/wire_client.py does); and slsctl in --bin-dir (keys).
+
+Bus security (CurveZMQ) is on, as in production, unless --insecure is given
+  The campaign makes a keyring in its work folder (<bin-dir>/slsctl keys create --keyring
+  <tmp>/keyring event-bus crypto-rules operations portal trading-gateway accounts
+  venue-gateway) and starts each process with its own key (--key-file), the public key
+  directory (--public-keys <tmp>/keyring/public) and --policy (default: the stack's
+  compose/bus-policy.yaml). Every socket of the campaign is a CurveZMQ client with the
+  identity the policy lets do what it does, so the fuzz traffic reaches the handlers:
+    - requests: customer methods (RequestPermission, CheckOrder, PlaceOrder, CancelOrder,
+      GetAccountState, RequestTransfer, GetPermission, Health/Check) as "portal"; GetInfo,
+      ChargeCustodyFees and EventLog/Replay as "operations" (per method: the first of portal,
+      operations, trading-gateway the policy lets call it). Checks and event markers read
+      GetAccountState as "operations", account preparation calls as "portal".
+    - events: sls.accounts.v1.* from a PUB with the "accounts" key, MarkPriceUpdated,
+      VenueOrderFilled and VenueOrderClosed from one with the "venue-gateway" key; the seeds'
+      EventHeader.producer is that identity (mutations may still change it: the bus must drop
+      those). ServiceHeartbeat seeds go out as "accounts", which may not publish them (dropped).
+    - an observer SUB ("operations", subscribed to exact type names) reads what the bus
+      forwards: every event it gets must be one the policy lets its producer publish, with
+      topic == header.type, and none of the hostile events below.
+  Hostile connection-level traffic, every --hostile-every inputs (0: none), never waited on
+  for more than 1.5 s (poll timeouts, LINGER 0, non-blocking sends): DEALERs without CURVE,
+  with a fresh unknown key (zmq.curve_keypair()) or with a wrong server key, to the service
+  and to the bus's health endpoint, sending GetAccountState/CancelOrder/RequestTransfer for
+  the guard (they must get no reply: their handshakes must fail); PUBs without CURVE or with
+  an unknown key publishing balance updates for the guard; events from a valid key under
+  another producer name (spoofed) or of a type its identity may not publish, naming the
+  guard or its resting order; calls from admitted identities the policy does not allow
+  (must get PERMISSION_DENIED); an XSUB of "operations" that subscribes and unsubscribes the
+  service's topics and sends junk subscription frames (the service must keep getting its
+  events). Subscribers that must get nothing stay connected all along (operations to "", portal
+  to prefixes it may not read, one without CURVE, one with an unknown key). Refusals are counted
+  (FUZZ refused_connections, ...), not failures; anything let through (a reply, a forwarded or
+  delivered hostile event, an admitted handshake, a non-PERMISSION_DENIED answer) is a
+  SECURITY finding ("FUZZ hostile_leaks N") and fails the run; a hostile event that reached the
+  service also shows as a STATE CHANGE of the guard.
+  --insecure runs the old way: both processes get --insecure and every socket is plain; no
+  keyring, no hostile connection-level traffic, and one PUB (producer "fuzz-marker") plus a
+  catch-all SUB, as before.
 
 What a campaign does
   1. Starts sls-event-bus and sls-crypto-rules on random loopback ports (20000-32000) with a
      temporary data folder (logs: <tmp>/sls-*.log); the service gets --max-message-bytes and
-     every --extra-service-arg.
+     every --extra-service-arg, both get their keys and the policy (or --insecure).
   2. Prepares accounts through the bus (sls.accounts.v1 AccountProfileUpdated,
      MobileNumberUpdated and AccountBalanceUpdated; MarkPriceUpdated) and RequestPermission:
      the guard account FUZZ-GUARD-1 (with a BTC position, bought and filled, and one resting
@@ -29,18 +70,22 @@ What a campaign does
      types, methods, request ids, deadlines, metadata, producers, sequences, topics) or raw
      (bit flips, truncation, inserted bytes, lying lengths, frame counts); a few are oversized.
      Requests go through several DEALER sockets (at most 256 in flight each; one reconnects
-     every 20000 requests; one has a 255-byte routing id); events through a PUB socket.
+     every 20000 requests; one has a 255-byte routing id; with security: four as "portal",
+     one per other identity needed, see above); events through the PUB sockets.
      Fuzz inputs only name other accounts than the guard. On purpose some use look-alikes of
      the guard's id ("FUZZ-GUARD-1\\0x", "fuzz-guard-1", "FUZZ-GUARD-1 ", ...) and
      CancelOrder is tried with the guard's order id under FZ accounts: those are other
      accounts, so the guard must not change; if it does, identities are being confused.
+     With security, the hostile traffic above is mixed in.
   4. After every --check-every inputs (and at once when the service exits or stops
      answering): the processes must be alive (else CRASH: exit status/signal and crash site
      from the log, inputs saved, log tail printed, restart on the same data folder), a fresh
      DEALER must get Health/Check and GetAccountState within 5 s (else HANG: kill -9,
      restart), published events must be processed (a marker event must show up within 30 s,
      else HANG of the event pipeline), and the guard's state must equal the recorded one
-     (else STATE CHANGE, then re-recorded). One progress line per check.
+     (else STATE CHANGE, then re-recorded). One progress line per check. (Markers go out on
+     the "accounts" PUB: they confirm that connection's earlier events exactly, the venue
+     PUB's only as far as the bus keeps the two connections in step.)
   5. Slow readers: --slow-readers DEALERs (ZMQ_RCVHWM=1, ZMQ_RCVBUF=4096) each send up to
      200,000 valid GetAccountState requests (about 20 s at most) and never read; the
      service's RSS growth per connection is measured while they are connected and again
@@ -52,13 +97,16 @@ Output: a progress line per check, one block per finding, then exactly these lin
   FUZZ requests N / FUZZ events N / FUZZ crashes N / FUZZ hangs N / FUZZ state_changes N /
   FUZZ rss_start_mb X / FUZZ rss_peak_mb X / FUZZ rss_end_mb X / FUZZ rss_end_vs_warmup X /
   FUZZ slow_reader_mb_per_connection X / FUZZ replies_by_status {...} / FUZZ seconds X
-  (plus informational FUZZ lines: distinct crash sites, rates, time limit, ...).
-Exit status: 0 only when crashes == hangs == state_changes == 0, rss_end_vs_warmup <= 1.2 and
-slow_reader_mb_per_connection < 10; 1 otherwise (the failed conditions are named); 2 when the
-stack cannot be started or prepared.
+  (plus informational FUZZ lines: distinct crash sites, rates, time limit, requests by
+  identity, events the observer saw forwarded, refused_connections, hostile_attempts,
+  permission_denied_as_expected, hostile_events, hostile_leaks, ...).
+Exit status: 0 only when crashes == hangs == state_changes == hostile_leaks == 0,
+rss_end_vs_warmup <= 1.2 and slow_reader_mb_per_connection < 10; 1 otherwise (the failed
+conditions are named); 2 when the stack cannot be started or prepared.
 
-Reproducibility: --seed (printed) fixes every choice the generator makes. Order ids learned
-from replies (used by CancelOrder and venue events) depend on timing, as do crash points.
+Reproducibility: --seed (printed) fixes every choice the generator makes (the hostile traffic
+has a random generator of its own, seeded from it). Order ids learned from replies (used by
+CancelOrder and venue events) depend on timing, as do crash points.
 
 --disable takes mutator names (listed by --list-mutators), e.g. to look past a known crash:
   --disable enum_negative,amount
@@ -70,13 +118,15 @@ processed when the failure was seen (the oldest unanswered request, the first ev
 the last event marker the service confirmed; for a state change, the first input after the
 last check that found the guard unchanged), then every later input. Format:
   b"SLSFUZZ1\\n", then per input: one line of JSON (UTF-8, ends with "\\n") such as
-  {"index": 5120, "kind": "request" | "event", "t": 12.345, "dealer": 2,
+  {"index": 5120, "kind": "request" | "event", "t": 12.345, "dealer": 2, "identity": "portal",
    "desc": ["PlaceOrder seed 'buy-market' FZ-A3", "payload.cash_value(6)=b'9999...' (20 digits)"],
    "frames": [31, 58]}
   followed by the frames' bytes back to back (lengths in "frames"; requests are the frames a
-  DEALER sent, events the frames a PUB sent: topic, EventHeader, payload).
---replay FILE starts a fresh stack, prepares it the same way and sends those inputs one at a
-time (waiting for each reply; an event marker after each event); it names every input after
+  DEALER sent, events the frames a PUB sent: topic, EventHeader, payload; "identity" is the
+  key the socket used, null without security; hostile events from valid keys are saved too).
+--replay FILE starts a fresh stack (secured like the campaign unless --insecure: a keyring of
+its own), prepares it the same way and sends those inputs one at a time, each from the
+identity it was saved with (waiting for each reply; an event marker after each event); it names every input after
 which the service crashed, hung or changed the guard (restarting the service on the same data
 folder after a crash or hang, as the campaign does), then sends each distinct culprit alone to
 another fresh stack to tell whether it reproduces by itself. When the service cannot start on
@@ -101,7 +151,9 @@ import time
 import zmq
 
 SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_PROTOS = os.path.normpath(os.path.join(SCRIPT_DIR, "..", "..", "protos"))
+REPO_ROOT = os.path.normpath(os.path.join(SCRIPT_DIR, "..", ".."))
+DEFAULT_PROTOS = os.path.join(REPO_ROOT, "protos")
+DEFAULT_POLICY = os.path.join(REPO_ROOT, "compose", "bus-policy.yaml")
 
 GUARD = "FUZZ-GUARD-1"
 FZ_ACCOUNTS = ["FZ-A%d" % i for i in range(1, 10)]
@@ -121,6 +173,23 @@ MARKER_EVERY = 250       # events between event markers (confirms how far events
 HISTORY_BEFORE = 200
 CHECK_TIMEOUT = 5.0
 EVENT_BARRIER_TIMEOUT = 30.0
+
+# Bus security: the identities of the campaign's keyring (the processes' and the clients').
+IDENTITIES = ["event-bus", "crypto-rules", "operations", "portal", "trading-gateway", "accounts", "venue-gateway"]
+SERVER_IDENTITY = {"sls-event-bus": "event-bus", "sls-crypto-rules": "crypto-rules"}
+REQUEST_CALLERS = ("portal", "operations", "trading-gateway")   # fuzz requests, account preparation
+CHECK_CALLERS = ("operations", "portal", "trading-gateway")     # checks and event markers
+EVENT_PUBLISHERS = ("accounts", "venue-gateway")
+HOSTILE_WAIT = 1.5        # seconds a hostile connection is watched before it is closed
+HOSTILE_GRACE = 0.25      # seconds it is still watched after its handshake was seen to fail
+HOSTILE_OPEN_MAX = 8      # hostile connections open at once (more are skipped)
+HOSTILE_MARK = "fz-hostile-"
+# What the observer subscribes to (exact types; only those the policy lets "operations" read).
+OBSERVED_TYPES = ["sls.accounts.v1.AccountOpened", "sls.accounts.v1.AccountProfileUpdated",
+                  "sls.accounts.v1.MobileNumberUpdated", "sls.accounts.v1.AccountBalanceUpdated",
+                  "sls.crypto.v1.MarkPriceUpdated", "sls.crypto.v1.VenueOrderFilled", "sls.crypto.v1.VenueOrderClosed",
+                  "sls.events.v1.ServiceHeartbeat", "sls.crypto.v1.OrderAccepted", "sls.crypto.v1.OrderSettled",
+                  "sls.crypto.v1.OrderClosed", "sls.crypto.v1.PermissionDecided", "sls.crypto.v1.CustodyFeeCharged"]
 
 
 def now_ms():
@@ -366,7 +435,7 @@ PRODUCERS = ["account-service", "market-data", "venue"]
 
 class Input:
     __slots__ = ("kind", "method", "topic", "hdr", "hs", "pay", "ps", "desc", "post", "frames_mode",
-                 "intact", "oversize", "payload_mutations")
+                 "intact", "oversize", "payload_mutations", "identity")
 
     def __init__(self, kind, method, topic, hdr, hs, pay, ps, desc):
         self.kind, self.method, self.topic = kind, method, topic
@@ -377,13 +446,15 @@ class Input:
         self.intact = True      # header will be decoded with our request id
         self.oversize = None
         self.payload_mutations = True
+        self.identity = None    # the key its socket uses (None without bus security)
 
 
 class Generator:
     """Valid seeds from the protobuf classes, then 0..3 structured or raw mutations."""
 
-    def __init__(self, pb, rng, max_bytes, disabled):
+    def __init__(self, pb, rng, max_bytes, disabled, keys=None):
         self.pb, self.rng, self.max_bytes = pb, rng, max_bytes
+        self.keys = keys        # bus security: who sends what (None: --insecure, the old producers)
         self.disabled = set(disabled)
         c, h, e, env = pb.crypto, pb.health, pb.events, pb.envelope
         self.header_schema = Schema(env.RequestHeader.DESCRIPTOR)
@@ -398,7 +469,13 @@ class Generator:
         self.guard_order_id = b""
         self.counter = 0
         self.instances = {p: ("%016x" % rng.getrandbits(64)).encode() for p in PRODUCERS}
-        self.sequences = {p: 0 for p in PRODUCERS}
+        self.producer_names = list(PRODUCERS)
+        if keys is not None:
+            # The producers a valid seed has with security (each publisher's identity), and the
+            # other identities as spoofed producers for the producer mutator.
+            self.instances.update({p: ("%016x" % rng.getrandbits(64)).encode() for p in EVENT_PUBLISHERS})
+            self.producer_names += [i for i in IDENTITIES if i not in self.producer_names]
+        self.sequences = collections.Counter()
         self.year = time.strftime("%Y", time.gmtime()).encode()
         self.big = bytes(rng.getrandbits(8) for _ in range(4096)) * ((4 * max_bytes + 8192) // 4096 + 1)
         self.coverage = collections.Counter()
@@ -822,7 +899,7 @@ class Generator:
             v = v[:n]
             label = "producer of %d B" % n
         elif r < 7:
-            v = rng.choice(PRODUCERS).encode()
+            v = rng.choice(self.producer_names).encode()
             label = "producer %r" % v
         else:
             v, label = self.hostile_string("string", b"venue")
@@ -937,6 +1014,8 @@ class Generator:
         hdr = [(1, 2, method.encode()), (2, 0, request_id), (3, 0, deadline_ms),
                (4, 2, b"fz-%d" % self.counter), (5, 2, b"fuzz")]
         inp = Input("request", method, None, hdr, self.header_schema, pay, self.schemas[method], desc)
+        if self.keys is not None:
+            inp.identity = self.keys.caller(method, REQUEST_CALLERS)
         if method == M_REPLAY and rng.random() < 0.95:
             inp.payload_mutations = False   # keep the replay small
         self._mutate(inp, self.request_mutators)
@@ -1013,12 +1092,17 @@ class Generator:
                 fid = b"fz-fill-%d" % self.counter if rng.random() < 0.95 else b"fz-fill-dup"
                 set_field(pay, 2, 2, fid)
         producer = PRODUCERS[rng.randrange(3)]
+        identity = None
+        if self.keys is not None:
+            # Published from the PUB of the identity that may publish it, as that producer.
+            identity = producer = self.keys.publisher(topic)
         self.sequences[producer] += 1
         seq = self.sequences[producer]
         hdr = [(1, 2, b"%s/%d" % (producer.encode(), seq)), (2, 2, producer.encode()), (3, 0, seq),
                (4, 0, now_ms()), (5, 2, topic.encode()), (6, 2, b"fz-%d" % self.counter),
                (7, 2, self.instances[producer])]
         inp = Input("event", None, topic.encode(), hdr, self.event_header_schema, pay, self.schemas[topic], desc)
+        inp.identity = identity
         self._mutate(inp, self.event_mutators)
         hdr_b, pay_b = self._encode(inp)
         if "oversize" not in self.disabled and rng.random() < 0.001:
@@ -1046,6 +1130,147 @@ def account_mobile(acc, account):
     """The mobile number of an account (ACC-03): verified, except FZ-A9's (coverage of that refusal)."""
     number = "+8529%07d" % sum(account.encode())
     return acc.MobileNumberUpdated(account_id=account, mobile_number=number, verified=account != "FZ-A9")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bus security: the keyring, the policy and the CurveZMQ settings of the campaign's sockets
+
+def read_key_file(path):
+    """The `name = value` lines of a key file made by slsctl (whole-line `#` comments; Z85
+    keys may contain '#' and '=', so a line is split at its first '=' only)."""
+    fields = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, _, value = line.partition("=")
+            fields[name.strip()] = value.strip()
+    return fields
+
+
+class BusPolicy:
+    """The bus policy file (compose/bus-policy.yaml), decided the way the services decide it
+    (Shared/SLSBus/Security/BusPolicy.swift): a full name, "package.Service/*", "package.*" or
+    "*"; "*" as an identity is every admitted identity; nothing is allowed unless a rule says so."""
+
+    def __init__(self, path):
+        import yaml
+        with open(path, encoding="utf-8") as f:
+            document = yaml.safe_load(f) or {}
+        self.path = path
+        self.sections = {name: {str(k): [str(i) for i in (v or [])] for k, v in (document.get(name) or {}).items()}
+                         for name in ("methods", "publish", "subscribe")}
+
+    @staticmethod
+    def matches(pattern, name, separator):
+        if pattern == "*":
+            return True
+        if pattern.endswith(separator + "*"):
+            return name.startswith(pattern[:-1])
+        return pattern == name
+
+    def _allowed(self, section, identity, name, separator):
+        return any((identity in ids or "*" in ids) and self.matches(pattern, name, separator)
+                   for pattern, ids in self.sections[section].items())
+
+    def may_call(self, identity, method):
+        return self._allowed("methods", identity, method, "/")
+
+    def may_publish(self, identity, type_name):
+        return self._allowed("publish", identity, type_name, ".")
+
+    def may_read(self, identity, type_name):
+        return self._allowed("subscribe", identity, type_name, ".")
+
+    def subscription_covered(self, identity, prefix):
+        """The first half of the bus's rule for a subscription (every type the prefix can match
+        must be readable); False means the bus refuses it whatever else holds."""
+        for pattern, ids in self.sections["subscribe"].items():
+            if identity not in ids and "*" not in ids:
+                continue
+            if pattern == "*" or (pattern.endswith(".*") and prefix.startswith(pattern[:-1])) or prefix == pattern:
+                return True
+        return False
+
+
+class BusKeys:
+    """The campaign's keyring in its work folder, made once by `slsctl keys create`, the policy,
+    and the CurveZMQ client settings of every socket the campaign opens."""
+
+    def __init__(self, bin_dir, keyring, policy_path):
+        self.keyring = keyring
+        self.policy_path = os.path.abspath(policy_path)
+        os.makedirs(os.path.dirname(keyring), exist_ok=True)   # slsctl does not make parent folders
+        cmd = [os.path.join(bin_dir, "slsctl"), "keys", "create", "--keyring", keyring] + IDENTITIES
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                              timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError("%s failed (exit %d): %s" % (" ".join(cmd), done.returncode,
+                                                           done.stdout.decode("utf-8", "replace").strip()[-2000:]))
+        self.public_dir = os.path.join(keyring, "public")
+        self.secret_dir = os.path.join(keyring, "secret")
+        self.public, self.secret = {}, {}
+        for identity in IDENTITIES:
+            pub = read_key_file(os.path.join(self.public_dir, identity + ".pub"))
+            sec = read_key_file(self.key_file(identity))
+            if pub.get("identity") != identity or sec.get("identity") != identity or "secret-key" not in sec:
+                raise RuntimeError("keyring %s: unexpected key files for %s" % (keyring, identity))
+            self.public[identity] = pub["public-key"].encode()
+            self.secret[identity] = sec["secret-key"].encode()
+        self.policy = BusPolicy(self.policy_path)
+
+    def key_file(self, identity):
+        return os.path.join(self.secret_dir, identity + ".key")
+
+    def server_args(self, identity):
+        return ["--key-file", self.key_file(identity), "--public-keys", self.public_dir, "--policy", self.policy_path]
+
+    def secure(self, sock, identity, server):
+        """Makes `sock` a CurveZMQ client of `server` with `identity`'s key pair."""
+        sock.curve_serverkey = self.public[server]
+        sock.curve_publickey = self.public[identity]
+        sock.curve_secretkey = self.secret[identity]
+
+    def caller(self, method, prefer=REQUEST_CALLERS):
+        """The first identity of `prefer` the policy lets call `method` (else the first one:
+        its calls get PERMISSION_DENIED)."""
+        return next((i for i in prefer if self.policy.may_call(i, method)), prefer[0])
+
+    def publisher(self, type_name):
+        """The identity whose PUB carries valid events of `type_name` (the first of
+        EVENT_PUBLISHERS the policy lets publish it; else "accounts", and the bus drops them)."""
+        return next((i for i in EVENT_PUBLISHERS if self.policy.may_publish(i, type_name)), EVENT_PUBLISHERS[0])
+
+
+def make_socket(ctx, kind, keys=None, identity=None, server="crypto-rules"):
+    """A socket with LINGER 0; a CurveZMQ client as `identity` when there are keys (and an identity)."""
+    sock = ctx.socket(kind)
+    sock.setsockopt(zmq.LINGER, 0)
+    if keys is not None and identity is not None:
+        keys.secure(sock, identity, server)
+    return sock
+
+
+HANDSHAKE_EVENTS = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                    zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+
+
+def handshake_events(monitor):
+    """(failed, succeeded) handshakes reported so far by a socket monitor (non-blocking)."""
+    from zmq.utils.monitor import recv_monitor_message
+    failed = succeeded = 0
+    while True:
+        try:
+            event = recv_monitor_message(monitor, zmq.NOBLOCK)["event"]
+        except zmq.Again:
+            return failed, succeeded
+        except (zmq.ZMQError, ValueError, KeyError):
+            return failed, succeeded
+        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            succeeded += 1
+        elif event & HANDSHAKE_EVENTS:
+            failed += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1100,8 +1325,10 @@ def weekend_clock_offset():
 
 
 class Stack:
-    def __init__(self, bin_dir, workdir, max_bytes, extra_args, backtraces, clock_offset):
+    def __init__(self, bin_dir, workdir, max_bytes, extra_args, backtraces, clock_offset, keys=None):
+        """keys: the BusKeys both processes and every client use; None runs them --insecure."""
         self.bin_dir, self.workdir = bin_dir, workdir
+        self.keys = keys
         self.max_bytes, self.extra_args = max_bytes, list(extra_args)
         self.clock_offset = clock_offset
         base = free_port_base(4)
@@ -1109,6 +1336,9 @@ class Stack:
         self.data_dir = os.path.join(workdir, "crypto-rules-data")
         os.makedirs(self.data_dir, exist_ok=True)
         self.env = dict(os.environ)
+        # Bus security comes from the command line only (SLS_INSECURE=1 would turn it off).
+        for variable in ("SLS_INSECURE", "SLS_KEY_FILE", "SLS_PUBLIC_KEYS", "SLS_POLICY"):
+            self.env.pop(variable, None)
         self.env.update(SLS_EVENTS_PUBLISH=self.endpoint("publishers"), SLS_EVENTS_SUBSCRIBE=self.endpoint("subscribers"),
                         SLS_HEARTBEAT_SECONDS="1", SLS_LOG_LEVEL="info")
         if not backtraces:
@@ -1121,12 +1351,16 @@ class Stack:
     def endpoint(self, name):
         return "tcp://127.0.0.1:%d" % self.ports[name]
 
+    def security_args(self, name):
+        return self.keys.server_args(SERVER_IDENTITY[name]) if self.keys is not None else ["--insecure"]
+
     def command(self, name):
         if name == "sls-event-bus":
             return [os.path.join(self.bin_dir, name), "--listen", self.endpoint("bus"),
-                    "--events-publish", self.endpoint("publishers"), "--events-subscribe", self.endpoint("subscribers")]
+                    "--events-publish", self.endpoint("publishers"),
+                    "--events-subscribe", self.endpoint("subscribers")] + self.security_args(name)
         cmd = [os.path.join(self.bin_dir, name), "--listen", self.endpoint("crypto"), "--data-dir", self.data_dir,
-               "--max-message-bytes", str(self.max_bytes)]
+               "--max-message-bytes", str(self.max_bytes)] + self.security_args(name)
         if self.clock_offset:
             cmd += ["--clock-offset-seconds", str(self.clock_offset)]
         return cmd + self.extra_args
@@ -1246,27 +1480,57 @@ def crash_excerpt(log_text, before=12, frames=16):
 # Synchronous calls and account preparation
 
 class Client:
-    """Blocking calls on one DEALER (checks, preparation, replay)."""
+    """Blocking calls (checks, preparation, replay). With bus security, one DEALER per identity
+    it calls as: per method the first identity of `prefer` the policy lets call it."""
 
-    def __init__(self, ctx, pb, endpoint):
-        self.pb = pb
-        self.sock = ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(endpoint)
+    def __init__(self, ctx, pb, endpoint, keys=None, server="crypto-rules", prefer=CHECK_CALLERS):
+        self.ctx, self.pb, self.endpoint = ctx, pb, endpoint
+        self.keys, self.server, self.prefer = keys, server, prefer
+        self.socks = {}
         self.next_id = 1
+        self.sock_for(self.default_identity())
+
+    def default_identity(self):
+        return None if self.keys is None else self.prefer[0]
+
+    def identity_for(self, method):
+        return None if self.keys is None else self.keys.caller(method, self.prefer)
+
+    def sock_for(self, identity):
+        if self.keys is None:
+            identity = None
+        sock = self.socks.get(identity)
+        if sock is None:
+            sock = make_socket(self.ctx, zmq.DEALER, self.keys, identity, self.server)
+            sock.connect(self.endpoint)
+            self.socks[identity] = sock
+        return sock
 
     def close(self):
-        self.sock.close(0)
+        for sock in self.socks.values():
+            sock.close(0)
+        self.socks.clear()
 
-    def call_raw(self, frames, request_id, timeout):
-        """Sends frames; returns (ReplyHeader, payload) with that request id, or None on timeout."""
-        self.sock.send_multipart(frames)
+    def call_raw(self, frames, request_id, timeout, identity=None):
+        """Sends frames (as `identity`, default the first preferred one); returns (ReplyHeader,
+        payload) with that request id, or None on timeout."""
+        sock = self.sock_for(identity or self.default_identity())
         deadline = time.monotonic() + timeout
+        try:
+            sock.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            # No connection to queue it on (yet): bounded, like everything else here.
+            if not sock.poll(int(timeout * 1000) + 1, zmq.POLLOUT):
+                return None
+            try:
+                sock.send_multipart(frames, zmq.NOBLOCK)
+            except zmq.Again:
+                return None
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or not self.sock.poll(int(left * 1000) + 1):
+            if left <= 0 or not sock.poll(int(left * 1000) + 1):
                 return None
-            reply = self.sock.recv_multipart()
+            reply = sock.recv_multipart()
             if len(reply) != 2:
                 continue
             try:
@@ -1282,7 +1546,8 @@ class Client:
         self.next_id += 1
         header = self.pb.envelope.RequestHeader(method=method, request_id=rid, deadline_unix_ms=0,
                                                 trace_id="fz-check-%d" % rid, caller="fuzz-check")
-        got = self.call_raw([header.SerializeToString(), message.SerializeToString()], rid, timeout)
+        got = self.call_raw([header.SerializeToString(), message.SerializeToString()], rid, timeout,
+                            self.identity_for(method))
         if got is None:
             raise TimeoutError("no reply to %s within %.1f s" % (method, timeout))
         rh, payload = got
@@ -1292,29 +1557,61 @@ class Client:
 
 
 class Publisher:
-    def __init__(self, ctx, pb, endpoint, producer):
-        self.pb = pb
-        self.sock = ctx.socket(zmq.PUB)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.SNDHWM, 100000)
-        self.sock.connect(endpoint)
+    """The campaign's PUB sockets to the bus. With bus security one per publishing identity
+    (opened on first use; "accounts" and "venue-gateway" at once), each event's producer being
+    that identity; without, one socket and `producer` ("fuzz-marker"), as before."""
+
+    def __init__(self, ctx, pb, endpoint, producer, keys=None):
+        self.ctx, self.pb, self.endpoint, self.keys = ctx, pb, endpoint, keys
         self.producer = producer
         self.instance = "%016x" % random.SystemRandom().getrandbits(64)
-        self.sequence = 0
+        # Per producer: its sequence and instance. The campaign shares the generator's, so that
+        # the valid events of one producer (seeds, markers, preparation) form one stream.
+        self.sequences = collections.Counter()
+        self.instances = {}
+        self.socks = {}
+        for identity in ([None] if keys is None else EVENT_PUBLISHERS):
+            self.socket(identity)
 
-    def frames(self, message):
-        self.sequence += 1
+    def identity_for(self, type_name):
+        return None if self.keys is None else self.keys.publisher(type_name)
+
+    def socket(self, identity):
+        """The PUB of `identity` (None without security)."""
+        if self.keys is None:
+            identity = None
+        sock = self.socks.get(identity)
+        if sock is None:
+            sock = make_socket(self.ctx, zmq.PUB, self.keys, identity, "event-bus")
+            sock.setsockopt(zmq.SNDHWM, 100000)
+            sock.connect(self.endpoint)
+            self.socks[identity] = sock
+        return sock
+
+    def frames(self, message, identity=None, producer=None, event_id=None, sequence=None, instance=None):
+        """An event's frames; its producer is the publishing identity unless `producer` says
+        otherwise (then give `sequence` and `instance`, to leave the real producer's stream alone)."""
+        producer = producer if producer is not None else (identity or self.producer)
+        if sequence is None:
+            self.sequences[producer] += 1
+            sequence = self.sequences[producer]
+        if instance is None:
+            instance = self.instances.get(producer, self.instance)
+            instance = instance.decode() if isinstance(instance, bytes) else instance
         name = message.DESCRIPTOR.full_name
-        header = self.pb.events.EventHeader(event_id="%s/%d" % (self.producer, self.sequence), producer=self.producer,
-                                            sequence=self.sequence, time_unix_ms=now_ms(), type=name,
-                                            producer_instance=self.instance)
+        header = self.pb.events.EventHeader(event_id=event_id or "%s/%d" % (producer, sequence), producer=producer,
+                                            sequence=sequence, time_unix_ms=now_ms(), type=name,
+                                            producer_instance=instance)
         return [name.encode(), header.SerializeToString(), message.SerializeToString()]
 
-    def publish(self, message, sock=None):
-        (sock or self.sock).send_multipart(self.frames(message))
+    def publish(self, message):
+        identity = self.identity_for(message.DESCRIPTOR.full_name)
+        self.socket(identity).send_multipart(self.frames(message, identity))
 
     def close(self):
-        self.sock.close(0)
+        for sock in self.socks.values():
+            sock.close(0)
+        self.socks.clear()
 
 
 def guard_view(state):
@@ -1340,7 +1637,7 @@ def wait_serving(stack, ctx, pb, name, timeout=20.0):
     while time.monotonic() < deadline:
         if not stack.alive(name):
             return False
-        client = Client(ctx, pb, endpoint)
+        client = Client(ctx, pb, endpoint, stack.keys, SERVER_IDENTITY[name])
         try:
             code, resp = client.call(M_HEALTH, pb.health.HealthCheckRequest(), timeout=0.5)
             if code == 0 and resp.status == pb.health.SERVING:
@@ -1362,7 +1659,8 @@ class Preparer:
         self.acc = pb.accounts
 
     def client(self):
-        return Client(self.ctx, self.pb, self.stack.endpoint("crypto"))
+        # RequestPermission and PlaceOrder are the portal's (customers' requests).
+        return Client(self.ctx, self.pb, self.stack.endpoint("crypto"), self.stack.keys, prefer=REQUEST_CALLERS)
 
     def wait_for(self, client, account, predicate, republish, timeout=20.0):
         deadline = time.monotonic() + timeout
@@ -1439,10 +1737,10 @@ class Preparer:
 # The campaign
 
 class Dealer:
-    def __init__(self, ctx, endpoint, index, routing_id=None):
+    def __init__(self, ctx, endpoint, index, routing_id=None, keys=None, identity=None):
         self.index = index
-        self.sock = ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
+        self.identity = identity            # the key it calls with (None without bus security)
+        self.sock = make_socket(ctx, zmq.DEALER, keys, identity, "crypto-rules")
         self.sock.setsockopt(zmq.SNDHWM, 10000)
         self.sock.setsockopt(zmq.RCVHWM, 10000)
         if routing_id:
@@ -1462,9 +1760,27 @@ class Campaign:
         self.rng = random.Random(self.seed)
         self.ctx = zmq.Context()
         self.clock_offset = weekend_clock_offset()
+        # Bus security: one keyring per campaign, made before any process starts.
+        self.keys = None if args.insecure else BusKeys(args.bin_dir, os.path.join(workdir, "keyring"), args.policy)
         self.stack = Stack(args.bin_dir, workdir, args.max_message_bytes, args.extra_service_arg,
-                           not args.no_backtraces, self.clock_offset)
-        self.gen = Generator(pb, self.rng, args.max_message_bytes, args.disable)
+                           not args.no_backtraces, self.clock_offset, self.keys)
+        self.gen = Generator(pb, self.rng, args.max_message_bytes, args.disable, self.keys)
+        if self.keys is None:
+            self.dealer_ids = [None] * DEALERS
+        else:
+            # Four DEALERs as the identity of the customer methods, one per other identity needed.
+            primary = self.keys.caller(CRYPTO + "CheckOrder", REQUEST_CALLERS)
+            others = sorted({self.keys.caller(m, REQUEST_CALLERS) for m in pb.methods} - {primary})
+            self.dealer_ids = [primary] * DEALERS + others
+        self.hostile_rng = random.Random(self.seed ^ 0x5EC0)
+        self.hostile_open = []              # hostile connections being watched
+        self.hostile_counter = 0
+        self.hostile_subs = []              # subscribers (dicts: label, sock, monitor, ...) that must get nothing
+        self.observer = None                # "operations" SUB reading what the bus forwards
+        self.observed = collections.Counter()
+        self.leaks = []
+        self.requests_by_identity = collections.Counter()
+        self.last_hostile_input = 0
         self.findings = []
         self.counts = collections.Counter()
         self.site_counts = collections.Counter()
@@ -1516,20 +1832,65 @@ class Campaign:
         return True
 
     def open_sockets(self):
-        self.pub = Publisher(self.ctx, self.pb, self.stack.endpoint("publishers"), "fuzz-marker")
-        # A catch-all subscriber (never read) makes our PUB send every topic, wrong ones included,
-        # through the bus instead of filtering them out locally.
-        self.sink = self.ctx.socket(zmq.SUB)
-        self.sink.setsockopt(zmq.LINGER, 0)
-        self.sink.setsockopt(zmq.RCVHWM, 1000)
-        self.sink.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sink.connect(self.stack.endpoint("subscribers"))
+        self.pub = Publisher(self.ctx, self.pb, self.stack.endpoint("publishers"), "fuzz-marker", self.keys)
+        self.pub.sequences, self.pub.instances = self.gen.sequences, self.gen.instances
+        self.sink = None
+        if self.keys is None:
+            # A catch-all subscriber (never read) makes our PUB send every topic, wrong ones included,
+            # through the bus instead of filtering them out locally. (The bus's XSUB subscribes to
+            # everything itself now; with security "" is refused anyway, see open_observers.)
+            self.sink = self.ctx.socket(zmq.SUB)
+            self.sink.setsockopt(zmq.LINGER, 0)
+            self.sink.setsockopt(zmq.RCVHWM, 1000)
+            self.sink.setsockopt(zmq.SUBSCRIBE, b"")
+            self.sink.connect(self.stack.endpoint("subscribers"))
+        else:
+            self.open_observers()
         self.open_dealers()
+
+    def open_observers(self):
+        """With security: the observer ("operations", exact types it may read) and the hostile
+        subscribers, which must never receive anything."""
+        policy = self.keys.policy
+        endpoint = self.stack.endpoint("subscribers")
+        self.observer = make_socket(self.ctx, zmq.SUB, self.keys, "operations", "event-bus")
+        self.observer.setsockopt(zmq.RCVHWM, 200000)
+        self.observed_types = [t for t in OBSERVED_TYPES if policy.may_read("operations", t)
+                               and policy.subscription_covered("operations", t)]
+        for t in self.observed_types:
+            self.observer.setsockopt(zmq.SUBSCRIBE, t.encode())
+        self.observer.connect(endpoint)
+        candidates = [
+            ("operations subscribed to \"\"", "operations", "key", [b""]),
+            ("portal subscribed to prefixes it may not read", "portal", "key",
+             [b"", b"sls.", b"sls.accounts.v1.", b"sls.accounts.v1.AccountBalanceUpdated", b"sls.crypto.v1.Venue",
+              b"sls.events.v1.ServiceHeartbeat", b"sls.crypto.v1.MarkPriceUpdatedX", b"sls.accounts.v1.*"]),
+            ("venue-gateway subscribed to account events", "venue-gateway", "key",
+             [b"sls.accounts.v1.AccountBalanceUpdated", b"sls.accounts.v1."]),
+            ("a subscriber without CURVE", None, "plain", [b"", b"sls.accounts.v1.AccountBalanceUpdated"]),
+            ("a subscriber with an unknown key", None, "unknown", [b"", b"sls.accounts.v1.AccountBalanceUpdated"]),
+        ]
+        for label, identity, how, prefixes in candidates:
+            if identity is not None:
+                # Only prefixes the policy refuses to this identity (a --policy may grant more).
+                prefixes = [p for p in prefixes if not policy.subscription_covered(identity, p.decode())]
+                if not prefixes:
+                    continue
+            sock = self.hostile_socket(zmq.SUB, how, identity, "event-bus")
+            sock.setsockopt(zmq.RCVHWM, 1000)
+            for prefix in prefixes:
+                sock.setsockopt(zmq.SUBSCRIBE, prefix)
+            monitor = sock.get_monitor_socket(HANDSHAKE_EVENTS) if identity is None else None
+            sock.connect(endpoint)
+            self.hostile_subs.append(dict(label=label, sock=sock, monitor=monitor, received=0, failed=0, ok=0))
+        # PUBs of identities that may not publish what the hostile events carry: connected now, so
+        # that those events reach the bus (a PUB drops what it sends before the bus subscribed).
+        for identity in ("portal", "operations", "trading-gateway"):
+            self.pub.socket(identity)
 
     def open_dealers(self):
         endpoint = self.stack.endpoint("crypto")
-        self.dealers = [Dealer(self.ctx, endpoint, i, b"\x01" + b"R" * 254 if i == DEALERS - 1 else None)
-                        for i in range(DEALERS)]
+        self.dealers = [self.new_dealer(i, endpoint) for i in range(len(self.dealer_ids))]
         self.poller = zmq.Poller()
         for d in self.dealers:
             self.poller.register(d.sock, zmq.POLLIN)
@@ -1544,10 +1905,14 @@ class Campaign:
         else:
             self.unanswered += d.inflight
 
+    def new_dealer(self, i, endpoint):
+        return Dealer(self.ctx, endpoint, i, b"\x01" + b"R" * 254 if i == DEALERS - 1 else None, self.keys,
+                      self.dealer_ids[i])
+
     def replace_dealer(self, i, reason):
         old = self.dealers[i]
         self.close_dealer(old, reason)
-        d = Dealer(self.ctx, self.stack.endpoint("crypto"), i, b"\x01" + b"R" * 254 if i == DEALERS - 1 else None)
+        d = self.new_dealer(i, self.stack.endpoint("crypto"))
         self.dealers[i] = d
         self.poller.register(d.sock, zmq.POLLIN)
 
@@ -1580,6 +1945,8 @@ class Campaign:
                 continue
             code = rh.status.code
             self.by_status[code] += 1
+            if code == 7 and rh.status.message.startswith("'") and " may not call " in rh.status.message:
+                self.counts["policy_denied"] += 1     # the bus policy's refusal, not a business rule's
             method = d.pending.pop(rh.request_id, None)
             if method is None:
                 continue
@@ -1645,7 +2012,7 @@ class Campaign:
         """Publishes a marker event and waits until the service shows it: every event published
         before it was processed. False when it does not show up in time."""
         value = self.publish_marker()
-        client = Client(self.ctx, self.pb, self.stack.endpoint("crypto"))
+        client = Client(self.ctx, self.pb, self.stack.endpoint("crypto"), self.stack.keys)
         try:
             deadline = time.monotonic() + timeout
             last_publish = time.monotonic()
@@ -1676,45 +2043,67 @@ class Campaign:
             client.close()
 
     # -- inputs --------------------------------------------------------------------------------
-    def send_request(self, d):
+    def make_request(self):
+        """The next fuzz request: (request id, frames, Input); its Input names the identity it
+        must be sent as (the DEALERs of that identity carry it)."""
         self.request_id += 1
         rid = self.request_id
         deadline = 0 if self.rng.random() < 0.3 else now_ms() + 30000
         frames, inp = self.gen.request(rid, deadline)
+        return rid, frames, inp
+
+    def send_request(self, d, request):
+        rid, frames, inp = request
         try:
             d.sock.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
             # The DEALER's queue is full (no connection?): wait a little, then give up on it.
-            if not d.sock.poll(1000, zmq.POLLOUT):
+            try:
+                if not d.sock.poll(1000, zmq.POLLOUT):
+                    raise zmq.Again()
+                d.sock.send_multipart(frames, zmq.NOBLOCK)
+            except zmq.Again:
                 self.counts["send_dropped"] += 1
                 return
-            d.sock.send_multipart(frames, zmq.NOBLOCK)
         self.n_inputs += 1
         self.since_check += 1
         self.sent_requests += 1
+        self.requests_by_identity[d.identity or "(insecure)"] += 1
         d.requests += 1
         d.inflight += 1
         d.sent.append(self.n_inputs)
         if inp.intact:
             d.pending[rid] = inp.method
-        self.history.append((self.n_inputs, "request", d.index, time.monotonic() - self.t0, frames, inp.desc))
+        self.history.append((self.n_inputs, "request", d.index, time.monotonic() - self.t0, frames, inp.desc,
+                             d.identity))
 
     def send_event(self):
         frames, inp = self.gen.event()
-        self.pub.sock.send_multipart(frames)
+        self.pub.socket(inp.identity).send_multipart(frames)
         self.n_inputs += 1
         self.since_check += 1
         self.sent_events += 1
-        self.history.append((self.n_inputs, "event", None, time.monotonic() - self.t0, frames, inp.desc))
+        self.history.append((self.n_inputs, "event", None, time.monotonic() - self.t0, frames, inp.desc,
+                             inp.identity))
         if self.sent_events - self.last_marker_event_count >= MARKER_EVERY:
             self.last_marker_event_count = self.sent_events
             self.publish_marker()
-            self.query_marker(self.dealers[0])
+            self.query_marker(self.marker_dealer())
 
-    def pick_dealer(self, start):
-        n = len(self.dealers)
+    def marker_dealer(self):
+        """A DEALER whose identity may call GetAccountState (marker queries)."""
+        if self.keys is not None:
+            for d in self.dealers:
+                if self.keys.policy.may_call(d.identity, CRYPTO + "GetAccountState"):
+                    return d
+        return self.dealers[0]
+
+    def pick_dealer(self, start, identity=None):
+        """A DEALER of `identity` (every DEALER without security) with room in its window."""
+        candidates = [d for d in self.dealers if d.identity == identity] or self.dealers
+        n = len(candidates)
         for k in range(n):
-            d = self.dealers[(start + k) % n]
+            d = candidates[(start + k) % n]
             if d.inflight < WINDOW:
                 return d
         return None
@@ -1740,6 +2129,12 @@ class Campaign:
                     last_progress = time.monotonic()
                     continue
                 self.drain_all()
+                if self.keys is not None:
+                    self.observe()
+                    self.service_hostile()
+                    if args.hostile_every and self.n_inputs - self.last_hostile_input >= args.hostile_every:
+                        self.last_hostile_input = self.n_inputs
+                        self.start_hostile()
                 if self.sent_requests and self.sent_requests % RECYCLE_EVERY < 128 and self.dealers[0].requests > 1000:
                     self.replace_dealer(0, "recycle")
                     self.counts["dealer_reconnects"] += 1
@@ -1749,10 +2144,12 @@ class Campaign:
                 self.send_event()
                 continue
             turn += 1
-            d = self.pick_dealer(turn)
+            request = self.make_request()
+            identity = request[2].identity
+            d = self.pick_dealer(turn, identity)
             while d is None:
                 self.wait_replies(50)
-                d = self.pick_dealer(turn)
+                d = self.pick_dealer(turn, identity)
                 if d is not None:
                     last_progress = time.monotonic()
                     break
@@ -1761,16 +2158,313 @@ class Campaign:
                     last_progress = time.monotonic()
                     if self.aborted:
                         return
-                    if self.pick_dealer(turn) is None:
+                    if self.pick_dealer(turn, identity) is None:
                         # The service answers checks but not these DEALERs: their requests are lost.
                         self.counts["stalled_dealers"] += 1
                         self.reset_dealers("stalled")
-                    d = self.pick_dealer(turn)
-            self.send_request(d)
+                    d = self.pick_dealer(turn, identity)
+            self.send_request(d, request)
         # Let the requests in flight finish (bounded).
         end = time.monotonic() + 5
         while any(d.inflight for d in self.dealers) and time.monotonic() < end:
             self.wait_replies(50)
+
+    # -- bus security: the observer and hostile traffic -------------------------------------------
+    def leak(self, what, detail):
+        """Something the stack should have refused got through: a SECURITY finding."""
+        self.counts["hostile_leak"] += 1
+        entry = dict(what=what, detail=detail, input_index=self.n_inputs, t=round(time.monotonic() - self.t0, 1))
+        if len(self.leaks) < 50:
+            self.leaks.append(entry)
+        if self.counts["hostile_leak"] <= 10:
+            self.log("SECURITY #%d after input %d: %s: %s" % (self.counts["hostile_leak"], self.n_inputs, what, detail))
+
+    def hostile_socket(self, kind, how, identity=None, server="crypto-rules"):
+        """A socket for hostile traffic. how: "plain" (no CURVE), "unknown" (CURVE with a fresh key
+        pair the servers do not know), "wrong-server" (a valid identity, a server key that is
+        not the server's), "key" (a valid identity's key)."""
+        sock = self.ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RECONNECT_IVL, 250)
+        if how == "unknown":
+            public, secret = zmq.curve_keypair()
+            sock.curve_serverkey = self.keys.public[server]
+            sock.curve_publickey, sock.curve_secretkey = public, secret
+        elif how == "wrong-server":
+            sock.curve_serverkey = zmq.curve_keypair()[0]
+            sock.curve_publickey, sock.curve_secretkey = self.keys.public[identity], self.keys.secret[identity]
+        elif how == "key":
+            self.keys.secure(sock, identity, server)
+        return sock
+
+    def hostile_event(self, message, producer, label):
+        """Frames of an event for hostile traffic: valid but for who sends it (marked, so the
+        observer can tell it was forwarded)."""
+        self.hostile_counter += 1
+        return self.pub.frames(message, producer=producer, event_id="%s%d" % (HOSTILE_MARK, self.hostile_counter),
+                               sequence=self.hostile_counter, instance="fz-hostile"), label
+
+    def guard_balance_event(self):
+        return self.pb.accounts.AccountBalanceUpdated(account_id=GUARD, total_equity="1", cash="1")
+
+    def guard_fill_event(self):
+        return self.pb.crypto.VenueOrderFilled(order_id=self.guard_order_id or "CO-0", fill_id="fz-hostile-fill",
+                                               quantity="0.05", price="1000000")
+
+    def hostile_requests(self):
+        """Requests that would change or read the guard if they were served: [(method, message)]."""
+        c = self.pb.crypto
+        return [(M_HEALTH, self.pb.health.HealthCheckRequest()),
+                (CRYPTO + "GetAccountState", c.GetAccountStateRequest(account_id=GUARD)),
+                (CRYPTO + "CancelOrder", c.CancelOrderRequest(account_id=GUARD, order_id=self.guard_order_id)),
+                (CRYPTO + "RequestTransfer", c.TransferRequest(account_id=GUARD, asset=c.BTC, quantity="0.05",
+                                                               direction="withdrawal")),
+                (CRYPTO + "ChargeCustodyFees", c.CustodyFeeRequest(month=time.strftime("%Y-%m", time.gmtime())))]
+
+    def send_hostile_requests(self, attempt, requests):
+        for method, message in requests:
+            self.hostile_counter += 1
+            rid = (1 << 62) + self.hostile_counter
+            header = self.pb.envelope.RequestHeader(method=method, request_id=rid, trace_id="%s%d" % (
+                HOSTILE_MARK, self.hostile_counter), caller="portal")
+            try:
+                attempt["sock"].send_multipart([header.SerializeToString(), message.SerializeToString()], zmq.NOBLOCK)
+            except zmq.Again:
+                attempt["unsent"] += 1
+                continue
+            attempt["pending"][rid] = method
+
+    HOSTILE_KINDS = ["rpc-plain", "rpc-unknown-key", "event-spoofed-producer", "rpc-denied", "pub-plain",
+                     "rpc-wrong-server-key", "event-type-not-allowed", "bus-rpc-unknown-key", "pub-unknown-key",
+                     "event-spoofed-producer", "bus-rpc-plain", "rpc-denied", "xsub-unsubscribe"]
+
+    def start_hostile(self):
+        """One piece of hostile traffic (in turn); connections are watched by service_hostile."""
+        kind = self.HOSTILE_KINDS[self.counts["hostile_turn"] % len(self.HOSTILE_KINDS)]
+        if kind not in ("event-spoofed-producer", "event-type-not-allowed") and len(self.hostile_open) >= HOSTILE_OPEN_MAX:
+            self.counts["hostile_skipped"] += 1     # its turn comes again next time
+            return
+        self.counts["hostile_turn"] += 1
+        self.counts["hostile:" + kind] += 1
+        rng = self.hostile_rng
+        policy = self.keys.policy
+        if kind in ("event-spoofed-producer", "event-type-not-allowed"):
+            self.hostile_events(kind)
+            return
+        attempt = dict(kind=kind, deadline=time.monotonic() + HOSTILE_WAIT, pending={}, replies=0, unsent=0,
+                       failed=0, ok=0, monitor=None, expect="nothing", identity=None, events=None)
+        if kind.startswith("rpc-") or kind.startswith("bus-rpc-"):
+            on_bus = kind.startswith("bus-")
+            server = "event-bus" if on_bus else "crypto-rules"
+            if kind == "rpc-denied":
+                # An admitted identity calling what the policy does not let it call.
+                pairs = [(i, m, msg) for i in ("venue-gateway", "accounts", "trading-gateway", "portal", "event-bus")
+                         for m, msg in self.hostile_requests() if not policy.may_call(i, m)]
+                if not pairs:
+                    return
+                identity = rng.choice(sorted({p[0] for p in pairs}))
+                requests = [(m, msg) for i, m, msg in pairs if i == identity]
+                attempt.update(expect="denied", identity=identity)
+                sock = self.hostile_socket(zmq.DEALER, "key", identity, server)
+            else:
+                how = {"plain": "plain", "unknown-key": "unknown", "wrong-server-key": "wrong-server"}[
+                    kind.split("-", 2 if on_bus else 1)[-1]]
+                requests = self.hostile_requests() if not on_bus else [(M_HEALTH, self.pb.health.HealthCheckRequest())]
+                sock = self.hostile_socket(zmq.DEALER, how, "portal", server)
+                attempt["monitor"] = sock.get_monitor_socket(HANDSHAKE_EVENTS)
+            sock.connect(self.stack.endpoint("bus" if on_bus else "crypto"))
+            attempt["sock"] = sock
+            self.send_hostile_requests(attempt, requests)
+        elif kind.startswith("pub-"):
+            sock = self.hostile_socket(zmq.PUB, "plain" if kind == "pub-plain" else "unknown", None, "event-bus")
+            attempt["monitor"] = sock.get_monitor_socket(HANDSHAKE_EVENTS)
+            sock.connect(self.stack.endpoint("publishers"))
+            attempt["sock"] = sock
+            attempt["events"] = [self.hostile_event(self.guard_balance_event(), "accounts", "balance of the guard")[0],
+                                 self.hostile_event(self.guard_fill_event(), "venue-gateway", "fill of the guard's order")[0]]
+        else:   # xsub-unsubscribe: an admitted subscriber tries to cancel the service's subscriptions
+            sock = self.hostile_socket(zmq.XSUB, "key", "operations", "event-bus")
+            sock.connect(self.stack.endpoint("subscribers"))
+            attempt.update(sock=sock, identity="operations", expect="anything", deadline=time.monotonic() + 0.5)
+            frames = []
+            for t in ("sls.accounts.v1.AccountBalanceUpdated", "sls.crypto.v1.VenueOrderFilled",
+                      "sls.crypto.v1.MarkPriceUpdated", "sls.accounts.v1.AccountProfileUpdated"):
+                frames += [b"\x01" + t.encode(), b"\x00" + t.encode()]
+            frames += [b"\x01", b"\x00", b"\x00sls.", b"\x02junk", b"\x01" + b"S" * 300, b"\x01sls.\xff\xfe"]
+            attempt["xsub"] = frames
+        self.hostile_open.append(attempt)
+
+    def hostile_events(self, kind):
+        """Events from admitted publishers that the bus must drop: under another producer name,
+        or of a type the identity may not publish. They name the guard (a balance update, a fill
+        of its resting order), so one that reached the service changes the guard."""
+        rng = self.hostile_rng
+        policy = self.keys.policy
+        if kind == "event-spoofed-producer":
+            identity = rng.choice(EVENT_PUBLISHERS)
+            message = self.guard_balance_event() if identity == "accounts" else self.guard_fill_event()
+            producer = rng.choice([p for p in IDENTITIES + ["account-service", "Accounts", identity + " ",
+                                                            identity + "\x00", identity.upper(), "venue"]
+                                   if p != identity])
+        else:
+            options = [(i, m) for i in ("portal", "accounts", "venue-gateway", "operations", "trading-gateway")
+                       for m in (self.guard_balance_event(), self.guard_fill_event())
+                       if not policy.may_publish(i, m.DESCRIPTOR.full_name)]
+            if not options:
+                return
+            identity, message = rng.choice(options)
+            producer = identity
+        frames, _ = self.hostile_event(message, producer, kind)
+        self.pub.socket(identity).send_multipart(frames)
+        self.counts["hostile_events"] += 1
+        self.counts["hostile_events:" + kind] += 1
+        desc = ["hostile %s: %s from %s as producer %r" % (kind, message.DESCRIPTOR.name, identity, producer)]
+        # Saved with the inputs (a replay sends it from the same identity).
+        self.history.append((self.n_inputs, "event", None, time.monotonic() - self.t0, frames, desc, identity))
+
+    def service_hostile(self, final=False):
+        """Reads what the hostile connections got (non-blocking) and closes those past their time."""
+        now = time.monotonic()
+        still = []
+        for a in self.hostile_open:
+            sock = a["sock"]
+            if a["monitor"] is not None:
+                failed, ok = handshake_events(a["monitor"])
+                a["failed"] += failed
+                a["ok"] += ok
+            if a.get("events"):
+                for frames in a["events"]:
+                    try:
+                        sock.send_multipart(frames, zmq.NOBLOCK)
+                    except zmq.Again:
+                        pass
+            if a.get("xsub"):
+                while a["xsub"]:
+                    try:
+                        sock.send(a["xsub"][0], zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    a["xsub"].pop(0)
+            if sock.getsockopt(zmq.TYPE) in (zmq.DEALER, zmq.XSUB):
+                while True:
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    a["replies"] += 1
+                    if a["kind"] == "xsub-unsubscribe":
+                        continue    # it may read what operations may read
+                    code = None
+                    if len(frames) == 2:
+                        try:
+                            rh = self.pb.envelope.ReplyHeader.FromString(frames[0])
+                            code = rh.status.code
+                            a["pending"].pop(rh.request_id, None)
+                        except Exception:
+                            pass
+                    if a["expect"] == "denied" and code == 7:
+                        self.counts["permission_denied_as_expected"] += 1
+                    else:
+                        self.leak("%s got a reply" % a["kind"], "identity %s, status %s, frames %s" % (
+                            a["identity"], self.pb.status_name(code) if code is not None else "?",
+                            [short(f, 60) for f in frames]))
+            if a["failed"] and "failed_at" not in a:
+                a["failed_at"] = now
+            done = (final or now >= a["deadline"] or (a["expect"] == "denied" and not a["pending"])
+                    # Refused at the handshake: a moment more for anything that might still come.
+                    or (a["expect"] == "nothing" and "failed_at" in a and now - a["failed_at"] >= HOSTILE_GRACE))
+            if not done:
+                still.append(a)
+                continue
+            if a["monitor"] is not None:
+                failed, ok = handshake_events(a["monitor"])
+                a["failed"] += failed
+                a["ok"] += ok
+                sock.disable_monitor()
+                a["monitor"].close(0)
+            sock.close(0)
+            if a["expect"] == "nothing":
+                if a["ok"]:
+                    self.leak("%s was admitted" % a["kind"], "%d handshake(s) succeeded" % a["ok"])
+                else:
+                    self.counts["refused_connections"] += 1
+                    self.counts["refused:" + a["kind"]] += 1
+                    if a["failed"]:
+                        self.counts["handshakes_failed_seen"] += 1
+            elif a["expect"] == "denied" and a["pending"]:
+                self.counts["denied_unanswered"] += len(a["pending"])
+        self.hostile_open = still
+
+    def observe(self):
+        """Reads what the observer and the hostile subscribers got (non-blocking)."""
+        if self.observer is None:
+            return
+        policy = self.keys.policy
+        events_pb = self.pb.events
+        for _ in range(100000):
+            try:
+                frames = self.observer.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self.observed["total"] += 1
+            if len(frames) != 3:
+                self.leak("the bus forwarded a %d-frame message" % len(frames), [short(f, 60) for f in frames])
+                continue
+            try:
+                header = events_pb.EventHeader.FromString(frames[1])
+            except Exception:
+                # The bus decodes it (SwiftProtobuf); Python's stricter checks may not: not a leak.
+                self.observed["undecodable_here"] += 1
+                continue
+            if header.type.encode("utf-8", "surrogateescape") != frames[0]:
+                self.leak("the bus forwarded an event whose topic is not its type", "topic %s, type %s" % (
+                    short(frames[0], 80), short(header.type, 80)))
+            elif header.event_id.startswith(HOSTILE_MARK):
+                self.leak("the bus forwarded a hostile event", "type %s, producer %r, event %s" % (
+                    header.type, header.producer[:80], header.event_id))
+            elif not policy.may_publish(header.producer, header.type):
+                self.leak("the bus forwarded an event its producer may not publish", "type %s, producer %r" % (
+                    short(header.type, 80), header.producer[:80]))
+            producer = header.producer if header.producer in IDENTITIES else "other"
+            if header.trace_id.startswith("fz-") and producer in EVENT_PUBLISHERS:
+                self.observed["fuzz"] += 1
+            elif producer in EVENT_PUBLISHERS:
+                self.observed["campaign"] += 1
+            else:
+                self.observed["by %s" % producer] += 1
+            self.observed["type " + header.type.rsplit(".", 1)[-1][:40]] += 1
+        for sub in self.hostile_subs:
+            if sub["monitor"] is not None:
+                failed, ok = handshake_events(sub["monitor"])
+                sub["failed"] += failed
+                sub["ok"] += ok
+                if ok:
+                    self.leak("hostile subscriber admitted", sub["label"])
+            while True:
+                try:
+                    frames = sub["sock"].recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                sub["received"] += 1
+                if sub["received"] <= 3:
+                    self.leak("a refused subscriber received an event", "%s: %s" % (
+                        sub["label"], [short(f, 60) for f in frames[:1]]))
+                else:
+                    self.counts["hostile_leak"] += 1
+
+    def close_security_sockets(self):
+        if self.keys is None:
+            return
+        self.observe()
+        self.service_hostile(final=True)
+        for sub in self.hostile_subs:
+            if sub["monitor"] is not None:
+                sub["sock"].disable_monitor()
+                sub["monitor"].close(0)
+            sub["sock"].close(0)
+        if self.observer is not None:
+            self.observer.close(0)
+            self.observer = None
 
     # -- checks --------------------------------------------------------------------------------
     def save_inputs(self, kind, number):
@@ -1789,9 +2483,9 @@ class Campaign:
         path = os.path.join(self.report_dir, "%s-%d.bin" % (kind, number))
         with open(path, "wb") as f:
             f.write(b"SLSFUZZ1\n")
-            for index, k, dealer, t, frames, desc in entries:
-                meta = {"index": index, "kind": k, "t": round(t, 3), "dealer": dealer, "desc": desc,
-                        "frames": [len(x) for x in frames]}
+            for index, k, dealer, t, frames, desc, identity in entries:
+                meta = {"index": index, "kind": k, "t": round(t, 3), "dealer": dealer, "identity": identity,
+                        "desc": desc, "frames": [len(x) for x in frames]}
                 f.write(json.dumps(meta, ensure_ascii=True).encode() + b"\n")
                 for x in frames:
                     f.write(x)
@@ -1850,7 +2544,7 @@ class Campaign:
         self.reset_dealers("restart")
         try:
             self.guard_order_id = Preparer(self.ctx, self.pb, self.stack, self.pub).all()
-            client = Client(self.ctx, self.pb, self.stack.endpoint("crypto"))
+            client = Client(self.ctx, self.pb, self.stack.endpoint("crypto"), self.stack.keys)
             try:
                 self.guard_state = self.guard_snapshot(client)
             finally:
@@ -1924,12 +2618,15 @@ class Campaign:
         self.checks += 1
         self.since_check = 0
         self.drain_all()
+        if self.keys is not None:
+            self.observe()
+            self.service_hostile()
         for name in ("sls-event-bus", "sls-crypto-rules"):
             if not self.stack.alive(name):
                 self.handle_crash(name, reason)
                 self.progress()
                 return
-        client = Client(self.ctx, self.pb, self.stack.endpoint("crypto"))
+        client = Client(self.ctx, self.pb, self.stack.endpoint("crypto"), self.stack.keys)
         state = None
         try:
             t = time.monotonic()
@@ -1997,9 +2694,9 @@ class Campaign:
         pid = self.stack.pid()
         before = read_rss_mb(pid)
         socks = []
+        identity = None if self.keys is None else self.keys.caller(CRYPTO + "GetAccountState", REQUEST_CALLERS)
         for _ in range(n):
-            s = self.ctx.socket(zmq.DEALER)
-            s.setsockopt(zmq.LINGER, 0)
+            s = make_socket(self.ctx, zmq.DEALER, self.keys, identity, "crypto-rules")
             s.setsockopt(zmq.RCVHWM, 1)
             s.setsockopt(zmq.RCVBUF, 4096)
             s.connect(self.stack.endpoint("crypto"))
@@ -2051,6 +2748,16 @@ class Campaign:
         args = self.args
         self.log("FUZZ seed %d" % self.seed)
         self.log("FUZZ binaries %s; work folder %s" % (args.bin_dir, self.workdir))
+        if self.keys is not None:
+            callers = collections.defaultdict(list)
+            for m in sorted(self.pb.methods):
+                callers[self.keys.caller(m, REQUEST_CALLERS)].append(m.rsplit("/", 1)[1])
+            self.log("FUZZ bus security on: keyring %s, policy %s; requests as %s; events as %s; hostile traffic "
+                     "every %d inputs" % (self.keys.keyring, self.keys.policy_path,
+                                          "; ".join("%s: %s" % (i, ", ".join(ms)) for i, ms in sorted(callers.items())),
+                                          ", ".join(EVENT_PUBLISHERS), args.hostile_every))
+        else:
+            self.log("FUZZ bus security off (--insecure): plain sockets, no keys, no policy")
         if self.clock_offset:
             self.log("FUZZ New York is in the weekend window: service clock shifted by %d s" % self.clock_offset)
         if not self.start_stack():
@@ -2065,7 +2772,7 @@ class Campaign:
                 self.log("---- last 30 lines of %s ----\n%s" % (self.stack.logs[n], self.stack.tail(n, 30)))
             return 2
         self.gen.guard_order_id = self.guard_order_id.encode()
-        client = Client(self.ctx, self.pb, self.stack.endpoint("crypto"))
+        client = Client(self.ctx, self.pb, self.stack.endpoint("crypto"), self.stack.keys)
         try:
             self.guard_state = self.guard_snapshot(client)
         finally:
@@ -2085,6 +2792,13 @@ class Campaign:
         fuzz_t0 = time.monotonic()
         self.fuzz()
         self.fuzz_seconds = time.monotonic() - fuzz_t0
+        if self.keys is not None:
+            # Let the last hostile connections have their time (bounded), then close them.
+            end = time.monotonic() + HOSTILE_WAIT
+            while self.hostile_open and time.monotonic() < end:
+                self.service_hostile()
+                time.sleep(0.05)
+            self.service_hostile(final=True)
         if not self.aborted:
             self.check("end of the load")
         time.sleep(5)
@@ -2099,6 +2813,7 @@ class Campaign:
                 self.check("after the slow readers")
         time.sleep(5)
         rss_end = read_rss_mb(self.stack.pid())
+        self.close_security_sockets()
         return self.summary(rss_end, slow)
 
     def summary(self, rss_end, slow):
@@ -2135,6 +2850,7 @@ class Campaign:
                  "abandoned on reconnect %d)" % (self.replies, self.bad_replies, self.undecodable_ok,
                                                  self.unanswered, self.abandoned))
         self.log("FUZZ replies_by_status %s" % json.dumps(statuses))
+        security = self.security_summary()
         self.log("FUZZ log_injection_lines %d" % log_injection)
         for f in self.findings:
             if f["kind"] == "persistent":
@@ -2156,9 +2872,11 @@ class Campaign:
             failed.append("rss_end_vs_warmup %.2f > 1.2" % ratio)
         if slow["mb_per_connection"] >= 10:
             failed.append("slow_reader_mb_per_connection %.1f >= 10" % slow["mb_per_connection"])
+        if self.counts["hostile_leak"]:
+            failed.append("hostile_leaks %d (the stack let through what it must refuse)" % self.counts["hostile_leak"])
         if self.aborted:
             failed.append("aborted: %s" % self.aborted)
-        report = dict(seed=self.seed, requests=self.sent_requests, events=self.sent_events, crashes=crashes,
+        report = dict(security=security, seed=self.seed, requests=self.sent_requests, events=self.sent_events, crashes=crashes,
                       hangs=hangs, state_changes=changes, rss_start_mb=round(self.rss_start, 1),
                       rss_peak_mb=round(self.rss_peak, 1), rss_after_fuzz_mb=round(self.rss_after_fuzz, 1),
                       rss_end_mb=round(rss_end, 1), rss_end_vs_warmup=round(ratio, 2), slow_readers=slow,
@@ -2176,6 +2894,45 @@ class Campaign:
             return 1
         self.log("FUZZ PASSED")
         return 0
+
+    def security_summary(self):
+        """The FUZZ lines about bus security; the same as a dict for the report."""
+        if self.keys is None:
+            self.log("FUZZ security off (--insecure)")
+            return dict(on=False)
+        c = self.counts
+        kinds = sorted({k.split(":", 1)[1] for k in c if k.startswith("hostile:")})
+        attempts = {k: c["hostile:" + k] for k in kinds}
+        refused = {k: c["refused:" + k] for k in kinds if c["refused:" + k]}
+        observed = dict(self.observed)
+        by_type = {k[5:]: v for k, v in sorted(observed.items()) if k.startswith("type ")}
+        subs = [dict(label=s["label"], received=s["received"], handshakes_failed=s["failed"]) for s in self.hostile_subs]
+        self.log("FUZZ security on (policy %s)" % self.keys.policy_path)
+        self.log("FUZZ requests_by_identity %s" % json.dumps(dict(sorted(self.requests_by_identity.items()))))
+        self.log("FUZZ policy_denied_replies %d of %d replies (PERMISSION_DENIED from the bus policy; the other "
+                 "PERMISSION_DENIED replies are business rules)" % (c["policy_denied"], self.replies))
+        self.log("FUZZ events_seen_forwarded %d (fuzz events %d of %d sent; the campaign's own %d; by crypto-rules %d; "
+                 "undecodable here %d) by type %s" % (
+                     observed.get("total", 0), observed.get("fuzz", 0), self.sent_events, observed.get("campaign", 0),
+                     observed.get("by crypto-rules", 0), observed.get("undecodable_here", 0), json.dumps(by_type)))
+        self.log("FUZZ refused_connections %d %s (failed handshakes seen on %d)" % (
+            c["refused_connections"], json.dumps(refused), c["handshakes_failed_seen"]))
+        self.log("FUZZ hostile_attempts %d %s (skipped, too many open: %d)" % (
+            sum(attempts.values()), json.dumps(attempts), c["hostile_skipped"]))
+        self.log("FUZZ permission_denied_as_expected %d (unanswered %d)" % (
+            c["permission_denied_as_expected"], c["denied_unanswered"]))
+        self.log("FUZZ hostile_events %d (spoofed producer %d, type not allowed %d)" % (
+            c["hostile_events"], c["hostile_events:event-spoofed-producer"], c["hostile_events:event-type-not-allowed"]))
+        self.log("FUZZ hostile_subscribers %d, events received %d" % (len(subs), sum(s["received"] for s in subs)))
+        self.log("FUZZ hostile_leaks %d" % c["hostile_leak"])
+        return dict(on=True, policy=self.keys.policy_path, requests_by_identity=dict(self.requests_by_identity),
+                    policy_denied_replies=c["policy_denied"],
+                    observed=observed, refused_connections=c["refused_connections"], refused_by_kind=refused,
+                    handshakes_failed_seen=c["handshakes_failed_seen"], hostile_attempts=attempts,
+                    hostile_skipped=c["hostile_skipped"],
+                    permission_denied_as_expected=c["permission_denied_as_expected"],
+                    denied_unanswered=c["denied_unanswered"], hostile_events=c["hostile_events"],
+                    hostile_subscribers=subs, hostile_leaks=c["hostile_leak"], leaks=self.leaks)
 
     def count_log_injection(self):
         n = 0
@@ -2246,19 +3003,21 @@ class ReplaySession:
     def __init__(self, args, pb, tag):
         self.pb = pb
         self.work = tempfile.mkdtemp(prefix="sls-fuzz-replay-%s-" % tag)
+        self.keys = None if args.insecure else BusKeys(args.bin_dir, os.path.join(self.work, "keyring"), args.policy)
         self.stack = Stack(args.bin_dir, self.work, args.max_message_bytes, args.extra_service_arg, True,
-                           weekend_clock_offset())
+                           weekend_clock_offset(), self.keys)
         self.ctx = zmq.Context()
         self.client = self.pub = self.sink = None
         for name in ("sls-event-bus", "sls-crypto-rules"):
             self.stack.start(name)
             if not wait_serving(self.stack, self.ctx, pb, name):
                 raise SystemExit("REPLAY %s did not start:\n%s" % (name, self.stack.tail(name)))
-        self.pub = Publisher(self.ctx, pb, self.stack.endpoint("publishers"), "fuzz-marker")
-        self.sink = self.ctx.socket(zmq.SUB)   # as in the campaign: every topic leaves our PUB
-        self.sink.setsockopt(zmq.LINGER, 0)
-        self.sink.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sink.connect(self.stack.endpoint("subscribers"))
+        self.pub = Publisher(self.ctx, pb, self.stack.endpoint("publishers"), "fuzz-marker", self.keys)
+        if self.keys is None:
+            self.sink = self.ctx.socket(zmq.SUB)   # as in the campaign: every topic leaves our PUB
+            self.sink.setsockopt(zmq.LINGER, 0)
+            self.sink.setsockopt(zmq.SUBSCRIBE, b"")
+            self.sink.connect(self.stack.endpoint("subscribers"))
         Preparer(self.ctx, pb, self.stack, self.pub).all()
         self.connect()
         self.guard = self.guard_state()
@@ -2267,7 +3026,18 @@ class ReplaySession:
     def connect(self):
         if self.client:
             self.client.close()
-        self.client = Client(self.ctx, self.pb, self.stack.endpoint("crypto"))
+        self.client = Client(self.ctx, self.pb, self.stack.endpoint("crypto"), self.stack.keys)
+
+    def identity_of(self, meta, frames):
+        """The key an input was sent with (saved since bus security; older files: the default)."""
+        if self.keys is None:
+            return None
+        identity = meta.get("identity")
+        if identity in IDENTITIES:
+            return identity
+        if meta["kind"] == "request":
+            return REQUEST_CALLERS[0]
+        return self.keys.publisher(frames[0].decode("utf-8", "replace") if frames else "")
 
     def guard_state(self):
         code, st = self.client.call(CRYPTO + "GetAccountState", self.pb.crypto.GetAccountStateRequest(account_id=GUARD))
@@ -2295,11 +3065,15 @@ class ReplaySession:
 
     def send(self, meta, frames):
         """None, or (what, detail) when the service crashed, hung or changed the guard."""
+        identity = self.identity_of(meta, frames)
         if meta["kind"] == "request":
-            ok = self.client.call_raw(frames, None, 3.0) is not None
+            ok = self.client.call_raw(frames, None, 3.0, identity) is not None
         else:
-            # The frames as saved, on the PUB the markers use, so the marker comes after them.
-            self.pub.sock.send_multipart(frames)
+            # The frames as saved, from the identity that sent them. The marker goes out on the
+            # PUB of account events: after an event of another PUB, give the bus a moment first.
+            self.pub.socket(identity).send_multipart(frames)
+            if identity != self.pub.identity_for("sls.accounts.v1.AccountBalanceUpdated"):
+                time.sleep(0.05)
             ok = self.event_barrier()
         if not self.stack.alive("sls-crypto-rules"):
             return self.crashed()
@@ -2398,7 +3172,7 @@ def replay(args, pb):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bin-dir", required=False, help="folder with sls-event-bus and sls-crypto-rules")
+    parser.add_argument("--bin-dir", required=False, help="folder with sls-event-bus, sls-crypto-rules and slsctl")
     parser.add_argument("--protos", default=DEFAULT_PROTOS, help="protos/ folder (default: %(default)s)")
     parser.add_argument("--requests", type=int, default=1000000)
     parser.add_argument("--events", type=int, default=200000)
@@ -2418,11 +3192,18 @@ def main():
                         help="input files saved per distinct crash site (default %(default)s)")
     parser.add_argument("--replay", help="a crash-N.bin / hang-N.bin / state-N.bin file to triage")
     parser.add_argument("--replay-timeout", type=float, default=600)
+    parser.add_argument("--insecure", action="store_true",
+                        help="run both processes with --insecure and every socket plain (no CurveZMQ, no policy, "
+                             "no hostile connection-level traffic), as before bus security")
+    parser.add_argument("--policy", default=DEFAULT_POLICY, help="bus policy file (default: %(default)s)")
+    parser.add_argument("--hostile-every", type=int, default=250,
+                        help="inputs between pieces of hostile connection-level traffic with security on; "
+                             "0: none (default %(default)s)")
     args = parser.parse_args()
     args.disable = [d for d in args.disable.split(",") if d]
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 32)
-    if args.check_every < 1 or args.requests < 0 or args.events < 0:
+    if args.check_every < 1 or args.requests < 0 or args.events < 0 or args.hostile_every < 0:
         parser.error("--check-every must be positive, counts not negative")
 
     tmp = tempfile.mkdtemp(prefix="sls-fuzz-")
@@ -2434,9 +3215,15 @@ def main():
     if not args.bin_dir:
         parser.error("--bin-dir is required")
     args.bin_dir = os.path.abspath(args.bin_dir)
-    for name in ("sls-event-bus", "sls-crypto-rules"):
+    for name in ("sls-event-bus", "sls-crypto-rules") + (() if args.insecure else ("slsctl",)):
         if not os.access(os.path.join(args.bin_dir, name), os.X_OK):
             parser.error("%s not found in %s" % (name, args.bin_dir))
+    if not args.insecure:
+        args.policy = os.path.abspath(args.policy)
+        if not os.path.isfile(args.policy):
+            parser.error("policy file %s not found (--policy; or --insecure)" % args.policy)
+        if not zmq.has("curve"):
+            parser.error("this pyzmq/libzmq has no CURVE support (needed unless --insecure)")
     if args.replay:
         try:
             return replay(args, pb)
@@ -2445,7 +3232,12 @@ def main():
 
     report_dir = os.path.dirname(os.path.abspath(args.report)) if args.report else tmp
     os.makedirs(report_dir, exist_ok=True)
-    campaign = Campaign(args, pb, tmp, report_dir)
+    try:
+        campaign = Campaign(args, pb, tmp, report_dir)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        print("FUZZ setup failed: bus security: %s" % e, flush=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return 2
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt()
