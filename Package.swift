@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // MARK: C world (libzmq, protobuf-c output)
@@ -66,13 +67,17 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 path: "Services/CryptoRules/Service", swiftSettings: strict),
 
+        // MARK: enrollment
+        .target(name: "EnrollmentCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                path: "Services/Enrollment/Core", swiftSettings: strict),
+
         // MARK: Executables
         .executableTarget(name: "EventBus",
                           dependencies: ["SLSRuntime", "SLSBus", "ZeroMQ", argumentParser, logging,
                                          .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                           path: "Services/EventBus", swiftSettings: strict),
         .executableTarget(name: "Enrollment", dependencies: ["SLSRuntime", "SLSBus", "SLSMessages", argumentParser],
-                          path: "Services/Enrollment", swiftSettings: strict),
+                          path: "Services/Enrollment/Executable", swiftSettings: strict),
         .executableTarget(name: "ChallengeVerification",
                           dependencies: ["SLSRuntime", "SLSBus", "SLSMessages", argumentParser],
                           path: "Services/ChallengeVerification", swiftSettings: strict),
@@ -94,6 +99,8 @@ let package = Package(
                     path: "Tests/ContractTests", exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["SLSTesting", "SLSBus", "SLSMessages", "ZeroMQ", "SLSStorage", "SLSRuntime"],
                     path: "Tests/BusTests", swiftSettings: strict),
+        .testTarget(name: "EnrollmentCoreTests", dependencies: ["EnrollmentCore"],
+                    path: "Tests/EnrollmentCoreTests", swiftSettings: strict),
         .testTarget(name: "CryptoRulesCoreTests", dependencies: ["CryptoRulesCore"],
                     path: "Tests/CryptoRulesCoreTests", swiftSettings: strict),
         .testTarget(name: "CryptoRulesServiceTests",
