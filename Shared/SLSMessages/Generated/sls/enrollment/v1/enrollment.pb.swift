@@ -9,6 +9,1561 @@ import FoundationEssentials
 import Foundation
 #endif
 
+/// A second factor (ENR-02).
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum FactorKind: ProtoEnum {
+    case unspecified
+    /// A code sent by SMS to the verified mobile number; everyone has it (ENR-01).
+    case sms
+    /// The IB Key authenticator app on a smartphone.
+    case ibKey
+    /// The Digital Security Card+, only for balances over USD 500,000.
+    case dscPlus
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
+
+    public static let protoName = "sls.enrollment.v1.FactorKind"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [FactorKind] = [.unspecified, .sms, .ibKey, .dscPlus]
+
+    public var protoNumber: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .sms: 1
+        case .ibKey: 2
+        case .dscPlus: 3
+        case .unrecognized(let number): number
+        }
+    }
+
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "FACTOR_KIND_UNSPECIFIED"
+        case .sms: "SMS"
+        case .ibKey: "IB_KEY"
+        case .dscPlus: "DSC_PLUS"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
+        switch protoNumber {
+        case 0: self = .unspecified
+        case 1: self = .sms
+        case 2: self = .ibKey
+        case 3: self = .dscPlus
+        default: self = .unrecognized(protoNumber)
+        }
+    }
+}
+
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum FactorState: ProtoEnum {
+    case unspecified
+    case active
+    /// Replaced or withdrawn (ENR-09); kept for the record.
+    case deactivated
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
+
+    public static let protoName = "sls.enrollment.v1.FactorState"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [FactorState] = [.unspecified, .active, .deactivated]
+
+    public var protoNumber: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .active: 1
+        case .deactivated: 2
+        case .unrecognized(let number): number
+        }
+    }
+
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "FACTOR_STATE_UNSPECIFIED"
+        case .active: "ACTIVE"
+        case .deactivated: "DEACTIVATED"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
+        switch protoNumber {
+        case 0: self = .unspecified
+        case 1: self = .active
+        case 2: self = .deactivated
+        default: self = .unrecognized(protoNumber)
+        }
+    }
+}
+
+/// The phone platform of an IB Key activation (ENR-05).
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum DevicePlatform: ProtoEnum {
+    case unspecified
+    /// Confirms with a PIN of 4 to 6 characters.
+    case android
+    /// Confirms with the phone's own unlock, which the server never sees.
+    case ios
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
+
+    public static let protoName = "sls.enrollment.v1.DevicePlatform"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [DevicePlatform] = [.unspecified, .android, .ios]
+
+    public var protoNumber: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .android: 1
+        case .ios: 2
+        case .unrecognized(let number): number
+        }
+    }
+
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "DEVICE_PLATFORM_UNSPECIFIED"
+        case .android: "ANDROID"
+        case .ios: "IOS"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
+        switch protoNumber {
+        case 0: self = .unspecified
+        case 1: self = .android
+        case 2: self = .ios
+        default: self = .unrecognized(protoNumber)
+        }
+    }
+}
+
+/// One factor of a user.
+public struct Factor: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.Factor"
+
+    public var kind: FactorKind
+
+    public var state: FactorState
+
+    /// When it reached its state.
+    public var sinceUnixMs: Int64
+
+    /// IB Key: the phone it lives on.
+    public var deviceID: String
+
+    public var platform: DevicePlatform
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(kind: FactorKind = .unspecified, state: FactorState = .unspecified, sinceUnixMs: Int64 = 0, deviceID: String = "", platform: DevicePlatform = .unspecified) {
+        self.kind = kind
+        self.state = state
+        self.sinceUnixMs = sinceUnixMs
+        self.deviceID = deviceID
+        self.platform = platform
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.kind = .unspecified
+        self.state = .unspecified
+        self.sinceUnixMs = 0
+        self.deviceID = ""
+        self.platform = .unspecified
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case kind
+        case state
+        case sinceUnixMs
+        case deviceID
+        case platform
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.kind = try container.decodeIfPresent(FactorKind.self, forKey: .kind) ?? .unspecified
+        self.state = try container.decodeIfPresent(FactorState.self, forKey: .state) ?? .unspecified
+        self.sinceUnixMs = try container.decodeIfPresent(Int64.self, forKey: .sinceUnixMs) ?? 0
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        self.platform = try container.decodeIfPresent(DevicePlatform.self, forKey: .platform) ?? .unspecified
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.kind, forKey: .kind)
+        try container.encode(self.state, forKey: .state)
+        try container.encode(self.sinceUnixMs, forKey: .sinceUnixMs)
+        try container.encode(self.deviceID, forKey: .deviceID)
+        try container.encode(self.platform, forKey: .platform)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "kind", number: 1, type: "sls.enrollment.v1.FactorKind", label: "singular"),
+            FieldSchema(name: "state", number: 2, type: "sls.enrollment.v1.FactorState", label: "singular"),
+            FieldSchema(name: "since_unix_ms", number: 3, type: "int64", label: "singular"),
+            FieldSchema(name: "device_id", number: 4, type: "string", label: "singular"),
+            FieldSchema(name: "platform", number: 5, type: "sls.enrollment.v1.DevicePlatform", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.observedTime(Int64(truncatingIfNeeded: self.sinceUnixMs), "since_unix_ms", in: path)
+        try validator.identifier(self.deviceID, "device_id", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            kind: .sms,
+            state: .active,
+            sinceUnixMs: -3000,
+            deviceID: "device_id-0-é",
+            platform: .android
+        )
+    }
+}
+
+extension Factor: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__Factor
+    static let wireLayout = WireLayout(strings: [4: "device_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__factor__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__factor__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__factor__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__factor__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.protoNumber))
+        c.pointee.state = .init(rawValue: .init(truncatingIfNeeded: self.state.protoNumber))
+        c.pointee.since_unix_ms = self.sinceUnixMs
+        c.pointee.device_id = arena.cString(self.deviceID)
+        c.pointee.platform = .init(rawValue: .init(truncatingIfNeeded: self.platform.protoNumber))
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.kind = FactorKind(protoNumber: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.state = FactorState(protoNumber: Int32(truncatingIfNeeded: c.pointee.state.rawValue))
+        self.sinceUnixMs = c.pointee.since_unix_ms
+        self.deviceID = CArena.string(c.pointee.device_id)
+        self.platform = DevicePlatform(protoNumber: Int32(truncatingIfNeeded: c.pointee.platform.rawValue))
+    }
+}
+
+public struct ListFactorsRequest: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.ListFactorsRequest"
+
+    public var userName: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "") {
+        self.userName = userName
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é"
+        )
+    }
+}
+
+extension ListFactorsRequest: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__ListFactorsRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__list_factors_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__list_factors_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__list_factors_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__list_factors_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+    }
+}
+
+public struct FactorList: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.FactorList"
+
+    public var userName: String
+
+    public var factors: [Factor]
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", factors: [Factor] = []) {
+        self.userName = userName
+        self.factors = factors
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.factors = []
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case factors
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.factors = try container.decodeIfPresent([Factor].self, forKey: .factors) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.factors, forKey: .factors)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "factors", number: 2, type: "sls.enrollment.v1.Factor", label: "repeated"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.count(self.factors.count, "factors", in: path)
+        for (index, element) in self.factors.enumerated() {
+            try element.validate(validator, in: validator.path(path, "factors", index: index))
+        }
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            factors: [Factor.contractSample, Factor.contractSample]
+        )
+    }
+}
+
+extension FactorList: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__FactorList
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [2: ("factors", { Factor.wireLayout })])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__factor_list__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__factor_list__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__factor_list__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__factor_list__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.n_factors = self.factors.count
+        c.pointee.factors = arena.array(self.factors.map { arena.message($0) })
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.factors = try CArena.elements(c.pointee.factors, count: c.pointee.n_factors) { try Factor(_c: CArena.nonNull($0, field: "sls.enrollment.v1.FactorList.factors")) }
+    }
+}
+
+public struct StartActivationRequest: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.StartActivationRequest"
+
+    public var userName: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "") {
+        self.userName = userName
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é"
+        )
+    }
+}
+
+extension StartActivationRequest: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__StartActivationRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__start_activation_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__start_activation_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__start_activation_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__start_activation_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+    }
+}
+
+/// What the portal shows (ENR-04): the QR code of `qr_link` and, below it, `activation_string`.
+public struct ActivationTicket: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.ActivationTicket"
+
+    /// Grouped for typing, e.g. "K7QX-M2WD-9HZP-4TNA". Secret until used: never log it.
+    public var activationString: String
+
+    /// The link the QR code carries (ENR-11): opening it consumes nothing.
+    public var qrLink: String
+
+    /// After this the string is refused (ENR-06).
+    public var expiresUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(activationString: String = "", qrLink: String = "", expiresUnixMs: Int64 = 0) {
+        self.activationString = activationString
+        self.qrLink = qrLink
+        self.expiresUnixMs = expiresUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.activationString = ""
+        self.qrLink = ""
+        self.expiresUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case activationString
+        case qrLink
+        case expiresUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.activationString = try container.decodeIfPresent(String.self, forKey: .activationString) ?? ""
+        self.qrLink = try container.decodeIfPresent(String.self, forKey: .qrLink) ?? ""
+        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.activationString, forKey: .activationString)
+        try container.encode(self.qrLink, forKey: .qrLink)
+        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "activation_string", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "qr_link", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "expires_unix_ms", number: 3, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.activationString, "activation_string", in: path)
+        try validator.text(self.qrLink, "qr_link", in: path)
+        try validator.futureTime(Int64(truncatingIfNeeded: self.expiresUnixMs), "expires_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            activationString: "activation_string-0-é",
+            qrLink: "qr_link-0-é",
+            expiresUnixMs: -3000
+        )
+    }
+}
+
+extension ActivationTicket: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__ActivationTicket
+    static let wireLayout = WireLayout(strings: [1: "activation_string", 2: "qr_link"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__activation_ticket__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__activation_ticket__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__activation_ticket__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__activation_ticket__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.activation_string = arena.cString(self.activationString)
+        c.pointee.qr_link = arena.cString(self.qrLink)
+        c.pointee.expires_unix_ms = self.expiresUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.activationString = CArena.string(c.pointee.activation_string)
+        self.qrLink = CArena.string(c.pointee.qr_link)
+        self.expiresUnixMs = c.pointee.expires_unix_ms
+    }
+}
+
+/// The phone's activation (ENR-05): the scanned or typed string and the phone's key.
+public struct ActivateRequest: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.ActivateRequest"
+
+    public var activationString: String
+
+    public var platform: DevicePlatform
+
+    /// Android only: the PIN chosen on the phone, checked for ENR-05 and discarded (never stored or
+    /// logged). Empty on iOS.
+    public var pin: String
+
+    /// The phone's own identifier.
+    public var deviceID: String
+
+    /// The phone's public signing key (raw P-256, 65 bytes uncompressed or 33 compressed).
+    public var devicePublicKey: Data
+
+    /// Where push notifications reach the phone (ENR-12); may be empty.
+    public var pushToken: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(activationString: String = "", platform: DevicePlatform = .unspecified, pin: String = "", deviceID: String = "", devicePublicKey: Data = Data(), pushToken: String = "") {
+        self.activationString = activationString
+        self.platform = platform
+        self.pin = pin
+        self.deviceID = deviceID
+        self.devicePublicKey = devicePublicKey
+        self.pushToken = pushToken
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.activationString = ""
+        self.platform = .unspecified
+        self.pin = ""
+        self.deviceID = ""
+        self.devicePublicKey = Data()
+        self.pushToken = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case activationString
+        case platform
+        case pin
+        case deviceID
+        case devicePublicKey
+        case pushToken
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.activationString = try container.decodeIfPresent(String.self, forKey: .activationString) ?? ""
+        self.platform = try container.decodeIfPresent(DevicePlatform.self, forKey: .platform) ?? .unspecified
+        self.pin = try container.decodeIfPresent(String.self, forKey: .pin) ?? ""
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        self.devicePublicKey = try container.decodeIfPresent(Data.self, forKey: .devicePublicKey) ?? Data()
+        self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.activationString, forKey: .activationString)
+        try container.encode(self.platform, forKey: .platform)
+        try container.encode(self.pin, forKey: .pin)
+        try container.encode(self.deviceID, forKey: .deviceID)
+        try container.encode(self.devicePublicKey, forKey: .devicePublicKey)
+        try container.encode(self.pushToken, forKey: .pushToken)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "activation_string", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "platform", number: 2, type: "sls.enrollment.v1.DevicePlatform", label: "singular"),
+            FieldSchema(name: "pin", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "device_id", number: 4, type: "string", label: "singular"),
+            FieldSchema(name: "device_public_key", number: 5, type: "bytes", label: "singular"),
+            FieldSchema(name: "push_token", number: 6, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.activationString, "activation_string", in: path)
+        try validator.text(self.pin, "pin", in: path)
+        try validator.identifier(self.deviceID, "device_id", in: path)
+        try validator.bytes(self.devicePublicKey.count, "device_public_key", in: path)
+        try validator.text(self.pushToken, "push_token", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            activationString: "activation_string-0-é",
+            platform: .android,
+            pin: "pin-0-é",
+            deviceID: "device_id-0-é",
+            devicePublicKey: Data([5, 0, 255, 0]),
+            pushToken: "push_token-0-é"
+        )
+    }
+}
+
+extension ActivateRequest: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__ActivateRequest
+    static let wireLayout = WireLayout(strings: [1: "activation_string", 3: "pin", 4: "device_id", 6: "push_token"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__activate_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__activate_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__activate_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__activate_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.activation_string = arena.cString(self.activationString)
+        c.pointee.platform = .init(rawValue: .init(truncatingIfNeeded: self.platform.protoNumber))
+        c.pointee.pin = arena.cString(self.pin)
+        c.pointee.device_id = arena.cString(self.deviceID)
+        c.pointee.device_public_key = arena.binary(self.devicePublicKey)
+        c.pointee.push_token = arena.cString(self.pushToken)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.activationString = CArena.string(c.pointee.activation_string)
+        self.platform = DevicePlatform(protoNumber: Int32(truncatingIfNeeded: c.pointee.platform.rawValue))
+        self.pin = CArena.string(c.pointee.pin)
+        self.deviceID = CArena.string(c.pointee.device_id)
+        self.devicePublicKey = CArena.data(c.pointee.device_public_key)
+        self.pushToken = CArena.string(c.pointee.push_token)
+    }
+}
+
+public struct ActivationResult: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.ActivationResult"
+
+    public var userName: String
+
+    public var deviceID: String
+
+    public var activatedUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", deviceID: String = "", activatedUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.deviceID = deviceID
+        self.activatedUnixMs = activatedUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.deviceID = ""
+        self.activatedUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case deviceID
+        case activatedUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        self.activatedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .activatedUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.deviceID, forKey: .deviceID)
+        try container.encode(self.activatedUnixMs, forKey: .activatedUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "device_id", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "activated_unix_ms", number: 3, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.identifier(self.deviceID, "device_id", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.activatedUnixMs), "activated_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            deviceID: "device_id-0-é",
+            activatedUnixMs: -3000
+        )
+    }
+}
+
+extension ActivationResult: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__ActivationResult
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "device_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__activation_result__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__activation_result__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__activation_result__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__activation_result__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.device_id = arena.cString(self.deviceID)
+        c.pointee.activated_unix_ms = self.activatedUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.deviceID = CArena.string(c.pointee.device_id)
+        self.activatedUnixMs = c.pointee.activated_unix_ms
+    }
+}
+
+public struct RecommendationRequest: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.RecommendationRequest"
+
+    public var userName: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "") {
+        self.userName = userName
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é"
+        )
+    }
+}
+
+extension RecommendationRequest: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__RecommendationRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__recommendation_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__recommendation_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__recommendation_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__recommendation_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+    }
+}
+
+/// ENR-10: whether the portal shows the IB Key banner at login.
+public struct Recommendation: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.Recommendation"
+
+    public var showIbKeyBanner: Bool
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(showIbKeyBanner: Bool = false) {
+        self.showIbKeyBanner = showIbKeyBanner
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.showIbKeyBanner = false
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case showIbKeyBanner
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.showIbKeyBanner = try container.decodeIfPresent(Bool.self, forKey: .showIbKeyBanner) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.showIbKeyBanner, forKey: .showIbKeyBanner)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "show_ib_key_banner", number: 1, type: "bool", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            showIbKeyBanner: true
+        )
+    }
+}
+
+extension Recommendation: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__Recommendation
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__recommendation__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__recommendation__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__recommendation__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__recommendation__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.show_ib_key_banner = self.showIbKeyBanner ? 1 : 0
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.showIbKeyBanner = c.pointee.show_ib_key_banner != 0
+    }
+}
+
+public struct FactorActivated: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.FactorActivated"
+
+    public var userName: String
+
+    public var kind: FactorKind
+
+    public var deviceID: String
+
+    public var platform: DevicePlatform
+
+    public var devicePublicKey: Data
+
+    public var pushToken: String
+
+    public var activatedUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", kind: FactorKind = .unspecified, deviceID: String = "", platform: DevicePlatform = .unspecified, devicePublicKey: Data = Data(), pushToken: String = "", activatedUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.kind = kind
+        self.deviceID = deviceID
+        self.platform = platform
+        self.devicePublicKey = devicePublicKey
+        self.pushToken = pushToken
+        self.activatedUnixMs = activatedUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.kind = .unspecified
+        self.deviceID = ""
+        self.platform = .unspecified
+        self.devicePublicKey = Data()
+        self.pushToken = ""
+        self.activatedUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case kind
+        case deviceID
+        case platform
+        case devicePublicKey
+        case pushToken
+        case activatedUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.kind = try container.decodeIfPresent(FactorKind.self, forKey: .kind) ?? .unspecified
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        self.platform = try container.decodeIfPresent(DevicePlatform.self, forKey: .platform) ?? .unspecified
+        self.devicePublicKey = try container.decodeIfPresent(Data.self, forKey: .devicePublicKey) ?? Data()
+        self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
+        self.activatedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .activatedUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.kind, forKey: .kind)
+        try container.encode(self.deviceID, forKey: .deviceID)
+        try container.encode(self.platform, forKey: .platform)
+        try container.encode(self.devicePublicKey, forKey: .devicePublicKey)
+        try container.encode(self.pushToken, forKey: .pushToken)
+        try container.encode(self.activatedUnixMs, forKey: .activatedUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "kind", number: 2, type: "sls.enrollment.v1.FactorKind", label: "singular"),
+            FieldSchema(name: "device_id", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "platform", number: 4, type: "sls.enrollment.v1.DevicePlatform", label: "singular"),
+            FieldSchema(name: "device_public_key", number: 5, type: "bytes", label: "singular"),
+            FieldSchema(name: "push_token", number: 6, type: "string", label: "singular"),
+            FieldSchema(name: "activated_unix_ms", number: 7, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.identifier(self.deviceID, "device_id", in: path)
+        try validator.bytes(self.devicePublicKey.count, "device_public_key", in: path)
+        try validator.text(self.pushToken, "push_token", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.activatedUnixMs), "activated_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            kind: .sms,
+            deviceID: "device_id-0-é",
+            platform: .android,
+            devicePublicKey: Data([5, 0, 255, 0]),
+            pushToken: "push_token-0-é",
+            activatedUnixMs: -7000
+        )
+    }
+}
+
+extension FactorActivated: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__FactorActivated
+    static let wireLayout = WireLayout(strings: [1: "user_name", 3: "device_id", 6: "push_token"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__factor_activated__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__factor_activated__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__factor_activated__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__factor_activated__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.protoNumber))
+        c.pointee.device_id = arena.cString(self.deviceID)
+        c.pointee.platform = .init(rawValue: .init(truncatingIfNeeded: self.platform.protoNumber))
+        c.pointee.device_public_key = arena.binary(self.devicePublicKey)
+        c.pointee.push_token = arena.cString(self.pushToken)
+        c.pointee.activated_unix_ms = self.activatedUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.kind = FactorKind(protoNumber: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.deviceID = CArena.string(c.pointee.device_id)
+        self.platform = DevicePlatform(protoNumber: Int32(truncatingIfNeeded: c.pointee.platform.rawValue))
+        self.devicePublicKey = CArena.data(c.pointee.device_public_key)
+        self.pushToken = CArena.string(c.pointee.push_token)
+        self.activatedUnixMs = c.pointee.activated_unix_ms
+    }
+}
+
+public struct FactorDeactivated: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.FactorDeactivated"
+
+    public var userName: String
+
+    public var kind: FactorKind
+
+    public var deviceID: String
+
+    public var reason: String
+
+    public var deactivatedUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", kind: FactorKind = .unspecified, deviceID: String = "", reason: String = "", deactivatedUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.kind = kind
+        self.deviceID = deviceID
+        self.reason = reason
+        self.deactivatedUnixMs = deactivatedUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.kind = .unspecified
+        self.deviceID = ""
+        self.reason = ""
+        self.deactivatedUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case kind
+        case deviceID
+        case reason
+        case deactivatedUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.kind = try container.decodeIfPresent(FactorKind.self, forKey: .kind) ?? .unspecified
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        self.reason = try container.decodeIfPresent(String.self, forKey: .reason) ?? ""
+        self.deactivatedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .deactivatedUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.kind, forKey: .kind)
+        try container.encode(self.deviceID, forKey: .deviceID)
+        try container.encode(self.reason, forKey: .reason)
+        try container.encode(self.deactivatedUnixMs, forKey: .deactivatedUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "kind", number: 2, type: "sls.enrollment.v1.FactorKind", label: "singular"),
+            FieldSchema(name: "device_id", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "reason", number: 4, type: "string", label: "singular"),
+            FieldSchema(name: "deactivated_unix_ms", number: 5, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.identifier(self.deviceID, "device_id", in: path)
+        try validator.text(self.reason, "reason", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.deactivatedUnixMs), "deactivated_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            kind: .sms,
+            deviceID: "device_id-0-é",
+            reason: "reason-0-é",
+            deactivatedUnixMs: -5000
+        )
+    }
+}
+
+extension FactorDeactivated: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__FactorDeactivated
+    static let wireLayout = WireLayout(strings: [1: "user_name", 3: "device_id", 4: "reason"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__factor_deactivated__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__factor_deactivated__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__factor_deactivated__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__factor_deactivated__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.kind = .init(rawValue: .init(truncatingIfNeeded: self.kind.protoNumber))
+        c.pointee.device_id = arena.cString(self.deviceID)
+        c.pointee.reason = arena.cString(self.reason)
+        c.pointee.deactivated_unix_ms = self.deactivatedUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.kind = FactorKind(protoNumber: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.deviceID = CArena.string(c.pointee.device_id)
+        self.reason = CArena.string(c.pointee.reason)
+        self.deactivatedUnixMs = c.pointee.deactivated_unix_ms
+    }
+}
+
+public struct ActivationStarted: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.ActivationStarted"
+
+    public var userName: String
+
+    public var expiresUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", expiresUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.expiresUnixMs = expiresUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.expiresUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case expiresUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "expires_unix_ms", number: 2, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.futureTime(Int64(truncatingIfNeeded: self.expiresUnixMs), "expires_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            expiresUnixMs: 200000
+        )
+    }
+}
+
+extension ActivationStarted: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__ActivationStarted
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__activation_started__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__activation_started__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__activation_started__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__activation_started__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.expires_unix_ms = self.expiresUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.expiresUnixMs = c.pointee.expires_unix_ms
+    }
+}
+
+/// An activation attempt that was refused; never carries the string or the PIN.
+public struct ActivationFailed: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.ActivationFailed"
+
+    public var userName: String
+
+    /// already_enrolled, already_used, expired, bad_pin.
+    public var reason: String
+
+    public var ruleID: String
+
+    public var failedUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", reason: String = "", ruleID: String = "", failedUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.reason = reason
+        self.ruleID = ruleID
+        self.failedUnixMs = failedUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.reason = ""
+        self.ruleID = ""
+        self.failedUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case reason
+        case ruleID
+        case failedUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.reason = try container.decodeIfPresent(String.self, forKey: .reason) ?? ""
+        self.ruleID = try container.decodeIfPresent(String.self, forKey: .ruleID) ?? ""
+        self.failedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .failedUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.reason, forKey: .reason)
+        try container.encode(self.ruleID, forKey: .ruleID)
+        try container.encode(self.failedUnixMs, forKey: .failedUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "reason", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "rule_id", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "failed_unix_ms", number: 4, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.reason, "reason", in: path)
+        try validator.identifier(self.ruleID, "rule_id", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.failedUnixMs), "failed_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            reason: "reason-0-é",
+            ruleID: "rule_id-0-é",
+            failedUnixMs: 400000
+        )
+    }
+}
+
+extension ActivationFailed: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__ActivationFailed
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "reason", 3: "rule_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__activation_failed__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__activation_failed__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__activation_failed__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__activation_failed__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.reason = arena.cString(self.reason)
+        c.pointee.rule_id = arena.cString(self.ruleID)
+        c.pointee.failed_unix_ms = self.failedUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.reason = CArena.string(c.pointee.reason)
+        self.ruleID = CArena.string(c.pointee.rule_id)
+        self.failedUnixMs = c.pointee.failed_unix_ms
+    }
+}
+
 public enum EnrollmentAPI {
     /// The proto service this namespace describes.
     public static let serviceName = "sls.enrollment.v1.Enrollment"
@@ -16,6 +1571,18 @@ public enum EnrollmentAPI {
     /// `sls.enrollment.v1.Enrollment/GetInfo`.
     public static let getInfo = RPCMethod<ServiceInfoRequest, ServiceInfo>("sls.enrollment.v1.Enrollment/GetInfo")
 
+    /// `sls.enrollment.v1.Enrollment/ListFactors`.
+    public static let listFactors = RPCMethod<ListFactorsRequest, FactorList>("sls.enrollment.v1.Enrollment/ListFactors")
+
+    /// `sls.enrollment.v1.Enrollment/StartActivation`.
+    public static let startActivation = RPCMethod<StartActivationRequest, ActivationTicket>("sls.enrollment.v1.Enrollment/StartActivation")
+
+    /// `sls.enrollment.v1.Enrollment/Activate`.
+    public static let activate = RPCMethod<ActivateRequest, ActivationResult>("sls.enrollment.v1.Enrollment/Activate")
+
+    /// `sls.enrollment.v1.Enrollment/GetRecommendation`.
+    public static let getRecommendation = RPCMethod<RecommendationRequest, Recommendation>("sls.enrollment.v1.Enrollment/GetRecommendation")
+
     /// Every method of the service, for registries and reflection.
-    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo)]
+    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(listFactors), AnyRPCMethod(startActivation), AnyRPCMethod(activate), AnyRPCMethod(getRecommendation)]
 }

@@ -16,15 +16,562 @@ PROTOBUF_C__BEGIN_DECLS
 
 #include "sls/health/v1/health.pb-c.h"
 
+typedef struct Sls__Enrollment__V1__Factor Sls__Enrollment__V1__Factor;
+typedef struct Sls__Enrollment__V1__ListFactorsRequest Sls__Enrollment__V1__ListFactorsRequest;
+typedef struct Sls__Enrollment__V1__FactorList Sls__Enrollment__V1__FactorList;
+typedef struct Sls__Enrollment__V1__StartActivationRequest Sls__Enrollment__V1__StartActivationRequest;
+typedef struct Sls__Enrollment__V1__ActivationTicket Sls__Enrollment__V1__ActivationTicket;
+typedef struct Sls__Enrollment__V1__ActivateRequest Sls__Enrollment__V1__ActivateRequest;
+typedef struct Sls__Enrollment__V1__ActivationResult Sls__Enrollment__V1__ActivationResult;
+typedef struct Sls__Enrollment__V1__RecommendationRequest Sls__Enrollment__V1__RecommendationRequest;
+typedef struct Sls__Enrollment__V1__Recommendation Sls__Enrollment__V1__Recommendation;
+typedef struct Sls__Enrollment__V1__FactorActivated Sls__Enrollment__V1__FactorActivated;
+typedef struct Sls__Enrollment__V1__FactorDeactivated Sls__Enrollment__V1__FactorDeactivated;
+typedef struct Sls__Enrollment__V1__ActivationStarted Sls__Enrollment__V1__ActivationStarted;
+typedef struct Sls__Enrollment__V1__ActivationFailed Sls__Enrollment__V1__ActivationFailed;
 
 
 /* --- enums --- */
 
+/*
+ * A second factor (ENR-02).
+ */
+typedef enum _Sls__Enrollment__V1__FactorKind {
+  SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED = 0,
+  /*
+   * A code sent by SMS to the verified mobile number; everyone has it (ENR-01).
+   */
+  SLS__ENROLLMENT__V1__FACTOR_KIND__SMS = 1,
+  /*
+   * The IB Key authenticator app on a smartphone.
+   */
+  SLS__ENROLLMENT__V1__FACTOR_KIND__IB_KEY = 2,
+  /*
+   * The Digital Security Card+, only for balances over USD 500,000.
+   */
+  SLS__ENROLLMENT__V1__FACTOR_KIND__DSC_PLUS = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLS__ENROLLMENT__V1__FACTOR_KIND)
+} Sls__Enrollment__V1__FactorKind;
+typedef enum _Sls__Enrollment__V1__FactorState {
+  SLS__ENROLLMENT__V1__FACTOR_STATE__FACTOR_STATE_UNSPECIFIED = 0,
+  SLS__ENROLLMENT__V1__FACTOR_STATE__ACTIVE = 1,
+  /*
+   * Replaced or withdrawn (ENR-09); kept for the record.
+   */
+  SLS__ENROLLMENT__V1__FACTOR_STATE__DEACTIVATED = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLS__ENROLLMENT__V1__FACTOR_STATE)
+} Sls__Enrollment__V1__FactorState;
+/*
+ * The phone platform of an IB Key activation (ENR-05).
+ */
+typedef enum _Sls__Enrollment__V1__DevicePlatform {
+  SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED = 0,
+  /*
+   * Confirms with a PIN of 4 to 6 characters.
+   */
+  SLS__ENROLLMENT__V1__DEVICE_PLATFORM__ANDROID = 1,
+  /*
+   * Confirms with the phone's own unlock, which the server never sees.
+   */
+  SLS__ENROLLMENT__V1__DEVICE_PLATFORM__IOS = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLS__ENROLLMENT__V1__DEVICE_PLATFORM)
+} Sls__Enrollment__V1__DevicePlatform;
 
 /* --- messages --- */
 
+/*
+ * One factor of a user.
+ */
+struct  Sls__Enrollment__V1__Factor
+{
+  ProtobufCMessage base;
+  Sls__Enrollment__V1__FactorKind kind;
+  Sls__Enrollment__V1__FactorState state;
+  /*
+   * When it reached its state.
+   */
+  int64_t since_unix_ms;
+  /*
+   * IB Key: the phone it lives on.
+   */
+  char *device_id;
+  Sls__Enrollment__V1__DevicePlatform platform;
+};
+#define SLS__ENROLLMENT__V1__FACTOR__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__factor__descriptor) \
+    , SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED, SLS__ENROLLMENT__V1__FACTOR_STATE__FACTOR_STATE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED }
+
+
+struct  Sls__Enrollment__V1__ListFactorsRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+};
+#define SLS__ENROLLMENT__V1__LIST_FACTORS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__list_factors_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Enrollment__V1__FactorList
+{
+  ProtobufCMessage base;
+  char *user_name;
+  size_t n_factors;
+  Sls__Enrollment__V1__Factor **factors;
+};
+#define SLS__ENROLLMENT__V1__FACTOR_LIST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__factor_list__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Sls__Enrollment__V1__StartActivationRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+};
+#define SLS__ENROLLMENT__V1__START_ACTIVATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__start_activation_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * What the portal shows (ENR-04): the QR code of `qr_link` and, below it, `activation_string`.
+ */
+struct  Sls__Enrollment__V1__ActivationTicket
+{
+  ProtobufCMessage base;
+  /*
+   * Grouped for typing, e.g. "K7QX-M2WD-9HZP-4TNA". Secret until used: never log it.
+   */
+  char *activation_string;
+  /*
+   * The link the QR code carries (ENR-11): opening it consumes nothing.
+   */
+  char *qr_link;
+  /*
+   * After this the string is refused (ENR-06).
+   */
+  int64_t expires_unix_ms;
+};
+#define SLS__ENROLLMENT__V1__ACTIVATION_TICKET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__activation_ticket__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * The phone's activation (ENR-05): the scanned or typed string and the phone's key.
+ */
+struct  Sls__Enrollment__V1__ActivateRequest
+{
+  ProtobufCMessage base;
+  char *activation_string;
+  Sls__Enrollment__V1__DevicePlatform platform;
+  /*
+   * Android only: the PIN chosen on the phone, checked for ENR-05 and discarded (never stored or
+   * logged). Empty on iOS.
+   */
+  char *pin;
+  /*
+   * The phone's own identifier.
+   */
+  char *device_id;
+  /*
+   * The phone's public signing key (raw P-256, 65 bytes uncompressed or 33 compressed).
+   */
+  ProtobufCBinaryData device_public_key;
+  /*
+   * Where push notifications reach the phone (ENR-12); may be empty.
+   */
+  char *push_token;
+};
+#define SLS__ENROLLMENT__V1__ACTIVATE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__activate_request__descriptor) \
+    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Enrollment__V1__ActivationResult
+{
+  ProtobufCMessage base;
+  char *user_name;
+  char *device_id;
+  int64_t activated_unix_ms;
+};
+#define SLS__ENROLLMENT__V1__ACTIVATION_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__activation_result__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Sls__Enrollment__V1__RecommendationRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+};
+#define SLS__ENROLLMENT__V1__RECOMMENDATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__recommendation_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * ENR-10: whether the portal shows the IB Key banner at login.
+ */
+struct  Sls__Enrollment__V1__Recommendation
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean show_ib_key_banner;
+};
+#define SLS__ENROLLMENT__V1__RECOMMENDATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__recommendation__descriptor) \
+    , 0 }
+
+
+struct  Sls__Enrollment__V1__FactorActivated
+{
+  ProtobufCMessage base;
+  char *user_name;
+  Sls__Enrollment__V1__FactorKind kind;
+  char *device_id;
+  Sls__Enrollment__V1__DevicePlatform platform;
+  ProtobufCBinaryData device_public_key;
+  char *push_token;
+  int64_t activated_unix_ms;
+};
+#define SLS__ENROLLMENT__V1__FACTOR_ACTIVATED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__factor_activated__descriptor) \
+    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, {0,NULL}, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Sls__Enrollment__V1__FactorDeactivated
+{
+  ProtobufCMessage base;
+  char *user_name;
+  Sls__Enrollment__V1__FactorKind kind;
+  char *device_id;
+  char *reason;
+  int64_t deactivated_unix_ms;
+};
+#define SLS__ENROLLMENT__V1__FACTOR_DEACTIVATED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__factor_deactivated__descriptor) \
+    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Sls__Enrollment__V1__ActivationStarted
+{
+  ProtobufCMessage base;
+  char *user_name;
+  int64_t expires_unix_ms;
+};
+#define SLS__ENROLLMENT__V1__ACTIVATION_STARTED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__activation_started__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * An activation attempt that was refused; never carries the string or the PIN.
+ */
+struct  Sls__Enrollment__V1__ActivationFailed
+{
+  ProtobufCMessage base;
+  char *user_name;
+  /*
+   * already_enrolled, already_used, expired, bad_pin.
+   */
+  char *reason;
+  char *rule_id;
+  int64_t failed_unix_ms;
+};
+#define SLS__ENROLLMENT__V1__ACTIVATION_FAILED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__activation_failed__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/* Sls__Enrollment__V1__Factor methods */
+void   sls__enrollment__v1__factor__init
+                     (Sls__Enrollment__V1__Factor         *message);
+size_t sls__enrollment__v1__factor__get_packed_size
+                     (const Sls__Enrollment__V1__Factor   *message);
+size_t sls__enrollment__v1__factor__pack
+                     (const Sls__Enrollment__V1__Factor   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__factor__pack_to_buffer
+                     (const Sls__Enrollment__V1__Factor   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__Factor *
+       sls__enrollment__v1__factor__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__factor__free_unpacked
+                     (Sls__Enrollment__V1__Factor *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__ListFactorsRequest methods */
+void   sls__enrollment__v1__list_factors_request__init
+                     (Sls__Enrollment__V1__ListFactorsRequest         *message);
+size_t sls__enrollment__v1__list_factors_request__get_packed_size
+                     (const Sls__Enrollment__V1__ListFactorsRequest   *message);
+size_t sls__enrollment__v1__list_factors_request__pack
+                     (const Sls__Enrollment__V1__ListFactorsRequest   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__list_factors_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__ListFactorsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__ListFactorsRequest *
+       sls__enrollment__v1__list_factors_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__list_factors_request__free_unpacked
+                     (Sls__Enrollment__V1__ListFactorsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__FactorList methods */
+void   sls__enrollment__v1__factor_list__init
+                     (Sls__Enrollment__V1__FactorList         *message);
+size_t sls__enrollment__v1__factor_list__get_packed_size
+                     (const Sls__Enrollment__V1__FactorList   *message);
+size_t sls__enrollment__v1__factor_list__pack
+                     (const Sls__Enrollment__V1__FactorList   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__factor_list__pack_to_buffer
+                     (const Sls__Enrollment__V1__FactorList   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__FactorList *
+       sls__enrollment__v1__factor_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__factor_list__free_unpacked
+                     (Sls__Enrollment__V1__FactorList *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__StartActivationRequest methods */
+void   sls__enrollment__v1__start_activation_request__init
+                     (Sls__Enrollment__V1__StartActivationRequest         *message);
+size_t sls__enrollment__v1__start_activation_request__get_packed_size
+                     (const Sls__Enrollment__V1__StartActivationRequest   *message);
+size_t sls__enrollment__v1__start_activation_request__pack
+                     (const Sls__Enrollment__V1__StartActivationRequest   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__start_activation_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__StartActivationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__StartActivationRequest *
+       sls__enrollment__v1__start_activation_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__start_activation_request__free_unpacked
+                     (Sls__Enrollment__V1__StartActivationRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__ActivationTicket methods */
+void   sls__enrollment__v1__activation_ticket__init
+                     (Sls__Enrollment__V1__ActivationTicket         *message);
+size_t sls__enrollment__v1__activation_ticket__get_packed_size
+                     (const Sls__Enrollment__V1__ActivationTicket   *message);
+size_t sls__enrollment__v1__activation_ticket__pack
+                     (const Sls__Enrollment__V1__ActivationTicket   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__activation_ticket__pack_to_buffer
+                     (const Sls__Enrollment__V1__ActivationTicket   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__ActivationTicket *
+       sls__enrollment__v1__activation_ticket__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__activation_ticket__free_unpacked
+                     (Sls__Enrollment__V1__ActivationTicket *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__ActivateRequest methods */
+void   sls__enrollment__v1__activate_request__init
+                     (Sls__Enrollment__V1__ActivateRequest         *message);
+size_t sls__enrollment__v1__activate_request__get_packed_size
+                     (const Sls__Enrollment__V1__ActivateRequest   *message);
+size_t sls__enrollment__v1__activate_request__pack
+                     (const Sls__Enrollment__V1__ActivateRequest   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__activate_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__ActivateRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__ActivateRequest *
+       sls__enrollment__v1__activate_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__activate_request__free_unpacked
+                     (Sls__Enrollment__V1__ActivateRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__ActivationResult methods */
+void   sls__enrollment__v1__activation_result__init
+                     (Sls__Enrollment__V1__ActivationResult         *message);
+size_t sls__enrollment__v1__activation_result__get_packed_size
+                     (const Sls__Enrollment__V1__ActivationResult   *message);
+size_t sls__enrollment__v1__activation_result__pack
+                     (const Sls__Enrollment__V1__ActivationResult   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__activation_result__pack_to_buffer
+                     (const Sls__Enrollment__V1__ActivationResult   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__ActivationResult *
+       sls__enrollment__v1__activation_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__activation_result__free_unpacked
+                     (Sls__Enrollment__V1__ActivationResult *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__RecommendationRequest methods */
+void   sls__enrollment__v1__recommendation_request__init
+                     (Sls__Enrollment__V1__RecommendationRequest         *message);
+size_t sls__enrollment__v1__recommendation_request__get_packed_size
+                     (const Sls__Enrollment__V1__RecommendationRequest   *message);
+size_t sls__enrollment__v1__recommendation_request__pack
+                     (const Sls__Enrollment__V1__RecommendationRequest   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__recommendation_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__RecommendationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__RecommendationRequest *
+       sls__enrollment__v1__recommendation_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__recommendation_request__free_unpacked
+                     (Sls__Enrollment__V1__RecommendationRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__Recommendation methods */
+void   sls__enrollment__v1__recommendation__init
+                     (Sls__Enrollment__V1__Recommendation         *message);
+size_t sls__enrollment__v1__recommendation__get_packed_size
+                     (const Sls__Enrollment__V1__Recommendation   *message);
+size_t sls__enrollment__v1__recommendation__pack
+                     (const Sls__Enrollment__V1__Recommendation   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__recommendation__pack_to_buffer
+                     (const Sls__Enrollment__V1__Recommendation   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__Recommendation *
+       sls__enrollment__v1__recommendation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__recommendation__free_unpacked
+                     (Sls__Enrollment__V1__Recommendation *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__FactorActivated methods */
+void   sls__enrollment__v1__factor_activated__init
+                     (Sls__Enrollment__V1__FactorActivated         *message);
+size_t sls__enrollment__v1__factor_activated__get_packed_size
+                     (const Sls__Enrollment__V1__FactorActivated   *message);
+size_t sls__enrollment__v1__factor_activated__pack
+                     (const Sls__Enrollment__V1__FactorActivated   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__factor_activated__pack_to_buffer
+                     (const Sls__Enrollment__V1__FactorActivated   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__FactorActivated *
+       sls__enrollment__v1__factor_activated__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__factor_activated__free_unpacked
+                     (Sls__Enrollment__V1__FactorActivated *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__FactorDeactivated methods */
+void   sls__enrollment__v1__factor_deactivated__init
+                     (Sls__Enrollment__V1__FactorDeactivated         *message);
+size_t sls__enrollment__v1__factor_deactivated__get_packed_size
+                     (const Sls__Enrollment__V1__FactorDeactivated   *message);
+size_t sls__enrollment__v1__factor_deactivated__pack
+                     (const Sls__Enrollment__V1__FactorDeactivated   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__factor_deactivated__pack_to_buffer
+                     (const Sls__Enrollment__V1__FactorDeactivated   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__FactorDeactivated *
+       sls__enrollment__v1__factor_deactivated__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__factor_deactivated__free_unpacked
+                     (Sls__Enrollment__V1__FactorDeactivated *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__ActivationStarted methods */
+void   sls__enrollment__v1__activation_started__init
+                     (Sls__Enrollment__V1__ActivationStarted         *message);
+size_t sls__enrollment__v1__activation_started__get_packed_size
+                     (const Sls__Enrollment__V1__ActivationStarted   *message);
+size_t sls__enrollment__v1__activation_started__pack
+                     (const Sls__Enrollment__V1__ActivationStarted   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__activation_started__pack_to_buffer
+                     (const Sls__Enrollment__V1__ActivationStarted   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__ActivationStarted *
+       sls__enrollment__v1__activation_started__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__activation_started__free_unpacked
+                     (Sls__Enrollment__V1__ActivationStarted *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__ActivationFailed methods */
+void   sls__enrollment__v1__activation_failed__init
+                     (Sls__Enrollment__V1__ActivationFailed         *message);
+size_t sls__enrollment__v1__activation_failed__get_packed_size
+                     (const Sls__Enrollment__V1__ActivationFailed   *message);
+size_t sls__enrollment__v1__activation_failed__pack
+                     (const Sls__Enrollment__V1__ActivationFailed   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__activation_failed__pack_to_buffer
+                     (const Sls__Enrollment__V1__ActivationFailed   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__ActivationFailed *
+       sls__enrollment__v1__activation_failed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__activation_failed__free_unpacked
+                     (Sls__Enrollment__V1__ActivationFailed *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Sls__Enrollment__V1__Factor_Closure)
+                 (const Sls__Enrollment__V1__Factor *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__ListFactorsRequest_Closure)
+                 (const Sls__Enrollment__V1__ListFactorsRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__FactorList_Closure)
+                 (const Sls__Enrollment__V1__FactorList *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__StartActivationRequest_Closure)
+                 (const Sls__Enrollment__V1__StartActivationRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__ActivationTicket_Closure)
+                 (const Sls__Enrollment__V1__ActivationTicket *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__ActivateRequest_Closure)
+                 (const Sls__Enrollment__V1__ActivateRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__ActivationResult_Closure)
+                 (const Sls__Enrollment__V1__ActivationResult *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__RecommendationRequest_Closure)
+                 (const Sls__Enrollment__V1__RecommendationRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__Recommendation_Closure)
+                 (const Sls__Enrollment__V1__Recommendation *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__FactorActivated_Closure)
+                 (const Sls__Enrollment__V1__FactorActivated *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__FactorDeactivated_Closure)
+                 (const Sls__Enrollment__V1__FactorDeactivated *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__ActivationStarted_Closure)
+                 (const Sls__Enrollment__V1__ActivationStarted *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__ActivationFailed_Closure)
+                 (const Sls__Enrollment__V1__ActivationFailed *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -36,6 +583,22 @@ struct Sls__Enrollment__V1__Enrollment_Service
                    const Sls__Health__V1__ServiceInfoRequest *input,
                    Sls__Health__V1__ServiceInfo_Closure closure,
                    void *closure_data);
+  void (*list_factors)(Sls__Enrollment__V1__Enrollment_Service *service,
+                       const Sls__Enrollment__V1__ListFactorsRequest *input,
+                       Sls__Enrollment__V1__FactorList_Closure closure,
+                       void *closure_data);
+  void (*start_activation)(Sls__Enrollment__V1__Enrollment_Service *service,
+                           const Sls__Enrollment__V1__StartActivationRequest *input,
+                           Sls__Enrollment__V1__ActivationTicket_Closure closure,
+                           void *closure_data);
+  void (*activate)(Sls__Enrollment__V1__Enrollment_Service *service,
+                   const Sls__Enrollment__V1__ActivateRequest *input,
+                   Sls__Enrollment__V1__ActivationResult_Closure closure,
+                   void *closure_data);
+  void (*get_recommendation)(Sls__Enrollment__V1__Enrollment_Service *service,
+                             const Sls__Enrollment__V1__RecommendationRequest *input,
+                             Sls__Enrollment__V1__Recommendation_Closure closure,
+                             void *closure_data);
 };
 typedef void (*Sls__Enrollment__V1__Enrollment_ServiceDestroy)(Sls__Enrollment__V1__Enrollment_Service *);
 void sls__enrollment__v1__enrollment__init (Sls__Enrollment__V1__Enrollment_Service *service,
@@ -44,14 +607,50 @@ void sls__enrollment__v1__enrollment__init (Sls__Enrollment__V1__Enrollment_Serv
     { &sls__enrollment__v1__enrollment__descriptor, protobuf_c_service_invoke_internal, NULL }
 #define SLS__ENROLLMENT__V1__ENROLLMENT__INIT(function_prefix__) \
     { SLS__ENROLLMENT__V1__ENROLLMENT__BASE_INIT,\
-      function_prefix__ ## get_info  }
+      function_prefix__ ## get_info,\
+      function_prefix__ ## list_factors,\
+      function_prefix__ ## start_activation,\
+      function_prefix__ ## activate,\
+      function_prefix__ ## get_recommendation  }
 void sls__enrollment__v1__enrollment__get_info(ProtobufCService *service,
                                                const Sls__Health__V1__ServiceInfoRequest *input,
                                                Sls__Health__V1__ServiceInfo_Closure closure,
                                                void *closure_data);
+void sls__enrollment__v1__enrollment__list_factors(ProtobufCService *service,
+                                                   const Sls__Enrollment__V1__ListFactorsRequest *input,
+                                                   Sls__Enrollment__V1__FactorList_Closure closure,
+                                                   void *closure_data);
+void sls__enrollment__v1__enrollment__start_activation(ProtobufCService *service,
+                                                       const Sls__Enrollment__V1__StartActivationRequest *input,
+                                                       Sls__Enrollment__V1__ActivationTicket_Closure closure,
+                                                       void *closure_data);
+void sls__enrollment__v1__enrollment__activate(ProtobufCService *service,
+                                               const Sls__Enrollment__V1__ActivateRequest *input,
+                                               Sls__Enrollment__V1__ActivationResult_Closure closure,
+                                               void *closure_data);
+void sls__enrollment__v1__enrollment__get_recommendation(ProtobufCService *service,
+                                                         const Sls__Enrollment__V1__RecommendationRequest *input,
+                                                         Sls__Enrollment__V1__Recommendation_Closure closure,
+                                                         void *closure_data);
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    sls__enrollment__v1__factor_kind__descriptor;
+extern const ProtobufCEnumDescriptor    sls__enrollment__v1__factor_state__descriptor;
+extern const ProtobufCEnumDescriptor    sls__enrollment__v1__device_platform__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__factor__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__list_factors_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__factor_list__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__start_activation_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__activation_ticket__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__activate_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__activation_result__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__recommendation_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__recommendation__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__factor_activated__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__factor_deactivated__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__activation_started__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__activation_failed__descriptor;
 extern const ProtobufCServiceDescriptor sls__enrollment__v1__enrollment__descriptor;
 
 PROTOBUF_C__END_DECLS

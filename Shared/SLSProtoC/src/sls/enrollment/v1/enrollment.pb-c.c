@@ -7,12 +7,1555 @@
 #endif
 
 #include "sls/enrollment/v1/enrollment.pb-c.h"
-static const ProtobufCMethodDescriptor sls__enrollment__v1__enrollment__method_descriptors[1] =
+void   sls__enrollment__v1__factor__init
+                     (Sls__Enrollment__V1__Factor         *message)
+{
+  static const Sls__Enrollment__V1__Factor init_value = SLS__ENROLLMENT__V1__FACTOR__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__factor__get_packed_size
+                     (const Sls__Enrollment__V1__Factor *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__factor__pack
+                     (const Sls__Enrollment__V1__Factor *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__factor__pack_to_buffer
+                     (const Sls__Enrollment__V1__Factor *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__Factor *
+       sls__enrollment__v1__factor__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__Factor *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__factor__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__factor__free_unpacked
+                     (Sls__Enrollment__V1__Factor *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__factor__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__list_factors_request__init
+                     (Sls__Enrollment__V1__ListFactorsRequest         *message)
+{
+  static const Sls__Enrollment__V1__ListFactorsRequest init_value = SLS__ENROLLMENT__V1__LIST_FACTORS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__list_factors_request__get_packed_size
+                     (const Sls__Enrollment__V1__ListFactorsRequest *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__list_factors_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__list_factors_request__pack
+                     (const Sls__Enrollment__V1__ListFactorsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__list_factors_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__list_factors_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__ListFactorsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__list_factors_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__ListFactorsRequest *
+       sls__enrollment__v1__list_factors_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__ListFactorsRequest *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__list_factors_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__list_factors_request__free_unpacked
+                     (Sls__Enrollment__V1__ListFactorsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__list_factors_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__factor_list__init
+                     (Sls__Enrollment__V1__FactorList         *message)
+{
+  static const Sls__Enrollment__V1__FactorList init_value = SLS__ENROLLMENT__V1__FACTOR_LIST__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__factor_list__get_packed_size
+                     (const Sls__Enrollment__V1__FactorList *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_list__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__factor_list__pack
+                     (const Sls__Enrollment__V1__FactorList *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_list__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__factor_list__pack_to_buffer
+                     (const Sls__Enrollment__V1__FactorList *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_list__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__FactorList *
+       sls__enrollment__v1__factor_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__FactorList *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__factor_list__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__factor_list__free_unpacked
+                     (Sls__Enrollment__V1__FactorList *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_list__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__start_activation_request__init
+                     (Sls__Enrollment__V1__StartActivationRequest         *message)
+{
+  static const Sls__Enrollment__V1__StartActivationRequest init_value = SLS__ENROLLMENT__V1__START_ACTIVATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__start_activation_request__get_packed_size
+                     (const Sls__Enrollment__V1__StartActivationRequest *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__start_activation_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__start_activation_request__pack
+                     (const Sls__Enrollment__V1__StartActivationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__start_activation_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__start_activation_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__StartActivationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__start_activation_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__StartActivationRequest *
+       sls__enrollment__v1__start_activation_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__StartActivationRequest *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__start_activation_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__start_activation_request__free_unpacked
+                     (Sls__Enrollment__V1__StartActivationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__start_activation_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__activation_ticket__init
+                     (Sls__Enrollment__V1__ActivationTicket         *message)
+{
+  static const Sls__Enrollment__V1__ActivationTicket init_value = SLS__ENROLLMENT__V1__ACTIVATION_TICKET__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__activation_ticket__get_packed_size
+                     (const Sls__Enrollment__V1__ActivationTicket *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_ticket__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__activation_ticket__pack
+                     (const Sls__Enrollment__V1__ActivationTicket *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_ticket__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__activation_ticket__pack_to_buffer
+                     (const Sls__Enrollment__V1__ActivationTicket *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_ticket__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__ActivationTicket *
+       sls__enrollment__v1__activation_ticket__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__ActivationTicket *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__activation_ticket__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__activation_ticket__free_unpacked
+                     (Sls__Enrollment__V1__ActivationTicket *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_ticket__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__activate_request__init
+                     (Sls__Enrollment__V1__ActivateRequest         *message)
+{
+  static const Sls__Enrollment__V1__ActivateRequest init_value = SLS__ENROLLMENT__V1__ACTIVATE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__activate_request__get_packed_size
+                     (const Sls__Enrollment__V1__ActivateRequest *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activate_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__activate_request__pack
+                     (const Sls__Enrollment__V1__ActivateRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activate_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__activate_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__ActivateRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activate_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__ActivateRequest *
+       sls__enrollment__v1__activate_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__ActivateRequest *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__activate_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__activate_request__free_unpacked
+                     (Sls__Enrollment__V1__ActivateRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__activate_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__activation_result__init
+                     (Sls__Enrollment__V1__ActivationResult         *message)
+{
+  static const Sls__Enrollment__V1__ActivationResult init_value = SLS__ENROLLMENT__V1__ACTIVATION_RESULT__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__activation_result__get_packed_size
+                     (const Sls__Enrollment__V1__ActivationResult *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__activation_result__pack
+                     (const Sls__Enrollment__V1__ActivationResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__activation_result__pack_to_buffer
+                     (const Sls__Enrollment__V1__ActivationResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__ActivationResult *
+       sls__enrollment__v1__activation_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__ActivationResult *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__activation_result__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__activation_result__free_unpacked
+                     (Sls__Enrollment__V1__ActivationResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__recommendation_request__init
+                     (Sls__Enrollment__V1__RecommendationRequest         *message)
+{
+  static const Sls__Enrollment__V1__RecommendationRequest init_value = SLS__ENROLLMENT__V1__RECOMMENDATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__recommendation_request__get_packed_size
+                     (const Sls__Enrollment__V1__RecommendationRequest *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__recommendation_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__recommendation_request__pack
+                     (const Sls__Enrollment__V1__RecommendationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__recommendation_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__recommendation_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__RecommendationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__recommendation_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__RecommendationRequest *
+       sls__enrollment__v1__recommendation_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__RecommendationRequest *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__recommendation_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__recommendation_request__free_unpacked
+                     (Sls__Enrollment__V1__RecommendationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__recommendation_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__recommendation__init
+                     (Sls__Enrollment__V1__Recommendation         *message)
+{
+  static const Sls__Enrollment__V1__Recommendation init_value = SLS__ENROLLMENT__V1__RECOMMENDATION__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__recommendation__get_packed_size
+                     (const Sls__Enrollment__V1__Recommendation *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__recommendation__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__recommendation__pack
+                     (const Sls__Enrollment__V1__Recommendation *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__recommendation__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__recommendation__pack_to_buffer
+                     (const Sls__Enrollment__V1__Recommendation *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__recommendation__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__Recommendation *
+       sls__enrollment__v1__recommendation__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__Recommendation *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__recommendation__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__recommendation__free_unpacked
+                     (Sls__Enrollment__V1__Recommendation *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__recommendation__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__factor_activated__init
+                     (Sls__Enrollment__V1__FactorActivated         *message)
+{
+  static const Sls__Enrollment__V1__FactorActivated init_value = SLS__ENROLLMENT__V1__FACTOR_ACTIVATED__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__factor_activated__get_packed_size
+                     (const Sls__Enrollment__V1__FactorActivated *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_activated__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__factor_activated__pack
+                     (const Sls__Enrollment__V1__FactorActivated *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_activated__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__factor_activated__pack_to_buffer
+                     (const Sls__Enrollment__V1__FactorActivated *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_activated__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__FactorActivated *
+       sls__enrollment__v1__factor_activated__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__FactorActivated *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__factor_activated__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__factor_activated__free_unpacked
+                     (Sls__Enrollment__V1__FactorActivated *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_activated__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__factor_deactivated__init
+                     (Sls__Enrollment__V1__FactorDeactivated         *message)
+{
+  static const Sls__Enrollment__V1__FactorDeactivated init_value = SLS__ENROLLMENT__V1__FACTOR_DEACTIVATED__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__factor_deactivated__get_packed_size
+                     (const Sls__Enrollment__V1__FactorDeactivated *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_deactivated__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__factor_deactivated__pack
+                     (const Sls__Enrollment__V1__FactorDeactivated *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_deactivated__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__factor_deactivated__pack_to_buffer
+                     (const Sls__Enrollment__V1__FactorDeactivated *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_deactivated__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__FactorDeactivated *
+       sls__enrollment__v1__factor_deactivated__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__FactorDeactivated *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__factor_deactivated__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__factor_deactivated__free_unpacked
+                     (Sls__Enrollment__V1__FactorDeactivated *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__factor_deactivated__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__activation_started__init
+                     (Sls__Enrollment__V1__ActivationStarted         *message)
+{
+  static const Sls__Enrollment__V1__ActivationStarted init_value = SLS__ENROLLMENT__V1__ACTIVATION_STARTED__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__activation_started__get_packed_size
+                     (const Sls__Enrollment__V1__ActivationStarted *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_started__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__activation_started__pack
+                     (const Sls__Enrollment__V1__ActivationStarted *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_started__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__activation_started__pack_to_buffer
+                     (const Sls__Enrollment__V1__ActivationStarted *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_started__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__ActivationStarted *
+       sls__enrollment__v1__activation_started__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__ActivationStarted *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__activation_started__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__activation_started__free_unpacked
+                     (Sls__Enrollment__V1__ActivationStarted *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_started__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__activation_failed__init
+                     (Sls__Enrollment__V1__ActivationFailed         *message)
+{
+  static const Sls__Enrollment__V1__ActivationFailed init_value = SLS__ENROLLMENT__V1__ACTIVATION_FAILED__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__activation_failed__get_packed_size
+                     (const Sls__Enrollment__V1__ActivationFailed *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_failed__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__activation_failed__pack
+                     (const Sls__Enrollment__V1__ActivationFailed *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_failed__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__activation_failed__pack_to_buffer
+                     (const Sls__Enrollment__V1__ActivationFailed *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_failed__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__ActivationFailed *
+       sls__enrollment__v1__activation_failed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__ActivationFailed *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__activation_failed__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__activation_failed__free_unpacked
+                     (Sls__Enrollment__V1__ActivationFailed *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__activation_failed__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+static const ProtobufCFieldDescriptor sls__enrollment__v1__factor__field_descriptors[5] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__Factor, kind),
+    &sls__enrollment__v1__factor_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__Factor, state),
+    &sls__enrollment__v1__factor_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "since_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__Factor, since_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__Factor, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "platform",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__Factor, platform),
+    &sls__enrollment__v1__device_platform__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__factor__field_indices_by_name[] = {
+  3,   /* field[3] = device_id */
+  0,   /* field[0] = kind */
+  4,   /* field[4] = platform */
+  2,   /* field[2] = since_unix_ms */
+  1,   /* field[1] = state */
+};
+static const ProtobufCIntRange sls__enrollment__v1__factor__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__factor__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.Factor",
+  "Factor",
+  "Sls__Enrollment__V1__Factor",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__Factor),
+  5,
+  sls__enrollment__v1__factor__field_descriptors,
+  sls__enrollment__v1__factor__field_indices_by_name,
+  1,  sls__enrollment__v1__factor__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__factor__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__list_factors_request__field_descriptors[1] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ListFactorsRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__list_factors_request__field_indices_by_name[] = {
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__enrollment__v1__list_factors_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__list_factors_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.ListFactorsRequest",
+  "ListFactorsRequest",
+  "Sls__Enrollment__V1__ListFactorsRequest",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__ListFactorsRequest),
+  1,
+  sls__enrollment__v1__list_factors_request__field_descriptors,
+  sls__enrollment__v1__list_factors_request__field_indices_by_name,
+  1,  sls__enrollment__v1__list_factors_request__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__list_factors_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_list__field_descriptors[2] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorList, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "factors",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sls__Enrollment__V1__FactorList, n_factors),
+    offsetof(Sls__Enrollment__V1__FactorList, factors),
+    &sls__enrollment__v1__factor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__factor_list__field_indices_by_name[] = {
+  1,   /* field[1] = factors */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__enrollment__v1__factor_list__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__factor_list__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.FactorList",
+  "FactorList",
+  "Sls__Enrollment__V1__FactorList",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__FactorList),
+  2,
+  sls__enrollment__v1__factor_list__field_descriptors,
+  sls__enrollment__v1__factor_list__field_indices_by_name,
+  1,  sls__enrollment__v1__factor_list__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__factor_list__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__start_activation_request__field_descriptors[1] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__StartActivationRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__start_activation_request__field_indices_by_name[] = {
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__enrollment__v1__start_activation_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__start_activation_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.StartActivationRequest",
+  "StartActivationRequest",
+  "Sls__Enrollment__V1__StartActivationRequest",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__StartActivationRequest),
+  1,
+  sls__enrollment__v1__start_activation_request__field_descriptors,
+  sls__enrollment__v1__start_activation_request__field_indices_by_name,
+  1,  sls__enrollment__v1__start_activation_request__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__start_activation_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__activation_ticket__field_descriptors[3] =
+{
+  {
+    "activation_string",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationTicket, activation_string),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "qr_link",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationTicket, qr_link),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationTicket, expires_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__activation_ticket__field_indices_by_name[] = {
+  0,   /* field[0] = activation_string */
+  2,   /* field[2] = expires_unix_ms */
+  1,   /* field[1] = qr_link */
+};
+static const ProtobufCIntRange sls__enrollment__v1__activation_ticket__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__activation_ticket__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.ActivationTicket",
+  "ActivationTicket",
+  "Sls__Enrollment__V1__ActivationTicket",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__ActivationTicket),
+  3,
+  sls__enrollment__v1__activation_ticket__field_descriptors,
+  sls__enrollment__v1__activation_ticket__field_indices_by_name,
+  1,  sls__enrollment__v1__activation_ticket__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__activation_ticket__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__activate_request__field_descriptors[6] =
+{
+  {
+    "activation_string",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivateRequest, activation_string),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "platform",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivateRequest, platform),
+    &sls__enrollment__v1__device_platform__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pin",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivateRequest, pin),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivateRequest, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_public_key",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivateRequest, device_public_key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "push_token",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivateRequest, push_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__activate_request__field_indices_by_name[] = {
+  0,   /* field[0] = activation_string */
+  3,   /* field[3] = device_id */
+  4,   /* field[4] = device_public_key */
+  2,   /* field[2] = pin */
+  1,   /* field[1] = platform */
+  5,   /* field[5] = push_token */
+};
+static const ProtobufCIntRange sls__enrollment__v1__activate_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__activate_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.ActivateRequest",
+  "ActivateRequest",
+  "Sls__Enrollment__V1__ActivateRequest",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__ActivateRequest),
+  6,
+  sls__enrollment__v1__activate_request__field_descriptors,
+  sls__enrollment__v1__activate_request__field_indices_by_name,
+  1,  sls__enrollment__v1__activate_request__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__activate_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__activation_result__field_descriptors[3] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationResult, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationResult, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "activated_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationResult, activated_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__activation_result__field_indices_by_name[] = {
+  2,   /* field[2] = activated_unix_ms */
+  1,   /* field[1] = device_id */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__enrollment__v1__activation_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__activation_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.ActivationResult",
+  "ActivationResult",
+  "Sls__Enrollment__V1__ActivationResult",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__ActivationResult),
+  3,
+  sls__enrollment__v1__activation_result__field_descriptors,
+  sls__enrollment__v1__activation_result__field_indices_by_name,
+  1,  sls__enrollment__v1__activation_result__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__activation_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__recommendation_request__field_descriptors[1] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__RecommendationRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__recommendation_request__field_indices_by_name[] = {
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__enrollment__v1__recommendation_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__recommendation_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.RecommendationRequest",
+  "RecommendationRequest",
+  "Sls__Enrollment__V1__RecommendationRequest",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__RecommendationRequest),
+  1,
+  sls__enrollment__v1__recommendation_request__field_descriptors,
+  sls__enrollment__v1__recommendation_request__field_indices_by_name,
+  1,  sls__enrollment__v1__recommendation_request__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__recommendation_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__recommendation__field_descriptors[1] =
+{
+  {
+    "show_ib_key_banner",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__Recommendation, show_ib_key_banner),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__recommendation__field_indices_by_name[] = {
+  0,   /* field[0] = show_ib_key_banner */
+};
+static const ProtobufCIntRange sls__enrollment__v1__recommendation__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__recommendation__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.Recommendation",
+  "Recommendation",
+  "Sls__Enrollment__V1__Recommendation",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__Recommendation),
+  1,
+  sls__enrollment__v1__recommendation__field_descriptors,
+  sls__enrollment__v1__recommendation__field_indices_by_name,
+  1,  sls__enrollment__v1__recommendation__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__recommendation__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_activated__field_descriptors[7] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorActivated, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorActivated, kind),
+    &sls__enrollment__v1__factor_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorActivated, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "platform",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorActivated, platform),
+    &sls__enrollment__v1__device_platform__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_public_key",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorActivated, device_public_key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "push_token",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorActivated, push_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "activated_unix_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorActivated, activated_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__factor_activated__field_indices_by_name[] = {
+  6,   /* field[6] = activated_unix_ms */
+  2,   /* field[2] = device_id */
+  4,   /* field[4] = device_public_key */
+  1,   /* field[1] = kind */
+  3,   /* field[3] = platform */
+  5,   /* field[5] = push_token */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__enrollment__v1__factor_activated__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__factor_activated__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.FactorActivated",
+  "FactorActivated",
+  "Sls__Enrollment__V1__FactorActivated",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__FactorActivated),
+  7,
+  sls__enrollment__v1__factor_activated__field_descriptors,
+  sls__enrollment__v1__factor_activated__field_indices_by_name,
+  1,  sls__enrollment__v1__factor_activated__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__factor_activated__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_deactivated__field_descriptors[5] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorDeactivated, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorDeactivated, kind),
+    &sls__enrollment__v1__factor_kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorDeactivated, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorDeactivated, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deactivated_unix_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorDeactivated, deactivated_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__factor_deactivated__field_indices_by_name[] = {
+  4,   /* field[4] = deactivated_unix_ms */
+  2,   /* field[2] = device_id */
+  1,   /* field[1] = kind */
+  3,   /* field[3] = reason */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__enrollment__v1__factor_deactivated__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__factor_deactivated__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.FactorDeactivated",
+  "FactorDeactivated",
+  "Sls__Enrollment__V1__FactorDeactivated",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__FactorDeactivated),
+  5,
+  sls__enrollment__v1__factor_deactivated__field_descriptors,
+  sls__enrollment__v1__factor_deactivated__field_indices_by_name,
+  1,  sls__enrollment__v1__factor_deactivated__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__factor_deactivated__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__activation_started__field_descriptors[2] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationStarted, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_unix_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationStarted, expires_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__activation_started__field_indices_by_name[] = {
+  1,   /* field[1] = expires_unix_ms */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__enrollment__v1__activation_started__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__activation_started__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.ActivationStarted",
+  "ActivationStarted",
+  "Sls__Enrollment__V1__ActivationStarted",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__ActivationStarted),
+  2,
+  sls__enrollment__v1__activation_started__field_descriptors,
+  sls__enrollment__v1__activation_started__field_indices_by_name,
+  1,  sls__enrollment__v1__activation_started__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__activation_started__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__activation_failed__field_descriptors[4] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationFailed, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationFailed, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rule_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationFailed, rule_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failed_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationFailed, failed_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__activation_failed__field_indices_by_name[] = {
+  3,   /* field[3] = failed_unix_ms */
+  1,   /* field[1] = reason */
+  2,   /* field[2] = rule_id */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__enrollment__v1__activation_failed__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__activation_failed__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.ActivationFailed",
+  "ActivationFailed",
+  "Sls__Enrollment__V1__ActivationFailed",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__ActivationFailed),
+  4,
+  sls__enrollment__v1__activation_failed__field_descriptors,
+  sls__enrollment__v1__activation_failed__field_indices_by_name,
+  1,  sls__enrollment__v1__activation_failed__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__activation_failed__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue sls__enrollment__v1__factor_kind__enum_values_by_number[4] =
+{
+  { "FACTOR_KIND_UNSPECIFIED", "SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED", 0 },
+  { "SMS", "SLS__ENROLLMENT__V1__FACTOR_KIND__SMS", 1 },
+  { "IB_KEY", "SLS__ENROLLMENT__V1__FACTOR_KIND__IB_KEY", 2 },
+  { "DSC_PLUS", "SLS__ENROLLMENT__V1__FACTOR_KIND__DSC_PLUS", 3 },
+};
+static const ProtobufCIntRange sls__enrollment__v1__factor_kind__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex sls__enrollment__v1__factor_kind__enum_values_by_name[4] =
+{
+  { "DSC_PLUS", 3 },
+  { "FACTOR_KIND_UNSPECIFIED", 0 },
+  { "IB_KEY", 2 },
+  { "SMS", 1 },
+};
+const ProtobufCEnumDescriptor sls__enrollment__v1__factor_kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.FactorKind",
+  "FactorKind",
+  "Sls__Enrollment__V1__FactorKind",
+  "sls.enrollment.v1",
+  4,
+  sls__enrollment__v1__factor_kind__enum_values_by_number,
+  4,
+  sls__enrollment__v1__factor_kind__enum_values_by_name,
+  1,
+  sls__enrollment__v1__factor_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue sls__enrollment__v1__factor_state__enum_values_by_number[3] =
+{
+  { "FACTOR_STATE_UNSPECIFIED", "SLS__ENROLLMENT__V1__FACTOR_STATE__FACTOR_STATE_UNSPECIFIED", 0 },
+  { "ACTIVE", "SLS__ENROLLMENT__V1__FACTOR_STATE__ACTIVE", 1 },
+  { "DEACTIVATED", "SLS__ENROLLMENT__V1__FACTOR_STATE__DEACTIVATED", 2 },
+};
+static const ProtobufCIntRange sls__enrollment__v1__factor_state__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex sls__enrollment__v1__factor_state__enum_values_by_name[3] =
+{
+  { "ACTIVE", 1 },
+  { "DEACTIVATED", 2 },
+  { "FACTOR_STATE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor sls__enrollment__v1__factor_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.FactorState",
+  "FactorState",
+  "Sls__Enrollment__V1__FactorState",
+  "sls.enrollment.v1",
+  3,
+  sls__enrollment__v1__factor_state__enum_values_by_number,
+  3,
+  sls__enrollment__v1__factor_state__enum_values_by_name,
+  1,
+  sls__enrollment__v1__factor_state__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue sls__enrollment__v1__device_platform__enum_values_by_number[3] =
+{
+  { "DEVICE_PLATFORM_UNSPECIFIED", "SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED", 0 },
+  { "ANDROID", "SLS__ENROLLMENT__V1__DEVICE_PLATFORM__ANDROID", 1 },
+  { "IOS", "SLS__ENROLLMENT__V1__DEVICE_PLATFORM__IOS", 2 },
+};
+static const ProtobufCIntRange sls__enrollment__v1__device_platform__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex sls__enrollment__v1__device_platform__enum_values_by_name[3] =
+{
+  { "ANDROID", 1 },
+  { "DEVICE_PLATFORM_UNSPECIFIED", 0 },
+  { "IOS", 2 },
+};
+const ProtobufCEnumDescriptor sls__enrollment__v1__device_platform__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.DevicePlatform",
+  "DevicePlatform",
+  "Sls__Enrollment__V1__DevicePlatform",
+  "sls.enrollment.v1",
+  3,
+  sls__enrollment__v1__device_platform__enum_values_by_number,
+  3,
+  sls__enrollment__v1__device_platform__enum_values_by_name,
+  1,
+  sls__enrollment__v1__device_platform__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor sls__enrollment__v1__enrollment__method_descriptors[5] =
 {
   { "GetInfo", &sls__health__v1__service_info_request__descriptor, &sls__health__v1__service_info__descriptor },
+  { "ListFactors", &sls__enrollment__v1__list_factors_request__descriptor, &sls__enrollment__v1__factor_list__descriptor },
+  { "StartActivation", &sls__enrollment__v1__start_activation_request__descriptor, &sls__enrollment__v1__activation_ticket__descriptor },
+  { "Activate", &sls__enrollment__v1__activate_request__descriptor, &sls__enrollment__v1__activation_result__descriptor },
+  { "GetRecommendation", &sls__enrollment__v1__recommendation_request__descriptor, &sls__enrollment__v1__recommendation__descriptor },
 };
 const unsigned sls__enrollment__v1__enrollment__method_indices_by_name[] = {
-  0         /* GetInfo */
+  3,        /* Activate */
+  0,        /* GetInfo */
+  4,        /* GetRecommendation */
+  1,        /* ListFactors */
+  2         /* StartActivation */
 };
 const ProtobufCServiceDescriptor sls__enrollment__v1__enrollment__descriptor =
 {
@@ -21,7 +1564,7 @@ const ProtobufCServiceDescriptor sls__enrollment__v1__enrollment__descriptor =
   "Enrollment",
   "Sls__Enrollment__V1__Enrollment",
   "sls.enrollment.v1",
-  1,
+  5,
   sls__enrollment__v1__enrollment__method_descriptors,
   sls__enrollment__v1__enrollment__method_indices_by_name
 };
@@ -32,6 +1575,38 @@ void sls__enrollment__v1__enrollment__get_info(ProtobufCService *service,
 {
   assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
   service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__enrollment__v1__enrollment__list_factors(ProtobufCService *service,
+                                                   const Sls__Enrollment__V1__ListFactorsRequest *input,
+                                                   Sls__Enrollment__V1__FactorList_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__enrollment__v1__enrollment__start_activation(ProtobufCService *service,
+                                                       const Sls__Enrollment__V1__StartActivationRequest *input,
+                                                       Sls__Enrollment__V1__ActivationTicket_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__enrollment__v1__enrollment__activate(ProtobufCService *service,
+                                               const Sls__Enrollment__V1__ActivateRequest *input,
+                                               Sls__Enrollment__V1__ActivationResult_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__enrollment__v1__enrollment__get_recommendation(ProtobufCService *service,
+                                                         const Sls__Enrollment__V1__RecommendationRequest *input,
+                                                         Sls__Enrollment__V1__Recommendation_Closure closure,
+                                                         void *closure_data)
+{
+  assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__enrollment__v1__enrollment__init (Sls__Enrollment__V1__Enrollment_Service *service,
                                             Sls__Enrollment__V1__Enrollment_ServiceDestroy destroy)

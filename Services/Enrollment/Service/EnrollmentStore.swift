@@ -1,0 +1,34 @@
+import Foundation
+import GRDB
+
+/// The enrollment tables and their migrations (one GRDB record type per table, in `Rows/`).
+enum EnrollmentStore {
+    static func registerMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("enrollment.v1") { db in
+            try db.create(table: UserRow.databaseTableName) { t in
+                t.primaryKey("user_name", .text)
+                t.column("account_id", .text).notNull().unique()
+                t.column("mobile_number", .text).notNull().defaults(to: "")
+                t.column("mobile_verified", .boolean).notNull().defaults(to: false)
+                t.column("balance_usd", .text)
+            }
+            try db.create(table: FactorRow.databaseTableName) { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("user_name", .text).notNull().indexed()
+                t.column("kind", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("since_ms", .integer).notNull()
+                t.column("device_id", .text).notNull().defaults(to: "")
+                t.column("platform", .text).notNull().defaults(to: "")
+                t.column("device_public_key", .blob).notNull().defaults(to: Data())
+                t.column("push_token", .text).notNull().defaults(to: "")
+            }
+            try db.create(table: ActivationRow.databaseTableName) { t in
+                t.primaryKey("digest", .text)
+                t.column("user_name", .text).notNull().indexed()
+                t.column("issued_ms", .integer).notNull()
+                t.column("consumed_ms", .integer)
+            }
+        }
+    }
+}

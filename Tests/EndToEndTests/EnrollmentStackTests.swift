@@ -1,0 +1,59 @@
+import Crypto
+import Foundation
+import SLSBus
+import SLSMessages
+import SLSTesting
+import Testing
+import ZeroMQ
+
+/// enrollment as it runs: the account service opens an account on the bus, the portal starts an
+/// IB Key activation, a phone activates through the mobile gateway, each with its own key.
+@Suite("enrollment as a running service", .serialized)
+struct EnrollmentStackTests {
+    @Test func testENR01_ENR04_ENR05_accountEventThenActivationThroughTheBus() async throws {
+        let stack = try Stack()
+        defer { stack.stopAll() }
+        try stack.startEventBus()
+        try stack.startService("enrollment", port: stack.ports.enrollment)
+        #expect(try stack.waitUntilServing(["enrollment"]))
+        let context = ZMQContext()
+        let accounts = try EventPublisher(context: context, endpoint: stack.endpoint(stack.ports.publishers),
+                                          producer: "accounts", security: try stack.client("accounts", of: "event-bus"))
+        defer { accounts.close() }
+        func client(_ identity: String) throws -> RPCClient {
+            try RPCClient(context: context, configuration: .init(
+                endpoint: stack.endpoint(stack.ports.enrollment), caller: identity,
+                security: try stack.client(identity, of: "enrollment")))
+        }
+        let portal = try client("portal"), phone = try client("mobile-gateway")
+        defer { portal.close(); phone.close() }
+
+        // ENR-01: the account arrives as an event; its user has SMS at once.
+        var factors: FactorList?
+        for _ in 0..<100 where factors == nil {
+            try accounts.publish(AccountOpened(accountID: "E9", userName: "erin"))
+            try await Task.sleep(for: .milliseconds(50))
+            factors = try? await portal.call(EnrollmentAPI.listFactors, ListFactorsRequest(userName: "erin"))
+        }
+        #expect(factors?.factors.map(\.kind) == [.sms])
+
+        // ENR-04: the portal gets the string; ENR-05: the phone types it and sets its PIN.
+        let ticket = try await portal.call(EnrollmentAPI.startActivation, StartActivationRequest(userName: "erin"))
+        let key = P256.Signing.PrivateKey().publicKey.x963Representation
+        let activated = try await phone.call(EnrollmentAPI.activate, ActivateRequest(
+            activationString: ticket.activationString, platform: .android, pin: "4321", deviceID: "pixel-1",
+            devicePublicKey: key))
+        #expect(activated.userName == "erin")
+        // The portal may not activate (only phones, through the mobile gateway, may).
+        let denied = await #expect(throws: RPCError.self) {
+            _ = try await portal.call(EnrollmentAPI.activate, ActivateRequest(activationString: ticket.activationString))
+        }
+        #expect(denied?.code == .permissionDenied)
+
+        // And the factors, through slsctl as the portal.
+        let listed = try stack.slsctl(as: "portal", "call", "enrollment", "ListFactors", #"{"userName":"erin"}"#)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("IB_KEY"))
+        #expect(listed.stdout.contains("SMS"))
+    }
+}
