@@ -37,16 +37,28 @@ struct EnrollmentStackTests {
         }
         #expect(factors?.factors.map(\.kind) == [.sms])
 
-        // ENR-04: the portal gets the string; ENR-05: the phone types it and sets its PIN.
-        let ticket = try await portal.call(EnrollmentAPI.startActivation, StartActivationRequest(userName: "erin"))
+        // ENR-04, through slsctl as the portal: the QR code in the terminal and as a PNG that the
+        // stock decoder reads back as the link carrying the string (ENR-11).
+        let png = stack.dataDirectory.appendingPathComponent("erin.png").path
+        let started = try stack.slsctl(as: "portal", "start-activation", "erin", "--png", png)
+        #expect(started.status == 0, "\(started.stderr)")
+        #expect(started.stdout.contains("█"))
+        let string = try #require(started.stdout.split(separator: "\n")
+            .first { $0.hasPrefix("activation string:") }?.split(separator: " ").last.map(String.init))
+        let link = try #require(started.stdout.split(separator: "\n")
+            .first { $0.hasPrefix("link:") }?.split(separator: " ").last.map(String.init))
+        #expect(link.hasSuffix(string.replacingOccurrences(of: "-", with: "")))
+        #expect(try Zbar.scan(Array(try Data(contentsOf: URL(fileURLWithPath: png)))) == link)
+
+        // ENR-05: the phone types the string and sets its PIN.
         let key = P256.Signing.PrivateKey().publicKey.x963Representation
         let activated = try await phone.call(EnrollmentAPI.activate, ActivateRequest(
-            activationString: ticket.activationString, platform: .android, pin: "4321", deviceID: "pixel-1",
+            activationString: string, platform: .android, pin: "4321", deviceID: "pixel-1",
             devicePublicKey: key))
         #expect(activated.userName == "erin")
         // The portal may not activate (only phones, through the mobile gateway, may).
         let denied = await #expect(throws: RPCError.self) {
-            _ = try await portal.call(EnrollmentAPI.activate, ActivateRequest(activationString: ticket.activationString))
+            _ = try await portal.call(EnrollmentAPI.activate, ActivateRequest(activationString: string))
         }
         #expect(denied?.code == .permissionDenied)
 

@@ -83,6 +83,8 @@ struct EnrollmentServiceTests {
         #expect(ticket.qrLink == "https://ibkey.example.com/activate?s="
                 + ticket.activationString.replacingOccurrences(of: "-", with: ""))
         #expect(ticket.expiresUnixMs == harness.clock.now.unixMs + 600_000)
+        // ENR-11: the QR code is the link, as the stock decoder reads the PNG.
+        #expect(try Zbar.scan(Array(ticket.qrPng)) == ticket.qrLink)
         // Typed on the phone in lower case with spaces.
         let typed = ticket.activationString.lowercased().replacingOccurrences(of: "-", with: " ")
         let result = try await harness.activate(typed)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QRCode
 import SLSBus
 import SLSMessages
 import ZeroMQ
@@ -19,7 +20,7 @@ struct Slsctl: AsyncParsableCommand {
             the services' keys in --public-keys / SLSCTL_PUBLIC_KEYS; what it may do is what the bus policy \
             allows the identity of its key.
             """,
-        subcommands: [Health.self, Call.self, Publish.self, Watch.self, List.self, Keys.self])
+        subcommands: [Health.self, Call.self, Publish.self, Watch.self, List.self, Keys.self, Activation.self])
 }
 
 struct Health: AsyncParsableCommand {
@@ -294,5 +295,48 @@ struct CreateKeys: ParsableCommand {
             }
             print("created \(keyring)/secret/\(identity).key and \(keyring)/public/\(identity).pub")
         }
+    }
+}
+
+struct Activation: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start-activation",
+        abstract: "Starts an IB Key activation for a user (as the portal does) and shows its QR code here.",
+        discussion: """
+            Calls enrollment's StartActivation and prints the QR code in the terminal, then the activation \
+            string to type, its link and its expiry. The identity of slsctl's key must be allowed to call \
+            StartActivation (in the stack's policy: portal).
+            """)
+
+    @Argument(help: "The user name.")
+    var user: String
+
+    @Option(help: "Also write the QR code PNG to this file.")
+    var png: String?
+
+    @Flag(help: "Draw dark modules (for terminals with a light background).")
+    var darkOnLight = false
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let entry = try ServiceDirectory.entry(named: ServiceCatalog.enrollment.name)
+        let client = try RPCClient(context: ZMQContext(), configuration: .init(
+            endpoint: ServiceDirectory.endpoint(for: entry), caller: "slsctl",
+            security: try connection.client(of: entry.name)))
+        defer { client.close() }
+        let ticket: ActivationTicket
+        do {
+            ticket = try await client.call(EnrollmentAPI.startActivation, StartActivationRequest(userName: user))
+        } catch let error as RPCError {
+            let rule = error.ruleID.isEmpty ? "" : " [\(error.ruleID)]"
+            FileHandle.standardError.write(Data("ERROR \(error.code.description)\(rule): \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+        if let png { try ticket.qrPng.write(to: URL(fileURLWithPath: png)) }
+        print(try QRCode(ticket.qrLink).terminalText(darkOnLight: darkOnLight))
+        print("activation string: \(ticket.activationString)")
+        print("link:              \(ticket.qrLink)")
+        print("expires:           \(Date(timeIntervalSince1970: Double(ticket.expiresUnixMs) / 1000))")
     }
 }

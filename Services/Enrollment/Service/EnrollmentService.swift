@@ -3,6 +3,7 @@ import EnrollmentCore
 import Foundation
 import GRDB
 import Logging
+import QRCode
 import SLSBus
 import SLSMessages
 import SLSRuntime
@@ -79,8 +80,9 @@ public final class EnrollmentService: Sendable {
                               nowUnixMs: issued.unixMs)
         }
         outbox.notify()
-        return ActivationTicket(activationString: code.grouped(by: settings.activationCodeGroup),
-                                qrLink: activationLinkBase + code.characters, expiresUnixMs: expires.unixMs)
+        let link = activationLinkBase + code.characters
+        return ActivationTicket(activationString: code.grouped(by: settings.activationCodeGroup), qrLink: link,
+                                expiresUnixMs: expires.unixMs, qrPng: Data(try Self.qrPNG(link)))
     }
 
     /// ENR-05 to ENR-07: the phone's activation. Any attempt with a known string uses it up.
@@ -195,6 +197,15 @@ public final class EnrollmentService: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// ENR-11: the QR code of the activation link, as a PNG.
+    static func qrPNG(_ link: String) throws -> [UInt8] {
+        do {
+            return try QRCode(link).png(scale: 6, margin: 4)
+        } catch {
+            throw RPCError(.internal, "the QR code could not be drawn: \(error)")
+        }
+    }
 
     static func requireUser(_ userName: String) throws -> String {
         guard !userName.isEmpty else { throw RPCError.invalidArgument("user_name is empty") }

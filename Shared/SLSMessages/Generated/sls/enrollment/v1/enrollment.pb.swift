@@ -555,11 +555,15 @@ public struct ActivationTicket: ProtoMessage {
     /// After this the string is refused (ENR-06).
     public var expiresUnixMs: Int64
 
+    /// The QR code of `qr_link` as a PNG (libqrencode), for the portal to show.
+    public var qrPng: Data
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(activationString: String = "", qrLink: String = "", expiresUnixMs: Int64 = 0) {
+    public init(activationString: String = "", qrLink: String = "", expiresUnixMs: Int64 = 0, qrPng: Data = Data()) {
         self.activationString = activationString
         self.qrLink = qrLink
         self.expiresUnixMs = expiresUnixMs
+        self.qrPng = qrPng
     }
 
     /// A message with every field at its proto3 default.
@@ -567,6 +571,7 @@ public struct ActivationTicket: ProtoMessage {
         self.activationString = ""
         self.qrLink = ""
         self.expiresUnixMs = 0
+        self.qrPng = Data()
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -581,6 +586,7 @@ public struct ActivationTicket: ProtoMessage {
         case activationString
         case qrLink
         case expiresUnixMs
+        case qrPng
     }
 
     public init(from decoder: any Decoder) throws {
@@ -588,6 +594,7 @@ public struct ActivationTicket: ProtoMessage {
         self.activationString = try container.decodeIfPresent(String.self, forKey: .activationString) ?? ""
         self.qrLink = try container.decodeIfPresent(String.self, forKey: .qrLink) ?? ""
         self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+        self.qrPng = try container.decodeIfPresent(Data.self, forKey: .qrPng) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -595,6 +602,7 @@ public struct ActivationTicket: ProtoMessage {
         try container.encode(self.activationString, forKey: .activationString)
         try container.encode(self.qrLink, forKey: .qrLink)
         try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+        try container.encode(self.qrPng, forKey: .qrPng)
     }
 
     public static let schema = MessageSchema(
@@ -603,6 +611,7 @@ public struct ActivationTicket: ProtoMessage {
             FieldSchema(name: "activation_string", number: 1, type: "string", label: "singular"),
             FieldSchema(name: "qr_link", number: 2, type: "string", label: "singular"),
             FieldSchema(name: "expires_unix_ms", number: 3, type: "int64", label: "singular"),
+            FieldSchema(name: "qr_png", number: 4, type: "bytes", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -613,6 +622,7 @@ public struct ActivationTicket: ProtoMessage {
         try validator.text(self.activationString, "activation_string", in: path)
         try validator.text(self.qrLink, "qr_link", in: path)
         try validator.futureTime(Int64(truncatingIfNeeded: self.expiresUnixMs), "expires_unix_ms", in: path)
+        try validator.bytes(self.qrPng.count, "qr_png", in: path)
     }
 
     /// A value with every field set, for the contract tests' round trips.
@@ -620,7 +630,8 @@ public struct ActivationTicket: ProtoMessage {
         Self(
             activationString: "activation_string-0-é",
             qrLink: "qr_link-0-é",
-            expiresUnixMs: -3000
+            expiresUnixMs: -3000,
+            qrPng: Data([4, 0, 255, 0])
         )
     }
 }
@@ -643,12 +654,14 @@ extension ActivationTicket: CBridged {
         c.pointee.activation_string = arena.cString(self.activationString)
         c.pointee.qr_link = arena.cString(self.qrLink)
         c.pointee.expires_unix_ms = self.expiresUnixMs
+        c.pointee.qr_png = arena.binary(self.qrPng)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
         self.activationString = CArena.string(c.pointee.activation_string)
         self.qrLink = CArena.string(c.pointee.qr_link)
         self.expiresUnixMs = c.pointee.expires_unix_ms
+        self.qrPng = CArena.data(c.pointee.qr_png)
     }
 }
 

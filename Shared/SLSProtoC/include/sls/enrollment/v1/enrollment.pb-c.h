@@ -152,10 +152,14 @@ struct  Sls__Enrollment__V1__ActivationTicket
    * After this the string is refused (ENR-06).
    */
   int64_t expires_unix_ms;
+  /*
+   * The QR code of `qr_link` as a PNG (libqrencode), for the portal to show.
+   */
+  ProtobufCBinaryData qr_png;
 };
 #define SLS__ENROLLMENT__V1__ACTIVATION_TICKET__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__activation_ticket__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, {0,NULL} }
 
 
 /*

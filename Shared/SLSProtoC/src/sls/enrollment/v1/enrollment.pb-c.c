@@ -809,7 +809,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__start_activation_request__
   (ProtobufCMessageInit) sls__enrollment__v1__start_activation_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__enrollment__v1__activation_ticket__field_descriptors[3] =
+static const ProtobufCFieldDescriptor sls__enrollment__v1__activation_ticket__field_descriptors[4] =
 {
   {
     "activation_string",
@@ -847,16 +847,29 @@ static const ProtobufCFieldDescriptor sls__enrollment__v1__activation_ticket__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "qr_png",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivationTicket, qr_png),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__enrollment__v1__activation_ticket__field_indices_by_name[] = {
   0,   /* field[0] = activation_string */
   2,   /* field[2] = expires_unix_ms */
   1,   /* field[1] = qr_link */
+  3,   /* field[3] = qr_png */
 };
 static const ProtobufCIntRange sls__enrollment__v1__activation_ticket__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor sls__enrollment__v1__activation_ticket__descriptor =
 {
@@ -866,7 +879,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__activation_ticket__descrip
   "Sls__Enrollment__V1__ActivationTicket",
   "sls.enrollment.v1",
   sizeof(Sls__Enrollment__V1__ActivationTicket),
-  3,
+  4,
   sls__enrollment__v1__activation_ticket__field_descriptors,
   sls__enrollment__v1__activation_ticket__field_indices_by_name,
   1,  sls__enrollment__v1__activation_ticket__number_ranges,
