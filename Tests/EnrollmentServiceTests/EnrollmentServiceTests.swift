@@ -46,10 +46,19 @@ final class EnrollmentHarness: @unchecked Sendable {
     }
 
     func activate(_ string: String, platform: SLSMessages.DevicePlatform = .android, pin: String = "1234",
-                  device: String = "phone-1") async throws -> ActivationResult {
+                  device: String = "phone-1", key: P256.Signing.PrivateKey = P256.Signing.PrivateKey())
+        async throws -> ActivationResult {
         try await service.activate(ActivateRequest(activationString: string, platform: platform,
                                                    pin: platform == .android ? pin : "", deviceID: device,
-                                                   devicePublicKey: Self.deviceKey(), pushToken: "push-1"))
+                                                   devicePublicKey: key.publicKey.x963Representation, pushToken: "push-1",
+                                                   deviceAgreementKey: P256.KeyAgreement.PrivateKey().publicKey.x963Representation))
+    }
+
+    /// ENR-08 as the phone does it: sign the string and the device id with the device key.
+    func addUser(_ string: String, device: String, key: P256.Signing.PrivateKey) async throws -> ActivationResult {
+        let code = try ActivationCode(typed: string, length: 16)
+        let signature = try key.signature(for: DeviceKeys.addUserMessage(code: code, deviceID: device)).rawRepresentation
+        return try await service.addUser(AddUserRequest(activationString: string, deviceID: device, signature: signature))
     }
 
     func factors(_ user: String = "alice") async throws -> [Factor] {
@@ -190,5 +199,81 @@ struct EnrollmentServiceTests {
         try await harness.openAccount()
         let count = try await harness.factors().count
         #expect(count == 1)
+    }
+
+    @Test func testENR08_aSecondUserJoinsAPhoneThatProvesItHoldsItsKey() async throws {
+        let harness = try EnrollmentHarness()
+        try await harness.openAccount("alice", account: "U1")
+        try await harness.openAccount("bob", account: "U2")
+        let phone = P256.Signing.PrivateKey()
+        let alice = try await harness.service.startActivation(StartActivationRequest(userName: "alice"))
+        _ = try await harness.activate(alice.activationString, device: "shared-phone", key: phone)
+
+        // A phone without IB Key cannot add anyone; a wrong key cannot either; both use the string up.
+        let first = try await harness.service.startActivation(StartActivationRequest(userName: "bob"))
+        let elsewhere = await #expect(throws: RPCError.self) {
+            _ = try await harness.addUser(first.activationString, device: "other-phone", key: phone)
+        }
+        #expect(elsewhere?.ruleID == "ENR-08")
+        #expect(elsewhere?.message.contains("not active on this phone") == true)
+        let second = try await harness.service.startActivation(StartActivationRequest(userName: "bob"))
+        let impostor = await #expect(throws: RPCError.self) {
+            _ = try await harness.addUser(second.activationString, device: "shared-phone", key: P256.Signing.PrivateKey())
+        }
+        #expect(impostor?.code == .permissionDenied)
+        let reused = await #expect(throws: RPCError.self) {
+            _ = try await harness.addUser(second.activationString, device: "shared-phone", key: phone)
+        }
+        #expect(reused?.message.contains("already used") == true)
+
+        // The genuine phone with a fresh string: bob joins alice on it.
+        let third = try await harness.service.startActivation(StartActivationRequest(userName: "bob"))
+        let added = try await harness.addUser(third.activationString, device: "shared-phone", key: phone)
+        #expect(added.userName == "bob")
+        let bobs = try await harness.factors("bob")
+        #expect(bobs.first { $0.kind == .ibKey }?.deviceID == "shared-phone")
+        let alices = try await harness.factors("alice")
+        #expect(alices.first { $0.kind == .ibKey }?.state == .active)
+    }
+
+    @Test func testENR09_movingIBKeyToANewPhoneDeactivatesTheOldOneAndKeepsSMS() async throws {
+        let harness = try EnrollmentHarness()
+        try await harness.openAccount()
+        let first = try await harness.service.startActivation(StartActivationRequest(userName: "alice"))
+        _ = try await harness.activate(first.activationString, device: "old-phone")
+        harness.clock.advance(60)
+        let move = try await harness.service.startActivation(StartActivationRequest(userName: "alice", replaceExisting: true))
+        _ = try await harness.activate(move.activationString, platform: .ios, device: "new-phone")
+        let factors = try await harness.factors()
+        #expect(Set(factors.filter { $0.state == .active }.map(\.kind)) == [.sms, .ibKey])
+        #expect(factors.first { $0.deviceID == "old-phone" }?.state == .deactivated)
+        #expect(factors.first { $0.deviceID == "new-phone" }?.state == .active)
+        #expect(try harness.outboxTypes().contains(FactorDeactivated.protoName))
+        // The old phone cannot add a user any more: its IB Key is gone.
+        try await harness.openAccount("bob", account: "U2")
+        let bob = try await harness.service.startActivation(StartActivationRequest(userName: "bob"))
+        let gone = await #expect(throws: RPCError.self) {
+            _ = try await harness.addUser(bob.activationString, device: "old-phone", key: P256.Signing.PrivateKey())
+        }
+        #expect(gone?.message.contains("not active on this phone") == true)
+    }
+
+    @Test func malformedDeviceKeysAreRefusedByName() async throws {
+        let harness = try EnrollmentHarness()
+        try await harness.openAccount()
+        let ticket = try await harness.service.startActivation(StartActivationRequest(userName: "alice"))
+        let agreement = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.activate(ActivateRequest(
+                activationString: ticket.activationString, platform: .ios, deviceID: "p",
+                devicePublicKey: EnrollmentHarness.deviceKey(), deviceAgreementKey: Data(repeating: 9, count: 33)))
+        }
+        #expect(agreement?.message.contains("device_agreement_key") == true)
+        let signature = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.addUser(AddUserRequest(activationString: ticket.activationString, deviceID: "p",
+                                                                 signature: Data(repeating: 1, count: 4096)))
+        }
+        #expect(signature?.code == .invalidArgument)
+        // Neither touched the string.
+        _ = try await harness.activate(ticket.activationString)
     }
 }

@@ -6,11 +6,14 @@ public struct PendingActivation: Sendable, Equatable {
     public let issuedAt: Date
     /// Set by the first attempt, whatever its outcome (ENR-06).
     public var consumedAt: Date?
+    /// ENR-09: issued to move IB Key to a new phone; activating deactivates it on the old one.
+    public var replacesExisting: Bool
 
-    public init(userName: String, issuedAt: Date, consumedAt: Date? = nil) {
+    public init(userName: String, issuedAt: Date, consumedAt: Date? = nil, replacesExisting: Bool = false) {
         self.userName = userName
         self.issuedAt = issuedAt
         self.consumedAt = consumedAt
+        self.replacesExisting = replacesExisting
     }
 }
 
@@ -22,6 +25,10 @@ public enum ActivationRefusal: Error, Sendable, Equatable, CustomStringConvertib
     case alreadyUsed
     case expired
     case badPin(String)
+    /// ENR-08: adding a user needs IB Key already active on the phone.
+    case notOnThisPhone
+    /// ENR-08: the phone did not prove it holds its registered device key.
+    case deviceNotProven
 
     /// The articles' words, kept as the first line of every refusal.
     public static let headline = "An error has occurred. Please try again."
@@ -30,8 +37,13 @@ public enum ActivationRefusal: Error, Sendable, Equatable, CustomStringConvertib
         switch self {
         case .alreadyEnrolled, .alreadyUsed, .expired: "ENR-07"
         case .badPin: "ENR-05"
+        case .notOnThisPhone, .deviceNotProven: "ENR-08"
         }
     }
+
+    /// How a refusal is reported: the phone's proof failing is PERMISSION_DENIED, the rest
+    /// FAILED_PRECONDITION.
+    public var isProofFailure: Bool { self == .deviceNotProven }
 
     /// A short name of the cause for events and metrics (never the string or the PIN).
     public var reason: String {
@@ -40,6 +52,8 @@ public enum ActivationRefusal: Error, Sendable, Equatable, CustomStringConvertib
         case .alreadyUsed: "already_used"
         case .expired: "expired"
         case .badPin: "bad_pin"
+        case .notOnThisPhone: "not_on_this_phone"
+        case .deviceNotProven: "device_not_proven"
         }
     }
 
@@ -57,6 +71,12 @@ public enum ActivationRefusal: Error, Sendable, Equatable, CustomStringConvertib
         case .badPin(let why):
             "\(Self.headline) The PIN was not accepted: \(why). The activation string is used up: log out "
                 + "and log in again to get a fresh QR code."
+        case .notOnThisPhone:
+            "\(Self.headline) IB Key is not active on this phone: activate it for a first user, then add others. "
+                + "The activation string is used up: log out and log in again to get a fresh QR code."
+        case .deviceNotProven:
+            "\(Self.headline) This phone could not prove it is the one IB Key was activated on. The activation "
+                + "string is used up: log out and log in again to get a fresh QR code."
         }
     }
 }
@@ -75,7 +95,7 @@ public enum ActivationRules {
                               pin: String?, now: Date, settings: EnrollmentSettings) -> ActivationRefusal? {
         if pending.consumedAt != nil { return .alreadyUsed }
         if now.timeIntervalSince(pending.issuedAt) >= settings.activationLifetime { return .expired }
-        if userHasIBKey { return .alreadyEnrolled }
+        if userHasIBKey && !pending.replacesExisting { return .alreadyEnrolled }
         if let problem = PinRule.problem(with: pin, on: platform, settings: settings) { return .badPin(problem) }
         return nil
     }

@@ -43,6 +43,7 @@ public final class EnrollmentService: Sendable {
         server.register(EnrollmentAPI.listFactors) { [self] request, _ in try await listFactors(request) }
         server.register(EnrollmentAPI.startActivation) { [self] request, _ in try await startActivation(request) }
         server.register(EnrollmentAPI.activate) { [self] request, _ in try await activate(request) }
+        server.register(EnrollmentAPI.addUser) { [self] request, _ in try await addUser(request) }
         server.register(EnrollmentAPI.getRecommendation) { [self] request, _ in try await recommendation(request) }
     }
 
@@ -65,6 +66,7 @@ public final class EnrollmentService: Sendable {
     }
 
     /// ENR-04: a fresh activation string for `user_name`, and the link its QR code carries.
+    /// With `replace_existing` (ENR-09) the string moves the user's IB Key to a new phone.
     func startActivation(_ request: StartActivationRequest) async throws -> ActivationTicket {
         let userName = try Self.requireUser(request.userName)
         let code = ActivationCode.generate(length: settings.activationCodeLength)
@@ -72,10 +74,13 @@ public final class EnrollmentService: Sendable {
         let expires = issued.addingTimeInterval(settings.activationLifetime)
         try await database.write { db in
             guard try UserRow.fetchOne(db, key: userName) != nil else { throw Self.unknownUser(userName) }
-            if try Self.hasActiveIBKey(userName, db) {
-                throw RPCError.failedPrecondition(ActivationRefusal.alreadyEnrolled.description, ruleID: "ENR-07")
+            if try Self.activeIBKeys(of: userName, db).isEmpty == false && !request.replaceExisting {
+                throw RPCError.failedPrecondition(ActivationRefusal.alreadyEnrolled.description
+                    + " To move IB Key to a new phone, ask for a string that replaces it (replace_existing).",
+                                                  ruleID: "ENR-07")
             }
-            try ActivationRow(digest: code.digest, userName: userName, issuedMs: issued.unixMs, consumedMs: nil).insert(db)
+            try ActivationRow(digest: code.digest, userName: userName, issuedMs: issued.unixMs, consumedMs: nil,
+                              replacesExisting: request.replaceExisting).insert(db)
             try Outbox.append(ActivationStarted(userName: userName, expiresUnixMs: expires.unixMs), in: db,
                               nowUnixMs: issued.unixMs)
         }
@@ -85,14 +90,9 @@ public final class EnrollmentService: Sendable {
                                 expiresUnixMs: expires.unixMs, qrPng: Data(try Self.qrPNG(link)))
     }
 
-    /// ENR-05 to ENR-07: the phone's activation. Any attempt with a known string uses it up.
+    /// ENR-05 to ENR-07, ENR-09: the phone's activation. Any attempt with a known string uses it up.
     func activate(_ request: ActivateRequest) async throws -> ActivationResult {
-        let code: ActivationCode
-        do {
-            code = try ActivationCode(typed: request.activationString, length: settings.activationCodeLength)
-        } catch {
-            throw RPCError.invalidArgument("activation_string: \(error)", ruleID: "ENR-04")
-        }
+        let code = try parse(request.activationString)
         let platform: EnrollmentCore.DevicePlatform
         switch request.platform {
         case .android: platform = .android
@@ -100,46 +100,135 @@ public final class EnrollmentService: Sendable {
         default: throw RPCError.invalidArgument("platform must be ANDROID or IOS; got \(request.platform)")
         }
         guard !request.deviceID.isEmpty else { throw RPCError.invalidArgument("device_id is empty") }
-        try Self.checkDeviceKey(request.devicePublicKey)
+        if let problem = DeviceKeys.signingKeyProblem(request.devicePublicKey, field: "device_public_key")
+            ?? DeviceKeys.agreementKeyProblem(request.deviceAgreementKey, field: "device_agreement_key") {
+            throw RPCError.invalidArgument(problem)
+        }
         let pin = request.pin.isEmpty ? nil : request.pin
         let at = now()
+        let device = NewFactor(deviceID: request.deviceID, platform: platform, publicKey: Array(request.devicePublicKey),
+                               agreementKey: Array(request.deviceAgreementKey), pushToken: request.pushToken)
         let outcome: Result<String, ActivationRefusal> = try await database.write { [settings] db in
-            // Looked up by digest: the typed string is never compared as text.
-            guard var row = try ActivationRow.fetchOne(db, key: code.digest) else {
-                throw RPCError(.notFound, "no such activation string: check what was typed, or log in to the "
-                               + "Client Portal again for a fresh QR code", ruleID: "ENR-06")
-            }
-            let pending = PendingActivation(userName: row.userName, issuedAt: Date(unixMs: row.issuedMs),
-                                            consumedAt: row.consumedMs.map(Date.init(unixMs:)))
-            let refusal = ActivationRules.decide(pending, userHasIBKey: try Self.hasActiveIBKey(row.userName, db),
-                                                 platform: platform, pin: pin, now: at, settings: settings)
-            if row.consumedMs == nil {
-                row.consumedMs = at.unixMs
-                try row.update(db)
-            }
-            if let refusal {
-                try Outbox.append(ActivationFailed(userName: row.userName, reason: refusal.reason, ruleID: refusal.ruleID,
-                                                   failedUnixMs: at.unixMs), in: db, nowUnixMs: at.unixMs)
+            let (row, pending) = try Self.consume(code, at: at, db)
+            let existing = try Self.activeIBKeys(of: row.userName, db)
+            if let refusal = ActivationRules.decide(pending, userHasIBKey: !existing.isEmpty, platform: platform,
+                                                    pin: pin, now: at, settings: settings) {
+                try Self.recordFailure(refusal, user: row.userName, at: at, db)
                 return .failure(refusal)
             }
-            var factor = FactorRow(id: nil, userName: row.userName, kind: EnrollmentCore.FactorKind.ibKey.rawValue,
-                                   state: EnrollmentCore.FactorState.active.rawValue, sinceMs: at.unixMs, deviceID: request.deviceID,
-                                   platform: platform.rawValue, devicePublicKey: Array(request.devicePublicKey),
-                                   pushToken: request.pushToken)
-            try factor.insert(db)
-            try Outbox.append(FactorActivated(userName: row.userName, kind: .ibKey, deviceID: request.deviceID,
-                                              platform: request.platform, devicePublicKey: request.devicePublicKey,
-                                              pushToken: request.pushToken, activatedUnixMs: at.unixMs),
-                              in: db, nowUnixMs: at.unixMs)
+            // ENR-09: the old phone's IB Key ends as the new one starts; other factors stay.
+            for var old in existing where pending.replacesExisting {
+                old.state = EnrollmentCore.FactorState.deactivated.rawValue
+                old.sinceMs = at.unixMs
+                try old.update(db)
+                try Outbox.append(FactorDeactivated(userName: row.userName, kind: .ibKey, deviceID: old.deviceID,
+                                                    reason: "moved to a new phone", deactivatedUnixMs: at.unixMs),
+                                  in: db, nowUnixMs: at.unixMs)
+            }
+            try Self.insertIBKey(for: row.userName, device, at: at, db)
             return .success(row.userName)
         }
+        return try finish(outcome, deviceID: request.deviceID, at: at)
+    }
+
+    /// ENR-08: another user on a phone that already holds IB Key, proven by its device key.
+    func addUser(_ request: AddUserRequest) async throws -> ActivationResult {
+        let code = try parse(request.activationString)
+        guard !request.deviceID.isEmpty else { throw RPCError.invalidArgument("device_id is empty") }
+        guard !request.signature.isEmpty, request.signature.count <= 128 else {
+            throw RPCError.invalidArgument("signature must be an ECDSA P-256 signature (64 bytes raw, or DER)")
+        }
+        let at = now()
+        let outcome: Result<String, ActivationRefusal> = try await database.write { [settings] db in
+            let (row, pending) = try Self.consume(code, at: at, db)
+            guard let phone = try FactorRow.filter(Column("device_id") == request.deviceID
+                    && Column("kind") == EnrollmentCore.FactorKind.ibKey.rawValue
+                    && Column("state") == EnrollmentCore.FactorState.active.rawValue).fetchOne(db) else {
+                return .failure(.notOnThisPhone)
+            }
+            guard DeviceKeys.verify(request.signature, of: DeviceKeys.addUserMessage(code: code, deviceID: request.deviceID),
+                                    by: Data(phone.devicePublicKey)) else {
+                return .failure(.deviceNotProven)
+            }
+            let platform = EnrollmentCore.DevicePlatform(rawValue: phone.platform) ?? .ios
+            // The phone confirmed locally (PIN or unlock): no PIN travels here.
+            if let refusal = ActivationRules.decide(pending, userHasIBKey: !(try Self.activeIBKeys(of: row.userName, db)).isEmpty,
+                                                    platform: .ios, pin: nil, now: at, settings: settings) {
+                try Self.recordFailure(refusal, user: row.userName, at: at, db)
+                return .failure(refusal)
+            }
+            try Self.insertIBKey(for: row.userName, NewFactor(deviceID: phone.deviceID, platform: platform,
+                                                               publicKey: phone.devicePublicKey,
+                                                               agreementKey: phone.deviceAgreementKey,
+                                                               pushToken: phone.pushToken), at: at, db)
+            return .success(row.userName)
+        }
+        return try finish(outcome, deviceID: request.deviceID, at: at)
+    }
+
+    // MARK: - Activation steps
+
+    /// The phone's side of a new IB Key factor.
+    struct NewFactor: Sendable {
+        let deviceID: String
+        let platform: EnrollmentCore.DevicePlatform
+        let publicKey: [UInt8]
+        let agreementKey: [UInt8]
+        let pushToken: String
+    }
+
+    private func parse(_ typed: String) throws -> ActivationCode {
+        do {
+            return try ActivationCode(typed: typed, length: settings.activationCodeLength)
+        } catch {
+            throw RPCError.invalidArgument("activation_string: \(error)", ruleID: "ENR-04")
+        }
+    }
+
+    /// Finds the string by its digest (it is never compared as text) and uses it up (ENR-06).
+    private static func consume(_ code: ActivationCode, at: Date, _ db: Database) throws -> (ActivationRow, PendingActivation) {
+        guard var row = try ActivationRow.fetchOne(db, key: code.digest) else {
+            throw RPCError(.notFound, "no such activation string: check what was typed, or log in to the "
+                           + "Client Portal again for a fresh QR code", ruleID: "ENR-06")
+        }
+        let pending = PendingActivation(userName: row.userName, issuedAt: Date(unixMs: row.issuedMs),
+                                        consumedAt: row.consumedMs.map(Date.init(unixMs:)),
+                                        replacesExisting: row.replacesExisting)
+        if row.consumedMs == nil {
+            row.consumedMs = at.unixMs
+            try row.update(db)
+        }
+        return (row, pending)
+    }
+
+    private static func recordFailure(_ refusal: ActivationRefusal, user: String, at: Date, _ db: Database) throws {
+        try Outbox.append(ActivationFailed(userName: user, reason: refusal.reason, ruleID: refusal.ruleID,
+                                           failedUnixMs: at.unixMs), in: db, nowUnixMs: at.unixMs)
+    }
+
+    private static func insertIBKey(for userName: String, _ device: NewFactor, at: Date, _ db: Database) throws {
+        var factor = FactorRow(id: nil, userName: userName, kind: EnrollmentCore.FactorKind.ibKey.rawValue,
+                               state: EnrollmentCore.FactorState.active.rawValue, sinceMs: at.unixMs,
+                               deviceID: device.deviceID, platform: device.platform.rawValue,
+                               devicePublicKey: device.publicKey, pushToken: device.pushToken,
+                               deviceAgreementKey: device.agreementKey)
+        try factor.insert(db)
+        try Outbox.append(FactorActivated(userName: userName, kind: .ibKey, deviceID: device.deviceID,
+                                          platform: device.platform == .android ? .android : .ios,
+                                          devicePublicKey: Data(device.publicKey), pushToken: device.pushToken,
+                                          activatedUnixMs: at.unixMs, deviceAgreementKey: Data(device.agreementKey)),
+                          in: db, nowUnixMs: at.unixMs)
+    }
+
+    /// After the commit (the string stays used up either way): the result, or the refusal.
+    private func finish(_ outcome: Result<String, ActivationRefusal>, deviceID: String, at: Date) throws -> ActivationResult {
         outbox.notify()
         switch outcome {
         case .success(let userName):
-            return ActivationResult(userName: userName, deviceID: request.deviceID, activatedUnixMs: at.unixMs)
+            return ActivationResult(userName: userName, deviceID: deviceID, activatedUnixMs: at.unixMs)
         case .failure(let refusal):
-            // After the commit: the string stays used up (ENR-06).
-            throw RPCError.failedPrecondition(refusal.description, ruleID: refusal.ruleID)
+            throw RPCError(refusal.isProofFailure ? .permissionDenied : .failedPrecondition, refusal.description,
+                           ruleID: refusal.ruleID)
         }
     }
 
@@ -167,7 +256,7 @@ public final class EnrollmentService: Sendable {
                         balanceUSD: nil).insert(db)
             var sms = FactorRow(id: nil, userName: userName, kind: EnrollmentCore.FactorKind.sms.rawValue,
                                 state: EnrollmentCore.FactorState.active.rawValue, sinceMs: at.unixMs, deviceID: "", platform: "",
-                                devicePublicKey: [], pushToken: "")
+                                devicePublicKey: [], pushToken: "", deviceAgreementKey: [])
             try sms.insert(db)
             try Outbox.append(FactorActivated(userName: userName, kind: .sms, activatedUnixMs: at.unixMs), in: db,
                               nowUnixMs: at.unixMs)
@@ -216,22 +305,9 @@ public final class EnrollmentService: Sendable {
         RPCError.notFound("no user '\(userName)': users arrive with AccountOpened events")
     }
 
-    static func hasActiveIBKey(_ userName: String, _ db: Database) throws -> Bool {
+    static func activeIBKeys(of userName: String, _ db: Database) throws -> [FactorRow] {
         try FactorRow.filter(Column("user_name") == userName && Column("kind") == EnrollmentCore.FactorKind.ibKey.rawValue
-                             && Column("state") == EnrollmentCore.FactorState.active.rawValue).fetchCount(db) > 0
-    }
-
-    /// The phone's public key must be a P-256 point (uncompressed or compressed).
-    static func checkDeviceKey(_ key: Data) throws {
-        let parsed: Bool = switch key.count {
-        case 65: (try? P256.Signing.PublicKey(x963Representation: key)) != nil
-        case 33: (try? P256.Signing.PublicKey(compressedRepresentation: key)) != nil
-        default: false
-        }
-        guard parsed else {
-            throw RPCError.invalidArgument("device_public_key must be a P-256 public key (65 bytes uncompressed "
-                                           + "or 33 compressed); got \(key.count) bytes that are not one")
-        }
+                             && Column("state") == EnrollmentCore.FactorState.active.rawValue).fetchAll(db)
     }
 
     static func message(_ row: FactorRow) -> Factor {

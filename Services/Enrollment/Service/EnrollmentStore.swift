@@ -30,5 +30,15 @@ enum EnrollmentStore {
                 t.column("consumed_ms", .integer)
             }
         }
+
+        migrator.registerMigration("enrollment.v2") { db in
+            // ENR-09: strings that move IB Key to a new phone; the phone's key-agreement key.
+            try db.alter(table: ActivationRow.databaseTableName) { t in
+                t.add(column: "replaces_existing", .boolean).notNull().defaults(to: false)
+            }
+            try db.alter(table: FactorRow.databaseTableName) { t in
+                t.add(column: "device_agreement_key", .blob).notNull().defaults(to: Data())
+            }
+        }
     }
 }

@@ -37,6 +37,7 @@ public enum ProtoRegistry {
         StartActivationRequest.self,
         ActivationTicket.self,
         ActivateRequest.self,
+        AddUserRequest.self,
         ActivationResult.self,
         RecommendationRequest.self,
         Recommendation.self,

@@ -16,10 +16,12 @@ struct FactorRow: Codable, FetchableRecord, MutablePersistableRecord {
     var platform: String
     var devicePublicKey: [UInt8]
     var pushToken: String
+    /// The phone's key-agreement public key (empty when none was sent).
+    var deviceAgreementKey: [UInt8]
 
     enum CodingKeys: String, CodingKey {
         case id, userName = "user_name", kind, state, sinceMs = "since_ms", deviceID = "device_id", platform
-        case devicePublicKey = "device_public_key", pushToken = "push_token"
+        case devicePublicKey = "device_public_key", pushToken = "push_token", deviceAgreementKey = "device_agreement_key"
     }
 
     mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -465,14 +465,20 @@ public struct StartActivationRequest: ProtoMessage {
 
     public var userName: String
 
+    /// ENR-09: moving IB Key to a new phone. The string then activates even though the user has
+    /// IB Key, and the activation deactivates it on the old phone.
+    public var replaceExisting: Bool
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(userName: String = "") {
+    public init(userName: String = "", replaceExisting: Bool = false) {
         self.userName = userName
+        self.replaceExisting = replaceExisting
     }
 
     /// A message with every field at its proto3 default.
     public init() {
         self.userName = ""
+        self.replaceExisting = false
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -485,22 +491,26 @@ public struct StartActivationRequest: ProtoMessage {
 
     private enum CodingKeys: String, CodingKey {
         case userName
+        case replaceExisting
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.replaceExisting = try container.decodeIfPresent(Bool.self, forKey: .replaceExisting) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.replaceExisting, forKey: .replaceExisting)
     }
 
     public static let schema = MessageSchema(
         name: protoName,
         fields: [
             FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "replace_existing", number: 2, type: "bool", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -514,7 +524,8 @@ public struct StartActivationRequest: ProtoMessage {
     /// A value with every field set, for the contract tests' round trips.
     public static var contractSample: Self {
         Self(
-            userName: "user_name-0-é"
+            userName: "user_name-0-é",
+            replaceExisting: true
         )
     }
 }
@@ -535,10 +546,12 @@ extension StartActivationRequest: CBridged {
 
     func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
         c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.replace_existing = self.replaceExisting ? 1 : 0
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
         self.userName = CArena.string(c.pointee.user_name)
+        self.replaceExisting = c.pointee.replace_existing != 0
     }
 }
 
@@ -686,14 +699,20 @@ public struct ActivateRequest: ProtoMessage {
     /// Where push notifications reach the phone (ENR-12); may be empty.
     public var pushToken: String
 
+    /// The phone's P-256 key-agreement public key: the phone and challenge verification derive the
+    /// OCRA key from it and challenge verification's published key (ECDH, then HKDF). No secret
+    /// crosses the bus.
+    public var deviceAgreementKey: Data
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(activationString: String = "", platform: DevicePlatform = .unspecified, pin: String = "", deviceID: String = "", devicePublicKey: Data = Data(), pushToken: String = "") {
+    public init(activationString: String = "", platform: DevicePlatform = .unspecified, pin: String = "", deviceID: String = "", devicePublicKey: Data = Data(), pushToken: String = "", deviceAgreementKey: Data = Data()) {
         self.activationString = activationString
         self.platform = platform
         self.pin = pin
         self.deviceID = deviceID
         self.devicePublicKey = devicePublicKey
         self.pushToken = pushToken
+        self.deviceAgreementKey = deviceAgreementKey
     }
 
     /// A message with every field at its proto3 default.
@@ -704,6 +723,7 @@ public struct ActivateRequest: ProtoMessage {
         self.deviceID = ""
         self.devicePublicKey = Data()
         self.pushToken = ""
+        self.deviceAgreementKey = Data()
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -721,6 +741,7 @@ public struct ActivateRequest: ProtoMessage {
         case deviceID
         case devicePublicKey
         case pushToken
+        case deviceAgreementKey
     }
 
     public init(from decoder: any Decoder) throws {
@@ -731,6 +752,7 @@ public struct ActivateRequest: ProtoMessage {
         self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
         self.devicePublicKey = try container.decodeIfPresent(Data.self, forKey: .devicePublicKey) ?? Data()
         self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
+        self.deviceAgreementKey = try container.decodeIfPresent(Data.self, forKey: .deviceAgreementKey) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -741,6 +763,7 @@ public struct ActivateRequest: ProtoMessage {
         try container.encode(self.deviceID, forKey: .deviceID)
         try container.encode(self.devicePublicKey, forKey: .devicePublicKey)
         try container.encode(self.pushToken, forKey: .pushToken)
+        try container.encode(self.deviceAgreementKey, forKey: .deviceAgreementKey)
     }
 
     public static let schema = MessageSchema(
@@ -752,6 +775,7 @@ public struct ActivateRequest: ProtoMessage {
             FieldSchema(name: "device_id", number: 4, type: "string", label: "singular"),
             FieldSchema(name: "device_public_key", number: 5, type: "bytes", label: "singular"),
             FieldSchema(name: "push_token", number: 6, type: "string", label: "singular"),
+            FieldSchema(name: "device_agreement_key", number: 7, type: "bytes", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -764,6 +788,7 @@ public struct ActivateRequest: ProtoMessage {
         try validator.identifier(self.deviceID, "device_id", in: path)
         try validator.bytes(self.devicePublicKey.count, "device_public_key", in: path)
         try validator.text(self.pushToken, "push_token", in: path)
+        try validator.bytes(self.deviceAgreementKey.count, "device_agreement_key", in: path)
     }
 
     /// A value with every field set, for the contract tests' round trips.
@@ -774,7 +799,8 @@ public struct ActivateRequest: ProtoMessage {
             pin: "pin-0-é",
             deviceID: "device_id-0-é",
             devicePublicKey: Data([5, 0, 255, 0]),
-            pushToken: "push_token-0-é"
+            pushToken: "push_token-0-é",
+            deviceAgreementKey: Data([7, 0, 255, 0])
         )
     }
 }
@@ -800,6 +826,7 @@ extension ActivateRequest: CBridged {
         c.pointee.device_id = arena.cString(self.deviceID)
         c.pointee.device_public_key = arena.binary(self.devicePublicKey)
         c.pointee.push_token = arena.cString(self.pushToken)
+        c.pointee.device_agreement_key = arena.binary(self.deviceAgreementKey)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
@@ -809,6 +836,118 @@ extension ActivateRequest: CBridged {
         self.deviceID = CArena.string(c.pointee.device_id)
         self.devicePublicKey = CArena.data(c.pointee.device_public_key)
         self.pushToken = CArena.string(c.pointee.push_token)
+        self.deviceAgreementKey = CArena.data(c.pointee.device_agreement_key)
+    }
+}
+
+/// ENR-08: another user on a phone that already holds IB Key, with a fresh string from that user's
+/// portal session. The phone confirms locally (its PIN on Android, its unlock on iOS) and proves
+/// it holds its registered device key by signing.
+public struct AddUserRequest: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.AddUserRequest"
+
+    public var activationString: String
+
+    public var deviceID: String
+
+    /// ECDSA P-256 / SHA-256 signature (64 bytes raw or DER) by the phone's registered device key of
+    /// "sls.enrollment.v1.AddUser\n" + the activation string (letters and digits only) + "\n" + device_id.
+    public var signature: Data
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(activationString: String = "", deviceID: String = "", signature: Data = Data()) {
+        self.activationString = activationString
+        self.deviceID = deviceID
+        self.signature = signature
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.activationString = ""
+        self.deviceID = ""
+        self.signature = Data()
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case activationString
+        case deviceID
+        case signature
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.activationString = try container.decodeIfPresent(String.self, forKey: .activationString) ?? ""
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        self.signature = try container.decodeIfPresent(Data.self, forKey: .signature) ?? Data()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.activationString, forKey: .activationString)
+        try container.encode(self.deviceID, forKey: .deviceID)
+        try container.encode(self.signature, forKey: .signature)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "activation_string", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "device_id", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "signature", number: 3, type: "bytes", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.activationString, "activation_string", in: path)
+        try validator.identifier(self.deviceID, "device_id", in: path)
+        try validator.bytes(self.signature.count, "signature", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            activationString: "activation_string-0-é",
+            deviceID: "device_id-0-é",
+            signature: Data([3, 0, 255, 0])
+        )
+    }
+}
+
+extension AddUserRequest: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__AddUserRequest
+    static let wireLayout = WireLayout(strings: [1: "activation_string", 2: "device_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__add_user_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__add_user_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__add_user_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__add_user_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.activation_string = arena.cString(self.activationString)
+        c.pointee.device_id = arena.cString(self.deviceID)
+        c.pointee.signature = arena.binary(self.signature)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.activationString = CArena.string(c.pointee.activation_string)
+        self.deviceID = CArena.string(c.pointee.device_id)
+        self.signature = CArena.data(c.pointee.signature)
     }
 }
 
@@ -1099,8 +1238,10 @@ public struct FactorActivated: ProtoMessage {
 
     public var activatedUnixMs: Int64
 
+    public var deviceAgreementKey: Data
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(userName: String = "", kind: FactorKind = .unspecified, deviceID: String = "", platform: DevicePlatform = .unspecified, devicePublicKey: Data = Data(), pushToken: String = "", activatedUnixMs: Int64 = 0) {
+    public init(userName: String = "", kind: FactorKind = .unspecified, deviceID: String = "", platform: DevicePlatform = .unspecified, devicePublicKey: Data = Data(), pushToken: String = "", activatedUnixMs: Int64 = 0, deviceAgreementKey: Data = Data()) {
         self.userName = userName
         self.kind = kind
         self.deviceID = deviceID
@@ -1108,6 +1249,7 @@ public struct FactorActivated: ProtoMessage {
         self.devicePublicKey = devicePublicKey
         self.pushToken = pushToken
         self.activatedUnixMs = activatedUnixMs
+        self.deviceAgreementKey = deviceAgreementKey
     }
 
     /// A message with every field at its proto3 default.
@@ -1119,6 +1261,7 @@ public struct FactorActivated: ProtoMessage {
         self.devicePublicKey = Data()
         self.pushToken = ""
         self.activatedUnixMs = 0
+        self.deviceAgreementKey = Data()
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -1137,6 +1280,7 @@ public struct FactorActivated: ProtoMessage {
         case devicePublicKey
         case pushToken
         case activatedUnixMs
+        case deviceAgreementKey
     }
 
     public init(from decoder: any Decoder) throws {
@@ -1148,6 +1292,7 @@ public struct FactorActivated: ProtoMessage {
         self.devicePublicKey = try container.decodeIfPresent(Data.self, forKey: .devicePublicKey) ?? Data()
         self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
         self.activatedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .activatedUnixMs) ?? 0
+        self.deviceAgreementKey = try container.decodeIfPresent(Data.self, forKey: .deviceAgreementKey) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -1159,6 +1304,7 @@ public struct FactorActivated: ProtoMessage {
         try container.encode(self.devicePublicKey, forKey: .devicePublicKey)
         try container.encode(self.pushToken, forKey: .pushToken)
         try container.encode(self.activatedUnixMs, forKey: .activatedUnixMs)
+        try container.encode(self.deviceAgreementKey, forKey: .deviceAgreementKey)
     }
 
     public static let schema = MessageSchema(
@@ -1171,6 +1317,7 @@ public struct FactorActivated: ProtoMessage {
             FieldSchema(name: "device_public_key", number: 5, type: "bytes", label: "singular"),
             FieldSchema(name: "push_token", number: 6, type: "string", label: "singular"),
             FieldSchema(name: "activated_unix_ms", number: 7, type: "int64", label: "singular"),
+            FieldSchema(name: "device_agreement_key", number: 8, type: "bytes", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -1183,6 +1330,7 @@ public struct FactorActivated: ProtoMessage {
         try validator.bytes(self.devicePublicKey.count, "device_public_key", in: path)
         try validator.text(self.pushToken, "push_token", in: path)
         try validator.observedTime(Int64(truncatingIfNeeded: self.activatedUnixMs), "activated_unix_ms", in: path)
+        try validator.bytes(self.deviceAgreementKey.count, "device_agreement_key", in: path)
     }
 
     /// A value with every field set, for the contract tests' round trips.
@@ -1194,7 +1342,8 @@ public struct FactorActivated: ProtoMessage {
             platform: .android,
             devicePublicKey: Data([5, 0, 255, 0]),
             pushToken: "push_token-0-é",
-            activatedUnixMs: -7000
+            activatedUnixMs: -7000,
+            deviceAgreementKey: Data([8, 0, 255, 0])
         )
     }
 }
@@ -1221,6 +1370,7 @@ extension FactorActivated: CBridged {
         c.pointee.device_public_key = arena.binary(self.devicePublicKey)
         c.pointee.push_token = arena.cString(self.pushToken)
         c.pointee.activated_unix_ms = self.activatedUnixMs
+        c.pointee.device_agreement_key = arena.binary(self.deviceAgreementKey)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
@@ -1231,6 +1381,7 @@ extension FactorActivated: CBridged {
         self.devicePublicKey = CArena.data(c.pointee.device_public_key)
         self.pushToken = CArena.string(c.pointee.push_token)
         self.activatedUnixMs = c.pointee.activated_unix_ms
+        self.deviceAgreementKey = CArena.data(c.pointee.device_agreement_key)
     }
 }
 
@@ -1593,9 +1744,12 @@ public enum EnrollmentAPI {
     /// `sls.enrollment.v1.Enrollment/Activate`.
     public static let activate = RPCMethod<ActivateRequest, ActivationResult>("sls.enrollment.v1.Enrollment/Activate")
 
+    /// `sls.enrollment.v1.Enrollment/AddUser`.
+    public static let addUser = RPCMethod<AddUserRequest, ActivationResult>("sls.enrollment.v1.Enrollment/AddUser")
+
     /// `sls.enrollment.v1.Enrollment/GetRecommendation`.
     public static let getRecommendation = RPCMethod<RecommendationRequest, Recommendation>("sls.enrollment.v1.Enrollment/GetRecommendation")
 
     /// Every method of the service, for registries and reflection.
-    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(listFactors), AnyRPCMethod(startActivation), AnyRPCMethod(activate), AnyRPCMethod(getRecommendation)]
+    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(listFactors), AnyRPCMethod(startActivation), AnyRPCMethod(activate), AnyRPCMethod(addUser), AnyRPCMethod(getRecommendation)]
 }

@@ -22,6 +22,7 @@ typedef struct Sls__Enrollment__V1__FactorList Sls__Enrollment__V1__FactorList;
 typedef struct Sls__Enrollment__V1__StartActivationRequest Sls__Enrollment__V1__StartActivationRequest;
 typedef struct Sls__Enrollment__V1__ActivationTicket Sls__Enrollment__V1__ActivationTicket;
 typedef struct Sls__Enrollment__V1__ActivateRequest Sls__Enrollment__V1__ActivateRequest;
+typedef struct Sls__Enrollment__V1__AddUserRequest Sls__Enrollment__V1__AddUserRequest;
 typedef struct Sls__Enrollment__V1__ActivationResult Sls__Enrollment__V1__ActivationResult;
 typedef struct Sls__Enrollment__V1__RecommendationRequest Sls__Enrollment__V1__RecommendationRequest;
 typedef struct Sls__Enrollment__V1__Recommendation Sls__Enrollment__V1__Recommendation;
@@ -128,10 +129,15 @@ struct  Sls__Enrollment__V1__StartActivationRequest
 {
   ProtobufCMessage base;
   char *user_name;
+  /*
+   * ENR-09: moving IB Key to a new phone. The string then activates even though the user has
+   * IB Key, and the activation deactivates it on the old phone.
+   */
+  protobuf_c_boolean replace_existing;
 };
 #define SLS__ENROLLMENT__V1__START_ACTIVATION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__start_activation_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -187,10 +193,37 @@ struct  Sls__Enrollment__V1__ActivateRequest
    * Where push notifications reach the phone (ENR-12); may be empty.
    */
   char *push_token;
+  /*
+   * The phone's P-256 key-agreement public key: the phone and challenge verification derive the
+   * OCRA key from it and challenge verification's published key (ECDH, then HKDF). No secret
+   * crosses the bus.
+   */
+  ProtobufCBinaryData device_agreement_key;
 };
 #define SLS__ENROLLMENT__V1__ACTIVATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__activate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, {0,NULL} }
+
+
+/*
+ * ENR-08: another user on a phone that already holds IB Key, with a fresh string from that user's
+ * portal session. The phone confirms locally (its PIN on Android, its unlock on iOS) and proves
+ * it holds its registered device key by signing.
+ */
+struct  Sls__Enrollment__V1__AddUserRequest
+{
+  ProtobufCMessage base;
+  char *activation_string;
+  char *device_id;
+  /*
+   * ECDSA P-256 / SHA-256 signature (64 bytes raw or DER) by the phone's registered device key of
+   * "sls.enrollment.v1.AddUser\n" + the activation string (letters and digits only) + "\n" + device_id.
+   */
+  ProtobufCBinaryData signature;
+};
+#define SLS__ENROLLMENT__V1__ADD_USER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__add_user_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL} }
 
 
 struct  Sls__Enrollment__V1__ActivationResult
@@ -238,10 +271,11 @@ struct  Sls__Enrollment__V1__FactorActivated
   ProtobufCBinaryData device_public_key;
   char *push_token;
   int64_t activated_unix_ms;
+  ProtobufCBinaryData device_agreement_key;
 };
 #define SLS__ENROLLMENT__V1__FACTOR_ACTIVATED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__factor_activated__descriptor) \
-    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, {0,NULL}, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, {0,NULL}, (char *)protobuf_c_empty_string, 0, {0,NULL} }
 
 
 struct  Sls__Enrollment__V1__FactorDeactivated
@@ -402,6 +436,25 @@ Sls__Enrollment__V1__ActivateRequest *
 void   sls__enrollment__v1__activate_request__free_unpacked
                      (Sls__Enrollment__V1__ActivateRequest *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__AddUserRequest methods */
+void   sls__enrollment__v1__add_user_request__init
+                     (Sls__Enrollment__V1__AddUserRequest         *message);
+size_t sls__enrollment__v1__add_user_request__get_packed_size
+                     (const Sls__Enrollment__V1__AddUserRequest   *message);
+size_t sls__enrollment__v1__add_user_request__pack
+                     (const Sls__Enrollment__V1__AddUserRequest   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__add_user_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__AddUserRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__AddUserRequest *
+       sls__enrollment__v1__add_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__add_user_request__free_unpacked
+                     (Sls__Enrollment__V1__AddUserRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Sls__Enrollment__V1__ActivationResult methods */
 void   sls__enrollment__v1__activation_result__init
                      (Sls__Enrollment__V1__ActivationResult         *message);
@@ -555,6 +608,9 @@ typedef void (*Sls__Enrollment__V1__ActivationTicket_Closure)
 typedef void (*Sls__Enrollment__V1__ActivateRequest_Closure)
                  (const Sls__Enrollment__V1__ActivateRequest *message,
                   void *closure_data);
+typedef void (*Sls__Enrollment__V1__AddUserRequest_Closure)
+                 (const Sls__Enrollment__V1__AddUserRequest *message,
+                  void *closure_data);
 typedef void (*Sls__Enrollment__V1__ActivationResult_Closure)
                  (const Sls__Enrollment__V1__ActivationResult *message,
                   void *closure_data);
@@ -599,6 +655,10 @@ struct Sls__Enrollment__V1__Enrollment_Service
                    const Sls__Enrollment__V1__ActivateRequest *input,
                    Sls__Enrollment__V1__ActivationResult_Closure closure,
                    void *closure_data);
+  void (*add_user)(Sls__Enrollment__V1__Enrollment_Service *service,
+                   const Sls__Enrollment__V1__AddUserRequest *input,
+                   Sls__Enrollment__V1__ActivationResult_Closure closure,
+                   void *closure_data);
   void (*get_recommendation)(Sls__Enrollment__V1__Enrollment_Service *service,
                              const Sls__Enrollment__V1__RecommendationRequest *input,
                              Sls__Enrollment__V1__Recommendation_Closure closure,
@@ -615,6 +675,7 @@ void sls__enrollment__v1__enrollment__init (Sls__Enrollment__V1__Enrollment_Serv
       function_prefix__ ## list_factors,\
       function_prefix__ ## start_activation,\
       function_prefix__ ## activate,\
+      function_prefix__ ## add_user,\
       function_prefix__ ## get_recommendation  }
 void sls__enrollment__v1__enrollment__get_info(ProtobufCService *service,
                                                const Sls__Health__V1__ServiceInfoRequest *input,
@@ -630,6 +691,10 @@ void sls__enrollment__v1__enrollment__start_activation(ProtobufCService *service
                                                        void *closure_data);
 void sls__enrollment__v1__enrollment__activate(ProtobufCService *service,
                                                const Sls__Enrollment__V1__ActivateRequest *input,
+                                               Sls__Enrollment__V1__ActivationResult_Closure closure,
+                                               void *closure_data);
+void sls__enrollment__v1__enrollment__add_user(ProtobufCService *service,
+                                               const Sls__Enrollment__V1__AddUserRequest *input,
                                                Sls__Enrollment__V1__ActivationResult_Closure closure,
                                                void *closure_data);
 void sls__enrollment__v1__enrollment__get_recommendation(ProtobufCService *service,
@@ -648,6 +713,7 @@ extern const ProtobufCMessageDescriptor sls__enrollment__v1__factor_list__descri
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__start_activation_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__activation_ticket__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__activate_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__add_user_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__activation_result__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__recommendation_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__recommendation__descriptor;

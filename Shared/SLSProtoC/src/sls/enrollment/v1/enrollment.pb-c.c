@@ -277,6 +277,51 @@ void   sls__enrollment__v1__activate_request__free_unpacked
   assert(message->base.descriptor == &sls__enrollment__v1__activate_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sls__enrollment__v1__add_user_request__init
+                     (Sls__Enrollment__V1__AddUserRequest         *message)
+{
+  static const Sls__Enrollment__V1__AddUserRequest init_value = SLS__ENROLLMENT__V1__ADD_USER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__add_user_request__get_packed_size
+                     (const Sls__Enrollment__V1__AddUserRequest *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__add_user_request__pack
+                     (const Sls__Enrollment__V1__AddUserRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__add_user_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__AddUserRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__AddUserRequest *
+       sls__enrollment__v1__add_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__AddUserRequest *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__add_user_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__add_user_request__free_unpacked
+                     (Sls__Enrollment__V1__AddUserRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sls__enrollment__v1__activation_result__init
                      (Sls__Enrollment__V1__ActivationResult         *message)
 {
@@ -771,7 +816,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__factor_list__descriptor =
   (ProtobufCMessageInit) sls__enrollment__v1__factor_list__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__enrollment__v1__start_activation_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor sls__enrollment__v1__start_activation_request__field_descriptors[2] =
 {
   {
     "user_name",
@@ -785,14 +830,27 @@ static const ProtobufCFieldDescriptor sls__enrollment__v1__start_activation_requ
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replace_existing",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__StartActivationRequest, replace_existing),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__enrollment__v1__start_activation_request__field_indices_by_name[] = {
+  1,   /* field[1] = replace_existing */
   0,   /* field[0] = user_name */
 };
 static const ProtobufCIntRange sls__enrollment__v1__start_activation_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor sls__enrollment__v1__start_activation_request__descriptor =
 {
@@ -802,7 +860,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__start_activation_request__
   "Sls__Enrollment__V1__StartActivationRequest",
   "sls.enrollment.v1",
   sizeof(Sls__Enrollment__V1__StartActivationRequest),
-  1,
+  2,
   sls__enrollment__v1__start_activation_request__field_descriptors,
   sls__enrollment__v1__start_activation_request__field_indices_by_name,
   1,  sls__enrollment__v1__start_activation_request__number_ranges,
@@ -886,7 +944,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__activation_ticket__descrip
   (ProtobufCMessageInit) sls__enrollment__v1__activation_ticket__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__enrollment__v1__activate_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor sls__enrollment__v1__activate_request__field_descriptors[7] =
 {
   {
     "activation_string",
@@ -960,9 +1018,22 @@ static const ProtobufCFieldDescriptor sls__enrollment__v1__activate_request__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "device_agreement_key",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivateRequest, device_agreement_key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__enrollment__v1__activate_request__field_indices_by_name[] = {
   0,   /* field[0] = activation_string */
+  6,   /* field[6] = device_agreement_key */
   3,   /* field[3] = device_id */
   4,   /* field[4] = device_public_key */
   2,   /* field[2] = pin */
@@ -972,7 +1043,7 @@ static const unsigned sls__enrollment__v1__activate_request__field_indices_by_na
 static const ProtobufCIntRange sls__enrollment__v1__activate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor sls__enrollment__v1__activate_request__descriptor =
 {
@@ -982,11 +1053,75 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__activate_request__descript
   "Sls__Enrollment__V1__ActivateRequest",
   "sls.enrollment.v1",
   sizeof(Sls__Enrollment__V1__ActivateRequest),
-  6,
+  7,
   sls__enrollment__v1__activate_request__field_descriptors,
   sls__enrollment__v1__activate_request__field_indices_by_name,
   1,  sls__enrollment__v1__activate_request__number_ranges,
   (ProtobufCMessageInit) sls__enrollment__v1__activate_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__add_user_request__field_descriptors[3] =
+{
+  {
+    "activation_string",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AddUserRequest, activation_string),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AddUserRequest, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signature",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AddUserRequest, signature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__add_user_request__field_indices_by_name[] = {
+  0,   /* field[0] = activation_string */
+  1,   /* field[1] = device_id */
+  2,   /* field[2] = signature */
+};
+static const ProtobufCIntRange sls__enrollment__v1__add_user_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__add_user_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.AddUserRequest",
+  "AddUserRequest",
+  "Sls__Enrollment__V1__AddUserRequest",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__AddUserRequest),
+  3,
+  sls__enrollment__v1__add_user_request__field_descriptors,
+  sls__enrollment__v1__add_user_request__field_indices_by_name,
+  1,  sls__enrollment__v1__add_user_request__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__add_user_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor sls__enrollment__v1__activation_result__field_descriptors[3] =
@@ -1129,7 +1264,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__recommendation__descriptor
   (ProtobufCMessageInit) sls__enrollment__v1__recommendation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_activated__field_descriptors[7] =
+static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_activated__field_descriptors[8] =
 {
   {
     "user_name",
@@ -1215,9 +1350,22 @@ static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_activated__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "device_agreement_key",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorActivated, device_agreement_key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__enrollment__v1__factor_activated__field_indices_by_name[] = {
   6,   /* field[6] = activated_unix_ms */
+  7,   /* field[7] = device_agreement_key */
   2,   /* field[2] = device_id */
   4,   /* field[4] = device_public_key */
   1,   /* field[1] = kind */
@@ -1228,7 +1376,7 @@ static const unsigned sls__enrollment__v1__factor_activated__field_indices_by_na
 static const ProtobufCIntRange sls__enrollment__v1__factor_activated__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor sls__enrollment__v1__factor_activated__descriptor =
 {
@@ -1238,7 +1386,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__factor_activated__descript
   "Sls__Enrollment__V1__FactorActivated",
   "sls.enrollment.v1",
   sizeof(Sls__Enrollment__V1__FactorActivated),
-  7,
+  8,
   sls__enrollment__v1__factor_activated__field_descriptors,
   sls__enrollment__v1__factor_activated__field_indices_by_name,
   1,  sls__enrollment__v1__factor_activated__number_ranges,
@@ -1555,18 +1703,20 @@ const ProtobufCEnumDescriptor sls__enrollment__v1__device_platform__descriptor =
   sls__enrollment__v1__device_platform__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor sls__enrollment__v1__enrollment__method_descriptors[5] =
+static const ProtobufCMethodDescriptor sls__enrollment__v1__enrollment__method_descriptors[6] =
 {
   { "GetInfo", &sls__health__v1__service_info_request__descriptor, &sls__health__v1__service_info__descriptor },
   { "ListFactors", &sls__enrollment__v1__list_factors_request__descriptor, &sls__enrollment__v1__factor_list__descriptor },
   { "StartActivation", &sls__enrollment__v1__start_activation_request__descriptor, &sls__enrollment__v1__activation_ticket__descriptor },
   { "Activate", &sls__enrollment__v1__activate_request__descriptor, &sls__enrollment__v1__activation_result__descriptor },
+  { "AddUser", &sls__enrollment__v1__add_user_request__descriptor, &sls__enrollment__v1__activation_result__descriptor },
   { "GetRecommendation", &sls__enrollment__v1__recommendation_request__descriptor, &sls__enrollment__v1__recommendation__descriptor },
 };
 const unsigned sls__enrollment__v1__enrollment__method_indices_by_name[] = {
   3,        /* Activate */
+  4,        /* AddUser */
   0,        /* GetInfo */
-  4,        /* GetRecommendation */
+  5,        /* GetRecommendation */
   1,        /* ListFactors */
   2         /* StartActivation */
 };
@@ -1577,7 +1727,7 @@ const ProtobufCServiceDescriptor sls__enrollment__v1__enrollment__descriptor =
   "Enrollment",
   "Sls__Enrollment__V1__Enrollment",
   "sls.enrollment.v1",
-  5,
+  6,
   sls__enrollment__v1__enrollment__method_descriptors,
   sls__enrollment__v1__enrollment__method_indices_by_name
 };
@@ -1613,13 +1763,21 @@ void sls__enrollment__v1__enrollment__activate(ProtobufCService *service,
   assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void sls__enrollment__v1__enrollment__add_user(ProtobufCService *service,
+                                               const Sls__Enrollment__V1__AddUserRequest *input,
+                                               Sls__Enrollment__V1__ActivationResult_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void sls__enrollment__v1__enrollment__get_recommendation(ProtobufCService *service,
                                                          const Sls__Enrollment__V1__RecommendationRequest *input,
                                                          Sls__Enrollment__V1__Recommendation_Closure closure,
                                                          void *closure_data)
 {
   assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__enrollment__v1__enrollment__init (Sls__Enrollment__V1__Enrollment_Service *service,
                                             Sls__Enrollment__V1__Enrollment_ServiceDestroy destroy)
