@@ -276,4 +276,23 @@ struct EnrollmentServiceTests {
         // Neither touched the string.
         _ = try await harness.activate(ticket.activationString)
     }
+
+    @Test func guessingIsSlowPerPhoneAndPerCallerAndStringsPerUserAreBounded() async throws {
+        let harness = try EnrollmentHarness()
+        for _ in 0..<20 { try harness.service.chargeAttempt(device: "guesser", caller: "mobile-gateway") }
+        let slowed = #expect(throws: RPCError.self) { try harness.service.chargeAttempt(device: "guesser", caller: "mobile-gateway") }
+        #expect(slowed?.code == .resourceExhausted)
+        #expect(slowed?.message.contains("one phone") == true)
+        // Another phone behind the same gateway is not held up; the guesser is again a minute later.
+        try harness.service.chargeAttempt(device: "honest", caller: "mobile-gateway")
+        harness.clock.advance(60)
+        try harness.service.chargeAttempt(device: "guesser", caller: "mobile-gateway")
+
+        try await harness.openAccount()
+        for _ in 0..<10 { _ = try await harness.service.startActivation(StartActivationRequest(userName: "alice")) }
+        let flooded = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.startActivation(StartActivationRequest(userName: "alice"))
+        }
+        #expect(flooded?.code == .resourceExhausted)
+    }
 }

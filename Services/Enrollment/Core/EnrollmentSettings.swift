@@ -12,6 +12,12 @@ public struct EnrollmentSettings: Sendable, Equatable {
     public var activationCodeLength = 16
     /// Characters per group when an activation string is shown (`ABCD-EFGH-...`).
     public var activationCodeGroup = 4
+    /// Activation attempts (Activate, AddUser) one phone (device id) may make per minute.
+    public var attemptsPerDevicePerMinute = 20
+    /// Activation attempts one caller identity (e.g. the mobile gateway, for all phones) may make per minute.
+    public var attemptsPerCallerPerMinute = 6000
+    /// Activation strings one user may be issued per minute.
+    public var startsPerUserPerMinute = 10
 
     public init() {}
 }

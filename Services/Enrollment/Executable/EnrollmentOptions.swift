@@ -13,6 +13,16 @@ struct EnrollmentOptions: ParsableArguments {
             flag: "activation-link-base", variable: "SLS_ENROLLMENT_ACTIVATION_LINK_BASE",
             default: "https://ibkey.example.com/activate?s=",
             summary: "The QR code's link: this followed by the activation string, ENR-11 (leads to the app store without the app).")
+        static let attemptsPerDevicePerMinute = Setting(
+            flag: "attempts-per-device-per-minute", variable: "SLS_ENROLLMENT_ATTEMPTS_PER_DEVICE_PER_MINUTE",
+            default: 20, range: 1...100_000, summary: "Activation attempts one phone may make per minute (guessing strings).")
+        static let attemptsPerCallerPerMinute = Setting(
+            flag: "attempts-per-caller-per-minute", variable: "SLS_ENROLLMENT_ATTEMPTS_PER_CALLER_PER_MINUTE",
+            default: 6000, range: 1...10_000_000,
+            summary: "Activation attempts one caller identity (the mobile gateway: every phone) may make per minute.")
+        static let startsPerUserPerMinute = Setting(
+            flag: "starts-per-user-per-minute", variable: "SLS_ENROLLMENT_STARTS_PER_USER_PER_MINUTE",
+            default: 10, range: 1...100_000, summary: "Activation strings one user may be issued per minute.")
     }
     private typealias S = Settings
 
@@ -22,6 +32,15 @@ struct EnrollmentOptions: ParsableArguments {
     @Option(name: .customLong(S.activationLinkBase.flag), help: S.activationLinkBase.help)
     var activationLinkBase = S.activationLinkBase.initial
 
+    @Option(name: .customLong(S.attemptsPerDevicePerMinute.flag), help: S.attemptsPerDevicePerMinute.help)
+    var attemptsPerDevicePerMinute = S.attemptsPerDevicePerMinute.initial
+
+    @Option(name: .customLong(S.attemptsPerCallerPerMinute.flag), help: S.attemptsPerCallerPerMinute.help)
+    var attemptsPerCallerPerMinute = S.attemptsPerCallerPerMinute.initial
+
+    @Option(name: .customLong(S.startsPerUserPerMinute.flag), help: S.startsPerUserPerMinute.help)
+    var startsPerUserPerMinute = S.startsPerUserPerMinute.initial
+
     /// The settings these options describe; fails with a message naming the bad option.
     func settings() throws -> EnrollmentSettings {
         try S.activationLifetimeSeconds.check(activationLifetimeSeconds)
@@ -29,8 +48,14 @@ struct EnrollmentOptions: ParsableArguments {
         guard activationLinkBase.hasPrefix("https://"), activationLinkBase.utf8.count <= 512 else {
             throw ValidationError("--activation-link-base must be an https:// link of at most 512 bytes")
         }
+        try S.attemptsPerDevicePerMinute.check(attemptsPerDevicePerMinute)
+        try S.attemptsPerCallerPerMinute.check(attemptsPerCallerPerMinute)
+        try S.startsPerUserPerMinute.check(startsPerUserPerMinute)
         var settings = EnrollmentSettings()
         settings.activationLifetime = activationLifetimeSeconds
+        settings.attemptsPerDevicePerMinute = attemptsPerDevicePerMinute
+        settings.attemptsPerCallerPerMinute = attemptsPerCallerPerMinute
+        settings.startsPerUserPerMinute = startsPerUserPerMinute
         return settings
     }
 }

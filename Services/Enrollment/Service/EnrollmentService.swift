@@ -8,6 +8,7 @@ import SLSBus
 import SLSMessages
 import SLSRuntime
 import SLSStorage
+import Synchronization
 
 /// The enrollment service: the read model of accounts (ACC-05), users' factors (ENR-01 to ENR-03)
 /// and IB Key activation by string (ENR-04 to ENR-07), with ENR-10's recommendation.
@@ -22,6 +23,10 @@ public final class EnrollmentService: Sendable {
     let activationLinkBase: String
     let logger: Logger
     let now: @Sendable () -> Date
+    /// Guessing and flooding limits: attempts per phone and per caller, strings per user.
+    private let perDevice: Mutex<RateLimiter>
+    private let perCaller: Mutex<RateLimiter>
+    private let perUser: Mutex<RateLimiter>
 
     public init(database: DatabasePool, outbox: OutboxRelay, settings: EnrollmentSettings, activationLinkBase: String,
                 logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
@@ -31,6 +36,12 @@ public final class EnrollmentService: Sendable {
         self.activationLinkBase = activationLinkBase
         self.logger = logger
         self.now = now
+        func limiter(_ perMinute: Int) -> Mutex<RateLimiter> {
+            Mutex(RateLimiter(capacity: Double(perMinute), refillPerSecond: Double(perMinute) / 60))
+        }
+        perDevice = limiter(settings.attemptsPerDevicePerMinute)
+        perCaller = limiter(settings.attemptsPerCallerPerMinute)
+        perUser = limiter(settings.startsPerUserPerMinute)
     }
 
     /// The service's tables.
@@ -42,8 +53,14 @@ public final class EnrollmentService: Sendable {
     public func register(on server: RPCServer) {
         server.register(EnrollmentAPI.listFactors) { [self] request, _ in try await listFactors(request) }
         server.register(EnrollmentAPI.startActivation) { [self] request, _ in try await startActivation(request) }
-        server.register(EnrollmentAPI.activate) { [self] request, _ in try await activate(request) }
-        server.register(EnrollmentAPI.addUser) { [self] request, _ in try await addUser(request) }
+        server.register(EnrollmentAPI.activate) { [self] request, context in
+            try chargeAttempt(device: request.deviceID, caller: context.caller)
+            return try await activate(request)
+        }
+        server.register(EnrollmentAPI.addUser) { [self] request, context in
+            try chargeAttempt(device: request.deviceID, caller: context.caller)
+            return try await addUser(request)
+        }
         server.register(EnrollmentAPI.getRecommendation) { [self] request, _ in try await recommendation(request) }
     }
 
@@ -69,6 +86,10 @@ public final class EnrollmentService: Sendable {
     /// With `replace_existing` (ENR-09) the string moves the user's IB Key to a new phone.
     func startActivation(_ request: StartActivationRequest) async throws -> ActivationTicket {
         let userName = try Self.requireUser(request.userName)
+        guard perUser.withLock({ $0.take(1, for: userName, nowMs: now().unixMs) }) else {
+            throw RPCError(.resourceExhausted, "at most \(settings.startsPerUserPerMinute) activation strings a minute "
+                           + "for one user; wait a minute")
+        }
         let code = ActivationCode.generate(length: settings.activationCodeLength)
         let issued = now()
         let expires = issued.addingTimeInterval(settings.activationLifetime)
@@ -167,6 +188,19 @@ public final class EnrollmentService: Sendable {
     }
 
     // MARK: - Activation steps
+
+    /// Charges one activation attempt to the phone and to the caller: guessing strings is slow.
+    func chargeAttempt(device: String, caller: String) throws {
+        let nowMs = now().unixMs
+        guard perCaller.withLock({ $0.take(1, for: caller, nowMs: nowMs) }) else {
+            throw RPCError(.resourceExhausted, "at most \(settings.attemptsPerCallerPerMinute) activation attempts a "
+                           + "minute from one caller; wait a minute")
+        }
+        guard perDevice.withLock({ $0.take(1, for: device, nowMs: nowMs) }) else {
+            throw RPCError(.resourceExhausted, "at most \(settings.attemptsPerDevicePerMinute) activation attempts a "
+                           + "minute from one phone; wait a minute")
+        }
+    }
 
     /// The phone's side of a new IB Key factor.
     struct NewFactor: Sendable {
