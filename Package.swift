@@ -101,7 +101,8 @@ let package = Package(
                           dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "QRCode", argumentParser],
                           path: "Tools/slsctl", swiftSettings: strict),
         .executableTarget(name: "SLSBench", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "CZeroMQ", "SLSStorage", "SLSRuntime",
-                                                          "CryptoRulesCore", "CryptoRulesService"],
+                                                          "CryptoRulesCore", "CryptoRulesService", "EnrollmentCore", "EnrollmentService", "QRCode",
+                                                          .product(name: "Crypto", package: "swift-crypto")],
                           path: "Benchmarks/SLSBench", swiftSettings: strict),
 
         // MARK: Tests

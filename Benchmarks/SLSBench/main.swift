@@ -16,6 +16,9 @@ if only == nil || only == "curve" {
 if only == nil || only == "crypto" {
     try await CryptoBenchmarks.run()
 }
+if only == nil || only == "enrollment" {
+    try await EnrollmentBenchmarks.run()
+}
 if only == nil || only == "memory" {
     try IdleMemory.run()
 }
