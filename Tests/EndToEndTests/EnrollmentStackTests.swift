@@ -1,4 +1,5 @@
 import Crypto
+import Dispatch
 import Foundation
 import SLSBus
 import SLSMessages
@@ -67,5 +68,62 @@ struct EnrollmentStackTests {
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect(listed.stdout.contains("IB_KEY"))
         #expect(listed.stdout.contains("SMS"))
+    }
+
+    @Test func killNineDuringTwoHundredConcurrentActivationsLosesNoAcknowledgedOne() async throws {
+        let stack = try Stack()
+        defer { stack.stopAll() }
+        try stack.startEventBus()
+        try stack.startService("enrollment", port: stack.ports.enrollment)
+        #expect(try stack.waitUntilServing(["enrollment"]))
+        let context = ZMQContext()
+        let accounts = try EventPublisher(context: context, endpoint: stack.endpoint(stack.ports.publishers),
+                                          producer: "accounts", security: try stack.client("accounts", of: "event-bus"))
+        defer { accounts.close() }
+        func client(_ identity: String) throws -> RPCClient {
+            try RPCClient(context: context, configuration: .init(
+                endpoint: stack.endpoint(stack.ports.enrollment), caller: identity, defaultTimeout: .seconds(2),
+                security: try stack.client(identity, of: "enrollment")))
+        }
+        let portal = try client("portal"), phone = try client("mobile-gateway")
+        defer { portal.close(); phone.close() }
+        let count = 200
+        // The users arrive as events; each gets a string.
+        var strings: [String] = []
+        for index in 0..<count {
+            var ticket: ActivationTicket?
+            for _ in 0..<100 where ticket == nil {
+                try accounts.publish(AccountOpened(accountID: "K\(index)", userName: "kill\(index)"))
+                ticket = try? await portal.call(EnrollmentAPI.startActivation, StartActivationRequest(userName: "kill\(index)"))
+                if ticket == nil { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            strings.append(try #require(ticket).activationString)
+        }
+        let acknowledged = Acknowledged()
+        let key = P256.Signing.PrivateKey().publicKey.x963Representation
+        let load = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for (index, string) in strings.enumerated() {
+                    group.addTask {
+                        if (try? await phone.call(EnrollmentAPI.activate, ActivateRequest(
+                            activationString: string, platform: .ios, deviceID: "kill-phone-\(index)",
+                            devicePublicKey: key))) != nil {
+                            acknowledged.append("kill\(index)")
+                        }
+                    }
+                }
+            }
+        }
+        for _ in 0..<2000 where acknowledged.all.count < 20 { try await Task.sleep(for: .milliseconds(1)) }
+        stack.stop("sls-enrollment", signal: SIGKILL)
+        await load.value
+        let acked = acknowledged.all
+        #expect(acked.count >= 20)
+        try stack.startService("enrollment", port: stack.ports.enrollment)
+        #expect(try stack.waitUntilServing(["enrollment"]))
+        for user in acked {
+            let factors = try await portal.call(EnrollmentAPI.listFactors, ListFactorsRequest(userName: user))
+            #expect(factors.factors.contains { $0.kind == .ibKey && $0.state == .active }, "\(user) lost its IB Key")
+        }
     }
 }
