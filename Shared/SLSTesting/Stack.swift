@@ -214,6 +214,18 @@ public final class Stack: @unchecked Sendable {
         try run(Self.binaries.appendingPathComponent("slsctl"), arguments)
     }
 
+    /// Runs sls-device (the simulated phone) through the mobile gateway's key.
+    public func device(_ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
+        var overrides = ["SLS_DEVICE_ENROLLMENT": endpoint(ports.enrollment)]
+        if insecure {
+            overrides["SLS_DEVICE_INSECURE"] = "1"
+        } else {
+            overrides["SLS_DEVICE_KEY_FILE"] = keyFile(of: "mobile-gateway")
+            overrides["SLS_DEVICE_PUBLIC_KEYS"] = keyring.appendingPathComponent("public").path
+        }
+        return try run(Self.binaries.appendingPathComponent("sls-device"), arguments, overriding: overrides)
+    }
+
     /// Runs slsctl with the key of `identity`.
     public func slsctl(as identity: String, _ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
         try run(Self.binaries.appendingPathComponent("slsctl"), arguments,

@@ -126,4 +126,52 @@ struct EnrollmentStackTests {
             #expect(factors.factors.contains { $0.kind == .ibKey && $0.state == .active }, "\(user) lost its IB Key")
         }
     }
+
+    @Test func testENR05_ENR08_ENR09_thePhoneSimulatorScansTheQRAddsAUserAndMoves() async throws {
+        let stack = try Stack()
+        defer { stack.stopAll() }
+        try stack.startEventBus()
+        try stack.startService("enrollment", port: stack.ports.enrollment)
+        #expect(try stack.waitUntilServing(["enrollment"]))
+        let context = ZMQContext()
+        let accounts = try EventPublisher(context: context, endpoint: stack.endpoint(stack.ports.publishers),
+                                          producer: "accounts", security: try stack.client("accounts", of: "event-bus"))
+        defer { accounts.close() }
+        func qr(_ user: String, replace: Bool = false) throws -> String {
+            let png = stack.dataDirectory.appendingPathComponent("\(user)-\(UUID()).png").path
+            var result = try stack.slsctl(as: "portal", "start-activation", user, "--png", png)
+            for _ in 0..<100 where result.status != 0 && !replace {
+                try accounts.publish(AccountOpened(accountID: "D-\(user)", userName: user))
+                usleep(50_000)
+                result = try stack.slsctl(as: "portal", "start-activation", user, "--png", png)
+            }
+            if replace { result = try stack.slsctl(as: "portal", "start-activation", user, "--png", png, "--replace-existing") }
+            #expect(result.status == 0, "\(result.stderr)")
+            return png
+        }
+        let phone = stack.dataDirectory.appendingPathComponent("phone.json").path
+        // QR PNG -> zbar -> activation, Android with a PIN.
+        let first = try stack.device("activate", "--state", phone, "--qr", try qr("gina"), "--platform", "android", "--pin", "2468")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("IB Key activated for gina"))
+        // A bad PIN format is refused in the article's words, naming the cause.
+        let other = stack.dataDirectory.appendingPathComponent("other.json").path
+        let badPin = try stack.device("activate", "--state", other, "--qr", try qr("hank"), "--pin", "12")
+        #expect(badPin.status == 1)
+        #expect(badPin.stderr.contains("An error has occurred. Please try again."), "\(badPin.stderr)")
+        #expect(badPin.stderr.contains("[ENR-05]"))
+        // Two users on one phone: hank joins gina's phone, confirmed with its PIN.
+        let wrongPin = try stack.device("add-user", "--state", phone, "--qr", try qr("hank"), "--pin", "9999")
+        #expect(wrongPin.status != 0)
+        let added = try stack.device("add-user", "--state", phone, "--qr", try qr("hank"), "--pin", "2468")
+        #expect(added.status == 0, "\(added.stderr)")
+        #expect(try stack.device("users", "--state", phone).stdout.contains("hank"))
+        // gina moves to a new iPhone: the old phone's IB Key for gina ends, hank's stays.
+        let iphone = stack.dataDirectory.appendingPathComponent("iphone.json").path
+        let moved = try stack.device("activate", "--state", iphone, "--qr", try qr("gina", replace: true), "--platform", "ios")
+        #expect(moved.status == 0, "\(moved.stderr)")
+        let factors = try stack.slsctl(as: "portal", "call", "enrollment", "ListFactors", #"{"userName":"gina"}"#)
+        #expect(factors.stdout.components(separatedBy: "DEACTIVATED").count == 2, "\(factors.stdout)")
+        #expect(factors.stdout.contains("IOS"))
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SLSBus
+import SLSClientOptions
 import SLSMessages
 
 
@@ -50,7 +51,4 @@ private func isCommon(_ fullName: String) -> Bool {
 }
 
 /// A usage or input problem, reported in one line.
-struct SlsctlError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
+typealias SlsctlError = ClientError

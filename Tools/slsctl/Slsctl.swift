@@ -1,9 +1,15 @@
 import ArgumentParser
 import Foundation
 import QRCode
+import SLSClientOptions
 import SLSBus
 import SLSMessages
 import ZeroMQ
+
+/// slsctl's settings are `SLSCTL_*` variables.
+enum SlsctlEnvironment: ClientEnvironment {
+    static let prefix = "SLSCTL"
+}
 
 /// A command-line client for the bus, in the spirit of grpcurl.
 @main
@@ -33,7 +39,7 @@ struct Health: AsyncParsableCommand {
     @Option(help: "Seconds to wait for each answer.")
     var timeout: Double = 2
 
-    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var connection: ConnectionOptions<SlsctlEnvironment>
 
     func run() async throws {
         let entries = try services.isEmpty ? ServiceDirectory.entries : services.map(ServiceDirectory.entry(named:))
@@ -89,7 +95,7 @@ struct Call: AsyncParsableCommand {
     @Option(help: "Trace id to send (a random one when empty).")
     var traceID: String = ""
 
-    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var connection: ConnectionOptions<SlsctlEnvironment>
 
     func run() async throws {
         let entry = try ServiceDirectory.entry(named: service)
@@ -138,7 +144,7 @@ struct Publish: AsyncParsableCommand {
     @Option(help: "Milliseconds to wait after connecting, for the bus to pass on subscriptions.")
     var settleMs = 300
 
-    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var connection: ConnectionOptions<SlsctlEnvironment>
 
     func run() async throws {
         guard let messageType = ProtoRegistry.messages.first(where: { $0.protoName == type }) else {
@@ -169,7 +175,7 @@ struct Watch: AsyncParsableCommand {
     @Argument(help: "Topic prefixes, e.g. sls.crypto.v1. (every known event type when none).")
     var topics: [String] = []
 
-    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var connection: ConnectionOptions<SlsctlEnvironment>
 
     @Option(help: "Stop after this many events (0: never).")
     var count = 0
@@ -317,7 +323,10 @@ struct Activation: AsyncParsableCommand {
     @Flag(help: "Draw dark modules (for terminals with a light background).")
     var darkOnLight = false
 
-    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "A string that moves the user's IB Key to a new phone (ENR-09).")
+    var replaceExisting = false
+
+    @OptionGroup var connection: ConnectionOptions<SlsctlEnvironment>
 
     func run() async throws {
         let entry = try ServiceDirectory.entry(named: ServiceCatalog.enrollment.name)
@@ -327,7 +336,8 @@ struct Activation: AsyncParsableCommand {
         defer { client.close() }
         let ticket: ActivationTicket
         do {
-            ticket = try await client.call(EnrollmentAPI.startActivation, StartActivationRequest(userName: user))
+            ticket = try await client.call(EnrollmentAPI.startActivation,
+                                           StartActivationRequest(userName: user, replaceExisting: replaceExisting))
         } catch let error as RPCError {
             let rule = error.ruleID.isEmpty ? "" : " [\(error.ruleID)]"
             FileHandle.standardError.write(Data("ERROR \(error.code.description)\(rule): \(error.message)\n".utf8))

@@ -1,0 +1,149 @@
+import ArgumentParser
+import Crypto
+import EnrollmentCore
+import Foundation
+import SLSBus
+import SLSClientOptions
+import SLSMessages
+import ZeroMQ
+
+/// sls-device's bus settings are `SLS_DEVICE_*` variables.
+enum DeviceEnvironment: ClientEnvironment {
+    static let prefix = "SLS_DEVICE"
+}
+
+/// A command-line IB Key app: a simulated phone whose state lives in a file.
+@main
+struct DeviceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sls-device",
+        abstract: "A simulated IB Key phone (Android or iOS) for walkthroughs and end-to-end tests.",
+        discussion: """
+            The phone's state (device id, platform, private keys, the Android PIN's salted hash, its users) \
+            lives in the --state file (mode 0600). It reaches enrollment as the mobile gateway does: with the \
+            key of --key-file (env SLS_DEVICE_KEY_FILE), whose identity the bus policy lets activate \
+            (mobile-gateway). Not built yet: respond (OCRA) and approve/decline (push), which need challenge \
+            verification.
+            """,
+        subcommands: [Activate.self, AddUser.self, Users.self])
+}
+
+/// What every command takes: the phone's state file and how to reach enrollment.
+struct PhoneOptions: ParsableArguments {
+    @Option(help: "The phone's state file (created by the first activate).")
+    var state: String
+
+    @Option(help: "Enrollment's endpoint (env SLS_DEVICE_ENROLLMENT).")
+    var enrollment = ProcessInfo.processInfo.environment["SLS_DEVICE_ENROLLMENT"] ?? ServiceCatalog.enrollment.defaultEndpoint
+
+    @OptionGroup var connection: ConnectionOptions<DeviceEnvironment>
+
+    func client() throws -> RPCClient {
+        try RPCClient(context: ZMQContext(), configuration: .init(
+            endpoint: enrollment, caller: "sls-device", security: try connection.client(of: ServiceCatalog.enrollment.name)))
+    }
+}
+
+/// Where the activation string comes from.
+struct StringSource: ParsableArguments {
+    @Option(help: "A PNG of the QR code (read with zbarimg).")
+    var qr: String?
+
+    @Option(help: "The activation string as typed (Session ID on Android, Activation Code on iOS).")
+    var string: String?
+}
+
+/// Runs a call, printing refusals as the app would (status, rule, message) and exiting 1.
+func calling<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as RPCError {
+        let rule = error.ruleID.isEmpty ? "" : " [\(error.ruleID)]"
+        FileHandle.standardError.write(Data("ERROR \(error.code.description)\(rule): \(error.message)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+struct Activate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Activates IB Key with a scanned or typed string (ENR-05); a new phone state is created if none exists.",
+        discussion: "A string that replaces an existing IB Key (ENR-09) moves the user to this phone.")
+
+    @OptionGroup var phone: PhoneOptions
+    @OptionGroup var source: StringSource
+
+    @Option(help: "android or ios (a new phone only).")
+    var platform = "android"
+
+    @Option(help: "Android: the PIN to set, 4 to 6 letters, digits or special characters.")
+    var pin: String?
+
+    func run() async throws {
+        guard ["android", "ios"].contains(platform) else { throw ValidationError("--platform is android or ios") }
+        var state = try DeviceState.load(phone.state) ?? .new(platform: platform, pin: platform == "android" ? pin : nil)
+        let string = try Scanner.string(qr: source.qr, typed: source.string)
+        let client = try phone.client()
+        defer { client.close() }
+        let result = try await calling {
+            try await client.call(EnrollmentAPI.activate, ActivateRequest(
+                activationString: string, platform: state.platform == "android" ? .android : .ios,
+                pin: state.platform == "android" ? (pin ?? "") : "", deviceID: state.deviceID,
+                devicePublicKey: try state.signing.publicKey.x963Representation, pushToken: state.pushToken,
+                deviceAgreementKey: try state.agreement.publicKey.x963Representation))
+        }
+        if state.platform == "android", let pin { state.setPIN(pin) }
+        if !state.users.contains(result.userName) { state.users.append(result.userName) }
+        try state.save(phone.state)
+        print("IB Key activated for \(result.userName) on \(state.deviceID) (\(state.platform))")
+    }
+}
+
+struct AddUser: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add-user",
+        abstract: "Adds another user to this phone with a fresh string from that user's portal (ENR-08).",
+        discussion: "Android confirms with the phone's PIN; the phone proves it holds its device key by signing.")
+
+    @OptionGroup var phone: PhoneOptions
+    @OptionGroup var source: StringSource
+
+    @Option(help: "Android: the phone's PIN.")
+    var pin: String?
+
+    func run() async throws {
+        guard var state = try DeviceState.load(phone.state) else {
+            throw DeviceError("no phone state at \(phone.state): activate IB Key for a first user")
+        }
+        guard state.checks(pin: pin) else { throw DeviceError("wrong PIN: this phone's PIN confirms adding a user") }
+        let typed = try Scanner.string(qr: source.qr, typed: source.string)
+        let code: ActivationCode
+        do {
+            code = try ActivationCode(typed: typed, length: EnrollmentSettings().activationCodeLength)
+        } catch {
+            throw DeviceError("activation string: \(error)")
+        }
+        let signature = try state.signing.signature(for: DeviceKeys.addUserMessage(code: code, deviceID: state.deviceID))
+        let client = try phone.client()
+        defer { client.close() }
+        let result = try await calling {
+            try await client.call(EnrollmentAPI.addUser, AddUserRequest(
+                activationString: typed, deviceID: state.deviceID, signature: signature.rawRepresentation))
+        }
+        if !state.users.contains(result.userName) { state.users.append(result.userName) }
+        try state.save(phone.state)
+        print("IB Key added for \(result.userName) on \(state.deviceID); users: \(state.users.joined(separator: ", "))")
+    }
+}
+
+struct Users: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Lists the users this phone holds IB Key for.")
+
+    @Option(help: "The phone's state file.")
+    var state: String
+
+    func run() throws {
+        guard let state = try DeviceState.load(state) else { throw DeviceError("no phone state at \(self.state)") }
+        print("device \(state.deviceID) (\(state.platform))")
+        for user in state.users { print("  \(user)") }
+    }
+}
