@@ -121,6 +121,20 @@ struct KeyAndPolicyFileTests {
         #expect(throws: BusSecurityError.self) { _ = try keys.security(of: "caller") }
     }
 
+    @Test func keysCanBeCreatedInAFolderThatDoesNotExistYet() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sls-new-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let keyring = root.appendingPathComponent("run/keyring").path
+        try CurveKeyFile.save(try CurveKeyPair.generate(), identity: "portal", inKeyring: keyring)
+        let attributes = try FileManager.default.attributesOfItem(atPath: keyring + "/secret/portal.key")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(try BusSecurity(keyFile: keyring + "/secret/portal.key", publicKeys: keyring + "/public").identity == "portal")
+        // An existing key is never overwritten.
+        #expect(throws: BusSecurityError.self) {
+            try CurveKeyFile.save(try CurveKeyPair.generate(), identity: "portal", inKeyring: keyring)
+        }
+    }
+
     @Test func aKeyNotInThePublicKeyDirectoryOrAMisnamedPublicKeyIsRefused() throws {
         let keys = try makeKeyring()
         try FileManager.default.removeItem(atPath: keys.publicKeys + "/caller.pub")

@@ -23,12 +23,15 @@ final class EnrollmentHarness: @unchecked Sendable {
         service = Self.service(on: storage.pool, clock: clock, publisher: published)
     }
 
+    /// One key for the harness's life, as a service keeps its key file across restarts.
+    static let vault = SeedVault(key: SymmetricKey(size: .bits256))
+
     private static func service(on database: DatabasePool, clock: ManualClock,
                                 publisher: RecordingPublisher) -> EnrollmentService {
         let logger = Logger(label: "enrollment-test")
         return EnrollmentService(database: database, outbox: OutboxRelay(database: database, publisher: publisher, logger: logger),
                                  settings: EnrollmentSettings(), activationLinkBase: "https://ibkey.example.com/activate?s=",
-                                 logger: logger, now: { clock.now })
+                                 vault: vault, logger: logger, now: { clock.now })
     }
 
     /// A new instance on the same file, as after a restart.
@@ -294,5 +297,49 @@ struct EnrollmentServiceTests {
             _ = try await harness.service.startActivation(StartActivationRequest(userName: "alice"))
         }
         #expect(flooded?.code == .resourceExhausted)
+    }
+
+    @Test func testENR02_ENR03_aDSCPlusCardOnlyOverFiveHundredThousandAndItsSeedNeverInClear() async throws {
+        let harness = try EnrollmentHarness()
+        let seed = "3132333435363738393031323334353637383930"
+        let inventory = "DSC0001,\(seed),OCRA-1:HOTP-SHA1-8:QN06\nDSC0002,\(seed)3132,OCRA-1:HOTP-SHA1-8:QN06\n"
+        let imported = try await harness.service.importCards(ImportCardsRequest(inventory: Data(inventory.utf8)))
+        #expect(imported.imported == 2)
+        let again = try await harness.service.importCards(ImportCardsRequest(inventory: Data(inventory.utf8)))
+        #expect(again.imported == 0 && again.alreadyKnown == 2)
+        // Sealed at rest: the seed's bytes are nowhere in the database file.
+        let file = try Data(contentsOf: URL(fileURLWithPath: harness.storage.pool.path))
+        #expect(file.range(of: Data("12345678901234567890".utf8)) == nil)
+        #expect(file.range(of: Data(seed.utf8)) == nil)
+
+        try await harness.openAccount()
+        try await harness.service.apply(AccountBalanceUpdated(accountID: "U1", totalEquity: "500000", cash: "1"))
+        let poor = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.assignCard(AssignCardRequest(userName: "alice", cardSerial: "DSC0001"))
+        }
+        #expect(poor?.ruleID == "ENR-02")
+        #expect(poor?.message.contains("500000") == true)
+        try await harness.service.apply(AccountBalanceUpdated(accountID: "U1", totalEquity: "500000.01", cash: "1"))
+        let card = try await harness.service.assignCard(AssignCardRequest(userName: "alice", cardSerial: "DSC0001"))
+        #expect(card.kind == .dscPlus && card.cardSerial == "DSC0001")
+        // Multi-2FA: SMS and the card together (ENR-03); one card per user, one user per card.
+        let kinds = try await harness.factors().map(\.kind)
+        #expect(Set(kinds) == [.sms, .dscPlus])
+        try await harness.openAccount("bob", account: "U2")
+        try await harness.service.apply(AccountBalanceUpdated(accountID: "U2", totalEquity: "900000", cash: "1"))
+        let taken = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.assignCard(AssignCardRequest(userName: "bob", cardSerial: "DSC0001"))
+        }
+        #expect(taken?.code == .alreadyExists)
+        let unknown = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.assignCard(AssignCardRequest(userName: "bob", cardSerial: "NOPE"))
+        }
+        #expect(unknown?.code == .notFound)
+        // A bad inventory names the line and never echoes a seed.
+        let bad = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.importCards(ImportCardsRequest(inventory: Data("X1,\(seed),MD5\n".utf8)))
+        }
+        #expect(bad?.message.contains("line 1") == true)
+        #expect(bad?.message.contains(seed) == false)
     }
 }

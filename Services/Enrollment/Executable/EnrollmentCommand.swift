@@ -13,11 +13,11 @@ struct EnrollmentDefaults: ServiceDefaults {
 struct EnrollmentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sls-enrollment",
-        abstract: "Second-factor enrollment (ENR-01..ENR-07, ENR-10): factors, IB Key activation by string.",
+        abstract: "Second-factor enrollment (ENR-01..ENR-12): factors, IB Key activation, several users per phone, DSC+ cards.",
         discussion: """
             Consumes AccountOpened, MobileNumberUpdated and AccountBalanceUpdated (sls.accounts.v1); publishes \
-            FactorActivated, ActivationStarted and ActivationFailed through its outbox. Not built yet: QR \
-            images, DSC+, several users per phone, migration (see the README).
+            FactorActivated, FactorDeactivated, ActivationStarted and ActivationFailed through its outbox. \
+            DSC+ seeds are sealed with the key of --card-seed-key-file.
             """)
 
     @OptionGroup var options: ServiceOptions<EnrollmentDefaults>
@@ -30,8 +30,11 @@ struct EnrollmentCommand: AsyncParsableCommand {
     func run() async throws {
         let host = try ServiceHost(options: options, info: EnrollmentAPI.getInfo, apiPackage: "sls.enrollment.v1",
                                    migrations: EnrollmentService.registerMigrations)
+        let vaultKey = enrollment.cardSeedKeyFile.isEmpty ? options.dataDir + "/card-seed.key" : enrollment.cardSeedKeyFile
+        let vault = try SeedVault(keyFile: vaultKey, createIfMissing: enrollment.cardSeedKeyFile.isEmpty)
         let service = EnrollmentService(database: host.database, outbox: host.outbox, settings: try enrollment.settings(),
-                                        activationLinkBase: enrollment.activationLinkBase, logger: host.logger)
+                                        activationLinkBase: enrollment.activationLinkBase, vault: vault,
+                                        logger: host.logger)
         service.register(on: host.server)
         service.routeEvents(host.events)
         try await host.run()

@@ -23,6 +23,9 @@ struct EnrollmentOptions: ParsableArguments {
         static let startsPerUserPerMinute = Setting(
             flag: "starts-per-user-per-minute", variable: "SLS_ENROLLMENT_STARTS_PER_USER_PER_MINUTE",
             default: 10, range: 1...100_000, summary: "Activation strings one user may be issued per minute.")
+        static let cardSeedKeyFile = Setting(
+            flag: "card-seed-key-file", variable: "SLS_ENROLLMENT_CARD_SEED_KEY_FILE", default: "",
+            summary: "256-bit key (64 hex characters, mode 0600) sealing DSC+ seeds at rest; empty: <data-dir>/card-seed.key, made on first start. Keep it away from the database in production.")
     }
     private typealias S = Settings
 
@@ -40,6 +43,9 @@ struct EnrollmentOptions: ParsableArguments {
 
     @Option(name: .customLong(S.startsPerUserPerMinute.flag), help: S.startsPerUserPerMinute.help)
     var startsPerUserPerMinute = S.startsPerUserPerMinute.initial
+
+    @Option(name: .customLong(S.cardSeedKeyFile.flag), help: S.cardSeedKeyFile.help)
+    var cardSeedKeyFile = S.cardSeedKeyFile.initial
 
     /// The settings these options describe; fails with a message naming the bad option.
     func settings() throws -> EnrollmentSettings {

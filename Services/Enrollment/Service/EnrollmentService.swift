@@ -23,13 +23,16 @@ public final class EnrollmentService: Sendable {
     let activationLinkBase: String
     let logger: Logger
     let now: @Sendable () -> Date
+    /// Seals DSC+ seeds at rest.
+    let vault: SeedVault
     /// Guessing and flooding limits: attempts per phone and per caller, strings per user.
     private let perDevice: Mutex<RateLimiter>
     private let perCaller: Mutex<RateLimiter>
     private let perUser: Mutex<RateLimiter>
 
     public init(database: DatabasePool, outbox: OutboxRelay, settings: EnrollmentSettings, activationLinkBase: String,
-                logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+                vault: SeedVault, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.vault = vault
         self.database = database
         self.outbox = outbox
         self.settings = settings
@@ -62,6 +65,8 @@ public final class EnrollmentService: Sendable {
             return try await addUser(request)
         }
         server.register(EnrollmentAPI.getRecommendation) { [self] request, _ in try await recommendation(request) }
+        server.register(EnrollmentAPI.importCards) { [self] request, _ in try await importCards(request) }
+        server.register(EnrollmentAPI.assignCard) { [self] request, _ in try await assignCard(request) }
     }
 
     /// ACC-05, ENR-01: the account events this service keeps its users from.
@@ -266,6 +271,75 @@ public final class EnrollmentService: Sendable {
         }
     }
 
+    // MARK: - DSC+ (ENR-02)
+
+    /// Loads cards from an inventory file; seeds are sealed before they are stored.
+    func importCards(_ request: ImportCardsRequest) async throws -> ImportCardsReply {
+        guard let text = String(data: request.inventory, encoding: .utf8) else {
+            throw RPCError.invalidArgument("inventory is not UTF-8 text")
+        }
+        let cards: [CardRecord]
+        do {
+            cards = try CardInventory.parse(text)
+        } catch {
+            throw RPCError.invalidArgument("\(error)", ruleID: "ENR-02")
+        }
+        let sealed = try cards.map { card in
+            (card, try vault.seal(card.seed, serial: card.serial))
+        }
+        let at = now().unixMs
+        let (imported, known) = try await database.write { db -> (UInt32, UInt32) in
+            var imported: UInt32 = 0, known: UInt32 = 0
+            for (card, box) in sealed {
+                if try CardRow.exists(db, key: card.serial) {
+                    known += 1
+                    continue
+                }
+                try CardRow(serial: card.serial, sealedSeed: box, suite: card.suite, assignedUser: nil, importedMs: at).insert(db)
+                imported += 1
+            }
+            return (imported, known)
+        }
+        logger.info("card inventory imported", metadata: ["imported": "\(imported)", "already_known": "\(known)"])
+        return ImportCardsReply(imported: imported, alreadyKnown: known)
+    }
+
+    /// ENR-02, ENR-03: a DSC+ card for a user whose balance is over USD 500,000, beside their other factors.
+    func assignCard(_ request: AssignCardRequest) async throws -> Factor {
+        let userName = try Self.requireUser(request.userName)
+        guard !request.cardSerial.isEmpty else { throw RPCError.invalidArgument("card_serial is empty") }
+        let at = now()
+        let row = try await database.write { [settings] db -> FactorRow in
+            guard let user = try UserRow.fetchOne(db, key: userName) else { throw Self.unknownUser(userName) }
+            let balance = user.balanceUSD.flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) }
+            if let problem = FactorEligibility.problem(adding: .dscPlus, balanceUSD: balance, settings: settings) {
+                throw RPCError.failedPrecondition(problem, ruleID: "ENR-02")
+            }
+            guard var card = try CardRow.fetchOne(db, key: request.cardSerial) else {
+                throw RPCError.notFound("no DSC+ card \(request.cardSerial) in the inventory")
+            }
+            guard card.assignedUser == nil else {
+                throw RPCError(.alreadyExists, "DSC+ card \(request.cardSerial) is already assigned")
+            }
+            guard try FactorRow.filter(Column("user_name") == userName && Column("kind") == "dscPlus"
+                                       && Column("state") == "active").fetchCount(db) == 0 else {
+                throw RPCError(.alreadyExists, "\(userName) already has an active DSC+ card")
+            }
+            card.assignedUser = userName
+            try card.update(db)
+            var factor = FactorRow(id: nil, userName: userName, kind: EnrollmentCore.FactorKind.dscPlus.rawValue,
+                                   state: EnrollmentCore.FactorState.active.rawValue, sinceMs: at.unixMs, deviceID: "",
+                                   platform: "", devicePublicKey: [], pushToken: "", deviceAgreementKey: [],
+                                   cardSerial: card.serial)
+            try factor.insert(db)
+            try Outbox.append(FactorActivated(userName: userName, kind: .dscPlus, deviceID: card.serial,
+                                              activatedUnixMs: at.unixMs), in: db, nowUnixMs: at.unixMs)
+            return factor
+        }
+        outbox.notify()
+        return Self.message(row)
+    }
+
     /// ENR-10.
     func recommendation(_ request: RecommendationRequest) async throws -> Recommendation {
         let userName = try Self.requireUser(request.userName)
@@ -357,6 +431,6 @@ public final class EnrollmentService: Sendable {
         case nil: .unspecified
         }
         return Factor(kind: kind, state: row.state == EnrollmentCore.FactorState.active.rawValue ? .active : .deactivated,
-                      sinceUnixMs: row.sinceMs, deviceID: row.deviceID, platform: platform)
+                      sinceUnixMs: row.sinceMs, deviceID: row.deviceID, platform: platform, cardSerial: row.cardSerial)
     }
 }

@@ -40,5 +40,19 @@ enum EnrollmentStore {
                 t.add(column: "device_agreement_key", .blob).notNull().defaults(to: Data())
             }
         }
+
+        migrator.registerMigration("enrollment.v3") { db in
+            // ENR-02: the DSC+ card inventory, seeds sealed.
+            try db.create(table: CardRow.databaseTableName) { t in
+                t.primaryKey("serial", .text)
+                t.column("sealed_seed", .blob).notNull()
+                t.column("suite", .text).notNull()
+                t.column("assigned_user", .text).indexed()
+                t.column("imported_ms", .integer).notNull()
+            }
+            try db.alter(table: FactorRow.databaseTableName) { t in
+                t.add(column: "card_serial", .text).notNull().defaults(to: "")
+            }
+        }
     }
 }

@@ -77,6 +77,8 @@ public enum CurveKeyFile {
             throw BusSecurityError("'\(identity.prefix(80))' is not an identity name (a-z, 0-9, '.', '_', '-'; at most 64)")
         }
         let secretDirectory = directory + "/secret", publicDirectory = directory + "/public"
+        // The keyring's own parents (e.g. .run/ on a first `make run`) are made as needed.
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for (folder, mode) in [(directory, 0o755), (publicDirectory, 0o755), (secretDirectory, 0o700)] {
             if mkdir(folder, mode_t(mode)) != 0 && errno != EEXIST {
                 throw BusSecurityError("cannot create \(folder): \(String(cString: strerror(errno)))")

@@ -18,10 +18,13 @@ struct FactorRow: Codable, FetchableRecord, MutablePersistableRecord {
     var pushToken: String
     /// The phone's key-agreement public key (empty when none was sent).
     var deviceAgreementKey: [UInt8]
+    /// DSC+: the card's serial.
+    var cardSerial: String = ""
 
     enum CodingKeys: String, CodingKey {
         case id, userName = "user_name", kind, state, sinceMs = "since_ms", deviceID = "device_id", platform
         case devicePublicKey = "device_public_key", pushToken = "push_token", deviceAgreementKey = "device_agreement_key"
+        case cardSerial = "card_serial"
     }
 
     mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -166,13 +166,17 @@ public struct Factor: ProtoMessage {
 
     public var platform: DevicePlatform
 
+    /// DSC+: the card's serial number.
+    public var cardSerial: String
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(kind: FactorKind = .unspecified, state: FactorState = .unspecified, sinceUnixMs: Int64 = 0, deviceID: String = "", platform: DevicePlatform = .unspecified) {
+    public init(kind: FactorKind = .unspecified, state: FactorState = .unspecified, sinceUnixMs: Int64 = 0, deviceID: String = "", platform: DevicePlatform = .unspecified, cardSerial: String = "") {
         self.kind = kind
         self.state = state
         self.sinceUnixMs = sinceUnixMs
         self.deviceID = deviceID
         self.platform = platform
+        self.cardSerial = cardSerial
     }
 
     /// A message with every field at its proto3 default.
@@ -182,6 +186,7 @@ public struct Factor: ProtoMessage {
         self.sinceUnixMs = 0
         self.deviceID = ""
         self.platform = .unspecified
+        self.cardSerial = ""
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -198,6 +203,7 @@ public struct Factor: ProtoMessage {
         case sinceUnixMs
         case deviceID
         case platform
+        case cardSerial
     }
 
     public init(from decoder: any Decoder) throws {
@@ -207,6 +213,7 @@ public struct Factor: ProtoMessage {
         self.sinceUnixMs = try container.decodeIfPresent(Int64.self, forKey: .sinceUnixMs) ?? 0
         self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
         self.platform = try container.decodeIfPresent(DevicePlatform.self, forKey: .platform) ?? .unspecified
+        self.cardSerial = try container.decodeIfPresent(String.self, forKey: .cardSerial) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -216,6 +223,7 @@ public struct Factor: ProtoMessage {
         try container.encode(self.sinceUnixMs, forKey: .sinceUnixMs)
         try container.encode(self.deviceID, forKey: .deviceID)
         try container.encode(self.platform, forKey: .platform)
+        try container.encode(self.cardSerial, forKey: .cardSerial)
     }
 
     public static let schema = MessageSchema(
@@ -226,6 +234,7 @@ public struct Factor: ProtoMessage {
             FieldSchema(name: "since_unix_ms", number: 3, type: "int64", label: "singular"),
             FieldSchema(name: "device_id", number: 4, type: "string", label: "singular"),
             FieldSchema(name: "platform", number: 5, type: "sls.enrollment.v1.DevicePlatform", label: "singular"),
+            FieldSchema(name: "card_serial", number: 6, type: "string", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -235,6 +244,7 @@ public struct Factor: ProtoMessage {
     public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
         try validator.observedTime(Int64(truncatingIfNeeded: self.sinceUnixMs), "since_unix_ms", in: path)
         try validator.identifier(self.deviceID, "device_id", in: path)
+        try validator.text(self.cardSerial, "card_serial", in: path)
     }
 
     /// A value with every field set, for the contract tests' round trips.
@@ -244,14 +254,15 @@ public struct Factor: ProtoMessage {
             state: .active,
             sinceUnixMs: -3000,
             deviceID: "device_id-0-é",
-            platform: .android
+            platform: .android,
+            cardSerial: "card_serial-0-é"
         )
     }
 }
 
 extension Factor: CBridged {
     typealias CStruct = Sls__Enrollment__V1__Factor
-    static let wireLayout = WireLayout(strings: [4: "device_id"], messages: [:])
+    static let wireLayout = WireLayout(strings: [4: "device_id", 6: "card_serial"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__factor__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__factor__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -269,6 +280,7 @@ extension Factor: CBridged {
         c.pointee.since_unix_ms = self.sinceUnixMs
         c.pointee.device_id = arena.cString(self.deviceID)
         c.pointee.platform = .init(rawValue: .init(truncatingIfNeeded: self.platform.protoNumber))
+        c.pointee.card_serial = arena.cString(self.cardSerial)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
@@ -277,6 +289,7 @@ extension Factor: CBridged {
         self.sinceUnixMs = c.pointee.since_unix_ms
         self.deviceID = CArena.string(c.pointee.device_id)
         self.platform = DevicePlatform(protoNumber: Int32(truncatingIfNeeded: c.pointee.platform.rawValue))
+        self.cardSerial = CArena.string(c.pointee.card_serial)
     }
 }
 
@@ -1057,6 +1070,278 @@ extension ActivationResult: CBridged {
     }
 }
 
+/// The DSC+ card inventory file: one card a line, "serial,seed,suite" (seed in hex, suite an OCRA
+/// suite such as OCRA-1:HOTP-SHA1-8:QN06); '#' comments. Seeds are sealed at rest and never returned.
+public struct ImportCardsRequest: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.ImportCardsRequest"
+
+    public var inventory: Data
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(inventory: Data = Data()) {
+        self.inventory = inventory
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.inventory = Data()
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case inventory
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.inventory = try container.decodeIfPresent(Data.self, forKey: .inventory) ?? Data()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.inventory, forKey: .inventory)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "inventory", number: 1, type: "bytes", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.bytes(self.inventory.count, "inventory", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            inventory: Data([1, 0, 255, 0])
+        )
+    }
+}
+
+extension ImportCardsRequest: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__ImportCardsRequest
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__import_cards_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__import_cards_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__import_cards_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__import_cards_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.inventory = arena.binary(self.inventory)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.inventory = CArena.data(c.pointee.inventory)
+    }
+}
+
+public struct ImportCardsReply: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.ImportCardsReply"
+
+    public var imported: UInt32
+
+    /// Serials already in the inventory, left as they were.
+    public var alreadyKnown: UInt32
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(imported: UInt32 = 0, alreadyKnown: UInt32 = 0) {
+        self.imported = imported
+        self.alreadyKnown = alreadyKnown
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.imported = 0
+        self.alreadyKnown = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case imported
+        case alreadyKnown
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.imported = try container.decodeIfPresent(UInt32.self, forKey: .imported) ?? 0
+        self.alreadyKnown = try container.decodeIfPresent(UInt32.self, forKey: .alreadyKnown) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.imported, forKey: .imported)
+        try container.encode(self.alreadyKnown, forKey: .alreadyKnown)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "imported", number: 1, type: "uint32", label: "singular"),
+            FieldSchema(name: "already_known", number: 2, type: "uint32", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            imported: 1000003,
+            alreadyKnown: 2000006
+        )
+    }
+}
+
+extension ImportCardsReply: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__ImportCardsReply
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__import_cards_reply__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__import_cards_reply__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__import_cards_reply__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__import_cards_reply__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.imported = self.imported
+        c.pointee.already_known = self.alreadyKnown
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.imported = c.pointee.imported
+        self.alreadyKnown = c.pointee.already_known
+    }
+}
+
+/// ENR-02: a DSC+ card for a user whose balance is over USD 500,000.
+public struct AssignCardRequest: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.AssignCardRequest"
+
+    public var userName: String
+
+    public var cardSerial: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", cardSerial: String = "") {
+        self.userName = userName
+        self.cardSerial = cardSerial
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.cardSerial = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case cardSerial
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.cardSerial = try container.decodeIfPresent(String.self, forKey: .cardSerial) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.cardSerial, forKey: .cardSerial)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "card_serial", number: 2, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.cardSerial, "card_serial", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            cardSerial: "card_serial-0-é"
+        )
+    }
+}
+
+extension AssignCardRequest: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__AssignCardRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "card_serial"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__assign_card_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__assign_card_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__assign_card_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__assign_card_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.card_serial = arena.cString(self.cardSerial)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.cardSerial = CArena.string(c.pointee.card_serial)
+    }
+}
+
 public struct RecommendationRequest: ProtoMessage {
     public static let protoName = "sls.enrollment.v1.RecommendationRequest"
 
@@ -1747,9 +2032,15 @@ public enum EnrollmentAPI {
     /// `sls.enrollment.v1.Enrollment/AddUser`.
     public static let addUser = RPCMethod<AddUserRequest, ActivationResult>("sls.enrollment.v1.Enrollment/AddUser")
 
+    /// `sls.enrollment.v1.Enrollment/ImportCards`.
+    public static let importCards = RPCMethod<ImportCardsRequest, ImportCardsReply>("sls.enrollment.v1.Enrollment/ImportCards")
+
+    /// `sls.enrollment.v1.Enrollment/AssignCard`.
+    public static let assignCard = RPCMethod<AssignCardRequest, Factor>("sls.enrollment.v1.Enrollment/AssignCard")
+
     /// `sls.enrollment.v1.Enrollment/GetRecommendation`.
     public static let getRecommendation = RPCMethod<RecommendationRequest, Recommendation>("sls.enrollment.v1.Enrollment/GetRecommendation")
 
     /// Every method of the service, for registries and reflection.
-    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(listFactors), AnyRPCMethod(startActivation), AnyRPCMethod(activate), AnyRPCMethod(addUser), AnyRPCMethod(getRecommendation)]
+    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(listFactors), AnyRPCMethod(startActivation), AnyRPCMethod(activate), AnyRPCMethod(addUser), AnyRPCMethod(importCards), AnyRPCMethod(assignCard), AnyRPCMethod(getRecommendation)]
 }

@@ -24,6 +24,9 @@ typedef struct Sls__Enrollment__V1__ActivationTicket Sls__Enrollment__V1__Activa
 typedef struct Sls__Enrollment__V1__ActivateRequest Sls__Enrollment__V1__ActivateRequest;
 typedef struct Sls__Enrollment__V1__AddUserRequest Sls__Enrollment__V1__AddUserRequest;
 typedef struct Sls__Enrollment__V1__ActivationResult Sls__Enrollment__V1__ActivationResult;
+typedef struct Sls__Enrollment__V1__ImportCardsRequest Sls__Enrollment__V1__ImportCardsRequest;
+typedef struct Sls__Enrollment__V1__ImportCardsReply Sls__Enrollment__V1__ImportCardsReply;
+typedef struct Sls__Enrollment__V1__AssignCardRequest Sls__Enrollment__V1__AssignCardRequest;
 typedef struct Sls__Enrollment__V1__RecommendationRequest Sls__Enrollment__V1__RecommendationRequest;
 typedef struct Sls__Enrollment__V1__Recommendation Sls__Enrollment__V1__Recommendation;
 typedef struct Sls__Enrollment__V1__FactorActivated Sls__Enrollment__V1__FactorActivated;
@@ -97,10 +100,14 @@ struct  Sls__Enrollment__V1__Factor
    */
   char *device_id;
   Sls__Enrollment__V1__DevicePlatform platform;
+  /*
+   * DSC+: the card's serial number.
+   */
+  char *card_serial;
 };
 #define SLS__ENROLLMENT__V1__FACTOR__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__factor__descriptor) \
-    , SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED, SLS__ENROLLMENT__V1__FACTOR_STATE__FACTOR_STATE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED }
+    , SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED, SLS__ENROLLMENT__V1__FACTOR_STATE__FACTOR_STATE_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 struct  Sls__Enrollment__V1__ListFactorsRequest
@@ -236,6 +243,48 @@ struct  Sls__Enrollment__V1__ActivationResult
 #define SLS__ENROLLMENT__V1__ACTIVATION_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__activation_result__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * The DSC+ card inventory file: one card a line, "serial,seed,suite" (seed in hex, suite an OCRA
+ * suite such as OCRA-1:HOTP-SHA1-8:QN06); '#' comments. Seeds are sealed at rest and never returned.
+ */
+struct  Sls__Enrollment__V1__ImportCardsRequest
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData inventory;
+};
+#define SLS__ENROLLMENT__V1__IMPORT_CARDS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__import_cards_request__descriptor) \
+    , {0,NULL} }
+
+
+struct  Sls__Enrollment__V1__ImportCardsReply
+{
+  ProtobufCMessage base;
+  uint32_t imported;
+  /*
+   * Serials already in the inventory, left as they were.
+   */
+  uint32_t already_known;
+};
+#define SLS__ENROLLMENT__V1__IMPORT_CARDS_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__import_cards_reply__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * ENR-02: a DSC+ card for a user whose balance is over USD 500,000.
+ */
+struct  Sls__Enrollment__V1__AssignCardRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+  char *card_serial;
+};
+#define SLS__ENROLLMENT__V1__ASSIGN_CARD_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__assign_card_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Sls__Enrollment__V1__RecommendationRequest
@@ -474,6 +523,63 @@ Sls__Enrollment__V1__ActivationResult *
 void   sls__enrollment__v1__activation_result__free_unpacked
                      (Sls__Enrollment__V1__ActivationResult *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__ImportCardsRequest methods */
+void   sls__enrollment__v1__import_cards_request__init
+                     (Sls__Enrollment__V1__ImportCardsRequest         *message);
+size_t sls__enrollment__v1__import_cards_request__get_packed_size
+                     (const Sls__Enrollment__V1__ImportCardsRequest   *message);
+size_t sls__enrollment__v1__import_cards_request__pack
+                     (const Sls__Enrollment__V1__ImportCardsRequest   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__import_cards_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__ImportCardsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__ImportCardsRequest *
+       sls__enrollment__v1__import_cards_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__import_cards_request__free_unpacked
+                     (Sls__Enrollment__V1__ImportCardsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__ImportCardsReply methods */
+void   sls__enrollment__v1__import_cards_reply__init
+                     (Sls__Enrollment__V1__ImportCardsReply         *message);
+size_t sls__enrollment__v1__import_cards_reply__get_packed_size
+                     (const Sls__Enrollment__V1__ImportCardsReply   *message);
+size_t sls__enrollment__v1__import_cards_reply__pack
+                     (const Sls__Enrollment__V1__ImportCardsReply   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__import_cards_reply__pack_to_buffer
+                     (const Sls__Enrollment__V1__ImportCardsReply   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__ImportCardsReply *
+       sls__enrollment__v1__import_cards_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__import_cards_reply__free_unpacked
+                     (Sls__Enrollment__V1__ImportCardsReply *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__AssignCardRequest methods */
+void   sls__enrollment__v1__assign_card_request__init
+                     (Sls__Enrollment__V1__AssignCardRequest         *message);
+size_t sls__enrollment__v1__assign_card_request__get_packed_size
+                     (const Sls__Enrollment__V1__AssignCardRequest   *message);
+size_t sls__enrollment__v1__assign_card_request__pack
+                     (const Sls__Enrollment__V1__AssignCardRequest   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__assign_card_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__AssignCardRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__AssignCardRequest *
+       sls__enrollment__v1__assign_card_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__assign_card_request__free_unpacked
+                     (Sls__Enrollment__V1__AssignCardRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Sls__Enrollment__V1__RecommendationRequest methods */
 void   sls__enrollment__v1__recommendation_request__init
                      (Sls__Enrollment__V1__RecommendationRequest         *message);
@@ -614,6 +720,15 @@ typedef void (*Sls__Enrollment__V1__AddUserRequest_Closure)
 typedef void (*Sls__Enrollment__V1__ActivationResult_Closure)
                  (const Sls__Enrollment__V1__ActivationResult *message,
                   void *closure_data);
+typedef void (*Sls__Enrollment__V1__ImportCardsRequest_Closure)
+                 (const Sls__Enrollment__V1__ImportCardsRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__ImportCardsReply_Closure)
+                 (const Sls__Enrollment__V1__ImportCardsReply *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__AssignCardRequest_Closure)
+                 (const Sls__Enrollment__V1__AssignCardRequest *message,
+                  void *closure_data);
 typedef void (*Sls__Enrollment__V1__RecommendationRequest_Closure)
                  (const Sls__Enrollment__V1__RecommendationRequest *message,
                   void *closure_data);
@@ -659,6 +774,14 @@ struct Sls__Enrollment__V1__Enrollment_Service
                    const Sls__Enrollment__V1__AddUserRequest *input,
                    Sls__Enrollment__V1__ActivationResult_Closure closure,
                    void *closure_data);
+  void (*import_cards)(Sls__Enrollment__V1__Enrollment_Service *service,
+                       const Sls__Enrollment__V1__ImportCardsRequest *input,
+                       Sls__Enrollment__V1__ImportCardsReply_Closure closure,
+                       void *closure_data);
+  void (*assign_card)(Sls__Enrollment__V1__Enrollment_Service *service,
+                      const Sls__Enrollment__V1__AssignCardRequest *input,
+                      Sls__Enrollment__V1__Factor_Closure closure,
+                      void *closure_data);
   void (*get_recommendation)(Sls__Enrollment__V1__Enrollment_Service *service,
                              const Sls__Enrollment__V1__RecommendationRequest *input,
                              Sls__Enrollment__V1__Recommendation_Closure closure,
@@ -676,6 +799,8 @@ void sls__enrollment__v1__enrollment__init (Sls__Enrollment__V1__Enrollment_Serv
       function_prefix__ ## start_activation,\
       function_prefix__ ## activate,\
       function_prefix__ ## add_user,\
+      function_prefix__ ## import_cards,\
+      function_prefix__ ## assign_card,\
       function_prefix__ ## get_recommendation  }
 void sls__enrollment__v1__enrollment__get_info(ProtobufCService *service,
                                                const Sls__Health__V1__ServiceInfoRequest *input,
@@ -697,6 +822,14 @@ void sls__enrollment__v1__enrollment__add_user(ProtobufCService *service,
                                                const Sls__Enrollment__V1__AddUserRequest *input,
                                                Sls__Enrollment__V1__ActivationResult_Closure closure,
                                                void *closure_data);
+void sls__enrollment__v1__enrollment__import_cards(ProtobufCService *service,
+                                                   const Sls__Enrollment__V1__ImportCardsRequest *input,
+                                                   Sls__Enrollment__V1__ImportCardsReply_Closure closure,
+                                                   void *closure_data);
+void sls__enrollment__v1__enrollment__assign_card(ProtobufCService *service,
+                                                  const Sls__Enrollment__V1__AssignCardRequest *input,
+                                                  Sls__Enrollment__V1__Factor_Closure closure,
+                                                  void *closure_data);
 void sls__enrollment__v1__enrollment__get_recommendation(ProtobufCService *service,
                                                          const Sls__Enrollment__V1__RecommendationRequest *input,
                                                          Sls__Enrollment__V1__Recommendation_Closure closure,
@@ -715,6 +848,9 @@ extern const ProtobufCMessageDescriptor sls__enrollment__v1__activation_ticket__
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__activate_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__add_user_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__activation_result__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__import_cards_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__import_cards_reply__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__assign_card_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__recommendation_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__recommendation__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__factor_activated__descriptor;

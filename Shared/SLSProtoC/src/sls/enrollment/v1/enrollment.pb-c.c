@@ -367,6 +367,141 @@ void   sls__enrollment__v1__activation_result__free_unpacked
   assert(message->base.descriptor == &sls__enrollment__v1__activation_result__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sls__enrollment__v1__import_cards_request__init
+                     (Sls__Enrollment__V1__ImportCardsRequest         *message)
+{
+  static const Sls__Enrollment__V1__ImportCardsRequest init_value = SLS__ENROLLMENT__V1__IMPORT_CARDS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__import_cards_request__get_packed_size
+                     (const Sls__Enrollment__V1__ImportCardsRequest *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__import_cards_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__import_cards_request__pack
+                     (const Sls__Enrollment__V1__ImportCardsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__import_cards_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__import_cards_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__ImportCardsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__import_cards_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__ImportCardsRequest *
+       sls__enrollment__v1__import_cards_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__ImportCardsRequest *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__import_cards_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__import_cards_request__free_unpacked
+                     (Sls__Enrollment__V1__ImportCardsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__import_cards_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__import_cards_reply__init
+                     (Sls__Enrollment__V1__ImportCardsReply         *message)
+{
+  static const Sls__Enrollment__V1__ImportCardsReply init_value = SLS__ENROLLMENT__V1__IMPORT_CARDS_REPLY__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__import_cards_reply__get_packed_size
+                     (const Sls__Enrollment__V1__ImportCardsReply *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__import_cards_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__import_cards_reply__pack
+                     (const Sls__Enrollment__V1__ImportCardsReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__import_cards_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__import_cards_reply__pack_to_buffer
+                     (const Sls__Enrollment__V1__ImportCardsReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__import_cards_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__ImportCardsReply *
+       sls__enrollment__v1__import_cards_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__ImportCardsReply *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__import_cards_reply__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__import_cards_reply__free_unpacked
+                     (Sls__Enrollment__V1__ImportCardsReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__import_cards_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__assign_card_request__init
+                     (Sls__Enrollment__V1__AssignCardRequest         *message)
+{
+  static const Sls__Enrollment__V1__AssignCardRequest init_value = SLS__ENROLLMENT__V1__ASSIGN_CARD_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__assign_card_request__get_packed_size
+                     (const Sls__Enrollment__V1__AssignCardRequest *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__assign_card_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__assign_card_request__pack
+                     (const Sls__Enrollment__V1__AssignCardRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__assign_card_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__assign_card_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__AssignCardRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__assign_card_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__AssignCardRequest *
+       sls__enrollment__v1__assign_card_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__AssignCardRequest *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__assign_card_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__assign_card_request__free_unpacked
+                     (Sls__Enrollment__V1__AssignCardRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__assign_card_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sls__enrollment__v1__recommendation_request__init
                      (Sls__Enrollment__V1__RecommendationRequest         *message)
 {
@@ -637,7 +772,7 @@ void   sls__enrollment__v1__activation_failed__free_unpacked
   assert(message->base.descriptor == &sls__enrollment__v1__activation_failed__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor sls__enrollment__v1__factor__field_descriptors[5] =
+static const ProtobufCFieldDescriptor sls__enrollment__v1__factor__field_descriptors[6] =
 {
   {
     "kind",
@@ -699,8 +834,21 @@ static const ProtobufCFieldDescriptor sls__enrollment__v1__factor__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "card_serial",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__Factor, card_serial),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__enrollment__v1__factor__field_indices_by_name[] = {
+  5,   /* field[5] = card_serial */
   3,   /* field[3] = device_id */
   0,   /* field[0] = kind */
   4,   /* field[4] = platform */
@@ -710,7 +858,7 @@ static const unsigned sls__enrollment__v1__factor__field_indices_by_name[] = {
 static const ProtobufCIntRange sls__enrollment__v1__factor__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor sls__enrollment__v1__factor__descriptor =
 {
@@ -720,7 +868,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__factor__descriptor =
   "Sls__Enrollment__V1__Factor",
   "sls.enrollment.v1",
   sizeof(Sls__Enrollment__V1__Factor),
-  5,
+  6,
   sls__enrollment__v1__factor__field_descriptors,
   sls__enrollment__v1__factor__field_indices_by_name,
   1,  sls__enrollment__v1__factor__number_ranges,
@@ -1186,6 +1334,146 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__activation_result__descrip
   sls__enrollment__v1__activation_result__field_indices_by_name,
   1,  sls__enrollment__v1__activation_result__number_ranges,
   (ProtobufCMessageInit) sls__enrollment__v1__activation_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__import_cards_request__field_descriptors[1] =
+{
+  {
+    "inventory",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ImportCardsRequest, inventory),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__import_cards_request__field_indices_by_name[] = {
+  0,   /* field[0] = inventory */
+};
+static const ProtobufCIntRange sls__enrollment__v1__import_cards_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__import_cards_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.ImportCardsRequest",
+  "ImportCardsRequest",
+  "Sls__Enrollment__V1__ImportCardsRequest",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__ImportCardsRequest),
+  1,
+  sls__enrollment__v1__import_cards_request__field_descriptors,
+  sls__enrollment__v1__import_cards_request__field_indices_by_name,
+  1,  sls__enrollment__v1__import_cards_request__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__import_cards_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__import_cards_reply__field_descriptors[2] =
+{
+  {
+    "imported",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ImportCardsReply, imported),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "already_known",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ImportCardsReply, already_known),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__import_cards_reply__field_indices_by_name[] = {
+  1,   /* field[1] = already_known */
+  0,   /* field[0] = imported */
+};
+static const ProtobufCIntRange sls__enrollment__v1__import_cards_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__import_cards_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.ImportCardsReply",
+  "ImportCardsReply",
+  "Sls__Enrollment__V1__ImportCardsReply",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__ImportCardsReply),
+  2,
+  sls__enrollment__v1__import_cards_reply__field_descriptors,
+  sls__enrollment__v1__import_cards_reply__field_indices_by_name,
+  1,  sls__enrollment__v1__import_cards_reply__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__import_cards_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__assign_card_request__field_descriptors[2] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AssignCardRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "card_serial",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AssignCardRequest, card_serial),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__assign_card_request__field_indices_by_name[] = {
+  1,   /* field[1] = card_serial */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__enrollment__v1__assign_card_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__assign_card_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.AssignCardRequest",
+  "AssignCardRequest",
+  "Sls__Enrollment__V1__AssignCardRequest",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__AssignCardRequest),
+  2,
+  sls__enrollment__v1__assign_card_request__field_descriptors,
+  sls__enrollment__v1__assign_card_request__field_indices_by_name,
+  1,  sls__enrollment__v1__assign_card_request__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__assign_card_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor sls__enrollment__v1__recommendation_request__field_descriptors[1] =
@@ -1703,20 +1991,24 @@ const ProtobufCEnumDescriptor sls__enrollment__v1__device_platform__descriptor =
   sls__enrollment__v1__device_platform__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor sls__enrollment__v1__enrollment__method_descriptors[6] =
+static const ProtobufCMethodDescriptor sls__enrollment__v1__enrollment__method_descriptors[8] =
 {
   { "GetInfo", &sls__health__v1__service_info_request__descriptor, &sls__health__v1__service_info__descriptor },
   { "ListFactors", &sls__enrollment__v1__list_factors_request__descriptor, &sls__enrollment__v1__factor_list__descriptor },
   { "StartActivation", &sls__enrollment__v1__start_activation_request__descriptor, &sls__enrollment__v1__activation_ticket__descriptor },
   { "Activate", &sls__enrollment__v1__activate_request__descriptor, &sls__enrollment__v1__activation_result__descriptor },
   { "AddUser", &sls__enrollment__v1__add_user_request__descriptor, &sls__enrollment__v1__activation_result__descriptor },
+  { "ImportCards", &sls__enrollment__v1__import_cards_request__descriptor, &sls__enrollment__v1__import_cards_reply__descriptor },
+  { "AssignCard", &sls__enrollment__v1__assign_card_request__descriptor, &sls__enrollment__v1__factor__descriptor },
   { "GetRecommendation", &sls__enrollment__v1__recommendation_request__descriptor, &sls__enrollment__v1__recommendation__descriptor },
 };
 const unsigned sls__enrollment__v1__enrollment__method_indices_by_name[] = {
   3,        /* Activate */
   4,        /* AddUser */
+  6,        /* AssignCard */
   0,        /* GetInfo */
-  5,        /* GetRecommendation */
+  7,        /* GetRecommendation */
+  5,        /* ImportCards */
   1,        /* ListFactors */
   2         /* StartActivation */
 };
@@ -1727,7 +2019,7 @@ const ProtobufCServiceDescriptor sls__enrollment__v1__enrollment__descriptor =
   "Enrollment",
   "Sls__Enrollment__V1__Enrollment",
   "sls.enrollment.v1",
-  6,
+  8,
   sls__enrollment__v1__enrollment__method_descriptors,
   sls__enrollment__v1__enrollment__method_indices_by_name
 };
@@ -1771,13 +2063,29 @@ void sls__enrollment__v1__enrollment__add_user(ProtobufCService *service,
   assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void sls__enrollment__v1__enrollment__import_cards(ProtobufCService *service,
+                                                   const Sls__Enrollment__V1__ImportCardsRequest *input,
+                                                   Sls__Enrollment__V1__ImportCardsReply_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__enrollment__v1__enrollment__assign_card(ProtobufCService *service,
+                                                  const Sls__Enrollment__V1__AssignCardRequest *input,
+                                                  Sls__Enrollment__V1__Factor_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void sls__enrollment__v1__enrollment__get_recommendation(ProtobufCService *service,
                                                          const Sls__Enrollment__V1__RecommendationRequest *input,
                                                          Sls__Enrollment__V1__Recommendation_Closure closure,
                                                          void *closure_data)
 {
   assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__enrollment__v1__enrollment__init (Sls__Enrollment__V1__Enrollment_Service *service,
                                             Sls__Enrollment__V1__Enrollment_ServiceDestroy destroy)
