@@ -82,6 +82,10 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 path: "Services/Enrollment/Service", swiftSettings: strict),
 
+        // MARK: challenge-verification
+        .target(name: "ChallengeVerificationCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                path: "Services/ChallengeVerification/Core", swiftSettings: strict),
+
         // MARK: Executables
         .executableTarget(name: "EventBus",
                           dependencies: ["SLSRuntime", "SLSBus", "ZeroMQ", argumentParser, logging,
@@ -93,7 +97,7 @@ let package = Package(
                           path: "Services/Enrollment/Executable", swiftSettings: strict),
         .executableTarget(name: "ChallengeVerification",
                           dependencies: ["SLSRuntime", "SLSBus", "SLSMessages", argumentParser],
-                          path: "Services/ChallengeVerification", swiftSettings: strict),
+                          path: "Services/ChallengeVerification/Executable", swiftSettings: strict),
         .executableTarget(name: "ReportDelivery", dependencies: ["SLSRuntime", "SLSBus", "SLSMessages", argumentParser],
                           path: "Services/ReportDelivery", swiftSettings: strict),
         .executableTarget(name: "CryptoRules",
@@ -126,6 +130,8 @@ let package = Package(
                                    .product(name: "GRDB", package: "GRDB.swift"),
                                    .product(name: "Logging", package: "swift-log")],
                     path: "Tests/EnrollmentServiceTests", swiftSettings: strict),
+        .testTarget(name: "ChallengeVerificationCoreTests", dependencies: ["ChallengeVerificationCore"],
+                    path: "Tests/ChallengeVerificationCoreTests", swiftSettings: strict),
         .testTarget(name: "CryptoRulesCoreTests", dependencies: ["CryptoRulesCore"],
                     path: "Tests/CryptoRulesCoreTests", swiftSettings: strict),
         .testTarget(name: "CryptoRulesServiceTests",
