@@ -4,7 +4,7 @@
 SWIFT ?= swift
 DEBIAN_PACKAGES := libzmq3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
                    libsqlite3-dev python3-zmq python3-protobuf python3-yaml docker-compose tzdata \
-                   libqrencode-dev libpng-dev zbar-tools
+                   libqrencode-dev libpng-dev zbar-tools libsodium-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= .run
 # Every identity of the development keyring: the stack's parts and the parties around them.

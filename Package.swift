@@ -31,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", path: "Shared/CZeroMQ",
                        providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CMalloc", path: "Shared/CMalloc"),
+        .systemLibrary(name: "CSodium", path: "Shared/CSodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CQRCode", path: "Shared/CQRCode", providers: [.apt(["libqrencode-dev", "libpng-dev"])]),
         .target(name: "SLSProtoC", path: "Shared/SLSProtoC", sources: ["src"],
                 linkerSettings: [.linkedLibrary("protobuf-c")]),
@@ -83,7 +84,8 @@ let package = Package(
                 path: "Services/Enrollment/Service", swiftSettings: strict),
 
         // MARK: challenge-verification
-        .target(name: "ChallengeVerificationCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "ChallengeVerificationCore",
+                dependencies: ["CSodium", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Services/ChallengeVerification/Core", swiftSettings: strict),
 
         // MARK: Executables
@@ -112,7 +114,7 @@ let package = Package(
                                          .product(name: "Crypto", package: "swift-crypto"), argumentParser],
                           path: "Tools/sls-device", swiftSettings: strict),
         .executableTarget(name: "SLSBench", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "CZeroMQ", "SLSStorage", "SLSRuntime",
-                                                          "CryptoRulesCore", "CryptoRulesService", "EnrollmentCore", "EnrollmentService", "QRCode",
+                                                          "CryptoRulesCore", "CryptoRulesService", "EnrollmentCore", "EnrollmentService", "QRCode", "ChallengeVerificationCore",
                                                           .product(name: "Crypto", package: "swift-crypto")],
                           path: "Benchmarks/SLSBench", swiftSettings: strict),
 

@@ -19,6 +19,9 @@ if only == nil || only == "crypto" {
 if only == nil || only == "enrollment" {
     try await EnrollmentBenchmarks.run()
 }
+if only == nil || only == "challenge" {
+    try ChallengeBenchmarks.run()
+}
 if only == nil || only == "memory" {
     try IdleMemory.run()
 }
