@@ -1,5 +1,6 @@
 import ChallengeVerificationCore
 import Foundation
+import Crypto
 import Testing
 
 private let start = Date(timeIntervalSince1970: 1_800_000_000)
@@ -148,5 +149,28 @@ struct AuditChainTests {
         var removed = chain
         removed.remove(at: 1)
         #expect(AuditChain.firstBreak(removed) == 1)
+    }
+}
+
+@Suite("The OCRA key agreed between phone and server")
+struct OCRAKeyAgreementTests {
+    @Test func testCHL03_phoneAndServerDeriveTheSameKeyAndTheResponseChecks() throws {
+        let phone = P256.KeyAgreement.PrivateKey(), server = P256.KeyAgreement.PrivateKey()
+        let onPhone = try OCRAKeyAgreement.key(privateKey: phone, peerPublicKey: server.publicKey.x963Representation,
+                                               deviceID: "pixel-1")
+        let onServer = try OCRAKeyAgreement.key(privateKey: server, peerPublicKey: phone.publicKey.x963Representation,
+                                                deviceID: "pixel-1")
+        #expect(onPhone == onServer && onPhone.count == 32)
+        // Another device id, another key.
+        #expect(try OCRAKeyAgreement.key(privateKey: server, peerPublicKey: phone.publicKey.x963Representation,
+                                         deviceID: "pixel-2") != onServer)
+        let suite = try OCRASuite(OCRAKeyAgreement.suite(android: true))
+        let response = try OCRA.response(suite: suite, key: onPhone, input: OCRAInput(question: "123456", pin: "2468"))
+        #expect(response.count == 8)
+        #expect(try OCRA.verify(response, suite: suite, key: onServer, input: OCRAInput(question: "123456", pin: "2468")))
+        #expect(try !OCRA.verify(response, suite: suite, key: onServer, input: OCRAInput(question: "123456", pin: "2469")))
+        #expect(throws: OCRAKeyError.badPublicKey) {
+            _ = try OCRAKeyAgreement.key(privateKey: server, peerPublicKey: Data(repeating: 4, count: 65), deviceID: "x")
+        }
     }
 }

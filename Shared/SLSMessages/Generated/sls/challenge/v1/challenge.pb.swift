@@ -9,6 +9,1589 @@ import FoundationEssentials
 import Foundation
 #endif
 
+/// A second factor a login may use (CHL-11).
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum LoginFactor: ProtoEnum {
+    case unspecified
+    /// IB Key answering a 6-digit challenge with an 8-digit OCRA response (CHL-03).
+    case ibKeyChallenge
+    case ibKeyPush
+    case dscPlusCard
+    case smsCode
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
+
+    public static let protoName = "sls.challenge.v1.LoginFactor"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [LoginFactor] = [.unspecified, .ibKeyChallenge, .ibKeyPush, .dscPlusCard, .smsCode]
+
+    public var protoNumber: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .ibKeyChallenge: 1
+        case .ibKeyPush: 2
+        case .dscPlusCard: 3
+        case .smsCode: 4
+        case .unrecognized(let number): number
+        }
+    }
+
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "LOGIN_FACTOR_UNSPECIFIED"
+        case .ibKeyChallenge: "IB_KEY_CHALLENGE"
+        case .ibKeyPush: "IB_KEY_PUSH"
+        case .dscPlusCard: "DSC_PLUS_CARD"
+        case .smsCode: "SMS_CODE"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
+        switch protoNumber {
+        case 0: self = .unspecified
+        case 1: self = .ibKeyChallenge
+        case 2: self = .ibKeyPush
+        case 3: self = .dscPlusCard
+        case 4: self = .smsCode
+        default: self = .unrecognized(protoNumber)
+        }
+    }
+}
+
+/// ACC-01, ACC-02: set or change a password. Changing needs the current one.
+public struct SetPasswordRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.SetPasswordRequest"
+
+    public var userName: String
+
+    /// 6 to 40 characters with a letter and a digit; never stored or logged in clear.
+    public var newPassword: String
+
+    public var currentPassword: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", newPassword: String = "", currentPassword: String = "") {
+        self.userName = userName
+        self.newPassword = newPassword
+        self.currentPassword = currentPassword
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.newPassword = ""
+        self.currentPassword = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case newPassword
+        case currentPassword
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.newPassword = try container.decodeIfPresent(String.self, forKey: .newPassword) ?? ""
+        self.currentPassword = try container.decodeIfPresent(String.self, forKey: .currentPassword) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.newPassword, forKey: .newPassword)
+        try container.encode(self.currentPassword, forKey: .currentPassword)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "new_password", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "current_password", number: 3, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.newPassword, "new_password", in: path)
+        try validator.text(self.currentPassword, "current_password", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            newPassword: "new_password-0-é",
+            currentPassword: "current_password-0-é"
+        )
+    }
+}
+
+extension SetPasswordRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__SetPasswordRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "new_password", 3: "current_password"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__set_password_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__set_password_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__set_password_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__set_password_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.new_password = arena.cString(self.newPassword)
+        c.pointee.current_password = arena.cString(self.currentPassword)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.newPassword = CArena.string(c.pointee.new_password)
+        self.currentPassword = CArena.string(c.pointee.current_password)
+    }
+}
+
+public struct SetPasswordReply: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.SetPasswordReply"
+
+    public var changedUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(changedUnixMs: Int64 = 0) {
+        self.changedUnixMs = changedUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.changedUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case changedUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.changedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .changedUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.changedUnixMs, forKey: .changedUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "changed_unix_ms", number: 1, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.observedTime(Int64(truncatingIfNeeded: self.changedUnixMs), "changed_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            changedUnixMs: -1000
+        )
+    }
+}
+
+extension SetPasswordReply: CBridged {
+    typealias CStruct = Sls__Challenge__V1__SetPasswordReply
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__set_password_reply__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__set_password_reply__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__set_password_reply__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__set_password_reply__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.changed_unix_ms = self.changedUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.changedUnixMs = c.pointee.changed_unix_ms
+    }
+}
+
+/// ACC-04: where the user may log in from.
+public struct SetIPRestrictionsRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.SetIPRestrictionsRequest"
+
+    public var userName: String
+
+    public var enabled: Bool
+
+    /// Addresses and CIDR ranges, IPv4 and IPv6.
+    public var allowed: [String]
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", enabled: Bool = false, allowed: [String] = []) {
+        self.userName = userName
+        self.enabled = enabled
+        self.allowed = allowed
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.enabled = false
+        self.allowed = []
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case enabled
+        case allowed
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? false
+        self.allowed = try container.decodeIfPresent([String].self, forKey: .allowed) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.enabled, forKey: .enabled)
+        try container.encode(self.allowed, forKey: .allowed)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "enabled", number: 2, type: "bool", label: "singular"),
+            FieldSchema(name: "allowed", number: 3, type: "string", label: "repeated"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.count(self.allowed.count, "allowed", in: path)
+        for element in self.allowed { try validator.text(element, "allowed", in: path) }
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            enabled: true,
+            allowed: ["allowed-0-é", "allowed-1-é"]
+        )
+    }
+}
+
+extension SetIPRestrictionsRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__SetIPRestrictionsRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name", 3: "allowed"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__set_iprestrictions_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__set_iprestrictions_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__set_iprestrictions_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__set_iprestrictions_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.enabled = self.enabled ? 1 : 0
+        c.pointee.n_allowed = self.allowed.count
+        c.pointee.allowed = arena.array(self.allowed.map { arena.cString($0) })
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.enabled = c.pointee.enabled != 0
+        self.allowed = CArena.elements(c.pointee.allowed, count: c.pointee.n_allowed) { CArena.string($0) }
+    }
+}
+
+public struct SetIPRestrictionsReply: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.SetIPRestrictionsReply"
+
+    public var enabled: Bool
+
+    public var allowed: [String]
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(enabled: Bool = false, allowed: [String] = []) {
+        self.enabled = enabled
+        self.allowed = allowed
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.enabled = false
+        self.allowed = []
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case enabled
+        case allowed
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? false
+        self.allowed = try container.decodeIfPresent([String].self, forKey: .allowed) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.enabled, forKey: .enabled)
+        try container.encode(self.allowed, forKey: .allowed)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "enabled", number: 1, type: "bool", label: "singular"),
+            FieldSchema(name: "allowed", number: 2, type: "string", label: "repeated"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.count(self.allowed.count, "allowed", in: path)
+        for element in self.allowed { try validator.text(element, "allowed", in: path) }
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            enabled: true,
+            allowed: ["allowed-0-é", "allowed-1-é"]
+        )
+    }
+}
+
+extension SetIPRestrictionsReply: CBridged {
+    typealias CStruct = Sls__Challenge__V1__SetIPRestrictionsReply
+    static let wireLayout = WireLayout(strings: [2: "allowed"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__set_iprestrictions_reply__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__set_iprestrictions_reply__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__set_iprestrictions_reply__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__set_iprestrictions_reply__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.enabled = self.enabled ? 1 : 0
+        c.pointee.n_allowed = self.allowed.count
+        c.pointee.allowed = arena.array(self.allowed.map { arena.cString($0) })
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.enabled = c.pointee.enabled != 0
+        self.allowed = CArena.elements(c.pointee.allowed, count: c.pointee.n_allowed) { CArena.string($0) }
+    }
+}
+
+/// CHL-01: the password step.
+public struct BeginLoginRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.BeginLoginRequest"
+
+    public var userName: String
+
+    public var password: String
+
+    /// The client's address, for ACC-04 / CHL-10.
+    public var clientAddress: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", password: String = "", clientAddress: String = "") {
+        self.userName = userName
+        self.password = password
+        self.clientAddress = clientAddress
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.password = ""
+        self.clientAddress = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case password
+        case clientAddress
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.password = try container.decodeIfPresent(String.self, forKey: .password) ?? ""
+        self.clientAddress = try container.decodeIfPresent(String.self, forKey: .clientAddress) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.password, forKey: .password)
+        try container.encode(self.clientAddress, forKey: .clientAddress)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "password", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "client_address", number: 3, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.password, "password", in: path)
+        try validator.text(self.clientAddress, "client_address", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            password: "password-0-é",
+            clientAddress: "client_address-0-é"
+        )
+    }
+}
+
+extension BeginLoginRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__BeginLoginRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "password", 3: "client_address"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__begin_login_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__begin_login_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__begin_login_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__begin_login_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.password = arena.cString(self.password)
+        c.pointee.client_address = arena.cString(self.clientAddress)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.password = CArena.string(c.pointee.password)
+        self.clientAddress = CArena.string(c.pointee.client_address)
+    }
+}
+
+/// One factor the user may choose (CHL-11), the preferred first.
+public struct FactorChoice: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.FactorChoice"
+
+    public var factor: LoginFactor
+
+    /// IB Key: the phone; DSC+: the card.
+    public var deviceID: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(factor: LoginFactor = .unspecified, deviceID: String = "") {
+        self.factor = factor
+        self.deviceID = deviceID
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.factor = .unspecified
+        self.deviceID = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case factor
+        case deviceID
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.factor = try container.decodeIfPresent(LoginFactor.self, forKey: .factor) ?? .unspecified
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.factor, forKey: .factor)
+        try container.encode(self.deviceID, forKey: .deviceID)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "factor", number: 1, type: "sls.challenge.v1.LoginFactor", label: "singular"),
+            FieldSchema(name: "device_id", number: 2, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.deviceID, "device_id", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            factor: .ibKeyChallenge,
+            deviceID: "device_id-0-é"
+        )
+    }
+}
+
+extension FactorChoice: CBridged {
+    typealias CStruct = Sls__Challenge__V1__FactorChoice
+    static let wireLayout = WireLayout(strings: [2: "device_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__factor_choice__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__factor_choice__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__factor_choice__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__factor_choice__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.factor = .init(rawValue: .init(truncatingIfNeeded: self.factor.protoNumber))
+        c.pointee.device_id = arena.cString(self.deviceID)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.factor = LoginFactor(protoNumber: Int32(truncatingIfNeeded: c.pointee.factor.rawValue))
+        self.deviceID = CArena.string(c.pointee.device_id)
+    }
+}
+
+public struct LoginStarted: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.LoginStarted"
+
+    public var loginID: String
+
+    public var factors: [FactorChoice]
+
+    public var expiresUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", factors: [FactorChoice] = [], expiresUnixMs: Int64 = 0) {
+        self.loginID = loginID
+        self.factors = factors
+        self.expiresUnixMs = expiresUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.factors = []
+        self.expiresUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case factors
+        case expiresUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.factors = try container.decodeIfPresent([FactorChoice].self, forKey: .factors) ?? []
+        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.factors, forKey: .factors)
+        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "factors", number: 2, type: "sls.challenge.v1.FactorChoice", label: "repeated"),
+            FieldSchema(name: "expires_unix_ms", number: 3, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.count(self.factors.count, "factors", in: path)
+        for (index, element) in self.factors.enumerated() {
+            try element.validate(validator, in: validator.path(path, "factors", index: index))
+        }
+        try validator.futureTime(Int64(truncatingIfNeeded: self.expiresUnixMs), "expires_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            factors: [FactorChoice.contractSample, FactorChoice.contractSample],
+            expiresUnixMs: -3000
+        )
+    }
+}
+
+extension LoginStarted: CBridged {
+    typealias CStruct = Sls__Challenge__V1__LoginStarted
+    static let wireLayout = WireLayout(strings: [1: "login_id"], messages: [2: ("factors", { FactorChoice.wireLayout })])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__login_started__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__login_started__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__login_started__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__login_started__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.n_factors = self.factors.count
+        c.pointee.factors = arena.array(self.factors.map { arena.message($0) })
+        c.pointee.expires_unix_ms = self.expiresUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.factors = try CArena.elements(c.pointee.factors, count: c.pointee.n_factors) { try FactorChoice(_c: CArena.nonNull($0, field: "sls.challenge.v1.LoginStarted.factors")) }
+        self.expiresUnixMs = c.pointee.expires_unix_ms
+    }
+}
+
+/// CHL-11: only the chosen factor is used.
+public struct ChooseFactorRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.ChooseFactorRequest"
+
+    public var loginID: String
+
+    public var factor: LoginFactor
+
+    public var deviceID: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", factor: LoginFactor = .unspecified, deviceID: String = "") {
+        self.loginID = loginID
+        self.factor = factor
+        self.deviceID = deviceID
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.factor = .unspecified
+        self.deviceID = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case factor
+        case deviceID
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.factor = try container.decodeIfPresent(LoginFactor.self, forKey: .factor) ?? .unspecified
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.factor, forKey: .factor)
+        try container.encode(self.deviceID, forKey: .deviceID)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "factor", number: 2, type: "sls.challenge.v1.LoginFactor", label: "singular"),
+            FieldSchema(name: "device_id", number: 3, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.identifier(self.deviceID, "device_id", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            factor: .ibKeyChallenge,
+            deviceID: "device_id-0-é"
+        )
+    }
+}
+
+extension ChooseFactorRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__ChooseFactorRequest
+    static let wireLayout = WireLayout(strings: [1: "login_id", 3: "device_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__choose_factor_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__choose_factor_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__choose_factor_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__choose_factor_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.factor = .init(rawValue: .init(truncatingIfNeeded: self.factor.protoNumber))
+        c.pointee.device_id = arena.cString(self.deviceID)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.factor = LoginFactor(protoNumber: Int32(truncatingIfNeeded: c.pointee.factor.rawValue))
+        self.deviceID = CArena.string(c.pointee.device_id)
+    }
+}
+
+/// CHL-03: what the login screen shows.
+public struct ChallengeIssued: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.ChallengeIssued"
+
+    public var loginID: String
+
+    /// The 6-digit challenge.
+    public var challenge: String
+
+    public var expiresUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", challenge: String = "", expiresUnixMs: Int64 = 0) {
+        self.loginID = loginID
+        self.challenge = challenge
+        self.expiresUnixMs = expiresUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.challenge = ""
+        self.expiresUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case challenge
+        case expiresUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.challenge = try container.decodeIfPresent(String.self, forKey: .challenge) ?? ""
+        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.challenge, forKey: .challenge)
+        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "challenge", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "expires_unix_ms", number: 3, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.text(self.challenge, "challenge", in: path)
+        try validator.futureTime(Int64(truncatingIfNeeded: self.expiresUnixMs), "expires_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            challenge: "challenge-0-é",
+            expiresUnixMs: -3000
+        )
+    }
+}
+
+extension ChallengeIssued: CBridged {
+    typealias CStruct = Sls__Challenge__V1__ChallengeIssued
+    static let wireLayout = WireLayout(strings: [1: "login_id", 2: "challenge"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__challenge_issued__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__challenge_issued__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__challenge_issued__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__challenge_issued__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.challenge = arena.cString(self.challenge)
+        c.pointee.expires_unix_ms = self.expiresUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.challenge = CArena.string(c.pointee.challenge)
+        self.expiresUnixMs = c.pointee.expires_unix_ms
+    }
+}
+
+public struct AnswerChallengeRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.AnswerChallengeRequest"
+
+    public var loginID: String
+
+    /// The 8-digit response.
+    public var response: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", response: String = "") {
+        self.loginID = loginID
+        self.response = response
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.response = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case response
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.response = try container.decodeIfPresent(String.self, forKey: .response) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.response, forKey: .response)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "response", number: 2, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.text(self.response, "response", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            response: "response-0-é"
+        )
+    }
+}
+
+extension AnswerChallengeRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__AnswerChallengeRequest
+    static let wireLayout = WireLayout(strings: [1: "login_id", 2: "response"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__answer_challenge_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__answer_challenge_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__answer_challenge_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__answer_challenge_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.response = arena.cString(self.response)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.response = CArena.string(c.pointee.response)
+    }
+}
+
+public struct LoginVerified: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.LoginVerified"
+
+    public var userName: String
+
+    public var factor: LoginFactor
+
+    public var verifiedUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", factor: LoginFactor = .unspecified, verifiedUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.factor = factor
+        self.verifiedUnixMs = verifiedUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.factor = .unspecified
+        self.verifiedUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case factor
+        case verifiedUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.factor = try container.decodeIfPresent(LoginFactor.self, forKey: .factor) ?? .unspecified
+        self.verifiedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .verifiedUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.factor, forKey: .factor)
+        try container.encode(self.verifiedUnixMs, forKey: .verifiedUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "factor", number: 2, type: "sls.challenge.v1.LoginFactor", label: "singular"),
+            FieldSchema(name: "verified_unix_ms", number: 3, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.verifiedUnixMs), "verified_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            factor: .ibKeyChallenge,
+            verifiedUnixMs: -3000
+        )
+    }
+}
+
+extension LoginVerified: CBridged {
+    typealias CStruct = Sls__Challenge__V1__LoginVerified
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__login_verified__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__login_verified__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__login_verified__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__login_verified__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.factor = .init(rawValue: .init(truncatingIfNeeded: self.factor.protoNumber))
+        c.pointee.verified_unix_ms = self.verifiedUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.factor = LoginFactor(protoNumber: Int32(truncatingIfNeeded: c.pointee.factor.rawValue))
+        self.verifiedUnixMs = c.pointee.verified_unix_ms
+    }
+}
+
+/// What a phone needs to derive its OCRA key with this service (ECDH with this P-256 public key,
+/// then HKDF-SHA256; see the README).
+public struct AgreementKeyRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.AgreementKeyRequest"
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init() {
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    public init(from decoder: any Decoder) throws {
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        _ = encoder.container(keyedBy: NoCodingKeys.self)  // {} rather than nothing
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+
+        )
+    }
+}
+
+extension AgreementKeyRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__AgreementKeyRequest
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__agreement_key_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__agreement_key_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__agreement_key_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__agreement_key_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.init()
+    }
+}
+
+public struct AgreementKey: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.AgreementKey"
+
+    /// Raw P-256 public key, 65 bytes uncompressed.
+    public var publicKey: Data
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(publicKey: Data = Data()) {
+        self.publicKey = publicKey
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.publicKey = Data()
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case publicKey
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.publicKey = try container.decodeIfPresent(Data.self, forKey: .publicKey) ?? Data()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.publicKey, forKey: .publicKey)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "public_key", number: 1, type: "bytes", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.bytes(self.publicKey.count, "public_key", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            publicKey: Data([1, 0, 255, 0])
+        )
+    }
+}
+
+extension AgreementKey: CBridged {
+    typealias CStruct = Sls__Challenge__V1__AgreementKey
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__agreement_key__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__agreement_key__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__agreement_key__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__agreement_key__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.public_key = arena.binary(self.publicKey)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.publicKey = CArena.data(c.pointee.public_key)
+    }
+}
+
+/// CHL-09: a factor was locked; tell the user.
+public struct FactorLocked: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.FactorLocked"
+
+    public var userName: String
+
+    public var factor: LoginFactor
+
+    public var lockedUntilUnixMs: Int64
+
+    public var permanent: Bool
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", factor: LoginFactor = .unspecified, lockedUntilUnixMs: Int64 = 0, permanent: Bool = false) {
+        self.userName = userName
+        self.factor = factor
+        self.lockedUntilUnixMs = lockedUntilUnixMs
+        self.permanent = permanent
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.factor = .unspecified
+        self.lockedUntilUnixMs = 0
+        self.permanent = false
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case factor
+        case lockedUntilUnixMs
+        case permanent
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.factor = try container.decodeIfPresent(LoginFactor.self, forKey: .factor) ?? .unspecified
+        self.lockedUntilUnixMs = try container.decodeIfPresent(Int64.self, forKey: .lockedUntilUnixMs) ?? 0
+        self.permanent = try container.decodeIfPresent(Bool.self, forKey: .permanent) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.factor, forKey: .factor)
+        try container.encode(self.lockedUntilUnixMs, forKey: .lockedUntilUnixMs)
+        try container.encode(self.permanent, forKey: .permanent)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "factor", number: 2, type: "sls.challenge.v1.LoginFactor", label: "singular"),
+            FieldSchema(name: "locked_until_unix_ms", number: 3, type: "int64", label: "singular"),
+            FieldSchema(name: "permanent", number: 4, type: "bool", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.lockedUntilUnixMs), "locked_until_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            factor: .ibKeyChallenge,
+            lockedUntilUnixMs: -3000,
+            permanent: true
+        )
+    }
+}
+
+extension FactorLocked: CBridged {
+    typealias CStruct = Sls__Challenge__V1__FactorLocked
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__factor_locked__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__factor_locked__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__factor_locked__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__factor_locked__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.factor = .init(rawValue: .init(truncatingIfNeeded: self.factor.protoNumber))
+        c.pointee.locked_until_unix_ms = self.lockedUntilUnixMs
+        c.pointee.permanent = self.permanent ? 1 : 0
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.factor = LoginFactor(protoNumber: Int32(truncatingIfNeeded: c.pointee.factor.rawValue))
+        self.lockedUntilUnixMs = c.pointee.locked_until_unix_ms
+        self.permanent = c.pointee.permanent != 0
+    }
+}
+
+/// Every decision (who, when, from where, which factor, outcome, rule).
+public struct LoginDecided: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.LoginDecided"
+
+    public var userName: String
+
+    public var clientAddress: String
+
+    public var factor: LoginFactor
+
+    /// verified, refused, locked, expired.
+    public var outcome: String
+
+    public var ruleID: String
+
+    public var decidedUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", clientAddress: String = "", factor: LoginFactor = .unspecified, outcome: String = "", ruleID: String = "", decidedUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.clientAddress = clientAddress
+        self.factor = factor
+        self.outcome = outcome
+        self.ruleID = ruleID
+        self.decidedUnixMs = decidedUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.clientAddress = ""
+        self.factor = .unspecified
+        self.outcome = ""
+        self.ruleID = ""
+        self.decidedUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case clientAddress
+        case factor
+        case outcome
+        case ruleID
+        case decidedUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.clientAddress = try container.decodeIfPresent(String.self, forKey: .clientAddress) ?? ""
+        self.factor = try container.decodeIfPresent(LoginFactor.self, forKey: .factor) ?? .unspecified
+        self.outcome = try container.decodeIfPresent(String.self, forKey: .outcome) ?? ""
+        self.ruleID = try container.decodeIfPresent(String.self, forKey: .ruleID) ?? ""
+        self.decidedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .decidedUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.clientAddress, forKey: .clientAddress)
+        try container.encode(self.factor, forKey: .factor)
+        try container.encode(self.outcome, forKey: .outcome)
+        try container.encode(self.ruleID, forKey: .ruleID)
+        try container.encode(self.decidedUnixMs, forKey: .decidedUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "client_address", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "factor", number: 3, type: "sls.challenge.v1.LoginFactor", label: "singular"),
+            FieldSchema(name: "outcome", number: 4, type: "string", label: "singular"),
+            FieldSchema(name: "rule_id", number: 5, type: "string", label: "singular"),
+            FieldSchema(name: "decided_unix_ms", number: 6, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.clientAddress, "client_address", in: path)
+        try validator.identifier(self.outcome, "outcome", in: path)
+        try validator.identifier(self.ruleID, "rule_id", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.decidedUnixMs), "decided_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            clientAddress: "client_address-0-é",
+            factor: .ibKeyChallenge,
+            outcome: "outcome-0-é",
+            ruleID: "rule_id-0-é",
+            decidedUnixMs: 600000
+        )
+    }
+}
+
+extension LoginDecided: CBridged {
+    typealias CStruct = Sls__Challenge__V1__LoginDecided
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "client_address", 4: "outcome", 5: "rule_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__login_decided__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__login_decided__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__login_decided__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__login_decided__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.client_address = arena.cString(self.clientAddress)
+        c.pointee.factor = .init(rawValue: .init(truncatingIfNeeded: self.factor.protoNumber))
+        c.pointee.outcome = arena.cString(self.outcome)
+        c.pointee.rule_id = arena.cString(self.ruleID)
+        c.pointee.decided_unix_ms = self.decidedUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.clientAddress = CArena.string(c.pointee.client_address)
+        self.factor = LoginFactor(protoNumber: Int32(truncatingIfNeeded: c.pointee.factor.rawValue))
+        self.outcome = CArena.string(c.pointee.outcome)
+        self.ruleID = CArena.string(c.pointee.rule_id)
+        self.decidedUnixMs = c.pointee.decided_unix_ms
+    }
+}
+
 public enum ChallengeVerificationAPI {
     /// The proto service this namespace describes.
     public static let serviceName = "sls.challenge.v1.ChallengeVerification"
@@ -16,6 +1599,24 @@ public enum ChallengeVerificationAPI {
     /// `sls.challenge.v1.ChallengeVerification/GetInfo`.
     public static let getInfo = RPCMethod<ServiceInfoRequest, ServiceInfo>("sls.challenge.v1.ChallengeVerification/GetInfo")
 
+    /// `sls.challenge.v1.ChallengeVerification/SetPassword`.
+    public static let setPassword = RPCMethod<SetPasswordRequest, SetPasswordReply>("sls.challenge.v1.ChallengeVerification/SetPassword")
+
+    /// `sls.challenge.v1.ChallengeVerification/SetIPRestrictions`.
+    public static let setIprestrictions = RPCMethod<SetIPRestrictionsRequest, SetIPRestrictionsReply>("sls.challenge.v1.ChallengeVerification/SetIPRestrictions")
+
+    /// `sls.challenge.v1.ChallengeVerification/BeginLogin`.
+    public static let beginLogin = RPCMethod<BeginLoginRequest, LoginStarted>("sls.challenge.v1.ChallengeVerification/BeginLogin")
+
+    /// `sls.challenge.v1.ChallengeVerification/ChooseFactor`.
+    public static let chooseFactor = RPCMethod<ChooseFactorRequest, ChallengeIssued>("sls.challenge.v1.ChallengeVerification/ChooseFactor")
+
+    /// `sls.challenge.v1.ChallengeVerification/AnswerChallenge`.
+    public static let answerChallenge = RPCMethod<AnswerChallengeRequest, LoginVerified>("sls.challenge.v1.ChallengeVerification/AnswerChallenge")
+
+    /// `sls.challenge.v1.ChallengeVerification/GetAgreementKey`.
+    public static let getAgreementKey = RPCMethod<AgreementKeyRequest, AgreementKey>("sls.challenge.v1.ChallengeVerification/GetAgreementKey")
+
     /// Every method of the service, for registries and reflection.
-    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo)]
+    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(setPassword), AnyRPCMethod(setIprestrictions), AnyRPCMethod(beginLogin), AnyRPCMethod(chooseFactor), AnyRPCMethod(answerChallenge), AnyRPCMethod(getAgreementKey)]
 }

@@ -16,15 +16,603 @@ PROTOBUF_C__BEGIN_DECLS
 
 #include "sls/health/v1/health.pb-c.h"
 
+typedef struct Sls__Challenge__V1__SetPasswordRequest Sls__Challenge__V1__SetPasswordRequest;
+typedef struct Sls__Challenge__V1__SetPasswordReply Sls__Challenge__V1__SetPasswordReply;
+typedef struct Sls__Challenge__V1__SetIPRestrictionsRequest Sls__Challenge__V1__SetIPRestrictionsRequest;
+typedef struct Sls__Challenge__V1__SetIPRestrictionsReply Sls__Challenge__V1__SetIPRestrictionsReply;
+typedef struct Sls__Challenge__V1__BeginLoginRequest Sls__Challenge__V1__BeginLoginRequest;
+typedef struct Sls__Challenge__V1__FactorChoice Sls__Challenge__V1__FactorChoice;
+typedef struct Sls__Challenge__V1__LoginStarted Sls__Challenge__V1__LoginStarted;
+typedef struct Sls__Challenge__V1__ChooseFactorRequest Sls__Challenge__V1__ChooseFactorRequest;
+typedef struct Sls__Challenge__V1__ChallengeIssued Sls__Challenge__V1__ChallengeIssued;
+typedef struct Sls__Challenge__V1__AnswerChallengeRequest Sls__Challenge__V1__AnswerChallengeRequest;
+typedef struct Sls__Challenge__V1__LoginVerified Sls__Challenge__V1__LoginVerified;
+typedef struct Sls__Challenge__V1__AgreementKeyRequest Sls__Challenge__V1__AgreementKeyRequest;
+typedef struct Sls__Challenge__V1__AgreementKey Sls__Challenge__V1__AgreementKey;
+typedef struct Sls__Challenge__V1__FactorLocked Sls__Challenge__V1__FactorLocked;
+typedef struct Sls__Challenge__V1__LoginDecided Sls__Challenge__V1__LoginDecided;
 
 
 /* --- enums --- */
 
+/*
+ * A second factor a login may use (CHL-11).
+ */
+typedef enum _Sls__Challenge__V1__LoginFactor {
+  SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED = 0,
+  /*
+   * IB Key answering a 6-digit challenge with an 8-digit OCRA response (CHL-03).
+   */
+  SLS__CHALLENGE__V1__LOGIN_FACTOR__IB_KEY_CHALLENGE = 1,
+  SLS__CHALLENGE__V1__LOGIN_FACTOR__IB_KEY_PUSH = 2,
+  SLS__CHALLENGE__V1__LOGIN_FACTOR__DSC_PLUS_CARD = 3,
+  SLS__CHALLENGE__V1__LOGIN_FACTOR__SMS_CODE = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLS__CHALLENGE__V1__LOGIN_FACTOR)
+} Sls__Challenge__V1__LoginFactor;
 
 /* --- messages --- */
 
+/*
+ * ACC-01, ACC-02: set or change a password. Changing needs the current one.
+ */
+struct  Sls__Challenge__V1__SetPasswordRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+  /*
+   * 6 to 40 characters with a letter and a digit; never stored or logged in clear.
+   */
+  char *new_password;
+  char *current_password;
+};
+#define SLS__CHALLENGE__V1__SET_PASSWORD_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__set_password_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Challenge__V1__SetPasswordReply
+{
+  ProtobufCMessage base;
+  int64_t changed_unix_ms;
+};
+#define SLS__CHALLENGE__V1__SET_PASSWORD_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__set_password_reply__descriptor) \
+    , 0 }
+
+
+/*
+ * ACC-04: where the user may log in from.
+ */
+struct  Sls__Challenge__V1__SetIPRestrictionsRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+  protobuf_c_boolean enabled;
+  /*
+   * Addresses and CIDR ranges, IPv4 and IPv6.
+   */
+  size_t n_allowed;
+  char **allowed;
+};
+#define SLS__CHALLENGE__V1__SET_IPRESTRICTIONS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__set_iprestrictions_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0,NULL }
+
+
+struct  Sls__Challenge__V1__SetIPRestrictionsReply
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean enabled;
+  size_t n_allowed;
+  char **allowed;
+};
+#define SLS__CHALLENGE__V1__SET_IPRESTRICTIONS_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__set_iprestrictions_reply__descriptor) \
+    , 0, 0,NULL }
+
+
+/*
+ * CHL-01: the password step.
+ */
+struct  Sls__Challenge__V1__BeginLoginRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+  char *password;
+  /*
+   * The client's address, for ACC-04 / CHL-10.
+   */
+  char *client_address;
+};
+#define SLS__CHALLENGE__V1__BEGIN_LOGIN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__begin_login_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * One factor the user may choose (CHL-11), the preferred first.
+ */
+struct  Sls__Challenge__V1__FactorChoice
+{
+  ProtobufCMessage base;
+  Sls__Challenge__V1__LoginFactor factor;
+  /*
+   * IB Key: the phone; DSC+: the card.
+   */
+  char *device_id;
+};
+#define SLS__CHALLENGE__V1__FACTOR_CHOICE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__factor_choice__descriptor) \
+    , SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Challenge__V1__LoginStarted
+{
+  ProtobufCMessage base;
+  char *login_id;
+  size_t n_factors;
+  Sls__Challenge__V1__FactorChoice **factors;
+  int64_t expires_unix_ms;
+};
+#define SLS__CHALLENGE__V1__LOGIN_STARTED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__login_started__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0 }
+
+
+/*
+ * CHL-11: only the chosen factor is used.
+ */
+struct  Sls__Challenge__V1__ChooseFactorRequest
+{
+  ProtobufCMessage base;
+  char *login_id;
+  Sls__Challenge__V1__LoginFactor factor;
+  char *device_id;
+};
+#define SLS__CHALLENGE__V1__CHOOSE_FACTOR_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__choose_factor_request__descriptor) \
+    , (char *)protobuf_c_empty_string, SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED, (char *)protobuf_c_empty_string }
+
+
+/*
+ * CHL-03: what the login screen shows.
+ */
+struct  Sls__Challenge__V1__ChallengeIssued
+{
+  ProtobufCMessage base;
+  char *login_id;
+  /*
+   * The 6-digit challenge.
+   */
+  char *challenge;
+  int64_t expires_unix_ms;
+};
+#define SLS__CHALLENGE__V1__CHALLENGE_ISSUED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__challenge_issued__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Sls__Challenge__V1__AnswerChallengeRequest
+{
+  ProtobufCMessage base;
+  char *login_id;
+  /*
+   * The 8-digit response.
+   */
+  char *response;
+};
+#define SLS__CHALLENGE__V1__ANSWER_CHALLENGE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__answer_challenge_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Challenge__V1__LoginVerified
+{
+  ProtobufCMessage base;
+  char *user_name;
+  Sls__Challenge__V1__LoginFactor factor;
+  int64_t verified_unix_ms;
+};
+#define SLS__CHALLENGE__V1__LOGIN_VERIFIED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__login_verified__descriptor) \
+    , (char *)protobuf_c_empty_string, SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED, 0 }
+
+
+/*
+ * What a phone needs to derive its OCRA key with this service (ECDH with this P-256 public key,
+ * then HKDF-SHA256; see the README).
+ */
+struct  Sls__Challenge__V1__AgreementKeyRequest
+{
+  ProtobufCMessage base;
+};
+#define SLS__CHALLENGE__V1__AGREEMENT_KEY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__agreement_key_request__descriptor) \
+     }
+
+
+struct  Sls__Challenge__V1__AgreementKey
+{
+  ProtobufCMessage base;
+  /*
+   * Raw P-256 public key, 65 bytes uncompressed.
+   */
+  ProtobufCBinaryData public_key;
+};
+#define SLS__CHALLENGE__V1__AGREEMENT_KEY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__agreement_key__descriptor) \
+    , {0,NULL} }
+
+
+/*
+ * CHL-09: a factor was locked; tell the user.
+ */
+struct  Sls__Challenge__V1__FactorLocked
+{
+  ProtobufCMessage base;
+  char *user_name;
+  Sls__Challenge__V1__LoginFactor factor;
+  int64_t locked_until_unix_ms;
+  protobuf_c_boolean permanent;
+};
+#define SLS__CHALLENGE__V1__FACTOR_LOCKED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__factor_locked__descriptor) \
+    , (char *)protobuf_c_empty_string, SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED, 0, 0 }
+
+
+/*
+ * Every decision (who, when, from where, which factor, outcome, rule).
+ */
+struct  Sls__Challenge__V1__LoginDecided
+{
+  ProtobufCMessage base;
+  char *user_name;
+  char *client_address;
+  Sls__Challenge__V1__LoginFactor factor;
+  /*
+   * verified, refused, locked, expired.
+   */
+  char *outcome;
+  char *rule_id;
+  int64_t decided_unix_ms;
+};
+#define SLS__CHALLENGE__V1__LOGIN_DECIDED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__login_decided__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/* Sls__Challenge__V1__SetPasswordRequest methods */
+void   sls__challenge__v1__set_password_request__init
+                     (Sls__Challenge__V1__SetPasswordRequest         *message);
+size_t sls__challenge__v1__set_password_request__get_packed_size
+                     (const Sls__Challenge__V1__SetPasswordRequest   *message);
+size_t sls__challenge__v1__set_password_request__pack
+                     (const Sls__Challenge__V1__SetPasswordRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__set_password_request__pack_to_buffer
+                     (const Sls__Challenge__V1__SetPasswordRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__SetPasswordRequest *
+       sls__challenge__v1__set_password_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__set_password_request__free_unpacked
+                     (Sls__Challenge__V1__SetPasswordRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__SetPasswordReply methods */
+void   sls__challenge__v1__set_password_reply__init
+                     (Sls__Challenge__V1__SetPasswordReply         *message);
+size_t sls__challenge__v1__set_password_reply__get_packed_size
+                     (const Sls__Challenge__V1__SetPasswordReply   *message);
+size_t sls__challenge__v1__set_password_reply__pack
+                     (const Sls__Challenge__V1__SetPasswordReply   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__set_password_reply__pack_to_buffer
+                     (const Sls__Challenge__V1__SetPasswordReply   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__SetPasswordReply *
+       sls__challenge__v1__set_password_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__set_password_reply__free_unpacked
+                     (Sls__Challenge__V1__SetPasswordReply *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__SetIPRestrictionsRequest methods */
+void   sls__challenge__v1__set_iprestrictions_request__init
+                     (Sls__Challenge__V1__SetIPRestrictionsRequest         *message);
+size_t sls__challenge__v1__set_iprestrictions_request__get_packed_size
+                     (const Sls__Challenge__V1__SetIPRestrictionsRequest   *message);
+size_t sls__challenge__v1__set_iprestrictions_request__pack
+                     (const Sls__Challenge__V1__SetIPRestrictionsRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__set_iprestrictions_request__pack_to_buffer
+                     (const Sls__Challenge__V1__SetIPRestrictionsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__SetIPRestrictionsRequest *
+       sls__challenge__v1__set_iprestrictions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__set_iprestrictions_request__free_unpacked
+                     (Sls__Challenge__V1__SetIPRestrictionsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__SetIPRestrictionsReply methods */
+void   sls__challenge__v1__set_iprestrictions_reply__init
+                     (Sls__Challenge__V1__SetIPRestrictionsReply         *message);
+size_t sls__challenge__v1__set_iprestrictions_reply__get_packed_size
+                     (const Sls__Challenge__V1__SetIPRestrictionsReply   *message);
+size_t sls__challenge__v1__set_iprestrictions_reply__pack
+                     (const Sls__Challenge__V1__SetIPRestrictionsReply   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__set_iprestrictions_reply__pack_to_buffer
+                     (const Sls__Challenge__V1__SetIPRestrictionsReply   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__SetIPRestrictionsReply *
+       sls__challenge__v1__set_iprestrictions_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__set_iprestrictions_reply__free_unpacked
+                     (Sls__Challenge__V1__SetIPRestrictionsReply *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__BeginLoginRequest methods */
+void   sls__challenge__v1__begin_login_request__init
+                     (Sls__Challenge__V1__BeginLoginRequest         *message);
+size_t sls__challenge__v1__begin_login_request__get_packed_size
+                     (const Sls__Challenge__V1__BeginLoginRequest   *message);
+size_t sls__challenge__v1__begin_login_request__pack
+                     (const Sls__Challenge__V1__BeginLoginRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__begin_login_request__pack_to_buffer
+                     (const Sls__Challenge__V1__BeginLoginRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__BeginLoginRequest *
+       sls__challenge__v1__begin_login_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__begin_login_request__free_unpacked
+                     (Sls__Challenge__V1__BeginLoginRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__FactorChoice methods */
+void   sls__challenge__v1__factor_choice__init
+                     (Sls__Challenge__V1__FactorChoice         *message);
+size_t sls__challenge__v1__factor_choice__get_packed_size
+                     (const Sls__Challenge__V1__FactorChoice   *message);
+size_t sls__challenge__v1__factor_choice__pack
+                     (const Sls__Challenge__V1__FactorChoice   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__factor_choice__pack_to_buffer
+                     (const Sls__Challenge__V1__FactorChoice   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__FactorChoice *
+       sls__challenge__v1__factor_choice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__factor_choice__free_unpacked
+                     (Sls__Challenge__V1__FactorChoice *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__LoginStarted methods */
+void   sls__challenge__v1__login_started__init
+                     (Sls__Challenge__V1__LoginStarted         *message);
+size_t sls__challenge__v1__login_started__get_packed_size
+                     (const Sls__Challenge__V1__LoginStarted   *message);
+size_t sls__challenge__v1__login_started__pack
+                     (const Sls__Challenge__V1__LoginStarted   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__login_started__pack_to_buffer
+                     (const Sls__Challenge__V1__LoginStarted   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__LoginStarted *
+       sls__challenge__v1__login_started__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__login_started__free_unpacked
+                     (Sls__Challenge__V1__LoginStarted *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__ChooseFactorRequest methods */
+void   sls__challenge__v1__choose_factor_request__init
+                     (Sls__Challenge__V1__ChooseFactorRequest         *message);
+size_t sls__challenge__v1__choose_factor_request__get_packed_size
+                     (const Sls__Challenge__V1__ChooseFactorRequest   *message);
+size_t sls__challenge__v1__choose_factor_request__pack
+                     (const Sls__Challenge__V1__ChooseFactorRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__choose_factor_request__pack_to_buffer
+                     (const Sls__Challenge__V1__ChooseFactorRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__ChooseFactorRequest *
+       sls__challenge__v1__choose_factor_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__choose_factor_request__free_unpacked
+                     (Sls__Challenge__V1__ChooseFactorRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__ChallengeIssued methods */
+void   sls__challenge__v1__challenge_issued__init
+                     (Sls__Challenge__V1__ChallengeIssued         *message);
+size_t sls__challenge__v1__challenge_issued__get_packed_size
+                     (const Sls__Challenge__V1__ChallengeIssued   *message);
+size_t sls__challenge__v1__challenge_issued__pack
+                     (const Sls__Challenge__V1__ChallengeIssued   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__challenge_issued__pack_to_buffer
+                     (const Sls__Challenge__V1__ChallengeIssued   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__ChallengeIssued *
+       sls__challenge__v1__challenge_issued__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__challenge_issued__free_unpacked
+                     (Sls__Challenge__V1__ChallengeIssued *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__AnswerChallengeRequest methods */
+void   sls__challenge__v1__answer_challenge_request__init
+                     (Sls__Challenge__V1__AnswerChallengeRequest         *message);
+size_t sls__challenge__v1__answer_challenge_request__get_packed_size
+                     (const Sls__Challenge__V1__AnswerChallengeRequest   *message);
+size_t sls__challenge__v1__answer_challenge_request__pack
+                     (const Sls__Challenge__V1__AnswerChallengeRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__answer_challenge_request__pack_to_buffer
+                     (const Sls__Challenge__V1__AnswerChallengeRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__AnswerChallengeRequest *
+       sls__challenge__v1__answer_challenge_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__answer_challenge_request__free_unpacked
+                     (Sls__Challenge__V1__AnswerChallengeRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__LoginVerified methods */
+void   sls__challenge__v1__login_verified__init
+                     (Sls__Challenge__V1__LoginVerified         *message);
+size_t sls__challenge__v1__login_verified__get_packed_size
+                     (const Sls__Challenge__V1__LoginVerified   *message);
+size_t sls__challenge__v1__login_verified__pack
+                     (const Sls__Challenge__V1__LoginVerified   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__login_verified__pack_to_buffer
+                     (const Sls__Challenge__V1__LoginVerified   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__LoginVerified *
+       sls__challenge__v1__login_verified__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__login_verified__free_unpacked
+                     (Sls__Challenge__V1__LoginVerified *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__AgreementKeyRequest methods */
+void   sls__challenge__v1__agreement_key_request__init
+                     (Sls__Challenge__V1__AgreementKeyRequest         *message);
+size_t sls__challenge__v1__agreement_key_request__get_packed_size
+                     (const Sls__Challenge__V1__AgreementKeyRequest   *message);
+size_t sls__challenge__v1__agreement_key_request__pack
+                     (const Sls__Challenge__V1__AgreementKeyRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__agreement_key_request__pack_to_buffer
+                     (const Sls__Challenge__V1__AgreementKeyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__AgreementKeyRequest *
+       sls__challenge__v1__agreement_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__agreement_key_request__free_unpacked
+                     (Sls__Challenge__V1__AgreementKeyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__AgreementKey methods */
+void   sls__challenge__v1__agreement_key__init
+                     (Sls__Challenge__V1__AgreementKey         *message);
+size_t sls__challenge__v1__agreement_key__get_packed_size
+                     (const Sls__Challenge__V1__AgreementKey   *message);
+size_t sls__challenge__v1__agreement_key__pack
+                     (const Sls__Challenge__V1__AgreementKey   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__agreement_key__pack_to_buffer
+                     (const Sls__Challenge__V1__AgreementKey   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__AgreementKey *
+       sls__challenge__v1__agreement_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__agreement_key__free_unpacked
+                     (Sls__Challenge__V1__AgreementKey *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__FactorLocked methods */
+void   sls__challenge__v1__factor_locked__init
+                     (Sls__Challenge__V1__FactorLocked         *message);
+size_t sls__challenge__v1__factor_locked__get_packed_size
+                     (const Sls__Challenge__V1__FactorLocked   *message);
+size_t sls__challenge__v1__factor_locked__pack
+                     (const Sls__Challenge__V1__FactorLocked   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__factor_locked__pack_to_buffer
+                     (const Sls__Challenge__V1__FactorLocked   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__FactorLocked *
+       sls__challenge__v1__factor_locked__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__factor_locked__free_unpacked
+                     (Sls__Challenge__V1__FactorLocked *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__LoginDecided methods */
+void   sls__challenge__v1__login_decided__init
+                     (Sls__Challenge__V1__LoginDecided         *message);
+size_t sls__challenge__v1__login_decided__get_packed_size
+                     (const Sls__Challenge__V1__LoginDecided   *message);
+size_t sls__challenge__v1__login_decided__pack
+                     (const Sls__Challenge__V1__LoginDecided   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__login_decided__pack_to_buffer
+                     (const Sls__Challenge__V1__LoginDecided   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__LoginDecided *
+       sls__challenge__v1__login_decided__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__login_decided__free_unpacked
+                     (Sls__Challenge__V1__LoginDecided *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Sls__Challenge__V1__SetPasswordRequest_Closure)
+                 (const Sls__Challenge__V1__SetPasswordRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__SetPasswordReply_Closure)
+                 (const Sls__Challenge__V1__SetPasswordReply *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__SetIPRestrictionsRequest_Closure)
+                 (const Sls__Challenge__V1__SetIPRestrictionsRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__SetIPRestrictionsReply_Closure)
+                 (const Sls__Challenge__V1__SetIPRestrictionsReply *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__BeginLoginRequest_Closure)
+                 (const Sls__Challenge__V1__BeginLoginRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__FactorChoice_Closure)
+                 (const Sls__Challenge__V1__FactorChoice *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__LoginStarted_Closure)
+                 (const Sls__Challenge__V1__LoginStarted *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__ChooseFactorRequest_Closure)
+                 (const Sls__Challenge__V1__ChooseFactorRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__ChallengeIssued_Closure)
+                 (const Sls__Challenge__V1__ChallengeIssued *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__AnswerChallengeRequest_Closure)
+                 (const Sls__Challenge__V1__AnswerChallengeRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__LoginVerified_Closure)
+                 (const Sls__Challenge__V1__LoginVerified *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__AgreementKeyRequest_Closure)
+                 (const Sls__Challenge__V1__AgreementKeyRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__AgreementKey_Closure)
+                 (const Sls__Challenge__V1__AgreementKey *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__FactorLocked_Closure)
+                 (const Sls__Challenge__V1__FactorLocked *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__LoginDecided_Closure)
+                 (const Sls__Challenge__V1__LoginDecided *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -36,6 +624,30 @@ struct Sls__Challenge__V1__ChallengeVerification_Service
                    const Sls__Health__V1__ServiceInfoRequest *input,
                    Sls__Health__V1__ServiceInfo_Closure closure,
                    void *closure_data);
+  void (*set_password)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                       const Sls__Challenge__V1__SetPasswordRequest *input,
+                       Sls__Challenge__V1__SetPasswordReply_Closure closure,
+                       void *closure_data);
+  void (*set_iprestrictions)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                             const Sls__Challenge__V1__SetIPRestrictionsRequest *input,
+                             Sls__Challenge__V1__SetIPRestrictionsReply_Closure closure,
+                             void *closure_data);
+  void (*begin_login)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                      const Sls__Challenge__V1__BeginLoginRequest *input,
+                      Sls__Challenge__V1__LoginStarted_Closure closure,
+                      void *closure_data);
+  void (*choose_factor)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                        const Sls__Challenge__V1__ChooseFactorRequest *input,
+                        Sls__Challenge__V1__ChallengeIssued_Closure closure,
+                        void *closure_data);
+  void (*answer_challenge)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                           const Sls__Challenge__V1__AnswerChallengeRequest *input,
+                           Sls__Challenge__V1__LoginVerified_Closure closure,
+                           void *closure_data);
+  void (*get_agreement_key)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                            const Sls__Challenge__V1__AgreementKeyRequest *input,
+                            Sls__Challenge__V1__AgreementKey_Closure closure,
+                            void *closure_data);
 };
 typedef void (*Sls__Challenge__V1__ChallengeVerification_ServiceDestroy)(Sls__Challenge__V1__ChallengeVerification_Service *);
 void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__ChallengeVerification_Service *service,
@@ -44,14 +656,60 @@ void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__Chall
     { &sls__challenge__v1__challenge_verification__descriptor, protobuf_c_service_invoke_internal, NULL }
 #define SLS__CHALLENGE__V1__CHALLENGE_VERIFICATION__INIT(function_prefix__) \
     { SLS__CHALLENGE__V1__CHALLENGE_VERIFICATION__BASE_INIT,\
-      function_prefix__ ## get_info  }
+      function_prefix__ ## get_info,\
+      function_prefix__ ## set_password,\
+      function_prefix__ ## set_iprestrictions,\
+      function_prefix__ ## begin_login,\
+      function_prefix__ ## choose_factor,\
+      function_prefix__ ## answer_challenge,\
+      function_prefix__ ## get_agreement_key  }
 void sls__challenge__v1__challenge_verification__get_info(ProtobufCService *service,
                                                           const Sls__Health__V1__ServiceInfoRequest *input,
                                                           Sls__Health__V1__ServiceInfo_Closure closure,
                                                           void *closure_data);
+void sls__challenge__v1__challenge_verification__set_password(ProtobufCService *service,
+                                                              const Sls__Challenge__V1__SetPasswordRequest *input,
+                                                              Sls__Challenge__V1__SetPasswordReply_Closure closure,
+                                                              void *closure_data);
+void sls__challenge__v1__challenge_verification__set_iprestrictions(ProtobufCService *service,
+                                                                    const Sls__Challenge__V1__SetIPRestrictionsRequest *input,
+                                                                    Sls__Challenge__V1__SetIPRestrictionsReply_Closure closure,
+                                                                    void *closure_data);
+void sls__challenge__v1__challenge_verification__begin_login(ProtobufCService *service,
+                                                             const Sls__Challenge__V1__BeginLoginRequest *input,
+                                                             Sls__Challenge__V1__LoginStarted_Closure closure,
+                                                             void *closure_data);
+void sls__challenge__v1__challenge_verification__choose_factor(ProtobufCService *service,
+                                                               const Sls__Challenge__V1__ChooseFactorRequest *input,
+                                                               Sls__Challenge__V1__ChallengeIssued_Closure closure,
+                                                               void *closure_data);
+void sls__challenge__v1__challenge_verification__answer_challenge(ProtobufCService *service,
+                                                                  const Sls__Challenge__V1__AnswerChallengeRequest *input,
+                                                                  Sls__Challenge__V1__LoginVerified_Closure closure,
+                                                                  void *closure_data);
+void sls__challenge__v1__challenge_verification__get_agreement_key(ProtobufCService *service,
+                                                                   const Sls__Challenge__V1__AgreementKeyRequest *input,
+                                                                   Sls__Challenge__V1__AgreementKey_Closure closure,
+                                                                   void *closure_data);
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    sls__challenge__v1__login_factor__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__set_password_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__set_password_reply__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__set_iprestrictions_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__set_iprestrictions_reply__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__begin_login_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__factor_choice__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__login_started__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__choose_factor_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__challenge_issued__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__answer_challenge_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__login_verified__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__agreement_key_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__agreement_key__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__factor_locked__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__login_decided__descriptor;
 extern const ProtobufCServiceDescriptor sls__challenge__v1__challenge_verification__descriptor;
 
 PROTOBUF_C__END_DECLS

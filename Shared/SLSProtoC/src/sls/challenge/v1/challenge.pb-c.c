@@ -7,12 +7,1608 @@
 #endif
 
 #include "sls/challenge/v1/challenge.pb-c.h"
-static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verification__method_descriptors[1] =
+void   sls__challenge__v1__set_password_request__init
+                     (Sls__Challenge__V1__SetPasswordRequest         *message)
+{
+  static const Sls__Challenge__V1__SetPasswordRequest init_value = SLS__CHALLENGE__V1__SET_PASSWORD_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__set_password_request__get_packed_size
+                     (const Sls__Challenge__V1__SetPasswordRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_password_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__set_password_request__pack
+                     (const Sls__Challenge__V1__SetPasswordRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_password_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__set_password_request__pack_to_buffer
+                     (const Sls__Challenge__V1__SetPasswordRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_password_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__SetPasswordRequest *
+       sls__challenge__v1__set_password_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__SetPasswordRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__set_password_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__set_password_request__free_unpacked
+                     (Sls__Challenge__V1__SetPasswordRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__set_password_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__set_password_reply__init
+                     (Sls__Challenge__V1__SetPasswordReply         *message)
+{
+  static const Sls__Challenge__V1__SetPasswordReply init_value = SLS__CHALLENGE__V1__SET_PASSWORD_REPLY__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__set_password_reply__get_packed_size
+                     (const Sls__Challenge__V1__SetPasswordReply *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_password_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__set_password_reply__pack
+                     (const Sls__Challenge__V1__SetPasswordReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_password_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__set_password_reply__pack_to_buffer
+                     (const Sls__Challenge__V1__SetPasswordReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_password_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__SetPasswordReply *
+       sls__challenge__v1__set_password_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__SetPasswordReply *)
+     protobuf_c_message_unpack (&sls__challenge__v1__set_password_reply__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__set_password_reply__free_unpacked
+                     (Sls__Challenge__V1__SetPasswordReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__set_password_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__set_iprestrictions_request__init
+                     (Sls__Challenge__V1__SetIPRestrictionsRequest         *message)
+{
+  static const Sls__Challenge__V1__SetIPRestrictionsRequest init_value = SLS__CHALLENGE__V1__SET_IPRESTRICTIONS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__set_iprestrictions_request__get_packed_size
+                     (const Sls__Challenge__V1__SetIPRestrictionsRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_iprestrictions_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__set_iprestrictions_request__pack
+                     (const Sls__Challenge__V1__SetIPRestrictionsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_iprestrictions_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__set_iprestrictions_request__pack_to_buffer
+                     (const Sls__Challenge__V1__SetIPRestrictionsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_iprestrictions_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__SetIPRestrictionsRequest *
+       sls__challenge__v1__set_iprestrictions_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__SetIPRestrictionsRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__set_iprestrictions_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__set_iprestrictions_request__free_unpacked
+                     (Sls__Challenge__V1__SetIPRestrictionsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__set_iprestrictions_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__set_iprestrictions_reply__init
+                     (Sls__Challenge__V1__SetIPRestrictionsReply         *message)
+{
+  static const Sls__Challenge__V1__SetIPRestrictionsReply init_value = SLS__CHALLENGE__V1__SET_IPRESTRICTIONS_REPLY__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__set_iprestrictions_reply__get_packed_size
+                     (const Sls__Challenge__V1__SetIPRestrictionsReply *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_iprestrictions_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__set_iprestrictions_reply__pack
+                     (const Sls__Challenge__V1__SetIPRestrictionsReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_iprestrictions_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__set_iprestrictions_reply__pack_to_buffer
+                     (const Sls__Challenge__V1__SetIPRestrictionsReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__set_iprestrictions_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__SetIPRestrictionsReply *
+       sls__challenge__v1__set_iprestrictions_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__SetIPRestrictionsReply *)
+     protobuf_c_message_unpack (&sls__challenge__v1__set_iprestrictions_reply__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__set_iprestrictions_reply__free_unpacked
+                     (Sls__Challenge__V1__SetIPRestrictionsReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__set_iprestrictions_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__begin_login_request__init
+                     (Sls__Challenge__V1__BeginLoginRequest         *message)
+{
+  static const Sls__Challenge__V1__BeginLoginRequest init_value = SLS__CHALLENGE__V1__BEGIN_LOGIN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__begin_login_request__get_packed_size
+                     (const Sls__Challenge__V1__BeginLoginRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__begin_login_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__begin_login_request__pack
+                     (const Sls__Challenge__V1__BeginLoginRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__begin_login_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__begin_login_request__pack_to_buffer
+                     (const Sls__Challenge__V1__BeginLoginRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__begin_login_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__BeginLoginRequest *
+       sls__challenge__v1__begin_login_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__BeginLoginRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__begin_login_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__begin_login_request__free_unpacked
+                     (Sls__Challenge__V1__BeginLoginRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__begin_login_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__factor_choice__init
+                     (Sls__Challenge__V1__FactorChoice         *message)
+{
+  static const Sls__Challenge__V1__FactorChoice init_value = SLS__CHALLENGE__V1__FACTOR_CHOICE__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__factor_choice__get_packed_size
+                     (const Sls__Challenge__V1__FactorChoice *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__factor_choice__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__factor_choice__pack
+                     (const Sls__Challenge__V1__FactorChoice *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__factor_choice__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__factor_choice__pack_to_buffer
+                     (const Sls__Challenge__V1__FactorChoice *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__factor_choice__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__FactorChoice *
+       sls__challenge__v1__factor_choice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__FactorChoice *)
+     protobuf_c_message_unpack (&sls__challenge__v1__factor_choice__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__factor_choice__free_unpacked
+                     (Sls__Challenge__V1__FactorChoice *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__factor_choice__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__login_started__init
+                     (Sls__Challenge__V1__LoginStarted         *message)
+{
+  static const Sls__Challenge__V1__LoginStarted init_value = SLS__CHALLENGE__V1__LOGIN_STARTED__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__login_started__get_packed_size
+                     (const Sls__Challenge__V1__LoginStarted *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_started__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__login_started__pack
+                     (const Sls__Challenge__V1__LoginStarted *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_started__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__login_started__pack_to_buffer
+                     (const Sls__Challenge__V1__LoginStarted *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_started__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__LoginStarted *
+       sls__challenge__v1__login_started__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__LoginStarted *)
+     protobuf_c_message_unpack (&sls__challenge__v1__login_started__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__login_started__free_unpacked
+                     (Sls__Challenge__V1__LoginStarted *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__login_started__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__choose_factor_request__init
+                     (Sls__Challenge__V1__ChooseFactorRequest         *message)
+{
+  static const Sls__Challenge__V1__ChooseFactorRequest init_value = SLS__CHALLENGE__V1__CHOOSE_FACTOR_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__choose_factor_request__get_packed_size
+                     (const Sls__Challenge__V1__ChooseFactorRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__choose_factor_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__choose_factor_request__pack
+                     (const Sls__Challenge__V1__ChooseFactorRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__choose_factor_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__choose_factor_request__pack_to_buffer
+                     (const Sls__Challenge__V1__ChooseFactorRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__choose_factor_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__ChooseFactorRequest *
+       sls__challenge__v1__choose_factor_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__ChooseFactorRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__choose_factor_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__choose_factor_request__free_unpacked
+                     (Sls__Challenge__V1__ChooseFactorRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__choose_factor_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__challenge_issued__init
+                     (Sls__Challenge__V1__ChallengeIssued         *message)
+{
+  static const Sls__Challenge__V1__ChallengeIssued init_value = SLS__CHALLENGE__V1__CHALLENGE_ISSUED__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__challenge_issued__get_packed_size
+                     (const Sls__Challenge__V1__ChallengeIssued *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__challenge_issued__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__challenge_issued__pack
+                     (const Sls__Challenge__V1__ChallengeIssued *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__challenge_issued__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__challenge_issued__pack_to_buffer
+                     (const Sls__Challenge__V1__ChallengeIssued *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__challenge_issued__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__ChallengeIssued *
+       sls__challenge__v1__challenge_issued__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__ChallengeIssued *)
+     protobuf_c_message_unpack (&sls__challenge__v1__challenge_issued__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__challenge_issued__free_unpacked
+                     (Sls__Challenge__V1__ChallengeIssued *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__challenge_issued__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__answer_challenge_request__init
+                     (Sls__Challenge__V1__AnswerChallengeRequest         *message)
+{
+  static const Sls__Challenge__V1__AnswerChallengeRequest init_value = SLS__CHALLENGE__V1__ANSWER_CHALLENGE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__answer_challenge_request__get_packed_size
+                     (const Sls__Challenge__V1__AnswerChallengeRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__answer_challenge_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__answer_challenge_request__pack
+                     (const Sls__Challenge__V1__AnswerChallengeRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__answer_challenge_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__answer_challenge_request__pack_to_buffer
+                     (const Sls__Challenge__V1__AnswerChallengeRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__answer_challenge_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__AnswerChallengeRequest *
+       sls__challenge__v1__answer_challenge_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__AnswerChallengeRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__answer_challenge_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__answer_challenge_request__free_unpacked
+                     (Sls__Challenge__V1__AnswerChallengeRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__answer_challenge_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__login_verified__init
+                     (Sls__Challenge__V1__LoginVerified         *message)
+{
+  static const Sls__Challenge__V1__LoginVerified init_value = SLS__CHALLENGE__V1__LOGIN_VERIFIED__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__login_verified__get_packed_size
+                     (const Sls__Challenge__V1__LoginVerified *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_verified__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__login_verified__pack
+                     (const Sls__Challenge__V1__LoginVerified *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_verified__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__login_verified__pack_to_buffer
+                     (const Sls__Challenge__V1__LoginVerified *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_verified__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__LoginVerified *
+       sls__challenge__v1__login_verified__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__LoginVerified *)
+     protobuf_c_message_unpack (&sls__challenge__v1__login_verified__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__login_verified__free_unpacked
+                     (Sls__Challenge__V1__LoginVerified *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__login_verified__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__agreement_key_request__init
+                     (Sls__Challenge__V1__AgreementKeyRequest         *message)
+{
+  static const Sls__Challenge__V1__AgreementKeyRequest init_value = SLS__CHALLENGE__V1__AGREEMENT_KEY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__agreement_key_request__get_packed_size
+                     (const Sls__Challenge__V1__AgreementKeyRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__agreement_key_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__agreement_key_request__pack
+                     (const Sls__Challenge__V1__AgreementKeyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__agreement_key_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__agreement_key_request__pack_to_buffer
+                     (const Sls__Challenge__V1__AgreementKeyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__agreement_key_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__AgreementKeyRequest *
+       sls__challenge__v1__agreement_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__AgreementKeyRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__agreement_key_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__agreement_key_request__free_unpacked
+                     (Sls__Challenge__V1__AgreementKeyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__agreement_key_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__agreement_key__init
+                     (Sls__Challenge__V1__AgreementKey         *message)
+{
+  static const Sls__Challenge__V1__AgreementKey init_value = SLS__CHALLENGE__V1__AGREEMENT_KEY__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__agreement_key__get_packed_size
+                     (const Sls__Challenge__V1__AgreementKey *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__agreement_key__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__agreement_key__pack
+                     (const Sls__Challenge__V1__AgreementKey *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__agreement_key__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__agreement_key__pack_to_buffer
+                     (const Sls__Challenge__V1__AgreementKey *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__agreement_key__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__AgreementKey *
+       sls__challenge__v1__agreement_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__AgreementKey *)
+     protobuf_c_message_unpack (&sls__challenge__v1__agreement_key__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__agreement_key__free_unpacked
+                     (Sls__Challenge__V1__AgreementKey *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__agreement_key__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__factor_locked__init
+                     (Sls__Challenge__V1__FactorLocked         *message)
+{
+  static const Sls__Challenge__V1__FactorLocked init_value = SLS__CHALLENGE__V1__FACTOR_LOCKED__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__factor_locked__get_packed_size
+                     (const Sls__Challenge__V1__FactorLocked *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__factor_locked__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__factor_locked__pack
+                     (const Sls__Challenge__V1__FactorLocked *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__factor_locked__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__factor_locked__pack_to_buffer
+                     (const Sls__Challenge__V1__FactorLocked *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__factor_locked__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__FactorLocked *
+       sls__challenge__v1__factor_locked__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__FactorLocked *)
+     protobuf_c_message_unpack (&sls__challenge__v1__factor_locked__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__factor_locked__free_unpacked
+                     (Sls__Challenge__V1__FactorLocked *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__factor_locked__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__login_decided__init
+                     (Sls__Challenge__V1__LoginDecided         *message)
+{
+  static const Sls__Challenge__V1__LoginDecided init_value = SLS__CHALLENGE__V1__LOGIN_DECIDED__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__login_decided__get_packed_size
+                     (const Sls__Challenge__V1__LoginDecided *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_decided__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__login_decided__pack
+                     (const Sls__Challenge__V1__LoginDecided *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_decided__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__login_decided__pack_to_buffer
+                     (const Sls__Challenge__V1__LoginDecided *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_decided__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__LoginDecided *
+       sls__challenge__v1__login_decided__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__LoginDecided *)
+     protobuf_c_message_unpack (&sls__challenge__v1__login_decided__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__login_decided__free_unpacked
+                     (Sls__Challenge__V1__LoginDecided *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__login_decided__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+static const ProtobufCFieldDescriptor sls__challenge__v1__set_password_request__field_descriptors[3] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SetPasswordRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "new_password",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SetPasswordRequest, new_password),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "current_password",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SetPasswordRequest, current_password),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__set_password_request__field_indices_by_name[] = {
+  2,   /* field[2] = current_password */
+  1,   /* field[1] = new_password */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__challenge__v1__set_password_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__set_password_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.SetPasswordRequest",
+  "SetPasswordRequest",
+  "Sls__Challenge__V1__SetPasswordRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__SetPasswordRequest),
+  3,
+  sls__challenge__v1__set_password_request__field_descriptors,
+  sls__challenge__v1__set_password_request__field_indices_by_name,
+  1,  sls__challenge__v1__set_password_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__set_password_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__set_password_reply__field_descriptors[1] =
+{
+  {
+    "changed_unix_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SetPasswordReply, changed_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__set_password_reply__field_indices_by_name[] = {
+  0,   /* field[0] = changed_unix_ms */
+};
+static const ProtobufCIntRange sls__challenge__v1__set_password_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__set_password_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.SetPasswordReply",
+  "SetPasswordReply",
+  "Sls__Challenge__V1__SetPasswordReply",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__SetPasswordReply),
+  1,
+  sls__challenge__v1__set_password_reply__field_descriptors,
+  sls__challenge__v1__set_password_reply__field_indices_by_name,
+  1,  sls__challenge__v1__set_password_reply__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__set_password_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__set_iprestrictions_request__field_descriptors[3] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SetIPRestrictionsRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "enabled",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SetIPRestrictionsRequest, enabled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "allowed",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sls__Challenge__V1__SetIPRestrictionsRequest, n_allowed),
+    offsetof(Sls__Challenge__V1__SetIPRestrictionsRequest, allowed),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__set_iprestrictions_request__field_indices_by_name[] = {
+  2,   /* field[2] = allowed */
+  1,   /* field[1] = enabled */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__challenge__v1__set_iprestrictions_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__set_iprestrictions_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.SetIPRestrictionsRequest",
+  "SetIPRestrictionsRequest",
+  "Sls__Challenge__V1__SetIPRestrictionsRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__SetIPRestrictionsRequest),
+  3,
+  sls__challenge__v1__set_iprestrictions_request__field_descriptors,
+  sls__challenge__v1__set_iprestrictions_request__field_indices_by_name,
+  1,  sls__challenge__v1__set_iprestrictions_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__set_iprestrictions_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__set_iprestrictions_reply__field_descriptors[2] =
+{
+  {
+    "enabled",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SetIPRestrictionsReply, enabled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "allowed",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sls__Challenge__V1__SetIPRestrictionsReply, n_allowed),
+    offsetof(Sls__Challenge__V1__SetIPRestrictionsReply, allowed),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__set_iprestrictions_reply__field_indices_by_name[] = {
+  1,   /* field[1] = allowed */
+  0,   /* field[0] = enabled */
+};
+static const ProtobufCIntRange sls__challenge__v1__set_iprestrictions_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__set_iprestrictions_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.SetIPRestrictionsReply",
+  "SetIPRestrictionsReply",
+  "Sls__Challenge__V1__SetIPRestrictionsReply",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__SetIPRestrictionsReply),
+  2,
+  sls__challenge__v1__set_iprestrictions_reply__field_descriptors,
+  sls__challenge__v1__set_iprestrictions_reply__field_indices_by_name,
+  1,  sls__challenge__v1__set_iprestrictions_reply__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__set_iprestrictions_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__begin_login_request__field_descriptors[3] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__BeginLoginRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "password",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__BeginLoginRequest, password),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_address",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__BeginLoginRequest, client_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__begin_login_request__field_indices_by_name[] = {
+  2,   /* field[2] = client_address */
+  1,   /* field[1] = password */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__challenge__v1__begin_login_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__begin_login_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.BeginLoginRequest",
+  "BeginLoginRequest",
+  "Sls__Challenge__V1__BeginLoginRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__BeginLoginRequest),
+  3,
+  sls__challenge__v1__begin_login_request__field_descriptors,
+  sls__challenge__v1__begin_login_request__field_indices_by_name,
+  1,  sls__challenge__v1__begin_login_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__begin_login_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__factor_choice__field_descriptors[2] =
+{
+  {
+    "factor",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__FactorChoice, factor),
+    &sls__challenge__v1__login_factor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__FactorChoice, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__factor_choice__field_indices_by_name[] = {
+  1,   /* field[1] = device_id */
+  0,   /* field[0] = factor */
+};
+static const ProtobufCIntRange sls__challenge__v1__factor_choice__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__factor_choice__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.FactorChoice",
+  "FactorChoice",
+  "Sls__Challenge__V1__FactorChoice",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__FactorChoice),
+  2,
+  sls__challenge__v1__factor_choice__field_descriptors,
+  sls__challenge__v1__factor_choice__field_indices_by_name,
+  1,  sls__challenge__v1__factor_choice__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__factor_choice__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__login_started__field_descriptors[3] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginStarted, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "factors",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sls__Challenge__V1__LoginStarted, n_factors),
+    offsetof(Sls__Challenge__V1__LoginStarted, factors),
+    &sls__challenge__v1__factor_choice__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginStarted, expires_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__login_started__field_indices_by_name[] = {
+  2,   /* field[2] = expires_unix_ms */
+  1,   /* field[1] = factors */
+  0,   /* field[0] = login_id */
+};
+static const ProtobufCIntRange sls__challenge__v1__login_started__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__login_started__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.LoginStarted",
+  "LoginStarted",
+  "Sls__Challenge__V1__LoginStarted",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__LoginStarted),
+  3,
+  sls__challenge__v1__login_started__field_descriptors,
+  sls__challenge__v1__login_started__field_indices_by_name,
+  1,  sls__challenge__v1__login_started__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__login_started__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__choose_factor_request__field_descriptors[3] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__ChooseFactorRequest, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "factor",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__ChooseFactorRequest, factor),
+    &sls__challenge__v1__login_factor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__ChooseFactorRequest, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__choose_factor_request__field_indices_by_name[] = {
+  2,   /* field[2] = device_id */
+  1,   /* field[1] = factor */
+  0,   /* field[0] = login_id */
+};
+static const ProtobufCIntRange sls__challenge__v1__choose_factor_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__choose_factor_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.ChooseFactorRequest",
+  "ChooseFactorRequest",
+  "Sls__Challenge__V1__ChooseFactorRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__ChooseFactorRequest),
+  3,
+  sls__challenge__v1__choose_factor_request__field_descriptors,
+  sls__challenge__v1__choose_factor_request__field_indices_by_name,
+  1,  sls__challenge__v1__choose_factor_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__choose_factor_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__challenge_issued__field_descriptors[3] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__ChallengeIssued, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "challenge",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__ChallengeIssued, challenge),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__ChallengeIssued, expires_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__challenge_issued__field_indices_by_name[] = {
+  1,   /* field[1] = challenge */
+  2,   /* field[2] = expires_unix_ms */
+  0,   /* field[0] = login_id */
+};
+static const ProtobufCIntRange sls__challenge__v1__challenge_issued__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__challenge_issued__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.ChallengeIssued",
+  "ChallengeIssued",
+  "Sls__Challenge__V1__ChallengeIssued",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__ChallengeIssued),
+  3,
+  sls__challenge__v1__challenge_issued__field_descriptors,
+  sls__challenge__v1__challenge_issued__field_indices_by_name,
+  1,  sls__challenge__v1__challenge_issued__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__challenge_issued__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__answer_challenge_request__field_descriptors[2] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AnswerChallengeRequest, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "response",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AnswerChallengeRequest, response),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__answer_challenge_request__field_indices_by_name[] = {
+  0,   /* field[0] = login_id */
+  1,   /* field[1] = response */
+};
+static const ProtobufCIntRange sls__challenge__v1__answer_challenge_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__answer_challenge_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.AnswerChallengeRequest",
+  "AnswerChallengeRequest",
+  "Sls__Challenge__V1__AnswerChallengeRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__AnswerChallengeRequest),
+  2,
+  sls__challenge__v1__answer_challenge_request__field_descriptors,
+  sls__challenge__v1__answer_challenge_request__field_indices_by_name,
+  1,  sls__challenge__v1__answer_challenge_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__answer_challenge_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__login_verified__field_descriptors[3] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginVerified, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "factor",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginVerified, factor),
+    &sls__challenge__v1__login_factor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "verified_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginVerified, verified_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__login_verified__field_indices_by_name[] = {
+  1,   /* field[1] = factor */
+  0,   /* field[0] = user_name */
+  2,   /* field[2] = verified_unix_ms */
+};
+static const ProtobufCIntRange sls__challenge__v1__login_verified__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__login_verified__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.LoginVerified",
+  "LoginVerified",
+  "Sls__Challenge__V1__LoginVerified",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__LoginVerified),
+  3,
+  sls__challenge__v1__login_verified__field_descriptors,
+  sls__challenge__v1__login_verified__field_indices_by_name,
+  1,  sls__challenge__v1__login_verified__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__login_verified__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define sls__challenge__v1__agreement_key_request__field_descriptors NULL
+#define sls__challenge__v1__agreement_key_request__field_indices_by_name NULL
+#define sls__challenge__v1__agreement_key_request__number_ranges NULL
+const ProtobufCMessageDescriptor sls__challenge__v1__agreement_key_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.AgreementKeyRequest",
+  "AgreementKeyRequest",
+  "Sls__Challenge__V1__AgreementKeyRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__AgreementKeyRequest),
+  0,
+  sls__challenge__v1__agreement_key_request__field_descriptors,
+  sls__challenge__v1__agreement_key_request__field_indices_by_name,
+  0,  sls__challenge__v1__agreement_key_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__agreement_key_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__agreement_key__field_descriptors[1] =
+{
+  {
+    "public_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AgreementKey, public_key),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__agreement_key__field_indices_by_name[] = {
+  0,   /* field[0] = public_key */
+};
+static const ProtobufCIntRange sls__challenge__v1__agreement_key__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__agreement_key__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.AgreementKey",
+  "AgreementKey",
+  "Sls__Challenge__V1__AgreementKey",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__AgreementKey),
+  1,
+  sls__challenge__v1__agreement_key__field_descriptors,
+  sls__challenge__v1__agreement_key__field_indices_by_name,
+  1,  sls__challenge__v1__agreement_key__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__agreement_key__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__factor_locked__field_descriptors[4] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__FactorLocked, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "factor",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__FactorLocked, factor),
+    &sls__challenge__v1__login_factor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "locked_until_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__FactorLocked, locked_until_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "permanent",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__FactorLocked, permanent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__factor_locked__field_indices_by_name[] = {
+  1,   /* field[1] = factor */
+  2,   /* field[2] = locked_until_unix_ms */
+  3,   /* field[3] = permanent */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__challenge__v1__factor_locked__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__factor_locked__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.FactorLocked",
+  "FactorLocked",
+  "Sls__Challenge__V1__FactorLocked",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__FactorLocked),
+  4,
+  sls__challenge__v1__factor_locked__field_descriptors,
+  sls__challenge__v1__factor_locked__field_indices_by_name,
+  1,  sls__challenge__v1__factor_locked__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__factor_locked__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__login_decided__field_descriptors[6] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginDecided, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_address",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginDecided, client_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "factor",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginDecided, factor),
+    &sls__challenge__v1__login_factor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "outcome",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginDecided, outcome),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rule_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginDecided, rule_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decided_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginDecided, decided_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__login_decided__field_indices_by_name[] = {
+  1,   /* field[1] = client_address */
+  5,   /* field[5] = decided_unix_ms */
+  2,   /* field[2] = factor */
+  3,   /* field[3] = outcome */
+  4,   /* field[4] = rule_id */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__challenge__v1__login_decided__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__login_decided__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.LoginDecided",
+  "LoginDecided",
+  "Sls__Challenge__V1__LoginDecided",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__LoginDecided),
+  6,
+  sls__challenge__v1__login_decided__field_descriptors,
+  sls__challenge__v1__login_decided__field_indices_by_name,
+  1,  sls__challenge__v1__login_decided__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__login_decided__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue sls__challenge__v1__login_factor__enum_values_by_number[5] =
+{
+  { "LOGIN_FACTOR_UNSPECIFIED", "SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED", 0 },
+  { "IB_KEY_CHALLENGE", "SLS__CHALLENGE__V1__LOGIN_FACTOR__IB_KEY_CHALLENGE", 1 },
+  { "IB_KEY_PUSH", "SLS__CHALLENGE__V1__LOGIN_FACTOR__IB_KEY_PUSH", 2 },
+  { "DSC_PLUS_CARD", "SLS__CHALLENGE__V1__LOGIN_FACTOR__DSC_PLUS_CARD", 3 },
+  { "SMS_CODE", "SLS__CHALLENGE__V1__LOGIN_FACTOR__SMS_CODE", 4 },
+};
+static const ProtobufCIntRange sls__challenge__v1__login_factor__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex sls__challenge__v1__login_factor__enum_values_by_name[5] =
+{
+  { "DSC_PLUS_CARD", 3 },
+  { "IB_KEY_CHALLENGE", 1 },
+  { "IB_KEY_PUSH", 2 },
+  { "LOGIN_FACTOR_UNSPECIFIED", 0 },
+  { "SMS_CODE", 4 },
+};
+const ProtobufCEnumDescriptor sls__challenge__v1__login_factor__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.LoginFactor",
+  "LoginFactor",
+  "Sls__Challenge__V1__LoginFactor",
+  "sls.challenge.v1",
+  5,
+  sls__challenge__v1__login_factor__enum_values_by_number,
+  5,
+  sls__challenge__v1__login_factor__enum_values_by_name,
+  1,
+  sls__challenge__v1__login_factor__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verification__method_descriptors[7] =
 {
   { "GetInfo", &sls__health__v1__service_info_request__descriptor, &sls__health__v1__service_info__descriptor },
+  { "SetPassword", &sls__challenge__v1__set_password_request__descriptor, &sls__challenge__v1__set_password_reply__descriptor },
+  { "SetIPRestrictions", &sls__challenge__v1__set_iprestrictions_request__descriptor, &sls__challenge__v1__set_iprestrictions_reply__descriptor },
+  { "BeginLogin", &sls__challenge__v1__begin_login_request__descriptor, &sls__challenge__v1__login_started__descriptor },
+  { "ChooseFactor", &sls__challenge__v1__choose_factor_request__descriptor, &sls__challenge__v1__challenge_issued__descriptor },
+  { "AnswerChallenge", &sls__challenge__v1__answer_challenge_request__descriptor, &sls__challenge__v1__login_verified__descriptor },
+  { "GetAgreementKey", &sls__challenge__v1__agreement_key_request__descriptor, &sls__challenge__v1__agreement_key__descriptor },
 };
 const unsigned sls__challenge__v1__challenge_verification__method_indices_by_name[] = {
-  0         /* GetInfo */
+  5,        /* AnswerChallenge */
+  3,        /* BeginLogin */
+  4,        /* ChooseFactor */
+  6,        /* GetAgreementKey */
+  0,        /* GetInfo */
+  2,        /* SetIPRestrictions */
+  1         /* SetPassword */
 };
 const ProtobufCServiceDescriptor sls__challenge__v1__challenge_verification__descriptor =
 {
@@ -21,7 +1617,7 @@ const ProtobufCServiceDescriptor sls__challenge__v1__challenge_verification__des
   "ChallengeVerification",
   "Sls__Challenge__V1__ChallengeVerification",
   "sls.challenge.v1",
-  1,
+  7,
   sls__challenge__v1__challenge_verification__method_descriptors,
   sls__challenge__v1__challenge_verification__method_indices_by_name
 };
@@ -32,6 +1628,54 @@ void sls__challenge__v1__challenge_verification__get_info(ProtobufCService *serv
 {
   assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
   service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__set_password(ProtobufCService *service,
+                                                              const Sls__Challenge__V1__SetPasswordRequest *input,
+                                                              Sls__Challenge__V1__SetPasswordReply_Closure closure,
+                                                              void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__set_iprestrictions(ProtobufCService *service,
+                                                                    const Sls__Challenge__V1__SetIPRestrictionsRequest *input,
+                                                                    Sls__Challenge__V1__SetIPRestrictionsReply_Closure closure,
+                                                                    void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__begin_login(ProtobufCService *service,
+                                                             const Sls__Challenge__V1__BeginLoginRequest *input,
+                                                             Sls__Challenge__V1__LoginStarted_Closure closure,
+                                                             void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__choose_factor(ProtobufCService *service,
+                                                               const Sls__Challenge__V1__ChooseFactorRequest *input,
+                                                               Sls__Challenge__V1__ChallengeIssued_Closure closure,
+                                                               void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__answer_challenge(ProtobufCService *service,
+                                                                  const Sls__Challenge__V1__AnswerChallengeRequest *input,
+                                                                  Sls__Challenge__V1__LoginVerified_Closure closure,
+                                                                  void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__get_agreement_key(ProtobufCService *service,
+                                                                   const Sls__Challenge__V1__AgreementKeyRequest *input,
+                                                                   Sls__Challenge__V1__AgreementKey_Closure closure,
+                                                                   void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__ChallengeVerification_Service *service,
                                                        Sls__Challenge__V1__ChallengeVerification_ServiceDestroy destroy)

@@ -1,0 +1,50 @@
+import Foundation
+import GRDB
+
+/// The challenge-verification tables and their migrations (record types in `Rows/`).
+enum ChallengeStore {
+    static func registerMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("challenge.v1") { db in
+            try db.create(table: CVUserRow.databaseTableName) { t in
+                t.primaryKey("user_name", .text)
+                t.column("password_hash", .text)
+                t.column("ip_restricted", .boolean).notNull().defaults(to: false)
+                t.column("ip_allowed", .text).notNull().defaults(to: "")
+            }
+            try db.create(table: PhoneRow.databaseTableName) { t in
+                t.column("user_name", .text).notNull()
+                t.column("device_id", .text).notNull()
+                t.column("platform", .text).notNull()
+                t.column("agreement_key", .blob).notNull()
+                t.column("active", .boolean).notNull()
+                t.primaryKey(["user_name", "device_id"])
+            }
+            try db.create(table: LoginRow.databaseTableName) { t in
+                t.primaryKey("login_id", .text)
+                t.column("user_name", .text).notNull()
+                t.column("client_address", .text).notNull()
+                t.column("started_ms", .integer).notNull().indexed()
+                t.column("device_id", .text).notNull().defaults(to: "")
+                t.column("challenge", .text).notNull().defaults(to: "")
+                t.column("challenge_issued_ms", .integer)
+                t.column("verified_ms", .integer)
+            }
+            try db.create(table: FailureCounterRow.databaseTableName) { t in
+                t.column("user_name", .text).notNull()
+                t.column("factor", .text).notNull()
+                t.column("counter", .text).notNull()
+                t.primaryKey(["user_name", "factor"])
+            }
+            try db.create(table: AuditRow.databaseTableName) { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("user_name", .text).notNull().indexed()
+                t.column("at_ms", .integer).notNull()
+                t.column("address", .text).notNull()
+                t.column("factor", .text).notNull()
+                t.column("outcome", .text).notNull()
+                t.column("rule_id", .text).notNull()
+                t.column("hash", .blob).notNull()
+            }
+        }
+    }
+}

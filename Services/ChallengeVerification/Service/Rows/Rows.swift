@@ -1,0 +1,80 @@
+import GRDB
+
+/// One row of `cv_user`: a user's password hash and IP restrictions (ACC-01, ACC-02, ACC-04).
+struct CVUserRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "cv_user"
+    var userName: String
+    /// Argon2id encoded hash; nil until a password is set.
+    var passwordHash: String?
+    var ipRestricted: Bool
+    /// The allowed addresses and ranges, one per line.
+    var ipAllowed: String
+
+    enum CodingKeys: String, CodingKey {
+        case userName = "user_name", passwordHash = "password_hash", ipRestricted = "ip_restricted", ipAllowed = "ip_allowed"
+    }
+}
+
+/// One row of `phone`: an IB Key phone of a user, from enrollment's events (public keys only).
+struct PhoneRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "phone"
+    var userName: String
+    var deviceID: String
+    var platform: String
+    var agreementKey: [UInt8]
+    var active: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case userName = "user_name", deviceID = "device_id", platform, agreementKey = "agreement_key", active
+    }
+}
+
+/// One row of `login`: a login attempt and its one outstanding challenge (CHL-08).
+struct LoginRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "login"
+    var loginID: String
+    var userName: String
+    var clientAddress: String
+    var startedMs: Int64
+    var deviceID: String
+    var challenge: String
+    var challengeIssuedMs: Int64?
+    var verifiedMs: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case loginID = "login_id", userName = "user_name", clientAddress = "client_address", startedMs = "started_ms"
+        case deviceID = "device_id", challenge, challengeIssuedMs = "challenge_issued_ms", verifiedMs = "verified_ms"
+    }
+}
+
+/// One row of `failure_counter`: CHL-09's count for one factor of one user, kept in one place.
+struct FailureCounterRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "failure_counter"
+    var userName: String
+    var factor: String
+    /// `FailureCounter` as JSON.
+    var counter: String
+
+    enum CodingKeys: String, CodingKey {
+        case userName = "user_name", factor, counter
+    }
+}
+
+/// One row of `audit`: a decision, chained to the one before by its hash.
+struct AuditRow: Codable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "audit"
+    var id: Int64?
+    var userName: String
+    var atMs: Int64
+    var address: String
+    var factor: String
+    var outcome: String
+    var ruleID: String
+    var hash: [UInt8]
+
+    enum CodingKeys: String, CodingKey {
+        case id, userName = "user_name", atMs = "at_ms", address, factor, outcome, ruleID = "rule_id", hash
+    }
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

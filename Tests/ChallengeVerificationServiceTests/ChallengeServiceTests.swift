@@ -1,0 +1,214 @@
+import ChallengeVerificationCore
+@testable import ChallengeVerificationService
+import Crypto
+import Foundation
+import GRDB
+import Logging
+import SLSBus
+import SLSMessages
+import SLSRuntime
+import SLSStorage
+import SLSTesting
+import Testing
+
+/// The service on a real SQLite file with a cheap hash and a hand-moved clock; a phone with its own
+/// key-agreement key, as sls-device keeps it.
+final class LoginHarness: @unchecked Sendable {
+    let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
+    let storage: TemporaryDatabase
+    let service: ChallengeVerificationService
+    let serverKey = P256.KeyAgreement.PrivateKey()
+    let phoneKey = P256.KeyAgreement.PrivateKey()
+
+    init(passes: Int = 1) throws {
+        storage = try TemporaryDatabase(name: "challenge", migrations: ChallengeVerificationService.registerMigrations)
+        var settings = ChallengeVerificationService.Settings()
+        settings.hasher = PasswordHasher(passes: passes, memoryBytes: 64 << 10)
+        let logger = Logger(label: "challenge-test")
+        service = try ChallengeVerificationService(
+            database: storage.pool, outbox: OutboxRelay(database: storage.pool, publisher: RecordingPublisher(), logger: logger),
+            settings: settings, agreementKey: serverKey, logger: logger, now: { [clock] in clock.now })
+    }
+
+    func route<M: ProtoMessage>(_ message: M) async throws {
+        let router = EventRouter()
+        service.routeEvents(router)
+        _ = try await router.route(ReceivedEvent(message, producer: "test"), nowUnixMs: clock.now.unixMs)
+    }
+
+    /// A user with a password and an IB Key phone.
+    func user(_ name: String = "alice", password: String = "s3cret-pass") async throws {
+        try await route(AccountOpened(accountID: "A-\(name)", userName: name))
+        _ = try await service.setPassword(SetPasswordRequest(userName: name, newPassword: password))
+        try await route(FactorActivated(userName: name, kind: .ibKey, deviceID: "phone-1", platform: .ios,
+                                        deviceAgreementKey: phoneKey.publicKey.x963Representation))
+    }
+
+    /// What the phone shows for `challenge`.
+    func phoneResponse(_ challenge: String) throws -> String {
+        let key = try OCRAKeyAgreement.key(privateKey: phoneKey, peerPublicKey: serverKey.publicKey.x963Representation,
+                                           deviceID: "phone-1")
+        return try OCRA.response(suite: OCRASuite(OCRAKeyAgreement.suite(android: false)), key: key,
+                                 input: OCRAInput(question: challenge))
+    }
+
+    func login(password: String = "s3cret-pass", from address: String = "203.0.113.7") async throws -> ChallengeIssued {
+        let started = try await service.beginLogin(BeginLoginRequest(userName: "alice", password: password,
+                                                                     clientAddress: address))
+        return try await service.chooseFactor(ChooseFactorRequest(loginID: started.loginID, factor: .ibKeyChallenge,
+                                                                  deviceID: started.factors.first?.deviceID ?? ""))
+    }
+
+    func auditOutcomes() throws -> [String] {
+        try storage.pool.read { db in try String.fetchAll(db, sql: "SELECT outcome FROM audit ORDER BY id") }
+    }
+}
+
+@Suite("challenge-verification: passwords and login by challenge/response on a real database")
+struct ChallengeServiceTests {
+    @Test func testCHL01_CHL03_passwordThenTheChosenPhonesResponse() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        let started = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass",
+                                                                             clientAddress: "203.0.113.7"))
+        #expect(started.factors.map(\.factor) == [.ibKeyChallenge])
+        let challenge = try await harness.service.chooseFactor(ChooseFactorRequest(
+            loginID: started.loginID, factor: .ibKeyChallenge, deviceID: "phone-1"))
+        #expect(challenge.challenge.count == 6 && challenge.challenge.allSatisfy(\.isNumber))
+        let verified = try await harness.service.answer(AnswerChallengeRequest(
+            loginID: started.loginID, response: try harness.phoneResponse(challenge.challenge)))
+        #expect(verified.userName == "alice")
+        // CHL-08: once.
+        let again = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.answer(AnswerChallengeRequest(
+                loginID: started.loginID, response: try harness.phoneResponse(challenge.challenge)))
+        }
+        #expect(again?.message.contains("already answered") == true)
+        #expect(try harness.service.auditChainBreak() == nil)
+        #expect(try harness.auditOutcomes() == ["verified", "verified", "refused"])
+    }
+
+    @Test func testCHL01_anUnknownUserAndAWrongPasswordGetTheSameAnswer() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        let wrong = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "wrong-pass1"))
+        }
+        let unknown = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.beginLogin(BeginLoginRequest(userName: "nobody", password: "wrong-pass1"))
+        }
+        #expect(wrong == unknown)
+        #expect(wrong?.code == .unauthenticated)
+    }
+
+    @Test func testACC01_ACC02_passwordRulesAndChangesNeedTheCurrentOne() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        let short = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.setPassword(SetPasswordRequest(userName: "alice", newPassword: "a1"))
+        }
+        #expect(short?.ruleID == "ACC-01")
+        let noDigit = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.setPassword(SetPasswordRequest(userName: "alice", newPassword: "abcdefgh"))
+        }
+        #expect(noDigit?.message.contains("digit") == true)
+        let noCurrent = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.setPassword(SetPasswordRequest(userName: "alice", newPassword: "n3w-pass"))
+        }
+        #expect(noCurrent?.code == .unauthenticated)
+        _ = try await harness.service.setPassword(SetPasswordRequest(userName: "alice", newPassword: "n3w-pass",
+                                                                     currentPassword: "s3cret-pass"))
+        let stored = try await harness.storage.pool.read { db in try String.fetchOne(db, sql: "SELECT password_hash FROM cv_user") }
+        #expect(stored?.hasPrefix("$argon2id$") == true)
+        #expect(stored?.contains("n3w-pass") == false)
+        _ = try await harness.login(password: "n3w-pass")
+    }
+
+    @Test func testACC02_aLoginRehashesWhenTheSettingsHaveGrown() async throws {
+        let weak = try LoginHarness(passes: 1)
+        try await weak.user()
+        let old = try await weak.storage.pool.read { db in try String.fetchOne(db, sql: "SELECT password_hash FROM cv_user") }
+        var settings = ChallengeVerificationService.Settings()
+        settings.hasher = PasswordHasher(passes: 2, memoryBytes: 64 << 10)
+        let logger = Logger(label: "t")
+        let stronger = try ChallengeVerificationService(
+            database: weak.storage.pool, outbox: OutboxRelay(database: weak.storage.pool, publisher: RecordingPublisher(), logger: logger),
+            settings: settings, agreementKey: weak.serverKey, logger: logger, now: { weak.clock.now })
+        _ = try await stronger.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        let new = try await weak.storage.pool.read { db in try String.fetchOne(db, sql: "SELECT password_hash FROM cv_user") }
+        #expect(new != old)
+        #expect(new?.contains("t=2") == true)
+    }
+
+    @Test func testACC04_CHL10_aLoginFromElsewhereIsRefusedBeforeAnyFactor() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        let set = try await harness.service.setIPRestrictions(SetIPRestrictionsRequest(
+            userName: "alice", enabled: true, allowed: ["198.51.100.0/24", "2001:db8::/32"]))
+        #expect(set.allowed == ["198.51.100.0/24", "2001:db8::/32"])
+        let refused = await #expect(throws: RPCError.self) { _ = try await harness.login(from: "203.0.113.7") }
+        #expect(refused?.code == .permissionDenied)
+        #expect(refused?.ruleID == "ACC-04")
+        _ = try await harness.login(from: "198.51.100.20")
+        _ = try await harness.login(from: "2001:db8::7")
+        let bad = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.setIPRestrictions(SetIPRestrictionsRequest(userName: "alice", enabled: true,
+                                                                                      allowed: ["10.0.0.1/8"]))
+        }
+        #expect(bad?.message.contains("bits set past the prefix") == true)
+    }
+
+    @Test func testCHL08_twoMinutesFiftyNineThenThreeMinutes() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        let first = try await harness.login()
+        harness.clock.advance(179)
+        _ = try await harness.service.answer(AnswerChallengeRequest(loginID: first.loginID,
+                                                                    response: try harness.phoneResponse(first.challenge)))
+        let second = try await harness.login()
+        harness.clock.advance(180)
+        let late = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.answer(AnswerChallengeRequest(loginID: second.loginID,
+                                                                        response: try harness.phoneResponse(second.challenge)))
+        }
+        #expect(late?.message.contains("expired") == true)
+    }
+
+    @Test func testCHL09_fiveWrongResponsesLockForFifteenMinutesAndTheRightOneIsThenRefused() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        let login = try await harness.login()
+        for attempt in 1...5 {
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID, response: "00000000"))
+            }
+            #expect(error?.code == .unauthenticated, "attempt \(attempt)")
+        }
+        let locked = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID,
+                                                                        response: try harness.phoneResponse(login.challenge)))
+        }
+        #expect(locked?.ruleID == "CHL-09")
+        harness.clock.advance(14 * 60 + 59)
+        await #expect(throws: RPCError.self) { _ = try await harness.login() }
+        harness.clock.advance(1)
+        let fresh = try await harness.login()
+        _ = try await harness.service.answer(AnswerChallengeRequest(loginID: fresh.loginID,
+                                                                    response: try harness.phoneResponse(fresh.challenge)))
+        #expect(try harness.auditOutcomes().contains("locked"))
+        #expect(try harness.service.auditChainBreak() == nil)
+    }
+
+    @Test func testCHL09_fourWrongThenRightResetsTheCount() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        for _ in 0..<2 {
+            let login = try await harness.login()
+            for _ in 0..<4 {
+                _ = try? await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID, response: "00000000"))
+            }
+            _ = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID,
+                                                                        response: try harness.phoneResponse(login.challenge)))
+        }
+    }
+}
