@@ -118,6 +118,7 @@ let package = Package(
                           path: "Tools/slsctl", swiftSettings: strict),
         .executableTarget(name: "SLSDevice",
                           dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "SLSClientOptions", "EnrollmentCore",
+                                         "ChallengeVerificationCore",
                                          .product(name: "Crypto", package: "swift-crypto"), argumentParser],
                           path: "Tools/sls-device", swiftSettings: strict),
         .executableTarget(name: "SLSBench", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "CZeroMQ", "SLSStorage", "SLSRuntime",

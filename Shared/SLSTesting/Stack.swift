@@ -216,7 +216,8 @@ public final class Stack: @unchecked Sendable {
 
     /// Runs sls-device (the simulated phone) through the mobile gateway's key.
     public func device(_ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
-        var overrides = ["SLS_DEVICE_ENROLLMENT": endpoint(ports.enrollment)]
+        var overrides = ["SLS_DEVICE_ENROLLMENT": endpoint(ports.enrollment),
+                         "SLS_DEVICE_CHALLENGE": endpoint(ports.challenge)]
         if insecure {
             overrides["SLS_DEVICE_INSECURE"] = "1"
         } else {

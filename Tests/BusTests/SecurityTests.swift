@@ -176,6 +176,11 @@ struct KeyAndPolicyFileTests {
         #expect(!policy.mayPublish("portal", topic: AccountBalanceUpdated.protoName))
         #expect(policy.mayPublish("venue-gateway", topic: VenueOrderFilled.protoName))
         #expect(!policy.mayPublish("crypto-rules", topic: VenueOrderFilled.protoName))
+        // Each service publishes its own package's events, and only those.
+        #expect(policy.mayPublish("enrollment", topic: "sls.enrollment.v1.FactorActivated"))
+        #expect(policy.mayPublish("challenge-verification", topic: "sls.challenge.v1.FactorLocked"))
+        #expect(!policy.mayPublish("enrollment", topic: "sls.challenge.v1.FactorLocked"))
+        #expect(policy.mayRead("challenge-verification", topic: "sls.enrollment.v1.FactorActivated"))
         #expect(!policy.maySubscribe("portal", prefix: ""))
         #expect(!policy.maySubscribe("portal", prefix: "sls.accounts.v1."))
         #expect(policy.maySubscribe("crypto-rules", prefix: "sls.accounts.v1."))

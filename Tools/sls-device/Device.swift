@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChallengeVerificationCore
 import Crypto
 import EnrollmentCore
 import Foundation
@@ -22,10 +23,10 @@ struct DeviceCommand: AsyncParsableCommand {
             The phone's state (device id, platform, private keys, the Android PIN's salted hash, its users) \
             lives in the --state file (mode 0600). It reaches enrollment as the mobile gateway does: with the \
             key of --key-file (env SLS_DEVICE_KEY_FILE), whose identity the bus policy lets activate \
-            (mobile-gateway). Not built yet: respond (OCRA) and approve/decline (push), which need challenge \
-            verification.
+            (mobile-gateway). `respond` turns a login's 6-digit challenge into the 8-digit OCRA response with \
+            the key the phone agreed with challenge verification. Not built yet: approve/decline (push).
             """,
-        subcommands: [Activate.self, AddUser.self, Users.self])
+        subcommands: [Activate.self, AddUser.self, Users.self, Respond.self])
 }
 
 /// What every command takes: the phone's state file and how to reach enrollment.
@@ -37,6 +38,16 @@ struct PhoneOptions: ParsableArguments {
     var enrollment = ProcessInfo.processInfo.environment["SLS_DEVICE_ENROLLMENT"] ?? ServiceCatalog.enrollment.defaultEndpoint
 
     @OptionGroup var connection: ConnectionOptions<DeviceEnvironment>
+
+    @Option(help: "Challenge verification's endpoint (env SLS_DEVICE_CHALLENGE).")
+    var challengeVerification = ProcessInfo.processInfo.environment["SLS_DEVICE_CHALLENGE"]
+        ?? ServiceCatalog.challengeVerification.defaultEndpoint
+
+    func challengeClient() throws -> RPCClient {
+        try RPCClient(context: ZMQContext(), configuration: .init(
+            endpoint: challengeVerification, caller: "sls-device",
+            security: try connection.client(of: ServiceCatalog.challengeVerification.name)))
+    }
 
     func client() throws -> RPCClient {
         try RPCClient(context: ZMQContext(), configuration: .init(
@@ -145,5 +156,43 @@ struct Users: ParsableCommand {
         guard let state = try DeviceState.load(state) else { throw DeviceError("no phone state at \(self.state)") }
         print("device \(state.deviceID) (\(state.platform))")
         for user in state.users { print("  \(user)") }
+    }
+}
+
+struct Respond: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Shows the 8-digit response to a login's 6-digit challenge (CHL-03), as the app's Authenticate screen does.",
+        discussion: """
+            The OCRA key is never sent: the phone derives it from its own key-agreement key and challenge \
+            verification's public one (fetched once and kept), as the service does from its side.
+            """)
+
+    @OptionGroup var phone: PhoneOptions
+
+    @Option(help: "The 6-digit challenge the login screen shows.")
+    var challenge: String
+
+    @Option(help: "Android: the phone's PIN, which unlocks the response.")
+    var pin: String?
+
+    func run() async throws {
+        guard var state = try DeviceState.load(phone.state) else { throw DeviceError("no phone state at \(phone.state)") }
+        guard state.checks(pin: pin) else { throw DeviceError("wrong PIN") }
+        if state.serverAgreementKey == nil {
+            let client = try phone.challengeClient()
+            defer { client.close() }
+            state.serverAgreementKey = try await calling {
+                try await client.call(ChallengeVerificationAPI.getAgreementKey, AgreementKeyRequest()).publicKey
+            }
+            try state.save(phone.state)
+        }
+        let key = try OCRAKeyAgreement.key(privateKey: try state.agreement, peerPublicKey: state.serverAgreementKey!,
+                                           deviceID: state.deviceID)
+        do {
+            let suite = try OCRASuite(OCRAKeyAgreement.suite(android: false))
+            print(try OCRA.response(suite: suite, key: key, input: OCRAInput(question: challenge)))
+        } catch {
+            throw DeviceError("\(error)")
+        }
     }
 }

@@ -16,12 +16,15 @@ struct DeviceState: Codable {
     var pinHash: Data?
     var pushToken: String
     var users: [String]
+    /// challenge verification's key-agreement public key, fetched when needed (the OCRA key's other half).
+    var serverAgreementKey: Data?
 
     static func new(platform: String, pin: String?) -> DeviceState {
         var state = DeviceState(deviceID: "sim-\(UUID().uuidString.prefix(8).lowercased())", platform: platform,
                                 signingKey: P256.Signing.PrivateKey().rawRepresentation,
                                 agreementKey: P256.KeyAgreement.PrivateKey().rawRepresentation,
-                                pinSalt: nil, pinHash: nil, pushToken: "push-\(UUID().uuidString.lowercased())", users: [])
+                                pinSalt: nil, pinHash: nil, pushToken: "push-\(UUID().uuidString.lowercased())", users: [],
+                                serverAgreementKey: nil)
         if let pin { state.setPIN(pin) }
         return state
     }

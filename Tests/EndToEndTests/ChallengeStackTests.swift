@@ -1,0 +1,77 @@
+import Foundation
+import SLSBus
+import SLSMessages
+import SLSTesting
+import Testing
+import ZeroMQ
+
+/// A login as it runs: the account arrives on the bus, the phone activates IB Key with enrollment,
+/// challenge verification learns the phone from enrollment's event, and a login by password then
+/// challenge/response completes with the phone's answer from sls-device.
+@Suite("challenge verification as a running service", .serialized)
+struct ChallengeStackTests {
+    @Test func testCHL01_CHL03_passwordThenChallengeResponseWithThePhoneSimulator() async throws {
+        let stack = try Stack()
+        defer { stack.stopAll() }
+        try stack.startEventBus()
+        try stack.startService("enrollment", port: stack.ports.enrollment)
+        try stack.startService("challenge-verification", port: stack.ports.challenge,
+                               extra: ["--argon2-memory-kib", "1024", "--argon2-passes", "1"])
+        #expect(try stack.waitUntilServing(["enrollment", "challenge-verification"]))
+        let context = ZMQContext()
+        let accounts = try EventPublisher(context: context, endpoint: stack.endpoint(stack.ports.publishers),
+                                          producer: "accounts", security: try stack.client("accounts", of: "event-bus"))
+        defer { accounts.close() }
+        let portal = try RPCClient(context: context, configuration: .init(
+            endpoint: stack.endpoint(stack.ports.challenge), caller: "portal",
+            security: try stack.client("portal", of: "challenge-verification")))
+        defer { portal.close() }
+
+        // The account reaches both services; the password is set through the portal.
+        var passwordSet = false
+        for _ in 0..<100 where !passwordSet {
+            try accounts.publish(AccountOpened(accountID: "C1", userName: "carol"))
+            try await Task.sleep(for: .milliseconds(50))
+            passwordSet = (try? await portal.call(ChallengeVerificationAPI.setPassword,
+                                                  SetPasswordRequest(userName: "carol", newPassword: "c4rol-pass"))) != nil
+        }
+        #expect(passwordSet)
+
+        // IB Key on a simulated iPhone.
+        let png = stack.dataDirectory.appendingPathComponent("carol.png").path
+        var started = try stack.slsctl(as: "portal", "start-activation", "carol", "--png", png)
+        for _ in 0..<50 where started.status != 0 {
+            usleep(50_000)
+            started = try stack.slsctl(as: "portal", "start-activation", "carol", "--png", png)
+        }
+        let phone = stack.dataDirectory.appendingPathComponent("carol-phone.json").path
+        let activated = try stack.device("activate", "--state", phone, "--qr", png, "--platform", "ios")
+        #expect(activated.status == 0, "\(activated.stderr)")
+
+        // The password step lists the phone once enrollment's event has arrived.
+        var login: LoginStarted?
+        for _ in 0..<100 where login?.factors.isEmpty != false {
+            login = try await portal.call(ChallengeVerificationAPI.beginLogin,
+                                          BeginLoginRequest(userName: "carol", password: "c4rol-pass", clientAddress: "127.0.0.1"))
+            if login?.factors.isEmpty != false { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let started2 = try #require(login)
+        let device = try #require(started2.factors.first)
+        let challenge = try await portal.call(ChallengeVerificationAPI.chooseFactor, ChooseFactorRequest(
+            loginID: started2.loginID, factor: device.factor, deviceID: device.deviceID))
+        let responded = try stack.device("respond", "--state", phone, "--challenge", challenge.challenge)
+        #expect(responded.status == 0, "\(responded.stderr)")
+        let response = responded.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(response.count == 8)
+        let verified = try await portal.call(ChallengeVerificationAPI.answerChallenge,
+                                             AnswerChallengeRequest(loginID: started2.loginID, response: response))
+        #expect(verified.userName == "carol")
+
+        // A wrong password and an unknown user look the same from outside.
+        let wrong = await #expect(throws: RPCError.self) {
+            _ = try await portal.call(ChallengeVerificationAPI.beginLogin,
+                                      BeginLoginRequest(userName: "carol", password: "wrong-pass1"))
+        }
+        #expect(wrong?.code == .unauthenticated)
+    }
+}
