@@ -211,4 +211,31 @@ struct ChallengeServiceTests {
                                                                         response: try harness.phoneResponse(login.challenge)))
         }
     }
+
+    @Test func testCHL03_androidAnswersCarryThePINTheServerNeverSeesInClear() async throws {
+        let harness = try LoginHarness()
+        try await harness.route(AccountOpened(accountID: "A-alice", userName: "alice"))
+        _ = try await harness.service.setPassword(SetPasswordRequest(userName: "alice", newPassword: "s3cret-pass"))
+        let sealed = try OCRAKeyAgreement.sealPINHash(pin: "2468", privateKey: harness.phoneKey,
+                                                      peerPublicKey: harness.serverKey.publicKey.x963Representation,
+                                                      deviceID: "phone-1")
+        #expect(!Data(sealed).contains(Data(OCRA.digest(.sha1, Array("2468".utf8)))))
+        try await harness.route(FactorActivated(userName: "alice", kind: .ibKey, deviceID: "phone-1", platform: .android,
+                                                deviceAgreementKey: harness.phoneKey.publicKey.x963Representation,
+                                                sealedPinHash: Data(sealed)))
+        func response(_ challenge: String, pin: String) throws -> String {
+            let key = try OCRAKeyAgreement.key(privateKey: harness.phoneKey,
+                                               peerPublicKey: harness.serverKey.publicKey.x963Representation, deviceID: "phone-1")
+            return try OCRA.response(suite: OCRASuite(OCRAKeyAgreement.suite(android: true)), key: key,
+                                     input: OCRAInput(question: challenge, pin: pin))
+        }
+        let first = try await harness.login()
+        let wrongPIN = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.answer(AnswerChallengeRequest(loginID: first.loginID,
+                                                                        response: try response(first.challenge, pin: "1357")))
+        }
+        #expect(wrongPIN?.code == .unauthenticated)
+        _ = try await harness.service.answer(AnswerChallengeRequest(loginID: first.loginID,
+                                                                    response: try response(first.challenge, pin: "2468")))
+    }
 }

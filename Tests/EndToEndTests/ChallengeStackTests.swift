@@ -67,6 +67,39 @@ struct ChallengeStackTests {
                                              AnswerChallengeRequest(loginID: started2.loginID, response: response))
         #expect(verified.userName == "carol")
 
+        // The same on Android, whose answers carry the PIN (CHL-03): the wrong PIN's answer is refused.
+        var davePassword = false
+        for _ in 0..<100 where !davePassword {
+            try accounts.publish(AccountOpened(accountID: "D1", userName: "dave"))
+            try await Task.sleep(for: .milliseconds(50))
+            davePassword = (try? await portal.call(ChallengeVerificationAPI.setPassword,
+                                                   SetPasswordRequest(userName: "dave", newPassword: "d4ve-pass"))) != nil
+        }
+        let davePNG = stack.dataDirectory.appendingPathComponent("dave.png").path
+        var daveStarted = try stack.slsctl(as: "portal", "start-activation", "dave", "--png", davePNG)
+        for _ in 0..<50 where daveStarted.status != 0 {
+            usleep(50_000)
+            daveStarted = try stack.slsctl(as: "portal", "start-activation", "dave", "--png", davePNG)
+        }
+        let android = stack.dataDirectory.appendingPathComponent("dave-phone.json").path
+        let daveActivated = try stack.device("activate", "--state", android, "--qr", davePNG, "--platform", "android",
+                                             "--pin", "7531")
+        #expect(daveActivated.status == 0, "\(daveActivated.stderr)")
+        var daveLogin: LoginStarted?
+        for _ in 0..<100 where daveLogin?.factors.isEmpty != false {
+            daveLogin = try await portal.call(ChallengeVerificationAPI.beginLogin,
+                                              BeginLoginRequest(userName: "dave", password: "d4ve-pass"))
+            if daveLogin?.factors.isEmpty != false { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let daveStart = try #require(daveLogin)
+        let daveChallenge = try await portal.call(ChallengeVerificationAPI.chooseFactor, ChooseFactorRequest(
+            loginID: daveStart.loginID, factor: .ibKeyChallenge, deviceID: try #require(daveStart.factors.first).deviceID))
+        let daveResponse = try stack.device("respond", "--state", android, "--challenge", daveChallenge.challenge, "--pin", "7531")
+        #expect(daveResponse.status == 0, "\(daveResponse.stderr)")
+        let daveVerified = try await portal.call(ChallengeVerificationAPI.answerChallenge, AnswerChallengeRequest(
+            loginID: daveStart.loginID, response: daveResponse.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(daveVerified.userName == "dave")
+
         // A wrong password and an unknown user look the same from outside.
         let wrong = await #expect(throws: RPCError.self) {
             _ = try await portal.call(ChallengeVerificationAPI.beginLogin,

@@ -132,7 +132,10 @@ struct EnrollmentStackTests {
         defer { stack.stopAll() }
         try stack.startEventBus()
         try stack.startService("enrollment", port: stack.ports.enrollment)
-        #expect(try stack.waitUntilServing(["enrollment"]))
+        // An Android activation seals the PIN's hash with challenge verification's key.
+        try stack.startService("challenge-verification", port: stack.ports.challenge,
+                               extra: ["--argon2-memory-kib", "1024", "--argon2-passes", "1"])
+        #expect(try stack.waitUntilServing(["enrollment", "challenge-verification"]))
         let context = ZMQContext()
         let accounts = try EventPublisher(context: context, endpoint: stack.endpoint(stack.ports.publishers),
                                           producer: "accounts", security: try stack.client("accounts", of: "event-bus"))

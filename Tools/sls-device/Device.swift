@@ -43,6 +43,18 @@ struct PhoneOptions: ParsableArguments {
     var challengeVerification = ProcessInfo.processInfo.environment["SLS_DEVICE_CHALLENGE"]
         ?? ServiceCatalog.challengeVerification.defaultEndpoint
 
+    /// challenge verification's key-agreement public key, fetched once and kept in the state.
+    func serverAgreementKey(_ state: inout DeviceState) async throws -> Data {
+        if let key = state.serverAgreementKey { return key }
+        let client = try challengeClient()
+        defer { client.close() }
+        let key = try await calling {
+            try await client.call(ChallengeVerificationAPI.getAgreementKey, AgreementKeyRequest()).publicKey
+        }
+        state.serverAgreementKey = key
+        return key
+    }
+
     func challengeClient() throws -> RPCClient {
         try RPCClient(context: ZMQContext(), configuration: .init(
             endpoint: challengeVerification, caller: "sls-device",
@@ -93,6 +105,13 @@ struct Activate: AsyncParsableCommand {
         guard ["android", "ios"].contains(platform) else { throw ValidationError("--platform is android or ios") }
         var state = try DeviceState.load(phone.state) ?? .new(platform: platform, pin: platform == "android" ? pin : nil)
         let string = try Scanner.string(qr: source.qr, typed: source.string)
+        // Android: the PIN's hash goes into its OCRA answers, sealed for challenge verification alone.
+        var sealedPIN = Data()
+        if state.platform == "android", let pin {
+            let serverKey = try await phone.serverAgreementKey(&state)
+            sealedPIN = Data(try OCRAKeyAgreement.sealPINHash(pin: pin, privateKey: try state.agreement,
+                                                              peerPublicKey: serverKey, deviceID: state.deviceID))
+        }
         let client = try phone.client()
         defer { client.close() }
         let result = try await calling {
@@ -100,7 +119,7 @@ struct Activate: AsyncParsableCommand {
                 activationString: string, platform: state.platform == "android" ? .android : .ios,
                 pin: state.platform == "android" ? (pin ?? "") : "", deviceID: state.deviceID,
                 devicePublicKey: try state.signing.publicKey.x963Representation, pushToken: state.pushToken,
-                deviceAgreementKey: try state.agreement.publicKey.x963Representation))
+                deviceAgreementKey: try state.agreement.publicKey.x963Representation, sealedPinHash: sealedPIN))
         }
         if state.platform == "android", let pin { state.setPIN(pin) }
         if !state.users.contains(result.userName) { state.users.append(result.userName) }
@@ -177,20 +196,15 @@ struct Respond: AsyncParsableCommand {
 
     func run() async throws {
         guard var state = try DeviceState.load(phone.state) else { throw DeviceError("no phone state at \(phone.state)") }
+        let android = state.platform == "android"
+        guard !android || pin != nil else { throw DeviceError("an Android phone answers with its PIN: pass --pin") }
         guard state.checks(pin: pin) else { throw DeviceError("wrong PIN") }
-        if state.serverAgreementKey == nil {
-            let client = try phone.challengeClient()
-            defer { client.close() }
-            state.serverAgreementKey = try await calling {
-                try await client.call(ChallengeVerificationAPI.getAgreementKey, AgreementKeyRequest()).publicKey
-            }
-            try state.save(phone.state)
-        }
-        let key = try OCRAKeyAgreement.key(privateKey: try state.agreement, peerPublicKey: state.serverAgreementKey!,
-                                           deviceID: state.deviceID)
+        let serverKey = try await phone.serverAgreementKey(&state)
+        try state.save(phone.state)
+        let key = try OCRAKeyAgreement.key(privateKey: try state.agreement, peerPublicKey: serverKey, deviceID: state.deviceID)
         do {
-            let suite = try OCRASuite(OCRAKeyAgreement.suite(android: false))
-            print(try OCRA.response(suite: suite, key: key, input: OCRAInput(question: challenge)))
+            let suite = try OCRASuite(OCRAKeyAgreement.suite(android: android))
+            print(try OCRA.response(suite: suite, key: key, input: OCRAInput(question: challenge, pin: android ? pin : nil)))
         } catch {
             throw DeviceError("\(error)")
         }

@@ -86,13 +86,16 @@ public struct OCRAInput: Sendable {
     public var question: String
     /// The PIN itself: the suite's `P` hash of it goes into the message.
     public var pin: String?
+    /// The suite's `P` hash of the PIN, when the PIN itself is not known (the server's side).
+    public var pinHash: [UInt8]?
     public var session: [UInt8]?
     /// Time steps since the Unix epoch (`T`).
     public var timeSteps: UInt64?
 
-    public init(question: String, counter: UInt64? = nil, pin: String? = nil, session: [UInt8]? = nil,
-                timeSteps: UInt64? = nil) {
+    public init(question: String, counter: UInt64? = nil, pin: String? = nil, pinHash: [UInt8]? = nil,
+                session: [UInt8]? = nil, timeSteps: UInt64? = nil) {
         self.question = question
+        self.pinHash = pinHash
         self.counter = counter
         self.pin = pin
         self.session = session
@@ -112,8 +115,13 @@ public enum OCRA {
         }
         message += try questionBytes(input.question, suite: suite)
         if let hash = suite.passwordHash {
-            guard let pin = input.pin else { throw .missingInput("PIN") }
-            message += digest(hash, Array(pin.utf8))
+            if let pin = input.pin {
+                message += digest(hash, Array(pin.utf8))
+            } else if let pinHash = input.pinHash, pinHash.count == digest(hash, []).count {
+                message += pinHash
+            } else {
+                throw .missingInput("PIN")
+            }
         }
         if let length = suite.sessionLength {
             guard let session = input.session, session.count == length else { throw .missingInput("session information") }
@@ -202,7 +210,8 @@ public enum OCRA {
         (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) }
     }
 
-    static func digest(_ hash: OCRASuite.Hash, _ bytes: [UInt8]) -> [UInt8] {
+    /// The suite's hash of `bytes` (the `P` input is this of the PIN).
+    public static func digest(_ hash: OCRASuite.Hash, _ bytes: [UInt8]) -> [UInt8] {
         switch hash {
         case .sha1: Array(Insecure.SHA1.hash(data: bytes))
         case .sha256: Array(SHA256.hash(data: bytes))

@@ -46,5 +46,11 @@ enum ChallengeStore {
                 t.column("hash", .blob).notNull()
             }
         }
+
+        migrator.registerMigration("challenge.v2") { db in
+            try db.alter(table: PhoneRow.databaseTableName) { t in
+                t.add(column: "sealed_pin_hash", .blob).notNull().defaults(to: Data())
+            }
+        }
     }
 }

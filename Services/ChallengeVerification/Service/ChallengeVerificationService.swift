@@ -79,7 +79,8 @@ public final class ChallengeVerificationService: Sendable {
             try await database.write { db in
                 try PhoneRow(userName: event.userName, deviceID: event.deviceID,
                              platform: event.platform == .android ? "android" : "ios",
-                             agreementKey: Array(event.deviceAgreementKey), active: true).save(db)
+                             agreementKey: Array(event.deviceAgreementKey), active: true,
+                             sealedPINHash: Array(event.sealedPinHash.prefix(256))).save(db)
             }
         }
         router.on(FactorDeactivated.self) { [self] event, _ in
@@ -241,11 +242,23 @@ public final class ChallengeVerificationService: Sendable {
                   phone.active else {
                 return .failure(RPCError.failedPrecondition("IB Key is no longer active on that phone", ruleID: "CHL-11"))
             }
-            let key = try OCRAKeyAgreement.key(privateKey: try agreementKey, peerPublicKey: Data(phone.agreementKey),
+            let privateKey = try agreementKey
+            let key = try OCRAKeyAgreement.key(privateKey: privateKey, peerPublicKey: Data(phone.agreementKey),
                                                deviceID: phone.deviceID)
-            // CHL-03: the PIN's part of the Android suite is not built yet; every phone answers QN06.
-            let suite = try OCRASuite(OCRAKeyAgreement.suite(android: false))
-            let right = try OCRA.verify(request.response, suite: suite, key: key, input: OCRAInput(question: login.challenge))
+            // CHL-03 Decided: Android's suite carries the PIN's hash (P), which the phone sealed for us.
+            let android = phone.platform == "android"
+            var input = OCRAInput(question: login.challenge)
+            if android {
+                guard !phone.sealedPINHash.isEmpty else {
+                    return .failure(RPCError.failedPrecondition(
+                        "this Android phone was activated without its sealed PIN hash: activate IB Key again", ruleID: "CHL-03"))
+                }
+                input.pinHash = try OCRAKeyAgreement.openPINHash(phone.sealedPINHash, privateKey: privateKey,
+                                                                 peerPublicKey: Data(phone.agreementKey),
+                                                                 deviceID: phone.deviceID)
+            }
+            let suite = try OCRASuite(OCRAKeyAgreement.suite(android: android))
+            let right = try OCRA.verify(request.response, suite: suite, key: key, input: input)
             if right {
                 counter.recordSuccess()
                 login.verifiedMs = at.unixMs

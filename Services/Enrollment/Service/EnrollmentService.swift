@@ -130,10 +130,14 @@ public final class EnrollmentService: Sendable {
             ?? DeviceKeys.agreementKeyProblem(request.deviceAgreementKey, field: "device_agreement_key") {
             throw RPCError.invalidArgument(problem)
         }
+        guard request.sealedPinHash.count <= 256 else {
+            throw RPCError.invalidArgument("sealed_pin_hash is at most 256 bytes; got \(request.sealedPinHash.count)")
+        }
         let pin = request.pin.isEmpty ? nil : request.pin
         let at = now()
         let device = NewFactor(deviceID: request.deviceID, platform: platform, publicKey: Array(request.devicePublicKey),
-                               agreementKey: Array(request.deviceAgreementKey), pushToken: request.pushToken)
+                               agreementKey: Array(request.deviceAgreementKey), pushToken: request.pushToken,
+                               sealedPINHash: Array(request.sealedPinHash))
         let outcome: Result<String, ActivationRefusal> = try await database.write { [settings] db in
             let (row, pending) = try Self.consume(code, at: at, db)
             let existing = try Self.activeIBKeys(of: row.userName, db)
@@ -186,7 +190,8 @@ public final class EnrollmentService: Sendable {
             try Self.insertIBKey(for: row.userName, NewFactor(deviceID: phone.deviceID, platform: platform,
                                                                publicKey: phone.devicePublicKey,
                                                                agreementKey: phone.deviceAgreementKey,
-                                                               pushToken: phone.pushToken), at: at, db)
+                                                               pushToken: phone.pushToken,
+                                                               sealedPINHash: phone.sealedPINHash), at: at, db)
             return .success(row.userName)
         }
         return try finish(outcome, deviceID: request.deviceID, at: at)
@@ -214,6 +219,7 @@ public final class EnrollmentService: Sendable {
         let publicKey: [UInt8]
         let agreementKey: [UInt8]
         let pushToken: String
+        let sealedPINHash: [UInt8]
     }
 
     private func parse(_ typed: String) throws -> ActivationCode {
@@ -250,12 +256,13 @@ public final class EnrollmentService: Sendable {
                                state: EnrollmentCore.FactorState.active.rawValue, sinceMs: at.unixMs,
                                deviceID: device.deviceID, platform: device.platform.rawValue,
                                devicePublicKey: device.publicKey, pushToken: device.pushToken,
-                               deviceAgreementKey: device.agreementKey)
+                               deviceAgreementKey: device.agreementKey, sealedPINHash: device.sealedPINHash)
         try factor.insert(db)
         try Outbox.append(FactorActivated(userName: userName, kind: .ibKey, deviceID: device.deviceID,
                                           platform: device.platform == .android ? .android : .ios,
                                           devicePublicKey: Data(device.publicKey), pushToken: device.pushToken,
-                                          activatedUnixMs: at.unixMs, deviceAgreementKey: Data(device.agreementKey)),
+                                          activatedUnixMs: at.unixMs, deviceAgreementKey: Data(device.agreementKey),
+                                          sealedPinHash: Data(device.sealedPINHash)),
                           in: db, nowUnixMs: at.unixMs)
     }
 

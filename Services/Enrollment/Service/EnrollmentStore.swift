@@ -54,5 +54,12 @@ enum EnrollmentStore {
                 t.add(column: "card_serial", .text).notNull().defaults(to: "")
             }
         }
+
+        migrator.registerMigration("enrollment.v4") { db in
+            // The Android PIN's hash, sealed by the phone for challenge verification (opaque here).
+            try db.alter(table: FactorRow.databaseTableName) { t in
+                t.add(column: "sealed_pin_hash", .blob).notNull().defaults(to: Data())
+            }
+        }
     }
 }

@@ -23,9 +23,12 @@ struct PhoneRow: Codable, FetchableRecord, PersistableRecord {
     var platform: String
     var agreementKey: [UInt8]
     var active: Bool
+    /// Android: the PIN's SHA-1 sealed by the phone for this service (opened only to answer).
+    var sealedPINHash: [UInt8] = []
 
     enum CodingKeys: String, CodingKey {
         case userName = "user_name", deviceID = "device_id", platform, agreementKey = "agreement_key", active
+        case sealedPINHash = "sealed_pin_hash"
     }
 }
 

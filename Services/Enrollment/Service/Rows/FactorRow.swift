@@ -20,11 +20,13 @@ struct FactorRow: Codable, FetchableRecord, MutablePersistableRecord {
     var deviceAgreementKey: [UInt8]
     /// DSC+: the card's serial.
     var cardSerial: String = ""
+    /// Android: the PIN's hash sealed for challenge verification (opaque to this service).
+    var sealedPINHash: [UInt8] = []
 
     enum CodingKeys: String, CodingKey {
         case id, userName = "user_name", kind, state, sinceMs = "since_ms", deviceID = "device_id", platform
         case devicePublicKey = "device_public_key", pushToken = "push_token", deviceAgreementKey = "device_agreement_key"
-        case cardSerial = "card_serial"
+        case cardSerial = "card_serial", sealedPINHash = "sealed_pin_hash"
     }
 
     mutating func didInsert(_ inserted: InsertionSuccess) {

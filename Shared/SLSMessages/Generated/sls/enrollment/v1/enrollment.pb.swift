@@ -717,8 +717,13 @@ public struct ActivateRequest: ProtoMessage {
     /// crosses the bus.
     public var deviceAgreementKey: Data
 
+    /// Android: the PIN's SHA-1 (the OCRA suite's P input), sealed by the phone for challenge
+    /// verification alone (ChaCha20-Poly1305 under a key from the same agreement). Enrollment only
+    /// passes it on.
+    public var sealedPinHash: Data
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(activationString: String = "", platform: DevicePlatform = .unspecified, pin: String = "", deviceID: String = "", devicePublicKey: Data = Data(), pushToken: String = "", deviceAgreementKey: Data = Data()) {
+    public init(activationString: String = "", platform: DevicePlatform = .unspecified, pin: String = "", deviceID: String = "", devicePublicKey: Data = Data(), pushToken: String = "", deviceAgreementKey: Data = Data(), sealedPinHash: Data = Data()) {
         self.activationString = activationString
         self.platform = platform
         self.pin = pin
@@ -726,6 +731,7 @@ public struct ActivateRequest: ProtoMessage {
         self.devicePublicKey = devicePublicKey
         self.pushToken = pushToken
         self.deviceAgreementKey = deviceAgreementKey
+        self.sealedPinHash = sealedPinHash
     }
 
     /// A message with every field at its proto3 default.
@@ -737,6 +743,7 @@ public struct ActivateRequest: ProtoMessage {
         self.devicePublicKey = Data()
         self.pushToken = ""
         self.deviceAgreementKey = Data()
+        self.sealedPinHash = Data()
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -755,6 +762,7 @@ public struct ActivateRequest: ProtoMessage {
         case devicePublicKey
         case pushToken
         case deviceAgreementKey
+        case sealedPinHash
     }
 
     public init(from decoder: any Decoder) throws {
@@ -766,6 +774,7 @@ public struct ActivateRequest: ProtoMessage {
         self.devicePublicKey = try container.decodeIfPresent(Data.self, forKey: .devicePublicKey) ?? Data()
         self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
         self.deviceAgreementKey = try container.decodeIfPresent(Data.self, forKey: .deviceAgreementKey) ?? Data()
+        self.sealedPinHash = try container.decodeIfPresent(Data.self, forKey: .sealedPinHash) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -777,6 +786,7 @@ public struct ActivateRequest: ProtoMessage {
         try container.encode(self.devicePublicKey, forKey: .devicePublicKey)
         try container.encode(self.pushToken, forKey: .pushToken)
         try container.encode(self.deviceAgreementKey, forKey: .deviceAgreementKey)
+        try container.encode(self.sealedPinHash, forKey: .sealedPinHash)
     }
 
     public static let schema = MessageSchema(
@@ -789,6 +799,7 @@ public struct ActivateRequest: ProtoMessage {
             FieldSchema(name: "device_public_key", number: 5, type: "bytes", label: "singular"),
             FieldSchema(name: "push_token", number: 6, type: "string", label: "singular"),
             FieldSchema(name: "device_agreement_key", number: 7, type: "bytes", label: "singular"),
+            FieldSchema(name: "sealed_pin_hash", number: 8, type: "bytes", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -802,6 +813,7 @@ public struct ActivateRequest: ProtoMessage {
         try validator.bytes(self.devicePublicKey.count, "device_public_key", in: path)
         try validator.text(self.pushToken, "push_token", in: path)
         try validator.bytes(self.deviceAgreementKey.count, "device_agreement_key", in: path)
+        try validator.bytes(self.sealedPinHash.count, "sealed_pin_hash", in: path)
     }
 
     /// A value with every field set, for the contract tests' round trips.
@@ -813,7 +825,8 @@ public struct ActivateRequest: ProtoMessage {
             deviceID: "device_id-0-é",
             devicePublicKey: Data([5, 0, 255, 0]),
             pushToken: "push_token-0-é",
-            deviceAgreementKey: Data([7, 0, 255, 0])
+            deviceAgreementKey: Data([7, 0, 255, 0]),
+            sealedPinHash: Data([8, 0, 255, 0])
         )
     }
 }
@@ -840,6 +853,7 @@ extension ActivateRequest: CBridged {
         c.pointee.device_public_key = arena.binary(self.devicePublicKey)
         c.pointee.push_token = arena.cString(self.pushToken)
         c.pointee.device_agreement_key = arena.binary(self.deviceAgreementKey)
+        c.pointee.sealed_pin_hash = arena.binary(self.sealedPinHash)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
@@ -850,6 +864,7 @@ extension ActivateRequest: CBridged {
         self.devicePublicKey = CArena.data(c.pointee.device_public_key)
         self.pushToken = CArena.string(c.pointee.push_token)
         self.deviceAgreementKey = CArena.data(c.pointee.device_agreement_key)
+        self.sealedPinHash = CArena.data(c.pointee.sealed_pin_hash)
     }
 }
 
@@ -1525,8 +1540,10 @@ public struct FactorActivated: ProtoMessage {
 
     public var deviceAgreementKey: Data
 
+    public var sealedPinHash: Data
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(userName: String = "", kind: FactorKind = .unspecified, deviceID: String = "", platform: DevicePlatform = .unspecified, devicePublicKey: Data = Data(), pushToken: String = "", activatedUnixMs: Int64 = 0, deviceAgreementKey: Data = Data()) {
+    public init(userName: String = "", kind: FactorKind = .unspecified, deviceID: String = "", platform: DevicePlatform = .unspecified, devicePublicKey: Data = Data(), pushToken: String = "", activatedUnixMs: Int64 = 0, deviceAgreementKey: Data = Data(), sealedPinHash: Data = Data()) {
         self.userName = userName
         self.kind = kind
         self.deviceID = deviceID
@@ -1535,6 +1552,7 @@ public struct FactorActivated: ProtoMessage {
         self.pushToken = pushToken
         self.activatedUnixMs = activatedUnixMs
         self.deviceAgreementKey = deviceAgreementKey
+        self.sealedPinHash = sealedPinHash
     }
 
     /// A message with every field at its proto3 default.
@@ -1547,6 +1565,7 @@ public struct FactorActivated: ProtoMessage {
         self.pushToken = ""
         self.activatedUnixMs = 0
         self.deviceAgreementKey = Data()
+        self.sealedPinHash = Data()
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -1566,6 +1585,7 @@ public struct FactorActivated: ProtoMessage {
         case pushToken
         case activatedUnixMs
         case deviceAgreementKey
+        case sealedPinHash
     }
 
     public init(from decoder: any Decoder) throws {
@@ -1578,6 +1598,7 @@ public struct FactorActivated: ProtoMessage {
         self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
         self.activatedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .activatedUnixMs) ?? 0
         self.deviceAgreementKey = try container.decodeIfPresent(Data.self, forKey: .deviceAgreementKey) ?? Data()
+        self.sealedPinHash = try container.decodeIfPresent(Data.self, forKey: .sealedPinHash) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -1590,6 +1611,7 @@ public struct FactorActivated: ProtoMessage {
         try container.encode(self.pushToken, forKey: .pushToken)
         try container.encode(self.activatedUnixMs, forKey: .activatedUnixMs)
         try container.encode(self.deviceAgreementKey, forKey: .deviceAgreementKey)
+        try container.encode(self.sealedPinHash, forKey: .sealedPinHash)
     }
 
     public static let schema = MessageSchema(
@@ -1603,6 +1625,7 @@ public struct FactorActivated: ProtoMessage {
             FieldSchema(name: "push_token", number: 6, type: "string", label: "singular"),
             FieldSchema(name: "activated_unix_ms", number: 7, type: "int64", label: "singular"),
             FieldSchema(name: "device_agreement_key", number: 8, type: "bytes", label: "singular"),
+            FieldSchema(name: "sealed_pin_hash", number: 9, type: "bytes", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -1616,6 +1639,7 @@ public struct FactorActivated: ProtoMessage {
         try validator.text(self.pushToken, "push_token", in: path)
         try validator.observedTime(Int64(truncatingIfNeeded: self.activatedUnixMs), "activated_unix_ms", in: path)
         try validator.bytes(self.deviceAgreementKey.count, "device_agreement_key", in: path)
+        try validator.bytes(self.sealedPinHash.count, "sealed_pin_hash", in: path)
     }
 
     /// A value with every field set, for the contract tests' round trips.
@@ -1628,7 +1652,8 @@ public struct FactorActivated: ProtoMessage {
             devicePublicKey: Data([5, 0, 255, 0]),
             pushToken: "push_token-0-é",
             activatedUnixMs: -7000,
-            deviceAgreementKey: Data([8, 0, 255, 0])
+            deviceAgreementKey: Data([8, 0, 255, 0]),
+            sealedPinHash: Data([9, 0, 255, 0])
         )
     }
 }
@@ -1656,6 +1681,7 @@ extension FactorActivated: CBridged {
         c.pointee.push_token = arena.cString(self.pushToken)
         c.pointee.activated_unix_ms = self.activatedUnixMs
         c.pointee.device_agreement_key = arena.binary(self.deviceAgreementKey)
+        c.pointee.sealed_pin_hash = arena.binary(self.sealedPinHash)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
@@ -1667,6 +1693,7 @@ extension FactorActivated: CBridged {
         self.pushToken = CArena.string(c.pointee.push_token)
         self.activatedUnixMs = c.pointee.activated_unix_ms
         self.deviceAgreementKey = CArena.data(c.pointee.device_agreement_key)
+        self.sealedPinHash = CArena.data(c.pointee.sealed_pin_hash)
     }
 }
 

@@ -206,10 +206,16 @@ struct  Sls__Enrollment__V1__ActivateRequest
    * crosses the bus.
    */
   ProtobufCBinaryData device_agreement_key;
+  /*
+   * Android: the PIN's SHA-1 (the OCRA suite's P input), sealed by the phone for challenge
+   * verification alone (ChaCha20-Poly1305 under a key from the same agreement). Enrollment only
+   * passes it on.
+   */
+  ProtobufCBinaryData sealed_pin_hash;
 };
 #define SLS__ENROLLMENT__V1__ACTIVATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__activate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, {0,NULL} }
+    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL} }
 
 
 /*
@@ -321,10 +327,11 @@ struct  Sls__Enrollment__V1__FactorActivated
   char *push_token;
   int64_t activated_unix_ms;
   ProtobufCBinaryData device_agreement_key;
+  ProtobufCBinaryData sealed_pin_hash;
 };
 #define SLS__ENROLLMENT__V1__FACTOR_ACTIVATED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__factor_activated__descriptor) \
-    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, {0,NULL}, (char *)protobuf_c_empty_string, 0, {0,NULL} }
+    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, {0,NULL}, (char *)protobuf_c_empty_string, 0, {0,NULL}, {0,NULL} }
 
 
 struct  Sls__Enrollment__V1__FactorDeactivated

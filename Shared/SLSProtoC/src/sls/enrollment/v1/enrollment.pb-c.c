@@ -1092,7 +1092,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__activation_ticket__descrip
   (ProtobufCMessageInit) sls__enrollment__v1__activation_ticket__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__enrollment__v1__activate_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor sls__enrollment__v1__activate_request__field_descriptors[8] =
 {
   {
     "activation_string",
@@ -1178,6 +1178,18 @@ static const ProtobufCFieldDescriptor sls__enrollment__v1__activate_request__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sealed_pin_hash",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ActivateRequest, sealed_pin_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__enrollment__v1__activate_request__field_indices_by_name[] = {
   0,   /* field[0] = activation_string */
@@ -1187,11 +1199,12 @@ static const unsigned sls__enrollment__v1__activate_request__field_indices_by_na
   2,   /* field[2] = pin */
   1,   /* field[1] = platform */
   5,   /* field[5] = push_token */
+  7,   /* field[7] = sealed_pin_hash */
 };
 static const ProtobufCIntRange sls__enrollment__v1__activate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor sls__enrollment__v1__activate_request__descriptor =
 {
@@ -1201,7 +1214,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__activate_request__descript
   "Sls__Enrollment__V1__ActivateRequest",
   "sls.enrollment.v1",
   sizeof(Sls__Enrollment__V1__ActivateRequest),
-  7,
+  8,
   sls__enrollment__v1__activate_request__field_descriptors,
   sls__enrollment__v1__activate_request__field_indices_by_name,
   1,  sls__enrollment__v1__activate_request__number_ranges,
@@ -1552,7 +1565,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__recommendation__descriptor
   (ProtobufCMessageInit) sls__enrollment__v1__recommendation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_activated__field_descriptors[8] =
+static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_activated__field_descriptors[9] =
 {
   {
     "user_name",
@@ -1650,6 +1663,18 @@ static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_activated__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sealed_pin_hash",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorActivated, sealed_pin_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__enrollment__v1__factor_activated__field_indices_by_name[] = {
   6,   /* field[6] = activated_unix_ms */
@@ -1659,12 +1684,13 @@ static const unsigned sls__enrollment__v1__factor_activated__field_indices_by_na
   1,   /* field[1] = kind */
   3,   /* field[3] = platform */
   5,   /* field[5] = push_token */
+  8,   /* field[8] = sealed_pin_hash */
   0,   /* field[0] = user_name */
 };
 static const ProtobufCIntRange sls__enrollment__v1__factor_activated__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor sls__enrollment__v1__factor_activated__descriptor =
 {
@@ -1674,7 +1700,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__factor_activated__descript
   "Sls__Enrollment__V1__FactorActivated",
   "sls.enrollment.v1",
   sizeof(Sls__Enrollment__V1__FactorActivated),
-  8,
+  9,
   sls__enrollment__v1__factor_activated__field_descriptors,
   sls__enrollment__v1__factor_activated__field_indices_by_name,
   1,  sls__enrollment__v1__factor_activated__number_ranges,
