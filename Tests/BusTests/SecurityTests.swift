@@ -181,6 +181,12 @@ struct KeyAndPolicyFileTests {
         #expect(policy.mayPublish("challenge-verification", topic: "sls.challenge.v1.FactorLocked"))
         #expect(!policy.mayPublish("enrollment", topic: "sls.challenge.v1.FactorLocked"))
         #expect(policy.mayRead("challenge-verification", topic: "sls.enrollment.v1.FactorActivated"))
+        // SMS codes are for the SMS gateway alone.
+        #expect(policy.mayRead("sms-gateway", topic: "sls.challenge.v1.SmsCodeRequested"))
+        for reader in ["operations", "portal", "challenge-verification", "enrollment", "accounts"] {
+            #expect(!policy.mayRead(reader, topic: "sls.challenge.v1.SmsCodeRequested"), "\(reader)")
+            #expect(!policy.maySubscribe(reader, prefix: "sls.challenge.v1."), "\(reader)")
+        }
         #expect(!policy.maySubscribe("portal", prefix: ""))
         #expect(!policy.maySubscribe("portal", prefix: "sls.accounts.v1."))
         #expect(policy.maySubscribe("crypto-rules", prefix: "sls.accounts.v1."))

@@ -59,6 +59,14 @@ final class LoginHarness: @unchecked Sendable {
                                                                   deviceID: started.factors.first?.deviceID ?? ""))
     }
 
+    /// The codes sent so far, as the SMS gateway would receive them.
+    func sentCodes() throws -> [SmsCodeRequested] {
+        try storage.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT payload FROM outbox WHERE type = ? ORDER BY id",
+                             arguments: [SmsCodeRequested.protoName]).map { try SmsCodeRequested(serializedBytes: [UInt8]($0["payload"] as Data)) }
+        }
+    }
+
     func auditOutcomes() throws -> [String] {
         try storage.pool.read { db in try String.fetchAll(db, sql: "SELECT outcome FROM audit ORDER BY id") }
     }
@@ -237,5 +245,77 @@ struct ChallengeServiceTests {
         #expect(wrongPIN?.code == .unauthenticated)
         _ = try await harness.service.answer(AnswerChallengeRequest(loginID: first.loginID,
                                                                     response: try response(first.challenge, pin: "2468")))
+    }
+
+    @Test func testCHL06_CHL13_ACC03_smsAndVoiceCodesGoOnlyToAVerifiedNumberAndTheLatestCounts() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        // An unverified number receives nothing, and no code factor is offered.
+        try await harness.route(MobileNumberUpdated(accountID: "A-alice", mobileNumber: "+85291234567", verified: false))
+        let unverified = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        #expect(unverified.factors.map(\.factor) == [.ibKeyChallenge])
+        let refused = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: unverified.loginID, factor: .smsCode))
+        }
+        #expect(refused?.ruleID == "ACC-03")
+
+        try await harness.route(MobileNumberUpdated(accountID: "A-alice", mobileNumber: "+85291234567", verified: true))
+        let login = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        #expect(login.factors.map(\.factor) == [.ibKeyChallenge, .smsCode, .voiceCode])
+        let sent = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: login.loginID, factor: .smsCode))
+        #expect(sent.challenge.isEmpty)
+        #expect(sent.sentTo == "********4567")
+        // CHL-06: a new code by voice; the first stops working.
+        _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: login.loginID, factor: .voiceCode))
+        let codes = try harness.sentCodes()
+        #expect(codes.count == 2 && codes[1].voice && codes[0].mobileNumber == "+85291234567")
+        // Only the code, never anything of it, is in the login row.
+        let stored = try await harness.storage.pool.read { db in
+            String(describing: try Row.fetchOne(db, sql: "SELECT * FROM login WHERE login_id = ?", arguments: [login.loginID]))
+        }
+        #expect(stored.contains(codes[1].code) == false)
+        if codes[0].code != codes[1].code {
+            let old = await #expect(throws: RPCError.self) {
+                _ = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID, response: codes[0].code))
+            }
+            #expect(old?.code == .unauthenticated)
+        }
+        let verified = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID, response: codes[1].code))
+        #expect(verified.factor == .voiceCode)
+    }
+
+    @Test func testCHL06_CHL08_resendsAreLimitedAndCodesLiveFiveMinutes() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        try await harness.route(MobileNumberUpdated(accountID: "A-alice", mobileNumber: "+85291234567", verified: true))
+        let login = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        for _ in 0..<3 { _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: login.loginID, factor: .smsCode)) }
+        let fourth = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: login.loginID, factor: .smsCode))
+        }
+        #expect(fourth?.code == .resourceExhausted)
+        #expect(fourth?.ruleID == "CHL-06")
+        // Per user and hour: 10 codes across logins.
+        for _ in 0..<7 {
+            let next = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+            _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: next.loginID, factor: .smsCode))
+        }
+        let hourly = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        let eleventh = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: hourly.loginID, factor: .smsCode))
+        }
+        #expect(eleventh?.message.contains("an hour") == true)
+        harness.clock.advance(3601)
+        let fresh = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: fresh.loginID, factor: .smsCode))
+        harness.clock.advance(299)
+        _ = try await harness.service.answer(AnswerChallengeRequest(loginID: fresh.loginID, response: try harness.sentCodes().last!.code))
+        let late = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: late.loginID, factor: .smsCode))
+        harness.clock.advance(300)
+        let expired = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.answer(AnswerChallengeRequest(loginID: late.loginID, response: try harness.sentCodes().last!.code))
+        }
+        #expect(expired?.message.contains("expired") == true)
     }
 }

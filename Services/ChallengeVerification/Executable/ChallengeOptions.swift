@@ -22,6 +22,11 @@ struct ChallengeOptions: ParsableArguments {
         static let permanentLockAfter = Setting(flag: "permanent-lock-after", variable: "SLS_CHALLENGE_PERMANENT_LOCK_AFTER",
                                                 default: 0, range: 0...1000,
                                                 summary: "Temporary locks in a row after which a lock is permanent; 0: never.")
+        static let maxCodesPerLogin = Setting(flag: "max-codes-per-login", variable: "SLS_CHALLENGE_MAX_CODES_PER_LOGIN",
+                                              default: 3, range: 1...100, summary: "SMS and voice codes sent for one login, CHL-06.")
+        static let maxCodesPerUserPerHour = Setting(
+            flag: "max-codes-per-user-per-hour", variable: "SLS_CHALLENGE_MAX_CODES_PER_USER_PER_HOUR", default: 10,
+            range: 1...10_000, summary: "SMS and voice codes sent to one user per hour, CHL-06.")
         static let agreementKeyFile = Setting(flag: "agreement-key-file", variable: "SLS_CHALLENGE_AGREEMENT_KEY_FILE",
                                               default: "",
                                               summary: "This service's P-256 key-agreement key (phones derive their OCRA key with it); empty: <data-dir>/agreement.key, made on first start.")
@@ -35,6 +40,9 @@ struct ChallengeOptions: ParsableArguments {
     @Option(name: .customLong(S.lockAfterFailures.flag), help: S.lockAfterFailures.help) var lockAfterFailures = S.lockAfterFailures.initial
     @Option(name: .customLong(S.lockMinutes.flag), help: S.lockMinutes.help) var lockMinutes = S.lockMinutes.initial
     @Option(name: .customLong(S.permanentLockAfter.flag), help: S.permanentLockAfter.help) var permanentLockAfter = S.permanentLockAfter.initial
+    @Option(name: .customLong(S.maxCodesPerLogin.flag), help: S.maxCodesPerLogin.help) var maxCodesPerLogin = S.maxCodesPerLogin.initial
+    @Option(name: .customLong(S.maxCodesPerUserPerHour.flag), help: S.maxCodesPerUserPerHour.help)
+    var maxCodesPerUserPerHour = S.maxCodesPerUserPerHour.initial
     @Option(name: .customLong(S.agreementKeyFile.flag), help: S.agreementKeyFile.help) var agreementKeyFile = S.agreementKeyFile.initial
 
     func settings() throws -> ChallengeVerificationService.Settings {
@@ -45,6 +53,8 @@ struct ChallengeOptions: ParsableArguments {
         try S.lockAfterFailures.check(lockAfterFailures)
         try S.lockMinutes.check(lockMinutes)
         try S.permanentLockAfter.check(permanentLockAfter)
+        try S.maxCodesPerLogin.check(maxCodesPerLogin)
+        try S.maxCodesPerUserPerHour.check(maxCodesPerUserPerHour)
         var settings = ChallengeVerificationService.Settings()
         settings.hasher = PasswordHasher(passes: argon2Passes, memoryBytes: argon2MemoryKiB * 1024)
         settings.hashingWidth = hashingWidth
@@ -52,6 +62,8 @@ struct ChallengeOptions: ParsableArguments {
         settings.lockout.maxFailures = lockAfterFailures
         settings.lockout.lockDuration = lockMinutes * 60
         settings.lockout.permanentAfterLocks = permanentLockAfter
+        settings.maxSendsPerLogin = maxCodesPerLogin
+        settings.maxSendsPerUserPerHour = maxCodesPerUserPerHour
         return settings
     }
 }

@@ -17,8 +17,8 @@ struct ChallengeVerificationCommand: AsyncParsableCommand {
         commandName: "sls-challenge-verification",
         abstract: "Login by password then one second factor (CHL-01..CHL-11, ACC-01, ACC-02, ACC-04).",
         discussion: """
-            Built: passwords (Argon2id), IP restrictions, and login by IB Key challenge/response (OCRA) with \
-            lockout and an audit chain. Not built yet: push, SMS and voice codes, DSC+, step-up, password reset.
+            Built: passwords (Argon2id), IP restrictions, and login by IB Key challenge/response (OCRA) or by \
+            SMS and voice codes, with lockout and an audit chain. Not built yet: push, DSC+, step-up, password reset.
             """)
 
     @OptionGroup var options: ServiceOptions<ChallengeVerificationDefaults>

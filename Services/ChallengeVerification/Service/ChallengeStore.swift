@@ -52,5 +52,24 @@ enum ChallengeStore {
                 t.add(column: "sealed_pin_hash", .blob).notNull().defaults(to: Data())
             }
         }
+
+        migrator.registerMigration("challenge.v3") { db in
+            // CHL-06: SMS and voice codes.
+            try db.alter(table: CVUserRow.databaseTableName) { t in
+                t.add(column: "account_id", .text).notNull().defaults(to: "")
+                t.add(column: "mobile_number", .text).notNull().defaults(to: "")
+                t.add(column: "mobile_verified", .boolean).notNull().defaults(to: false)
+            }
+            try db.alter(table: LoginRow.databaseTableName) { t in
+                t.add(column: "factor", .text).notNull().defaults(to: "")
+                t.add(column: "code_hash", .blob).notNull().defaults(to: Data())
+                t.add(column: "sends", .integer).notNull().defaults(to: 0)
+            }
+            try db.create(table: CodeSendRow.databaseTableName) { t in
+                t.column("user_name", .text).notNull()
+                t.column("sent_ms", .integer).notNull()
+            }
+            try db.create(index: "code_send_user", on: CodeSendRow.databaseTableName, columns: ["user_name", "sent_ms"])
+        }
     }
 }

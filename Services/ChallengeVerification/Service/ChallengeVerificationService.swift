@@ -21,6 +21,10 @@ public final class ChallengeVerificationService: Sendable {
         public var loginLifetime: TimeInterval = 300
         /// Password hashes computed at once (the cores).
         public var hashingWidth = 2
+        /// CHL-06: codes sent for one login at most (the first and its resends).
+        public var maxSendsPerLogin = 3
+        /// CHL-06: codes sent to one user per hour at most.
+        public var maxSendsPerUserPerHour = 10
         public init() {}
     }
 
@@ -71,7 +75,17 @@ public final class ChallengeVerificationService: Sendable {
             guard !event.userName.isEmpty else { throw RPCError.invalidArgument("user_name is empty") }
             try await database.write { db in
                 guard try CVUserRow.fetchOne(db, key: event.userName) == nil else { return }
-                try CVUserRow(userName: event.userName, passwordHash: nil, ipRestricted: false, ipAllowed: "").insert(db)
+                try CVUserRow(userName: event.userName, passwordHash: nil, ipRestricted: false, ipAllowed: "",
+                              accountID: event.accountID).insert(db)
+            }
+        }
+        // ACC-03: codes go only to a verified number.
+        router.on(MobileNumberUpdated.self) { [self] event, _ in
+            try await database.write { db in
+                guard var user = try CVUserRow.filter(Column("account_id") == event.accountID).fetchOne(db) else { return }
+                user.mobileNumber = event.mobileNumber
+                user.mobileVerified = event.verified
+                try user.update(db)
             }
         }
         router.on(FactorActivated.self) { [self] event, _ in
@@ -182,14 +196,20 @@ public final class ChallengeVerificationService: Sendable {
                                  ruleID: "", db)
             return try PhoneRow.filter(Column("user_name") == userName && Column("active") == true).fetchAll(db)
         }
-        return LoginStarted(loginID: loginID, factors: phones.map { FactorChoice(factor: .ibKeyChallenge, deviceID: $0.deviceID) },
+        // IB Key first (preferred), then SMS and voice when the number is verified (ACC-03, CHL-13).
+        var factors = phones.map { FactorChoice(factor: .ibKeyChallenge, deviceID: $0.deviceID) }
+        if user.mobileVerified && !user.mobileNumber.isEmpty {
+            factors += [FactorChoice(factor: .smsCode), FactorChoice(factor: .voiceCode)]
+        }
+        return LoginStarted(loginID: loginID, factors: factors,
                             expiresUnixMs: at.addingTimeInterval(settings.loginLifetime).unixMs)
     }
 
     /// CHL-11: only the chosen factor is used. Built: IB Key challenge/response (CHL-03).
     func chooseFactor(_ request: ChooseFactorRequest) async throws -> ChallengeIssued {
+        if request.factor == .smsCode || request.factor == .voiceCode { return try await sendCode(request) }
         guard request.factor == .ibKeyChallenge else {
-            throw RPCError(.unimplemented, "\(request.factor) is not built yet; choose IB_KEY_CHALLENGE")
+            throw RPCError(.unimplemented, "\(request.factor) is not built yet; choose IB_KEY_CHALLENGE, SMS_CODE or VOICE_CODE")
         }
         let at = now()
         let challenge = ChallengeRules.numericCode(digits: 6)
@@ -210,6 +230,8 @@ public final class ChallengeVerificationService: Sendable {
             login.deviceID = request.deviceID
             login.challenge = challenge
             login.challengeIssuedMs = at.unixMs
+            login.factor = "ibKey"
+            login.codeHash = []
             try login.update(db)
         }
         return ChallengeIssued(loginID: request.loginID, challenge: challenge,
@@ -218,9 +240,12 @@ public final class ChallengeVerificationService: Sendable {
 
     /// CHL-03, CHL-08, CHL-09: the response, checked once, in constant time, with the lockout.
     func answer(_ request: AnswerChallengeRequest) async throws -> LoginVerified {
-        guard request.response.utf8.count == 8, request.response.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
-            throw RPCError.invalidArgument("response is the 8 digits the phone shows", ruleID: "CHL-03")
+        guard [6, 8].contains(request.response.utf8.count), request.response.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+            throw RPCError.invalidArgument("response is the 8 digits the phone or card shows, or the 6-digit code",
+                                           ruleID: "CHL-03")
         }
+        let factor = try await database.read { db in try LoginRow.fetchOne(db, key: request.loginID)?.factor }
+        if factor == "sms" || factor == "voice" { return try await answerCode(request) }
         let at = now()
         let outcome: Result<String, RPCError> = try await database.write { [self] db in
             guard var login = try LoginRow.fetchOne(db, key: request.loginID), let issued = login.challengeIssuedMs else {
@@ -288,6 +313,119 @@ public final class ChallengeVerificationService: Sendable {
         case .success(let userName): return LoginVerified(userName: userName, factor: .ibKeyChallenge, verifiedUnixMs: at.unixMs)
         case .failure(let error): throw error
         }
+    }
+
+    // MARK: - SMS and voice codes (CHL-06, CHL-13)
+
+    /// Sends a fresh code (the previous one of this login stops working), within the resend limits.
+    func sendCode(_ request: ChooseFactorRequest) async throws -> ChallengeIssued {
+        let voice = request.factor == .voiceCode
+        let at = now()
+        let code = ChallengeRules.numericCode(digits: 6)
+        let expires = at.addingTimeInterval(settings.challenges.codeLifetime)
+        let sentTo = try await database.write { [settings] db -> String in
+            guard var login = try LoginRow.fetchOne(db, key: request.loginID), login.verifiedMs == nil,
+                  at.timeIntervalSince(Date(unixMs: login.startedMs)) < settings.loginLifetime else {
+                throw RPCError(.notFound, "no login \(request.loginID.prefix(64)) waiting for a factor: start again",
+                               ruleID: "CHL-08")
+            }
+            guard let user = try CVUserRow.fetchOne(db, key: login.userName), user.mobileVerified,
+                  !user.mobileNumber.isEmpty else {
+                throw RPCError.failedPrecondition("codes go only to a verified mobile number, and this user has none",
+                                                  ruleID: "ACC-03")
+            }
+            if try Self.counter(login.userName, "sms", db).isLocked(at: at) {
+                throw RPCError.failedPrecondition("codes are locked after too many wrong ones; try again later",
+                                                  ruleID: "CHL-09")
+            }
+            guard login.sends < settings.maxSendsPerLogin else {
+                throw RPCError(.resourceExhausted, "at most \(settings.maxSendsPerLogin) codes for one login: start "
+                               + "the login again", ruleID: "CHL-06")
+            }
+            let hourAgo = at.addingTimeInterval(-3600).unixMs
+            let recent = try CodeSendRow.filter(Column("user_name") == login.userName && Column("sent_ms") > hourAgo)
+                .fetchCount(db)
+            guard recent < settings.maxSendsPerUserPerHour else {
+                throw RPCError(.resourceExhausted, "at most \(settings.maxSendsPerUserPerHour) codes an hour for one "
+                               + "user: try again later", ruleID: "CHL-06")
+            }
+            login.factor = voice ? "voice" : "sms"
+            login.codeHash = Self.codeHash(loginID: login.loginID, code: code)
+            login.challengeIssuedMs = at.unixMs
+            login.challenge = ""
+            login.sends += 1
+            try login.update(db)
+            try CodeSendRow(userName: login.userName, sentMs: at.unixMs).insert(db)
+            try Outbox.append(SmsCodeRequested(loginID: login.loginID, userName: login.userName,
+                                               mobileNumber: user.mobileNumber, code: code, voice: voice,
+                                               expiresUnixMs: expires.unixMs), in: db, nowUnixMs: at.unixMs)
+            return Self.masked(user.mobileNumber)
+        }
+        outbox.notify()
+        return ChallengeIssued(loginID: request.loginID, expiresUnixMs: expires.unixMs, sentTo: sentTo)
+    }
+
+    /// The code of an SMS or voice login: once, within 5 minutes, in constant time, with the lockout.
+    func answerCode(_ request: AnswerChallengeRequest) async throws -> LoginVerified {
+        let at = now()
+        let outcome: Result<(String, LoginFactor), RPCError> = try await database.write { [settings] db in
+            guard var login = try LoginRow.fetchOne(db, key: request.loginID), let issued = login.challengeIssuedMs else {
+                throw RPCError(.notFound, "no code for login \(request.loginID.prefix(64))", ruleID: "CHL-08")
+            }
+            let factor: LoginFactor = login.factor == "voice" ? .voiceCode : .smsCode
+            var pending = PendingChallenge(loginID: login.loginID, kind: login.factor == "voice" ? .voice : .sms,
+                                           issuedAt: Date(unixMs: issued))
+            pending.answeredAt = login.verifiedMs.map(Date.init(unixMs:))
+            if let refusal = ChallengeRules.refusal(pending, loginID: request.loginID, now: at, settings: settings.challenges) {
+                try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: login.factor,
+                                     outcome: refusal == .expired ? "expired" : "refused", ruleID: refusal.ruleID, db)
+                return .failure(RPCError.failedPrecondition(refusal.description, ruleID: refusal.ruleID))
+            }
+            var counter = try Self.counter(login.userName, "sms", db)
+            guard !counter.isLocked(at: at) else {
+                return .failure(RPCError.failedPrecondition("codes are locked after too many wrong ones", ruleID: "CHL-09"))
+            }
+            let given = Self.codeHash(loginID: login.loginID, code: request.response)
+            var difference: UInt8 = given.count == login.codeHash.count ? 0 : 1
+            for (a, b) in zip(given, login.codeHash) { difference |= a ^ b }
+            if difference == 0 {
+                counter.recordSuccess()
+                login.verifiedMs = at.unixMs
+                try login.update(db)
+                try Self.save(counter, login.userName, "sms", db)
+                try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: login.factor,
+                                     outcome: "verified", ruleID: "", db)
+                try Outbox.append(LoginDecided(userName: login.userName, clientAddress: login.clientAddress, factor: factor,
+                                               outcome: "verified", decidedUnixMs: at.unixMs), in: db, nowUnixMs: at.unixMs)
+                return .success((login.userName, factor))
+            }
+            let locked = counter.recordFailure(at: at, policy: settings.lockout)
+            try Self.save(counter, login.userName, "sms", db)
+            try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: login.factor,
+                                 outcome: locked ? "locked" : "refused", ruleID: "CHL-09", db)
+            if locked {
+                try Outbox.append(FactorLocked(userName: login.userName, factor: factor,
+                                               lockedUntilUnixMs: (counter.lockedUntil ?? at).unixMs,
+                                               permanent: counter.lockedForGood), in: db, nowUnixMs: at.unixMs)
+            }
+            return .failure(RPCError(.unauthenticated, locked ? "wrong code: codes are now locked for a while" : "wrong code",
+                                     ruleID: locked ? "CHL-09" : "CHL-06"))
+        }
+        outbox.notify()
+        switch outcome {
+        case .success(let (userName, factor)): return LoginVerified(userName: userName, factor: factor, verifiedUnixMs: at.unixMs)
+        case .failure(let error): throw error
+        }
+    }
+
+    static func codeHash(loginID: String, code: String) -> [UInt8] {
+        Array(SHA256.hash(data: Data("\(loginID):\(code)".utf8)))
+    }
+
+    /// "+852 ****4567": enough for the user to recognise the number, not to read it.
+    static func masked(_ number: String) -> String {
+        guard number.count > 4 else { return "****" }
+        return String(repeating: "*", count: min(8, number.count - 4)) + number.suffix(4)
     }
 
     // MARK: - Helpers

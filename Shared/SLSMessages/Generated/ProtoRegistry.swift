@@ -24,6 +24,7 @@ public enum ProtoRegistry {
         AgreementKeyRequest.self,
         AgreementKey.self,
         FactorLocked.self,
+        SmsCodeRequested.self,
         LoginDecided.self,
         OrderRequest.self,
         CheckOrderReply.self,

@@ -9,9 +9,14 @@ struct CVUserRow: Codable, FetchableRecord, PersistableRecord {
     var ipRestricted: Bool
     /// The allowed addresses and ranges, one per line.
     var ipAllowed: String
+    var accountID: String = ""
+    /// Where SMS and voice codes go (CHL-06), once verified (ACC-03).
+    var mobileNumber: String = ""
+    var mobileVerified: Bool = false
 
     enum CodingKeys: String, CodingKey {
         case userName = "user_name", passwordHash = "password_hash", ipRestricted = "ip_restricted", ipAllowed = "ip_allowed"
+        case accountID = "account_id", mobileNumber = "mobile_number", mobileVerified = "mobile_verified"
     }
 }
 
@@ -43,10 +48,17 @@ struct LoginRow: Codable, FetchableRecord, PersistableRecord {
     var challenge: String
     var challengeIssuedMs: Int64?
     var verifiedMs: Int64?
+    /// The chosen factor: `ibKey`, `sms` or `voice` (CHL-11: only that one is used).
+    var factor: String = ""
+    /// SMS and voice: SHA-256 of the login id and the code (the code itself is not kept).
+    var codeHash: [UInt8] = []
+    /// SMS and voice codes sent for this login (CHL-06's resend limit).
+    var sends: Int = 0
 
     enum CodingKeys: String, CodingKey {
         case loginID = "login_id", userName = "user_name", clientAddress = "client_address", startedMs = "started_ms"
         case deviceID = "device_id", challenge, challengeIssuedMs = "challenge_issued_ms", verifiedMs = "verified_ms"
+        case factor, codeHash = "code_hash", sends
     }
 }
 
@@ -80,4 +92,15 @@ struct AuditRow: Codable, FetchableRecord, MutablePersistableRecord {
     }
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// One row of `code_send`: an SMS or voice code sent, for the per-user hourly limit (CHL-06).
+struct CodeSendRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "code_send"
+    var userName: String
+    var sentMs: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case userName = "user_name", sentMs = "sent_ms"
+    }
 }

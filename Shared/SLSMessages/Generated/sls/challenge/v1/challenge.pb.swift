@@ -19,14 +19,17 @@ public enum LoginFactor: ProtoEnum {
     case ibKeyChallenge
     case ibKeyPush
     case dscPlusCard
+    /// A 6-digit code by SMS to the verified mobile number (CHL-06).
     case smsCode
+    /// The same kind of code read out by a voice call-back (CHL-06, CHL-13).
+    case voiceCode
     /// A value this build does not know, with its number.
     case unrecognized(Int32)
 
     public static let protoName = "sls.challenge.v1.LoginFactor"
 
     /// Every value declared in the proto file, in declaration order.
-    public static let knownCases: [LoginFactor] = [.unspecified, .ibKeyChallenge, .ibKeyPush, .dscPlusCard, .smsCode]
+    public static let knownCases: [LoginFactor] = [.unspecified, .ibKeyChallenge, .ibKeyPush, .dscPlusCard, .smsCode, .voiceCode]
 
     public var protoNumber: Int32 {
         switch self {
@@ -35,6 +38,7 @@ public enum LoginFactor: ProtoEnum {
         case .ibKeyPush: 2
         case .dscPlusCard: 3
         case .smsCode: 4
+        case .voiceCode: 5
         case .unrecognized(let number): number
         }
     }
@@ -46,6 +50,7 @@ public enum LoginFactor: ProtoEnum {
         case .ibKeyPush: "IB_KEY_PUSH"
         case .dscPlusCard: "DSC_PLUS_CARD"
         case .smsCode: "SMS_CODE"
+        case .voiceCode: "VOICE_CODE"
         case .unrecognized: nil
         }
     }
@@ -57,6 +62,7 @@ public enum LoginFactor: ProtoEnum {
         case 2: self = .ibKeyPush
         case 3: self = .dscPlusCard
         case 4: self = .smsCode
+        case 5: self = .voiceCode
         default: self = .unrecognized(protoNumber)
         }
     }
@@ -881,16 +887,20 @@ public struct ChallengeIssued: ProtoMessage {
 
     public var loginID: String
 
-    /// The 6-digit challenge.
+    /// The 6-digit challenge (IB Key); empty for SMS and voice, whose code goes to the phone.
     public var challenge: String
 
     public var expiresUnixMs: Int64
 
+    /// SMS and voice: where the code went, masked (e.g. "+852 ****4567").
+    public var sentTo: String
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(loginID: String = "", challenge: String = "", expiresUnixMs: Int64 = 0) {
+    public init(loginID: String = "", challenge: String = "", expiresUnixMs: Int64 = 0, sentTo: String = "") {
         self.loginID = loginID
         self.challenge = challenge
         self.expiresUnixMs = expiresUnixMs
+        self.sentTo = sentTo
     }
 
     /// A message with every field at its proto3 default.
@@ -898,6 +908,7 @@ public struct ChallengeIssued: ProtoMessage {
         self.loginID = ""
         self.challenge = ""
         self.expiresUnixMs = 0
+        self.sentTo = ""
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -912,6 +923,7 @@ public struct ChallengeIssued: ProtoMessage {
         case loginID
         case challenge
         case expiresUnixMs
+        case sentTo
     }
 
     public init(from decoder: any Decoder) throws {
@@ -919,6 +931,7 @@ public struct ChallengeIssued: ProtoMessage {
         self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
         self.challenge = try container.decodeIfPresent(String.self, forKey: .challenge) ?? ""
         self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+        self.sentTo = try container.decodeIfPresent(String.self, forKey: .sentTo) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -926,6 +939,7 @@ public struct ChallengeIssued: ProtoMessage {
         try container.encode(self.loginID, forKey: .loginID)
         try container.encode(self.challenge, forKey: .challenge)
         try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+        try container.encode(self.sentTo, forKey: .sentTo)
     }
 
     public static let schema = MessageSchema(
@@ -934,6 +948,7 @@ public struct ChallengeIssued: ProtoMessage {
             FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
             FieldSchema(name: "challenge", number: 2, type: "string", label: "singular"),
             FieldSchema(name: "expires_unix_ms", number: 3, type: "int64", label: "singular"),
+            FieldSchema(name: "sent_to", number: 4, type: "string", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -944,6 +959,7 @@ public struct ChallengeIssued: ProtoMessage {
         try validator.identifier(self.loginID, "login_id", in: path)
         try validator.text(self.challenge, "challenge", in: path)
         try validator.futureTime(Int64(truncatingIfNeeded: self.expiresUnixMs), "expires_unix_ms", in: path)
+        try validator.text(self.sentTo, "sent_to", in: path)
     }
 
     /// A value with every field set, for the contract tests' round trips.
@@ -951,14 +967,15 @@ public struct ChallengeIssued: ProtoMessage {
         Self(
             loginID: "login_id-0-é",
             challenge: "challenge-0-é",
-            expiresUnixMs: -3000
+            expiresUnixMs: -3000,
+            sentTo: "sent_to-0-é"
         )
     }
 }
 
 extension ChallengeIssued: CBridged {
     typealias CStruct = Sls__Challenge__V1__ChallengeIssued
-    static let wireLayout = WireLayout(strings: [1: "login_id", 2: "challenge"], messages: [:])
+    static let wireLayout = WireLayout(strings: [1: "login_id", 2: "challenge", 4: "sent_to"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__challenge_issued__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__challenge_issued__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -974,12 +991,14 @@ extension ChallengeIssued: CBridged {
         c.pointee.login_id = arena.cString(self.loginID)
         c.pointee.challenge = arena.cString(self.challenge)
         c.pointee.expires_unix_ms = self.expiresUnixMs
+        c.pointee.sent_to = arena.cString(self.sentTo)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
         self.loginID = CArena.string(c.pointee.login_id)
         self.challenge = CArena.string(c.pointee.challenge)
         self.expiresUnixMs = c.pointee.expires_unix_ms
+        self.sentTo = CArena.string(c.pointee.sent_to)
     }
 }
 
@@ -988,7 +1007,7 @@ public struct AnswerChallengeRequest: ProtoMessage {
 
     public var loginID: String
 
-    /// The 8-digit response.
+    /// The 8-digit response (IB Key) or the 6-digit code (SMS, voice).
     public var response: String
 
     /// Creates the message; omitted fields take their proto3 defaults.
@@ -1446,6 +1465,150 @@ extension FactorLocked: CBridged {
         self.factor = LoginFactor(protoNumber: Int32(truncatingIfNeeded: c.pointee.factor.rawValue))
         self.lockedUntilUnixMs = c.pointee.locked_until_unix_ms
         self.permanent = c.pointee.permanent != 0
+    }
+}
+
+/// CHL-06: a code for the SMS/voice gateway to deliver. Only sms-gateway may read this topic
+/// (compose/bus-policy.yaml), and the code is readable by nobody else.
+public struct SmsCodeRequested: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.SmsCodeRequested"
+
+    public var loginID: String
+
+    public var userName: String
+
+    public var mobileNumber: String
+
+    public var code: String
+
+    /// Read out by a voice call-back instead of sent by SMS.
+    public var voice: Bool
+
+    public var expiresUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", userName: String = "", mobileNumber: String = "", code: String = "", voice: Bool = false, expiresUnixMs: Int64 = 0) {
+        self.loginID = loginID
+        self.userName = userName
+        self.mobileNumber = mobileNumber
+        self.code = code
+        self.voice = voice
+        self.expiresUnixMs = expiresUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.userName = ""
+        self.mobileNumber = ""
+        self.code = ""
+        self.voice = false
+        self.expiresUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case userName
+        case mobileNumber
+        case code
+        case voice
+        case expiresUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.mobileNumber = try container.decodeIfPresent(String.self, forKey: .mobileNumber) ?? ""
+        self.code = try container.decodeIfPresent(String.self, forKey: .code) ?? ""
+        self.voice = try container.decodeIfPresent(Bool.self, forKey: .voice) ?? false
+        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.mobileNumber, forKey: .mobileNumber)
+        try container.encode(self.code, forKey: .code)
+        try container.encode(self.voice, forKey: .voice)
+        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "user_name", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "mobile_number", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "code", number: 4, type: "string", label: "singular"),
+            FieldSchema(name: "voice", number: 5, type: "bool", label: "singular"),
+            FieldSchema(name: "expires_unix_ms", number: 6, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.mobileNumber, "mobile_number", in: path)
+        try validator.text(self.code, "code", in: path)
+        try validator.futureTime(Int64(truncatingIfNeeded: self.expiresUnixMs), "expires_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            userName: "user_name-0-é",
+            mobileNumber: "mobile_number-0-é",
+            code: "code-0-é",
+            voice: true,
+            expiresUnixMs: 600000
+        )
+    }
+}
+
+extension SmsCodeRequested: CBridged {
+    typealias CStruct = Sls__Challenge__V1__SmsCodeRequested
+    static let wireLayout = WireLayout(strings: [1: "login_id", 2: "user_name", 3: "mobile_number", 4: "code"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__sms_code_requested__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__sms_code_requested__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__sms_code_requested__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__sms_code_requested__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.mobile_number = arena.cString(self.mobileNumber)
+        c.pointee.code = arena.cString(self.code)
+        c.pointee.voice = self.voice ? 1 : 0
+        c.pointee.expires_unix_ms = self.expiresUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.userName = CArena.string(c.pointee.user_name)
+        self.mobileNumber = CArena.string(c.pointee.mobile_number)
+        self.code = CArena.string(c.pointee.code)
+        self.voice = c.pointee.voice != 0
+        self.expiresUnixMs = c.pointee.expires_unix_ms
     }
 }
 

@@ -30,6 +30,7 @@ typedef struct Sls__Challenge__V1__LoginVerified Sls__Challenge__V1__LoginVerifi
 typedef struct Sls__Challenge__V1__AgreementKeyRequest Sls__Challenge__V1__AgreementKeyRequest;
 typedef struct Sls__Challenge__V1__AgreementKey Sls__Challenge__V1__AgreementKey;
 typedef struct Sls__Challenge__V1__FactorLocked Sls__Challenge__V1__FactorLocked;
+typedef struct Sls__Challenge__V1__SmsCodeRequested Sls__Challenge__V1__SmsCodeRequested;
 typedef struct Sls__Challenge__V1__LoginDecided Sls__Challenge__V1__LoginDecided;
 
 
@@ -46,7 +47,14 @@ typedef enum _Sls__Challenge__V1__LoginFactor {
   SLS__CHALLENGE__V1__LOGIN_FACTOR__IB_KEY_CHALLENGE = 1,
   SLS__CHALLENGE__V1__LOGIN_FACTOR__IB_KEY_PUSH = 2,
   SLS__CHALLENGE__V1__LOGIN_FACTOR__DSC_PLUS_CARD = 3,
-  SLS__CHALLENGE__V1__LOGIN_FACTOR__SMS_CODE = 4
+  /*
+   * A 6-digit code by SMS to the verified mobile number (CHL-06).
+   */
+  SLS__CHALLENGE__V1__LOGIN_FACTOR__SMS_CODE = 4,
+  /*
+   * The same kind of code read out by a voice call-back (CHL-06, CHL-13).
+   */
+  SLS__CHALLENGE__V1__LOGIN_FACTOR__VOICE_CODE = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLS__CHALLENGE__V1__LOGIN_FACTOR)
 } Sls__Challenge__V1__LoginFactor;
 
@@ -182,14 +190,18 @@ struct  Sls__Challenge__V1__ChallengeIssued
   ProtobufCMessage base;
   char *login_id;
   /*
-   * The 6-digit challenge.
+   * The 6-digit challenge (IB Key); empty for SMS and voice, whose code goes to the phone.
    */
   char *challenge;
   int64_t expires_unix_ms;
+  /*
+   * SMS and voice: where the code went, masked (e.g. "+852 ****4567").
+   */
+  char *sent_to;
 };
 #define SLS__CHALLENGE__V1__CHALLENGE_ISSUED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__challenge_issued__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Sls__Challenge__V1__AnswerChallengeRequest
@@ -197,7 +209,7 @@ struct  Sls__Challenge__V1__AnswerChallengeRequest
   ProtobufCMessage base;
   char *login_id;
   /*
-   * The 8-digit response.
+   * The 8-digit response (IB Key) or the 6-digit code (SMS, voice).
    */
   char *response;
 };
@@ -258,6 +270,28 @@ struct  Sls__Challenge__V1__FactorLocked
 #define SLS__CHALLENGE__V1__FACTOR_LOCKED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__factor_locked__descriptor) \
     , (char *)protobuf_c_empty_string, SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED, 0, 0 }
+
+
+/*
+ * CHL-06: a code for the SMS/voice gateway to deliver. Only sms-gateway may read this topic
+ * (compose/bus-policy.yaml), and the code is readable by nobody else.
+ */
+struct  Sls__Challenge__V1__SmsCodeRequested
+{
+  ProtobufCMessage base;
+  char *login_id;
+  char *user_name;
+  char *mobile_number;
+  char *code;
+  /*
+   * Read out by a voice call-back instead of sent by SMS.
+   */
+  protobuf_c_boolean voice;
+  int64_t expires_unix_ms;
+};
+#define SLS__CHALLENGE__V1__SMS_CODE_REQUESTED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__sms_code_requested__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 /*
@@ -547,6 +581,25 @@ Sls__Challenge__V1__FactorLocked *
 void   sls__challenge__v1__factor_locked__free_unpacked
                      (Sls__Challenge__V1__FactorLocked *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__SmsCodeRequested methods */
+void   sls__challenge__v1__sms_code_requested__init
+                     (Sls__Challenge__V1__SmsCodeRequested         *message);
+size_t sls__challenge__v1__sms_code_requested__get_packed_size
+                     (const Sls__Challenge__V1__SmsCodeRequested   *message);
+size_t sls__challenge__v1__sms_code_requested__pack
+                     (const Sls__Challenge__V1__SmsCodeRequested   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__sms_code_requested__pack_to_buffer
+                     (const Sls__Challenge__V1__SmsCodeRequested   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__SmsCodeRequested *
+       sls__challenge__v1__sms_code_requested__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__sms_code_requested__free_unpacked
+                     (Sls__Challenge__V1__SmsCodeRequested *message,
+                      ProtobufCAllocator *allocator);
 /* Sls__Challenge__V1__LoginDecided methods */
 void   sls__challenge__v1__login_decided__init
                      (Sls__Challenge__V1__LoginDecided         *message);
@@ -609,6 +662,9 @@ typedef void (*Sls__Challenge__V1__AgreementKey_Closure)
                   void *closure_data);
 typedef void (*Sls__Challenge__V1__FactorLocked_Closure)
                  (const Sls__Challenge__V1__FactorLocked *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__SmsCodeRequested_Closure)
+                 (const Sls__Challenge__V1__SmsCodeRequested *message,
                   void *closure_data);
 typedef void (*Sls__Challenge__V1__LoginDecided_Closure)
                  (const Sls__Challenge__V1__LoginDecided *message,
@@ -709,6 +765,7 @@ extern const ProtobufCMessageDescriptor sls__challenge__v1__login_verified__desc
 extern const ProtobufCMessageDescriptor sls__challenge__v1__agreement_key_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__agreement_key__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__factor_locked__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__sms_code_requested__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_decided__descriptor;
 extern const ProtobufCServiceDescriptor sls__challenge__v1__challenge_verification__descriptor;
 

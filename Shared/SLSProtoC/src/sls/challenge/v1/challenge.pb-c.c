@@ -637,6 +637,51 @@ void   sls__challenge__v1__factor_locked__free_unpacked
   assert(message->base.descriptor == &sls__challenge__v1__factor_locked__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sls__challenge__v1__sms_code_requested__init
+                     (Sls__Challenge__V1__SmsCodeRequested         *message)
+{
+  static const Sls__Challenge__V1__SmsCodeRequested init_value = SLS__CHALLENGE__V1__SMS_CODE_REQUESTED__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__sms_code_requested__get_packed_size
+                     (const Sls__Challenge__V1__SmsCodeRequested *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__sms_code_requested__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__sms_code_requested__pack
+                     (const Sls__Challenge__V1__SmsCodeRequested *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__sms_code_requested__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__sms_code_requested__pack_to_buffer
+                     (const Sls__Challenge__V1__SmsCodeRequested *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__sms_code_requested__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__SmsCodeRequested *
+       sls__challenge__v1__sms_code_requested__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__SmsCodeRequested *)
+     protobuf_c_message_unpack (&sls__challenge__v1__sms_code_requested__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__sms_code_requested__free_unpacked
+                     (Sls__Challenge__V1__SmsCodeRequested *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__sms_code_requested__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sls__challenge__v1__login_decided__init
                      (Sls__Challenge__V1__LoginDecided         *message)
 {
@@ -1142,7 +1187,7 @@ const ProtobufCMessageDescriptor sls__challenge__v1__choose_factor_request__desc
   (ProtobufCMessageInit) sls__challenge__v1__choose_factor_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__challenge__v1__challenge_issued__field_descriptors[3] =
+static const ProtobufCFieldDescriptor sls__challenge__v1__challenge_issued__field_descriptors[4] =
 {
   {
     "login_id",
@@ -1180,16 +1225,29 @@ static const ProtobufCFieldDescriptor sls__challenge__v1__challenge_issued__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sent_to",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__ChallengeIssued, sent_to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__challenge__v1__challenge_issued__field_indices_by_name[] = {
   1,   /* field[1] = challenge */
   2,   /* field[2] = expires_unix_ms */
   0,   /* field[0] = login_id */
+  3,   /* field[3] = sent_to */
 };
 static const ProtobufCIntRange sls__challenge__v1__challenge_issued__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor sls__challenge__v1__challenge_issued__descriptor =
 {
@@ -1199,7 +1257,7 @@ const ProtobufCMessageDescriptor sls__challenge__v1__challenge_issued__descripto
   "Sls__Challenge__V1__ChallengeIssued",
   "sls.challenge.v1",
   sizeof(Sls__Challenge__V1__ChallengeIssued),
-  3,
+  4,
   sls__challenge__v1__challenge_issued__field_descriptors,
   sls__challenge__v1__challenge_issued__field_indices_by_name,
   1,  sls__challenge__v1__challenge_issued__number_ranges,
@@ -1454,6 +1512,109 @@ const ProtobufCMessageDescriptor sls__challenge__v1__factor_locked__descriptor =
   (ProtobufCMessageInit) sls__challenge__v1__factor_locked__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sls__challenge__v1__sms_code_requested__field_descriptors[6] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SmsCodeRequested, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SmsCodeRequested, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mobile_number",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SmsCodeRequested, mobile_number),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "code",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SmsCodeRequested, code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "voice",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SmsCodeRequested, voice),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SmsCodeRequested, expires_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__sms_code_requested__field_indices_by_name[] = {
+  3,   /* field[3] = code */
+  5,   /* field[5] = expires_unix_ms */
+  0,   /* field[0] = login_id */
+  2,   /* field[2] = mobile_number */
+  1,   /* field[1] = user_name */
+  4,   /* field[4] = voice */
+};
+static const ProtobufCIntRange sls__challenge__v1__sms_code_requested__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__sms_code_requested__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.SmsCodeRequested",
+  "SmsCodeRequested",
+  "Sls__Challenge__V1__SmsCodeRequested",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__SmsCodeRequested),
+  6,
+  sls__challenge__v1__sms_code_requested__field_descriptors,
+  sls__challenge__v1__sms_code_requested__field_indices_by_name,
+  1,  sls__challenge__v1__sms_code_requested__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__sms_code_requested__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor sls__challenge__v1__login_decided__field_descriptors[6] =
 {
   {
@@ -1557,24 +1718,26 @@ const ProtobufCMessageDescriptor sls__challenge__v1__login_decided__descriptor =
   (ProtobufCMessageInit) sls__challenge__v1__login_decided__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue sls__challenge__v1__login_factor__enum_values_by_number[5] =
+static const ProtobufCEnumValue sls__challenge__v1__login_factor__enum_values_by_number[6] =
 {
   { "LOGIN_FACTOR_UNSPECIFIED", "SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED", 0 },
   { "IB_KEY_CHALLENGE", "SLS__CHALLENGE__V1__LOGIN_FACTOR__IB_KEY_CHALLENGE", 1 },
   { "IB_KEY_PUSH", "SLS__CHALLENGE__V1__LOGIN_FACTOR__IB_KEY_PUSH", 2 },
   { "DSC_PLUS_CARD", "SLS__CHALLENGE__V1__LOGIN_FACTOR__DSC_PLUS_CARD", 3 },
   { "SMS_CODE", "SLS__CHALLENGE__V1__LOGIN_FACTOR__SMS_CODE", 4 },
+  { "VOICE_CODE", "SLS__CHALLENGE__V1__LOGIN_FACTOR__VOICE_CODE", 5 },
 };
 static const ProtobufCIntRange sls__challenge__v1__login_factor__value_ranges[] = {
-{0, 0},{0, 5}
+{0, 0},{0, 6}
 };
-static const ProtobufCEnumValueIndex sls__challenge__v1__login_factor__enum_values_by_name[5] =
+static const ProtobufCEnumValueIndex sls__challenge__v1__login_factor__enum_values_by_name[6] =
 {
   { "DSC_PLUS_CARD", 3 },
   { "IB_KEY_CHALLENGE", 1 },
   { "IB_KEY_PUSH", 2 },
   { "LOGIN_FACTOR_UNSPECIFIED", 0 },
   { "SMS_CODE", 4 },
+  { "VOICE_CODE", 5 },
 };
 const ProtobufCEnumDescriptor sls__challenge__v1__login_factor__descriptor =
 {
@@ -1583,9 +1746,9 @@ const ProtobufCEnumDescriptor sls__challenge__v1__login_factor__descriptor =
   "LoginFactor",
   "Sls__Challenge__V1__LoginFactor",
   "sls.challenge.v1",
-  5,
+  6,
   sls__challenge__v1__login_factor__enum_values_by_number,
-  5,
+  6,
   sls__challenge__v1__login_factor__enum_values_by_name,
   1,
   sls__challenge__v1__login_factor__value_ranges,
