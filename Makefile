@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= .run
 # Every identity of the development keyring: the stack's parts and the parties around them.
 IDENTITIES := event-bus enrollment challenge-verification report-delivery crypto-rules \
-              operations portal trading-gateway accounts venue-gateway sms-gateway mobile-gateway
+              operations portal trading-gateway accounts venue-gateway sms-gateway mobile-gateway push-gateway
 
 .PHONY: all deps build keys run test protos protos-check contracts-record compose-check bench fuzz clean
 

@@ -41,6 +41,8 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], path: "Shared/ZeroMQ", swiftSettings: strict),
         .target(name: "QRCode", dependencies: ["CQRCode"], path: "Shared/QRCode", swiftSettings: strict),
+        .target(name: "DeviceSignatures", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                path: "Shared/DeviceSignatures", swiftSettings: strict),
         .target(name: "SLSClientOptions", dependencies: ["SLSBus", "ZeroMQ", argumentParser],
                 path: "Shared/SLSClientOptions", swiftSettings: strict),
         .target(name: "SLSBus",
@@ -74,7 +76,7 @@ let package = Package(
                 path: "Services/CryptoRules/Service", swiftSettings: strict),
 
         // MARK: enrollment
-        .target(name: "EnrollmentCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "EnrollmentCore", dependencies: ["DeviceSignatures", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Services/Enrollment/Core", swiftSettings: strict),
         .target(name: "EnrollmentService",
                 dependencies: ["EnrollmentCore", "SLSRuntime", "SLSBus", "SLSStorage", "SLSMessages", "QRCode",
@@ -85,7 +87,7 @@ let package = Package(
 
         // MARK: challenge-verification
         .target(name: "ChallengeVerificationCore",
-                dependencies: ["CSodium", .product(name: "Crypto", package: "swift-crypto")],
+                dependencies: ["CSodium", "DeviceSignatures", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Services/ChallengeVerification/Core", swiftSettings: strict),
         .target(name: "ChallengeVerificationService",
                 dependencies: ["ChallengeVerificationCore", "SLSRuntime", "SLSBus", "SLSStorage", "SLSMessages",

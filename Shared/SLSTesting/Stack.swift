@@ -7,7 +7,7 @@ import ZeroMQ
 public final class Stack: @unchecked Sendable {
     /// Identities with keys in a test keyring besides the stack's parts.
     public static let clientIdentities = ["operations", "portal", "trading-gateway", "accounts", "venue-gateway",
-                                          "sms-gateway", "mobile-gateway"]
+                                          "sms-gateway", "mobile-gateway", "push-gateway"]
     /// The stack's policy file.
     public static let policyFile = root.appendingPathComponent("compose/bus-policy.yaml")
 

@@ -318,4 +318,97 @@ struct ChallengeServiceTests {
         }
         #expect(expired?.message.contains("expired") == true)
     }
+
+    /// A phone with a signing key and a push registration.
+    private func pushUser(_ harness: LoginHarness, signing: P256.Signing.PrivateKey) async throws -> LoginStarted {
+        try await harness.route(AccountOpened(accountID: "A-alice", userName: "alice"))
+        _ = try await harness.service.setPassword(SetPasswordRequest(userName: "alice", newPassword: "s3cret-pass"))
+        try await harness.route(FactorActivated(userName: "alice", kind: .ibKey, deviceID: "phone-1", platform: .ios,
+                                                devicePublicKey: signing.publicKey.x963Representation, pushToken: "push-1",
+                                                deviceAgreementKey: harness.phoneKey.publicKey.x963Representation))
+        return try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass",
+                                                                      clientAddress: "198.51.100.9"))
+    }
+
+    private func answer(_ harness: LoginHarness, _ key: P256.Signing.PrivateKey, login: String, approve: Bool, number: UInt32,
+                        at: Int64? = nil) throws -> AnswerPushRequest {
+        let signed = at ?? harness.clock.now.unixMs
+        let message = PushRules.answerMessage(loginID: login, deviceID: "phone-1", approve: approve, number: number,
+                                              signedUnixMs: signed)
+        return AnswerPushRequest(loginID: login, deviceID: "phone-1", approve: approve, number: number, signedUnixMs: signed,
+                                 signature: try key.signature(for: message).rawRepresentation)
+    }
+
+    @Test func testCHL02_pushApprovalWithNumberMatchingSignedByThePhone() async throws {
+        let harness = try LoginHarness()
+        let signing = P256.Signing.PrivateKey()
+        let login = try await pushUser(harness, signing: signing)
+        #expect(login.factors.map(\.factor) == [.ibKeyPush, .ibKeyChallenge])
+        let sent = try await harness.service.sendPush(ChooseFactorRequest(loginID: login.loginID, factor: .ibKeyPush,
+                                                                          deviceID: "phone-1"))
+        #expect((10...99).contains(sent.number))
+        // The phone polls, signed; it sees the request and the numbers to pick from.
+        let now = harness.clock.now.unixMs
+        let poll = PollPushRequest(deviceID: "phone-1", signedUnixMs: now,
+                                   signature: try signing.signature(for: PushRules.pollMessage(deviceID: "phone-1", signedUnixMs: now)).rawRepresentation)
+        let pending = try await harness.service.pollPush(poll)
+        #expect(pending.requests.map(\.loginID) == [login.loginID])
+        #expect(pending.requests.first?.choices.contains(sent.number) == true)
+        #expect(pending.requests.first?.choices.count == 3)
+        // An unsigned poll, a stale signature, and a stranger's signature are refused.
+        let forged = PollPushRequest(deviceID: "phone-1", signedUnixMs: now,
+                                     signature: try P256.Signing.PrivateKey().signature(for: PushRules.pollMessage(deviceID: "phone-1", signedUnixMs: now)).rawRepresentation)
+        await #expect(throws: RPCError.self) { _ = try await harness.service.pollPush(forged) }
+        let stale = try answer(harness, signing, login: login.loginID, approve: true, number: sent.number, at: now - 120_000)
+        let staleError = await #expect(throws: RPCError.self) { _ = try await harness.service.answerPush(stale) }
+        #expect(staleError?.code == .permissionDenied)
+        // The wrong number is refused; the right one completes the login; a replay is refused.
+        let wrongNumber = sent.number == 99 ? UInt32(98) : sent.number + 1
+        let wrong = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.answerPush(try answer(harness, signing, login: login.loginID, approve: true, number: wrongNumber))
+        }
+        #expect(wrong?.code == .unauthenticated)
+        let approved = try answer(harness, signing, login: login.loginID, approve: true, number: sent.number)
+        #expect(try await harness.service.answerPush(approved).outcome == "verified")
+        #expect(try await harness.service.loginStatus(LoginStatusRequest(loginID: login.loginID)).state == "verified")
+        let replay = await #expect(throws: RPCError.self) { _ = try await harness.service.answerPush(approved) }
+        #expect(replay?.message.contains("already answered") == true)
+    }
+
+    @Test func testCHL02_aNotMeDeclineRefusesTheLoginAndRaisesTheAlarm() async throws {
+        let harness = try LoginHarness()
+        let signing = P256.Signing.PrivateKey()
+        let login = try await pushUser(harness, signing: signing)
+        let sent = try await harness.service.sendPush(ChooseFactorRequest(loginID: login.loginID, factor: .ibKeyPush,
+                                                                          deviceID: "phone-1"))
+        let declined = try await harness.service.answerPush(try answer(harness, signing, login: login.loginID, approve: false,
+                                                                       number: sent.number))
+        #expect(declined.outcome == "refused")
+        #expect(try await harness.service.loginStatus(LoginStatusRequest(loginID: login.loginID)).state == "refused")
+        let types = try await harness.storage.pool.read { db in try String.fetchAll(db, sql: "SELECT type FROM outbox") }
+        #expect(types.contains(SuspiciousLogin.protoName))
+        // The refused login cannot be finished another way.
+        await #expect(throws: RPCError.self) {
+            _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: login.loginID, factor: .ibKeyChallenge,
+                                                                           deviceID: "phone-1"))
+        }
+    }
+
+    @Test func testCHL04_aLoginStartedWithPushSwitchesToChallengeResponse() async throws {
+        let harness = try LoginHarness()
+        let signing = P256.Signing.PrivateKey()
+        let login = try await pushUser(harness, signing: signing)
+        let sent = try await harness.service.sendPush(ChooseFactorRequest(loginID: login.loginID, factor: .ibKeyPush,
+                                                                          deviceID: "phone-1"))
+        // "Click here if you did not receive the message".
+        let challenge = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: login.loginID,
+                                                                                   factor: .ibKeyChallenge, deviceID: "phone-1"))
+        // The push that arrives late no longer counts.
+        let late = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.answerPush(try answer(harness, signing, login: login.loginID, approve: true, number: sent.number))
+        }
+        #expect(late?.ruleID == "CHL-04")
+        _ = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID,
+                                                                    response: try harness.phoneResponse(challenge.challenge)))
+    }
 }

@@ -58,7 +58,7 @@ struct ChallengeStackTests {
         let started2 = try #require(login)
         let device = try #require(started2.factors.first)
         let challenge = try await portal.call(ChallengeVerificationAPI.chooseFactor, ChooseFactorRequest(
-            loginID: started2.loginID, factor: device.factor, deviceID: device.deviceID))
+            loginID: started2.loginID, factor: .ibKeyChallenge, deviceID: device.deviceID))
         let responded = try stack.device("respond", "--state", phone, "--challenge", challenge.challenge)
         #expect(responded.status == 0, "\(responded.stderr)")
         let response = responded.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -66,6 +66,24 @@ struct ChallengeStackTests {
         let verified = try await portal.call(ChallengeVerificationAPI.answerChallenge,
                                              AnswerChallengeRequest(loginID: started2.loginID, response: response))
         #expect(verified.userName == "carol")
+
+        // CHL-02: push with number matching, approved on the phone; then a "not me" decline.
+        let pushLogin = try await portal.call(ChallengeVerificationAPI.beginLogin,
+                                              BeginLoginRequest(userName: "carol", password: "c4rol-pass", clientAddress: "127.0.0.1"))
+        #expect(pushLogin.factors.first?.factor == .ibKeyPush)
+        let pushed = try await portal.call(ChallengeVerificationAPI.sendPush, ChooseFactorRequest(
+            loginID: pushLogin.loginID, factor: .ibKeyPush, deviceID: device.deviceID))
+        let approved = try stack.device("approve", "--state", phone, "--number", "\(pushed.number)")
+        #expect(approved.status == 0, "\(approved.stderr)")
+        #expect(approved.stdout.contains("the login is verified"))
+        let status = try await portal.call(ChallengeVerificationAPI.getLoginStatus, LoginStatusRequest(loginID: pushLogin.loginID))
+        #expect(status.state == "verified")
+        let notMe = try await portal.call(ChallengeVerificationAPI.beginLogin,
+                                          BeginLoginRequest(userName: "carol", password: "c4rol-pass", clientAddress: "127.0.0.1"))
+        _ = try await portal.call(ChallengeVerificationAPI.sendPush, ChooseFactorRequest(
+            loginID: notMe.loginID, factor: .ibKeyPush, deviceID: device.deviceID))
+        let declined = try stack.device("decline", "--state", phone)
+        #expect(declined.stdout.contains("the login is refused"), "\(declined.stderr)")
 
         // The same on Android, whose answers carry the PIN (CHL-03): the wrong PIN's answer is refused.
         var davePassword = false

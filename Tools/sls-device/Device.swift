@@ -24,9 +24,10 @@ struct DeviceCommand: AsyncParsableCommand {
             lives in the --state file (mode 0600). It reaches enrollment as the mobile gateway does: with the \
             key of --key-file (env SLS_DEVICE_KEY_FILE), whose identity the bus policy lets activate \
             (mobile-gateway). `respond` turns a login's 6-digit challenge into the 8-digit OCRA response with \
-            the key the phone agreed with challenge verification. Not built yet: approve/decline (push).
+            the key the phone agreed with challenge verification. `approve` and `decline` fetch pending push \
+            requests with a signed poll and answer with a signed decision (number matching).
             """,
-        subcommands: [Activate.self, AddUser.self, Users.self, Respond.self])
+        subcommands: [Activate.self, AddUser.self, Users.self, Respond.self, Approve.self, Decline.self])
 }
 
 /// What every command takes: the phone's state file and how to reach enrollment.
@@ -208,5 +209,64 @@ struct Respond: AsyncParsableCommand {
         } catch {
             throw DeviceError("\(error)")
         }
+    }
+}
+
+/// Fetches this phone's pending push requests (a poll signed with the device key) and answers one.
+func answerPush(_ phone: PhoneOptions, approve: Bool, number: UInt32?) async throws {
+    guard let state = try DeviceState.load(phone.state) else { throw DeviceError("no phone state at \(phone.state)") }
+    let signing = try state.signing
+    let client = try phone.challengeClient()
+    defer { client.close() }
+    let polled = Int64(Date().timeIntervalSince1970 * 1000)
+    let poll = PollPushRequest(deviceID: state.deviceID, signedUnixMs: polled, signature: try signing.signature(
+        for: PushRules.pollMessage(deviceID: state.deviceID, signedUnixMs: polled)).rawRepresentation)
+    let pending = try await calling { try await client.call(ChallengeVerificationAPI.pollPush, poll) }
+    guard let request = pending.requests.first else { throw DeviceError("no pending push request for this phone") }
+    print("login by \(request.userName) from \(request.clientAddress); numbers: "
+          + request.choices.map(String.init).joined(separator: " "))
+    let chosen = number ?? 0
+    if approve && !request.choices.contains(chosen) {
+        throw DeviceError("pick the number the login screen shows: one of " + request.choices.map(String.init).joined(separator: ", "))
+    }
+    let signed = Int64(Date().timeIntervalSince1970 * 1000)
+    let message = PushRules.answerMessage(loginID: request.loginID, deviceID: state.deviceID, approve: approve,
+                                          number: chosen, signedUnixMs: signed)
+    let reply = try await calling {
+        try await client.call(ChallengeVerificationAPI.answerPush, AnswerPushRequest(
+            loginID: request.loginID, deviceID: state.deviceID, approve: approve, number: chosen, signedUnixMs: signed,
+            signature: try signing.signature(for: message).rawRepresentation))
+    }
+    print(approve ? "approved: the login is \(reply.outcome)" : "declined as not me: the login is \(reply.outcome)")
+}
+
+struct Approve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Approves the pending push request with the number the login screen shows (CHL-02).")
+
+    @OptionGroup var phone: PhoneOptions
+
+    @Option(help: "The number shown on the login screen.")
+    var number: UInt32
+
+    @Option(help: "Android: the phone's PIN, which confirms the approval.")
+    var pin: String?
+
+    func run() async throws {
+        guard let state = try DeviceState.load(phone.state), state.checks(pin: pin) else {
+            throw DeviceError("wrong PIN (or no phone state): the phone's PIN confirms an approval")
+        }
+        try await answerPush(phone, approve: true, number: number)
+    }
+}
+
+struct Decline: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Declines the pending push request as not me: the login is refused and reported (CHL-02).")
+
+    @OptionGroup var phone: PhoneOptions
+
+    func run() async throws {
+        try await answerPush(phone, approve: false, number: nil)
     }
 }

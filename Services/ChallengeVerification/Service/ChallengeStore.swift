@@ -71,5 +71,18 @@ enum ChallengeStore {
             }
             try db.create(index: "code_send_user", on: CodeSendRow.databaseTableName, columns: ["user_name", "sent_ms"])
         }
+
+        migrator.registerMigration("challenge.v4") { db in
+            // CHL-02: push with number matching.
+            try db.alter(table: PhoneRow.databaseTableName) { t in
+                t.add(column: "signing_key", .blob).notNull().defaults(to: Data())
+                t.add(column: "push_token", .text).notNull().defaults(to: "")
+            }
+            try db.alter(table: LoginRow.databaseTableName) { t in
+                t.add(column: "push_number", .integer).notNull().defaults(to: 0)
+                t.add(column: "push_choices", .text).notNull().defaults(to: "")
+                t.add(column: "refused_ms", .integer)
+            }
+        }
     }
 }

@@ -64,6 +64,10 @@ public final class ChallengeVerificationService: Sendable {
         server.register(ChallengeVerificationAPI.beginLogin) { [self] request, _ in try await beginLogin(request) }
         server.register(ChallengeVerificationAPI.chooseFactor) { [self] request, _ in try await chooseFactor(request) }
         server.register(ChallengeVerificationAPI.answerChallenge) { [self] request, _ in try await answer(request) }
+        server.register(ChallengeVerificationAPI.sendPush) { [self] request, _ in try await sendPush(request) }
+        server.register(ChallengeVerificationAPI.pollPush) { [self] request, _ in try await pollPush(request) }
+        server.register(ChallengeVerificationAPI.answerPush) { [self] request, _ in try await answerPush(request) }
+        server.register(ChallengeVerificationAPI.getLoginStatus) { [self] request, _ in try await loginStatus(request) }
         server.register(ChallengeVerificationAPI.getAgreementKey) { [self] _, _ in
             AgreementKey(publicKey: try agreementKey.publicKey.x963Representation)
         }
@@ -94,7 +98,8 @@ public final class ChallengeVerificationService: Sendable {
                 try PhoneRow(userName: event.userName, deviceID: event.deviceID,
                              platform: event.platform == .android ? "android" : "ios",
                              agreementKey: Array(event.deviceAgreementKey), active: true,
-                             sealedPINHash: Array(event.sealedPinHash.prefix(256))).save(db)
+                             sealedPINHash: Array(event.sealedPinHash.prefix(256)),
+                             signingKey: Array(event.devicePublicKey.prefix(65)), pushToken: event.pushToken).save(db)
             }
         }
         router.on(FactorDeactivated.self) { [self] event, _ in
@@ -197,7 +202,11 @@ public final class ChallengeVerificationService: Sendable {
             return try PhoneRow.filter(Column("user_name") == userName && Column("active") == true).fetchAll(db)
         }
         // IB Key first (preferred), then SMS and voice when the number is verified (ACC-03, CHL-13).
-        var factors = phones.map { FactorChoice(factor: .ibKeyChallenge, deviceID: $0.deviceID) }
+        // A phone with a push registration offers push first (CHL-02), challenge/response always (CHL-03, CHL-04).
+        var factors = phones.flatMap { phone in
+            (phone.pushToken.isEmpty ? [] : [FactorChoice(factor: .ibKeyPush, deviceID: phone.deviceID)])
+                + [FactorChoice(factor: .ibKeyChallenge, deviceID: phone.deviceID)]
+        }
         if user.mobileVerified && !user.mobileNumber.isEmpty {
             factors += [FactorChoice(factor: .smsCode), FactorChoice(factor: .voiceCode)]
         }
@@ -208,13 +217,16 @@ public final class ChallengeVerificationService: Sendable {
     /// CHL-11: only the chosen factor is used. Built: IB Key challenge/response (CHL-03).
     func chooseFactor(_ request: ChooseFactorRequest) async throws -> ChallengeIssued {
         if request.factor == .smsCode || request.factor == .voiceCode { return try await sendCode(request) }
+        if request.factor == .ibKeyPush {
+            throw RPCError.invalidArgument("push is asked for with SendPush; ChooseFactor gives a challenge", ruleID: "CHL-02")
+        }
         guard request.factor == .ibKeyChallenge else {
             throw RPCError(.unimplemented, "\(request.factor) is not built yet; choose IB_KEY_CHALLENGE, SMS_CODE or VOICE_CODE")
         }
         let at = now()
         let challenge = ChallengeRules.numericCode(digits: 6)
         try await database.write { [settings] db in
-            guard var login = try LoginRow.fetchOne(db, key: request.loginID), login.verifiedMs == nil,
+            guard var login = try LoginRow.fetchOne(db, key: request.loginID), login.verifiedMs == nil, login.refusedMs == nil,
                   at.timeIntervalSince(Date(unixMs: login.startedMs)) < settings.loginLifetime else {
                 throw RPCError(.notFound, "no login \(request.loginID.prefix(64)) waiting for a factor: start again",
                                ruleID: "CHL-08")
@@ -252,7 +264,7 @@ public final class ChallengeVerificationService: Sendable {
                 throw RPCError(.notFound, "no challenge for login \(request.loginID.prefix(64))", ruleID: "CHL-08")
             }
             var pending = PendingChallenge(loginID: login.loginID, kind: .challengeResponse, issuedAt: Date(unixMs: issued))
-            pending.answeredAt = login.verifiedMs.map(Date.init(unixMs:))
+            pending.answeredAt = (login.verifiedMs ?? login.refusedMs).map(Date.init(unixMs:))
             if let refusal = ChallengeRules.refusal(pending, loginID: request.loginID, now: at, settings: settings.challenges) {
                 try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: "ibKey",
                                      outcome: refusal == .expired ? "expired" : "refused", ruleID: refusal.ruleID, db)
@@ -324,7 +336,7 @@ public final class ChallengeVerificationService: Sendable {
         let code = ChallengeRules.numericCode(digits: 6)
         let expires = at.addingTimeInterval(settings.challenges.codeLifetime)
         let sentTo = try await database.write { [settings] db -> String in
-            guard var login = try LoginRow.fetchOne(db, key: request.loginID), login.verifiedMs == nil,
+            guard var login = try LoginRow.fetchOne(db, key: request.loginID), login.verifiedMs == nil, login.refusedMs == nil,
                   at.timeIntervalSince(Date(unixMs: login.startedMs)) < settings.loginLifetime else {
                 throw RPCError(.notFound, "no login \(request.loginID.prefix(64)) waiting for a factor: start again",
                                ruleID: "CHL-08")

@@ -1,4 +1,5 @@
 import Crypto
+import DeviceSignatures
 import Foundation
 
 /// The phone's keys as the server sees them: public halves only (device secrets never leave the
@@ -24,11 +25,7 @@ public enum DeviceKeys {
     }
 
     static func signingKey(_ key: Data) -> P256.Signing.PublicKey? {
-        switch key.count {
-        case 65: try? P256.Signing.PublicKey(x963Representation: key)
-        case 33: try? P256.Signing.PublicKey(compressedRepresentation: key)
-        default: nil
-        }
+        DeviceSignature.publicKey(key)
     }
 
     /// ENR-08: what a phone signs to add a user with `code`: the method, the string and its id.
@@ -38,10 +35,6 @@ public enum DeviceKeys {
 
     /// Whether `signature` (64 bytes raw or DER) over `message` was made by the key `publicKey`.
     public static func verify(_ signature: Data, of message: Data, by publicKey: Data) -> Bool {
-        guard let key = signingKey(publicKey), signature.count <= 128 else { return false }
-        let parsed = signature.count == 64 ? try? P256.Signing.ECDSASignature(rawRepresentation: signature)
-                                           : try? P256.Signing.ECDSASignature(derRepresentation: signature)
-        guard let parsed else { return false }
-        return key.isValidSignature(parsed, for: message)
+        DeviceSignature.verify(signature, of: message, by: publicKey)
     }
 }

@@ -30,10 +30,14 @@ struct PhoneRow: Codable, FetchableRecord, PersistableRecord {
     var active: Bool
     /// Android: the PIN's SHA-1 sealed by the phone for this service (opened only to answer).
     var sealedPINHash: [UInt8] = []
+    /// The phone's signing public key: its polls and push answers are signed with it (CHL-02).
+    var signingKey: [UInt8] = []
+    /// Where push notifications reach it; empty: no push.
+    var pushToken: String = ""
 
     enum CodingKeys: String, CodingKey {
         case userName = "user_name", deviceID = "device_id", platform, agreementKey = "agreement_key", active
-        case sealedPINHash = "sealed_pin_hash"
+        case sealedPINHash = "sealed_pin_hash", signingKey = "signing_key", pushToken = "push_token"
     }
 }
 
@@ -54,11 +58,17 @@ struct LoginRow: Codable, FetchableRecord, PersistableRecord {
     var codeHash: [UInt8] = []
     /// SMS and voice codes sent for this login (CHL-06's resend limit).
     var sends: Int = 0
+    /// Push: the number the login screen shows and the ones the phone offers ("12,34,56").
+    var pushNumber: Int = 0
+    var pushChoices: String = ""
+    /// Set when the login was refused for good (a push declined as "not me").
+    var refusedMs: Int64?
 
     enum CodingKeys: String, CodingKey {
         case loginID = "login_id", userName = "user_name", clientAddress = "client_address", startedMs = "started_ms"
         case deviceID = "device_id", challenge, challengeIssuedMs = "challenge_issued_ms", verifiedMs = "verified_ms"
         case factor, codeHash = "code_hash", sends
+        case pushNumber = "push_number", pushChoices = "push_choices", refusedMs = "refused_ms"
     }
 }
 

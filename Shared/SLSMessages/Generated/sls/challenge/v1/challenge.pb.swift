@@ -1097,6 +1097,829 @@ extension AnswerChallengeRequest: CBridged {
     }
 }
 
+/// CHL-02: what the login screen shows while the phone is asked (number matching).
+public struct PushSent: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.PushSent"
+
+    public var loginID: String
+
+    /// The number the user must pick on the phone.
+    public var number: UInt32
+
+    public var expiresUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", number: UInt32 = 0, expiresUnixMs: Int64 = 0) {
+        self.loginID = loginID
+        self.number = number
+        self.expiresUnixMs = expiresUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.number = 0
+        self.expiresUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case number
+        case expiresUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.number = try container.decodeIfPresent(UInt32.self, forKey: .number) ?? 0
+        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.number, forKey: .number)
+        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "number", number: 2, type: "uint32", label: "singular"),
+            FieldSchema(name: "expires_unix_ms", number: 3, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.futureTime(Int64(truncatingIfNeeded: self.expiresUnixMs), "expires_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            number: 2000006,
+            expiresUnixMs: -3000
+        )
+    }
+}
+
+extension PushSent: CBridged {
+    typealias CStruct = Sls__Challenge__V1__PushSent
+    static let wireLayout = WireLayout(strings: [1: "login_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__push_sent__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__push_sent__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__push_sent__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__push_sent__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.number = self.number
+        c.pointee.expires_unix_ms = self.expiresUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.number = c.pointee.number
+        self.expiresUnixMs = c.pointee.expires_unix_ms
+    }
+}
+
+/// The phone asks for its pending push requests, proving it holds its device key:
+/// ECDSA P-256 / SHA-256 over "sls.challenge.v1.Poll\n" + device_id + "\n" + signed_unix_ms.
+public struct PollPushRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.PollPushRequest"
+
+    public var deviceID: String
+
+    public var signedUnixMs: Int64
+
+    public var signature: Data
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(deviceID: String = "", signedUnixMs: Int64 = 0, signature: Data = Data()) {
+        self.deviceID = deviceID
+        self.signedUnixMs = signedUnixMs
+        self.signature = signature
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.deviceID = ""
+        self.signedUnixMs = 0
+        self.signature = Data()
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case deviceID
+        case signedUnixMs
+        case signature
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        self.signedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .signedUnixMs) ?? 0
+        self.signature = try container.decodeIfPresent(Data.self, forKey: .signature) ?? Data()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.deviceID, forKey: .deviceID)
+        try container.encode(self.signedUnixMs, forKey: .signedUnixMs)
+        try container.encode(self.signature, forKey: .signature)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "device_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "signed_unix_ms", number: 2, type: "int64", label: "singular"),
+            FieldSchema(name: "signature", number: 3, type: "bytes", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.deviceID, "device_id", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.signedUnixMs), "signed_unix_ms", in: path)
+        try validator.bytes(self.signature.count, "signature", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            deviceID: "device_id-0-é",
+            signedUnixMs: 200000,
+            signature: Data([3, 0, 255, 0])
+        )
+    }
+}
+
+extension PollPushRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__PollPushRequest
+    static let wireLayout = WireLayout(strings: [1: "device_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__poll_push_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__poll_push_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__poll_push_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__poll_push_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.device_id = arena.cString(self.deviceID)
+        c.pointee.signed_unix_ms = self.signedUnixMs
+        c.pointee.signature = arena.binary(self.signature)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.deviceID = CArena.string(c.pointee.device_id)
+        self.signedUnixMs = c.pointee.signed_unix_ms
+        self.signature = CArena.data(c.pointee.signature)
+    }
+}
+
+public struct PendingPush: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.PendingPush"
+
+    public var loginID: String
+
+    public var userName: String
+
+    public var clientAddress: String
+
+    /// Numbers the phone offers; one of them is the login screen's.
+    public var choices: [UInt32]
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", userName: String = "", clientAddress: String = "", choices: [UInt32] = []) {
+        self.loginID = loginID
+        self.userName = userName
+        self.clientAddress = clientAddress
+        self.choices = choices
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.userName = ""
+        self.clientAddress = ""
+        self.choices = []
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case userName
+        case clientAddress
+        case choices
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.clientAddress = try container.decodeIfPresent(String.self, forKey: .clientAddress) ?? ""
+        self.choices = try container.decodeIfPresent([UInt32].self, forKey: .choices) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.clientAddress, forKey: .clientAddress)
+        try container.encode(self.choices, forKey: .choices)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "user_name", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "client_address", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "choices", number: 4, type: "uint32", label: "repeated"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.clientAddress, "client_address", in: path)
+        try validator.count(self.choices.count, "choices", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            userName: "user_name-0-é",
+            clientAddress: "client_address-0-é",
+            choices: [4000012, 4000013]
+        )
+    }
+}
+
+extension PendingPush: CBridged {
+    typealias CStruct = Sls__Challenge__V1__PendingPush
+    static let wireLayout = WireLayout(strings: [1: "login_id", 2: "user_name", 3: "client_address"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__pending_push__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__pending_push__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__pending_push__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__pending_push__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.client_address = arena.cString(self.clientAddress)
+        c.pointee.n_choices = self.choices.count
+        c.pointee.choices = arena.array(self.choices)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.userName = CArena.string(c.pointee.user_name)
+        self.clientAddress = CArena.string(c.pointee.client_address)
+        self.choices = CArena.elements(c.pointee.choices, count: c.pointee.n_choices) { $0 }
+    }
+}
+
+public struct PendingPushList: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.PendingPushList"
+
+    public var requests: [PendingPush]
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(requests: [PendingPush] = []) {
+        self.requests = requests
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.requests = []
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case requests
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.requests = try container.decodeIfPresent([PendingPush].self, forKey: .requests) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.requests, forKey: .requests)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "requests", number: 1, type: "sls.challenge.v1.PendingPush", label: "repeated"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.count(self.requests.count, "requests", in: path)
+        for (index, element) in self.requests.enumerated() {
+            try element.validate(validator, in: validator.path(path, "requests", index: index))
+        }
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            requests: [PendingPush.contractSample, PendingPush.contractSample]
+        )
+    }
+}
+
+extension PendingPushList: CBridged {
+    typealias CStruct = Sls__Challenge__V1__PendingPushList
+    static let wireLayout = WireLayout(strings: [:], messages: [1: ("requests", { PendingPush.wireLayout })])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__pending_push_list__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__pending_push_list__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__pending_push_list__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__pending_push_list__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.n_requests = self.requests.count
+        c.pointee.requests = arena.array(self.requests.map { arena.message($0) })
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.requests = try CArena.elements(c.pointee.requests, count: c.pointee.n_requests) { try PendingPush(_c: CArena.nonNull($0, field: "sls.challenge.v1.PendingPushList.requests")) }
+    }
+}
+
+/// The phone's decision, signed over "sls.challenge.v1.Push\n" + login_id + "\n" + device_id + "\n" +
+/// ("approve" or "decline") + "\n" + number + "\n" + signed_unix_ms.
+public struct AnswerPushRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.AnswerPushRequest"
+
+    public var loginID: String
+
+    public var deviceID: String
+
+    public var approve: Bool
+
+    public var number: UInt32
+
+    public var signedUnixMs: Int64
+
+    public var signature: Data
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", deviceID: String = "", approve: Bool = false, number: UInt32 = 0, signedUnixMs: Int64 = 0, signature: Data = Data()) {
+        self.loginID = loginID
+        self.deviceID = deviceID
+        self.approve = approve
+        self.number = number
+        self.signedUnixMs = signedUnixMs
+        self.signature = signature
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.deviceID = ""
+        self.approve = false
+        self.number = 0
+        self.signedUnixMs = 0
+        self.signature = Data()
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case deviceID
+        case approve
+        case number
+        case signedUnixMs
+        case signature
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        self.approve = try container.decodeIfPresent(Bool.self, forKey: .approve) ?? false
+        self.number = try container.decodeIfPresent(UInt32.self, forKey: .number) ?? 0
+        self.signedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .signedUnixMs) ?? 0
+        self.signature = try container.decodeIfPresent(Data.self, forKey: .signature) ?? Data()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.deviceID, forKey: .deviceID)
+        try container.encode(self.approve, forKey: .approve)
+        try container.encode(self.number, forKey: .number)
+        try container.encode(self.signedUnixMs, forKey: .signedUnixMs)
+        try container.encode(self.signature, forKey: .signature)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "device_id", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "approve", number: 3, type: "bool", label: "singular"),
+            FieldSchema(name: "number", number: 4, type: "uint32", label: "singular"),
+            FieldSchema(name: "signed_unix_ms", number: 5, type: "int64", label: "singular"),
+            FieldSchema(name: "signature", number: 6, type: "bytes", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.identifier(self.deviceID, "device_id", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.signedUnixMs), "signed_unix_ms", in: path)
+        try validator.bytes(self.signature.count, "signature", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            deviceID: "device_id-0-é",
+            approve: true,
+            number: 4000012,
+            signedUnixMs: -5000,
+            signature: Data([6, 0, 255, 0])
+        )
+    }
+}
+
+extension AnswerPushRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__AnswerPushRequest
+    static let wireLayout = WireLayout(strings: [1: "login_id", 2: "device_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__answer_push_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__answer_push_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__answer_push_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__answer_push_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.device_id = arena.cString(self.deviceID)
+        c.pointee.approve = self.approve ? 1 : 0
+        c.pointee.number = self.number
+        c.pointee.signed_unix_ms = self.signedUnixMs
+        c.pointee.signature = arena.binary(self.signature)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.deviceID = CArena.string(c.pointee.device_id)
+        self.approve = c.pointee.approve != 0
+        self.number = c.pointee.number
+        self.signedUnixMs = c.pointee.signed_unix_ms
+        self.signature = CArena.data(c.pointee.signature)
+    }
+}
+
+public struct AnswerPushReply: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.AnswerPushReply"
+
+    /// verified, refused.
+    public var outcome: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(outcome: String = "") {
+        self.outcome = outcome
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.outcome = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case outcome
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.outcome = try container.decodeIfPresent(String.self, forKey: .outcome) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.outcome, forKey: .outcome)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "outcome", number: 1, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.outcome, "outcome", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            outcome: "outcome-0-é"
+        )
+    }
+}
+
+extension AnswerPushReply: CBridged {
+    typealias CStruct = Sls__Challenge__V1__AnswerPushReply
+    static let wireLayout = WireLayout(strings: [1: "outcome"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__answer_push_reply__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__answer_push_reply__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__answer_push_reply__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__answer_push_reply__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.outcome = arena.cString(self.outcome)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.outcome = CArena.string(c.pointee.outcome)
+    }
+}
+
+public struct LoginStatusRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.LoginStatusRequest"
+
+    public var loginID: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "") {
+        self.loginID = loginID
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é"
+        )
+    }
+}
+
+extension LoginStatusRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__LoginStatusRequest
+    static let wireLayout = WireLayout(strings: [1: "login_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__login_status_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__login_status_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__login_status_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__login_status_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+    }
+}
+
+/// pending, verified, refused, expired.
+public struct LoginStatus: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.LoginStatus"
+
+    public var loginID: String
+
+    public var state: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", state: String = "") {
+        self.loginID = loginID
+        self.state = state
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.state = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case state
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.state = try container.decodeIfPresent(String.self, forKey: .state) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.state, forKey: .state)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "state", number: 2, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.text(self.state, "state", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            state: "state-0-é"
+        )
+    }
+}
+
+extension LoginStatus: CBridged {
+    typealias CStruct = Sls__Challenge__V1__LoginStatus
+    static let wireLayout = WireLayout(strings: [1: "login_id", 2: "state"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__login_status__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__login_status__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__login_status__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__login_status__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.state = arena.cString(self.state)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.state = CArena.string(c.pointee.state)
+    }
+}
+
 public struct LoginVerified: ProtoMessage {
     public static let protoName = "sls.challenge.v1.LoginVerified"
 
@@ -1612,6 +2435,221 @@ extension SmsCodeRequested: CBridged {
     }
 }
 
+/// CHL-02: a push notification for the push gateway to deliver (no secret in it: the phone
+/// fetches the request itself with a signed poll).
+public struct PushRequested: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.PushRequested"
+
+    public var loginID: String
+
+    public var deviceID: String
+
+    public var pushToken: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", deviceID: String = "", pushToken: String = "") {
+        self.loginID = loginID
+        self.deviceID = deviceID
+        self.pushToken = pushToken
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.deviceID = ""
+        self.pushToken = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case deviceID
+        case pushToken
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.deviceID, forKey: .deviceID)
+        try container.encode(self.pushToken, forKey: .pushToken)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "device_id", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "push_token", number: 3, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.identifier(self.deviceID, "device_id", in: path)
+        try validator.text(self.pushToken, "push_token", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            deviceID: "device_id-0-é",
+            pushToken: "push_token-0-é"
+        )
+    }
+}
+
+extension PushRequested: CBridged {
+    typealias CStruct = Sls__Challenge__V1__PushRequested
+    static let wireLayout = WireLayout(strings: [1: "login_id", 2: "device_id", 3: "push_token"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__push_requested__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__push_requested__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__push_requested__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__push_requested__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.device_id = arena.cString(self.deviceID)
+        c.pointee.push_token = arena.cString(self.pushToken)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.deviceID = CArena.string(c.pointee.device_id)
+        self.pushToken = CArena.string(c.pointee.push_token)
+    }
+}
+
+/// A push declined as "not me": someone else knows the password.
+public struct SuspiciousLogin: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.SuspiciousLogin"
+
+    public var userName: String
+
+    public var clientAddress: String
+
+    public var declinedUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", clientAddress: String = "", declinedUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.clientAddress = clientAddress
+        self.declinedUnixMs = declinedUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.clientAddress = ""
+        self.declinedUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case clientAddress
+        case declinedUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.clientAddress = try container.decodeIfPresent(String.self, forKey: .clientAddress) ?? ""
+        self.declinedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .declinedUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.clientAddress, forKey: .clientAddress)
+        try container.encode(self.declinedUnixMs, forKey: .declinedUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "client_address", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "declined_unix_ms", number: 3, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.clientAddress, "client_address", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.declinedUnixMs), "declined_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            clientAddress: "client_address-0-é",
+            declinedUnixMs: -3000
+        )
+    }
+}
+
+extension SuspiciousLogin: CBridged {
+    typealias CStruct = Sls__Challenge__V1__SuspiciousLogin
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "client_address"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__suspicious_login__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__suspicious_login__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__suspicious_login__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__suspicious_login__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.client_address = arena.cString(self.clientAddress)
+        c.pointee.declined_unix_ms = self.declinedUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.clientAddress = CArena.string(c.pointee.client_address)
+        self.declinedUnixMs = c.pointee.declined_unix_ms
+    }
+}
+
 /// Every decision (who, when, from where, which factor, outcome, rule).
 public struct LoginDecided: ProtoMessage {
     public static let protoName = "sls.challenge.v1.LoginDecided"
@@ -1780,6 +2818,18 @@ public enum ChallengeVerificationAPI {
     /// `sls.challenge.v1.ChallengeVerification/GetAgreementKey`.
     public static let getAgreementKey = RPCMethod<AgreementKeyRequest, AgreementKey>("sls.challenge.v1.ChallengeVerification/GetAgreementKey")
 
+    /// `sls.challenge.v1.ChallengeVerification/SendPush`.
+    public static let sendPush = RPCMethod<ChooseFactorRequest, PushSent>("sls.challenge.v1.ChallengeVerification/SendPush")
+
+    /// `sls.challenge.v1.ChallengeVerification/PollPush`.
+    public static let pollPush = RPCMethod<PollPushRequest, PendingPushList>("sls.challenge.v1.ChallengeVerification/PollPush")
+
+    /// `sls.challenge.v1.ChallengeVerification/AnswerPush`.
+    public static let answerPush = RPCMethod<AnswerPushRequest, AnswerPushReply>("sls.challenge.v1.ChallengeVerification/AnswerPush")
+
+    /// `sls.challenge.v1.ChallengeVerification/GetLoginStatus`.
+    public static let getLoginStatus = RPCMethod<LoginStatusRequest, LoginStatus>("sls.challenge.v1.ChallengeVerification/GetLoginStatus")
+
     /// Every method of the service, for registries and reflection.
-    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(setPassword), AnyRPCMethod(setIprestrictions), AnyRPCMethod(beginLogin), AnyRPCMethod(chooseFactor), AnyRPCMethod(answerChallenge), AnyRPCMethod(getAgreementKey)]
+    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(setPassword), AnyRPCMethod(setIprestrictions), AnyRPCMethod(beginLogin), AnyRPCMethod(chooseFactor), AnyRPCMethod(answerChallenge), AnyRPCMethod(getAgreementKey), AnyRPCMethod(sendPush), AnyRPCMethod(pollPush), AnyRPCMethod(answerPush), AnyRPCMethod(getLoginStatus)]
 }

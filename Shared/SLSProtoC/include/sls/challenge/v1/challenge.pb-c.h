@@ -26,11 +26,21 @@ typedef struct Sls__Challenge__V1__LoginStarted Sls__Challenge__V1__LoginStarted
 typedef struct Sls__Challenge__V1__ChooseFactorRequest Sls__Challenge__V1__ChooseFactorRequest;
 typedef struct Sls__Challenge__V1__ChallengeIssued Sls__Challenge__V1__ChallengeIssued;
 typedef struct Sls__Challenge__V1__AnswerChallengeRequest Sls__Challenge__V1__AnswerChallengeRequest;
+typedef struct Sls__Challenge__V1__PushSent Sls__Challenge__V1__PushSent;
+typedef struct Sls__Challenge__V1__PollPushRequest Sls__Challenge__V1__PollPushRequest;
+typedef struct Sls__Challenge__V1__PendingPush Sls__Challenge__V1__PendingPush;
+typedef struct Sls__Challenge__V1__PendingPushList Sls__Challenge__V1__PendingPushList;
+typedef struct Sls__Challenge__V1__AnswerPushRequest Sls__Challenge__V1__AnswerPushRequest;
+typedef struct Sls__Challenge__V1__AnswerPushReply Sls__Challenge__V1__AnswerPushReply;
+typedef struct Sls__Challenge__V1__LoginStatusRequest Sls__Challenge__V1__LoginStatusRequest;
+typedef struct Sls__Challenge__V1__LoginStatus Sls__Challenge__V1__LoginStatus;
 typedef struct Sls__Challenge__V1__LoginVerified Sls__Challenge__V1__LoginVerified;
 typedef struct Sls__Challenge__V1__AgreementKeyRequest Sls__Challenge__V1__AgreementKeyRequest;
 typedef struct Sls__Challenge__V1__AgreementKey Sls__Challenge__V1__AgreementKey;
 typedef struct Sls__Challenge__V1__FactorLocked Sls__Challenge__V1__FactorLocked;
 typedef struct Sls__Challenge__V1__SmsCodeRequested Sls__Challenge__V1__SmsCodeRequested;
+typedef struct Sls__Challenge__V1__PushRequested Sls__Challenge__V1__PushRequested;
+typedef struct Sls__Challenge__V1__SuspiciousLogin Sls__Challenge__V1__SuspiciousLogin;
 typedef struct Sls__Challenge__V1__LoginDecided Sls__Challenge__V1__LoginDecided;
 
 
@@ -218,6 +228,124 @@ struct  Sls__Challenge__V1__AnswerChallengeRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * CHL-02: what the login screen shows while the phone is asked (number matching).
+ */
+struct  Sls__Challenge__V1__PushSent
+{
+  ProtobufCMessage base;
+  char *login_id;
+  /*
+   * The number the user must pick on the phone.
+   */
+  uint32_t number;
+  int64_t expires_unix_ms;
+};
+#define SLS__CHALLENGE__V1__PUSH_SENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__push_sent__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * The phone asks for its pending push requests, proving it holds its device key:
+ * ECDSA P-256 / SHA-256 over "sls.challenge.v1.Poll\n" + device_id + "\n" + signed_unix_ms.
+ */
+struct  Sls__Challenge__V1__PollPushRequest
+{
+  ProtobufCMessage base;
+  char *device_id;
+  int64_t signed_unix_ms;
+  ProtobufCBinaryData signature;
+};
+#define SLS__CHALLENGE__V1__POLL_PUSH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__poll_push_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, {0,NULL} }
+
+
+struct  Sls__Challenge__V1__PendingPush
+{
+  ProtobufCMessage base;
+  char *login_id;
+  char *user_name;
+  char *client_address;
+  /*
+   * Numbers the phone offers; one of them is the login screen's.
+   */
+  size_t n_choices;
+  uint32_t *choices;
+};
+#define SLS__CHALLENGE__V1__PENDING_PUSH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__pending_push__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Sls__Challenge__V1__PendingPushList
+{
+  ProtobufCMessage base;
+  size_t n_requests;
+  Sls__Challenge__V1__PendingPush **requests;
+};
+#define SLS__CHALLENGE__V1__PENDING_PUSH_LIST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__pending_push_list__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * The phone's decision, signed over "sls.challenge.v1.Push\n" + login_id + "\n" + device_id + "\n" +
+ * ("approve" or "decline") + "\n" + number + "\n" + signed_unix_ms.
+ */
+struct  Sls__Challenge__V1__AnswerPushRequest
+{
+  ProtobufCMessage base;
+  char *login_id;
+  char *device_id;
+  protobuf_c_boolean approve;
+  uint32_t number;
+  int64_t signed_unix_ms;
+  ProtobufCBinaryData signature;
+};
+#define SLS__CHALLENGE__V1__ANSWER_PUSH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__answer_push_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, {0,NULL} }
+
+
+struct  Sls__Challenge__V1__AnswerPushReply
+{
+  ProtobufCMessage base;
+  /*
+   * verified, refused.
+   */
+  char *outcome;
+};
+#define SLS__CHALLENGE__V1__ANSWER_PUSH_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__answer_push_reply__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Challenge__V1__LoginStatusRequest
+{
+  ProtobufCMessage base;
+  char *login_id;
+};
+#define SLS__CHALLENGE__V1__LOGIN_STATUS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__login_status_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * pending, verified, refused, expired.
+ */
+struct  Sls__Challenge__V1__LoginStatus
+{
+  ProtobufCMessage base;
+  char *login_id;
+  char *state;
+};
+#define SLS__CHALLENGE__V1__LOGIN_STATUS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__login_status__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 struct  Sls__Challenge__V1__LoginVerified
 {
   ProtobufCMessage base;
@@ -292,6 +420,37 @@ struct  Sls__Challenge__V1__SmsCodeRequested
 #define SLS__CHALLENGE__V1__SMS_CODE_REQUESTED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__sms_code_requested__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * CHL-02: a push notification for the push gateway to deliver (no secret in it: the phone
+ * fetches the request itself with a signed poll).
+ */
+struct  Sls__Challenge__V1__PushRequested
+{
+  ProtobufCMessage base;
+  char *login_id;
+  char *device_id;
+  char *push_token;
+};
+#define SLS__CHALLENGE__V1__PUSH_REQUESTED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__push_requested__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A push declined as "not me": someone else knows the password.
+ */
+struct  Sls__Challenge__V1__SuspiciousLogin
+{
+  ProtobufCMessage base;
+  char *user_name;
+  char *client_address;
+  int64_t declined_unix_ms;
+};
+#define SLS__CHALLENGE__V1__SUSPICIOUS_LOGIN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__suspicious_login__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
@@ -505,6 +664,158 @@ Sls__Challenge__V1__AnswerChallengeRequest *
 void   sls__challenge__v1__answer_challenge_request__free_unpacked
                      (Sls__Challenge__V1__AnswerChallengeRequest *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__PushSent methods */
+void   sls__challenge__v1__push_sent__init
+                     (Sls__Challenge__V1__PushSent         *message);
+size_t sls__challenge__v1__push_sent__get_packed_size
+                     (const Sls__Challenge__V1__PushSent   *message);
+size_t sls__challenge__v1__push_sent__pack
+                     (const Sls__Challenge__V1__PushSent   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__push_sent__pack_to_buffer
+                     (const Sls__Challenge__V1__PushSent   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__PushSent *
+       sls__challenge__v1__push_sent__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__push_sent__free_unpacked
+                     (Sls__Challenge__V1__PushSent *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__PollPushRequest methods */
+void   sls__challenge__v1__poll_push_request__init
+                     (Sls__Challenge__V1__PollPushRequest         *message);
+size_t sls__challenge__v1__poll_push_request__get_packed_size
+                     (const Sls__Challenge__V1__PollPushRequest   *message);
+size_t sls__challenge__v1__poll_push_request__pack
+                     (const Sls__Challenge__V1__PollPushRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__poll_push_request__pack_to_buffer
+                     (const Sls__Challenge__V1__PollPushRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__PollPushRequest *
+       sls__challenge__v1__poll_push_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__poll_push_request__free_unpacked
+                     (Sls__Challenge__V1__PollPushRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__PendingPush methods */
+void   sls__challenge__v1__pending_push__init
+                     (Sls__Challenge__V1__PendingPush         *message);
+size_t sls__challenge__v1__pending_push__get_packed_size
+                     (const Sls__Challenge__V1__PendingPush   *message);
+size_t sls__challenge__v1__pending_push__pack
+                     (const Sls__Challenge__V1__PendingPush   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__pending_push__pack_to_buffer
+                     (const Sls__Challenge__V1__PendingPush   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__PendingPush *
+       sls__challenge__v1__pending_push__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__pending_push__free_unpacked
+                     (Sls__Challenge__V1__PendingPush *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__PendingPushList methods */
+void   sls__challenge__v1__pending_push_list__init
+                     (Sls__Challenge__V1__PendingPushList         *message);
+size_t sls__challenge__v1__pending_push_list__get_packed_size
+                     (const Sls__Challenge__V1__PendingPushList   *message);
+size_t sls__challenge__v1__pending_push_list__pack
+                     (const Sls__Challenge__V1__PendingPushList   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__pending_push_list__pack_to_buffer
+                     (const Sls__Challenge__V1__PendingPushList   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__PendingPushList *
+       sls__challenge__v1__pending_push_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__pending_push_list__free_unpacked
+                     (Sls__Challenge__V1__PendingPushList *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__AnswerPushRequest methods */
+void   sls__challenge__v1__answer_push_request__init
+                     (Sls__Challenge__V1__AnswerPushRequest         *message);
+size_t sls__challenge__v1__answer_push_request__get_packed_size
+                     (const Sls__Challenge__V1__AnswerPushRequest   *message);
+size_t sls__challenge__v1__answer_push_request__pack
+                     (const Sls__Challenge__V1__AnswerPushRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__answer_push_request__pack_to_buffer
+                     (const Sls__Challenge__V1__AnswerPushRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__AnswerPushRequest *
+       sls__challenge__v1__answer_push_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__answer_push_request__free_unpacked
+                     (Sls__Challenge__V1__AnswerPushRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__AnswerPushReply methods */
+void   sls__challenge__v1__answer_push_reply__init
+                     (Sls__Challenge__V1__AnswerPushReply         *message);
+size_t sls__challenge__v1__answer_push_reply__get_packed_size
+                     (const Sls__Challenge__V1__AnswerPushReply   *message);
+size_t sls__challenge__v1__answer_push_reply__pack
+                     (const Sls__Challenge__V1__AnswerPushReply   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__answer_push_reply__pack_to_buffer
+                     (const Sls__Challenge__V1__AnswerPushReply   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__AnswerPushReply *
+       sls__challenge__v1__answer_push_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__answer_push_reply__free_unpacked
+                     (Sls__Challenge__V1__AnswerPushReply *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__LoginStatusRequest methods */
+void   sls__challenge__v1__login_status_request__init
+                     (Sls__Challenge__V1__LoginStatusRequest         *message);
+size_t sls__challenge__v1__login_status_request__get_packed_size
+                     (const Sls__Challenge__V1__LoginStatusRequest   *message);
+size_t sls__challenge__v1__login_status_request__pack
+                     (const Sls__Challenge__V1__LoginStatusRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__login_status_request__pack_to_buffer
+                     (const Sls__Challenge__V1__LoginStatusRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__LoginStatusRequest *
+       sls__challenge__v1__login_status_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__login_status_request__free_unpacked
+                     (Sls__Challenge__V1__LoginStatusRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__LoginStatus methods */
+void   sls__challenge__v1__login_status__init
+                     (Sls__Challenge__V1__LoginStatus         *message);
+size_t sls__challenge__v1__login_status__get_packed_size
+                     (const Sls__Challenge__V1__LoginStatus   *message);
+size_t sls__challenge__v1__login_status__pack
+                     (const Sls__Challenge__V1__LoginStatus   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__login_status__pack_to_buffer
+                     (const Sls__Challenge__V1__LoginStatus   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__LoginStatus *
+       sls__challenge__v1__login_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__login_status__free_unpacked
+                     (Sls__Challenge__V1__LoginStatus *message,
+                      ProtobufCAllocator *allocator);
 /* Sls__Challenge__V1__LoginVerified methods */
 void   sls__challenge__v1__login_verified__init
                      (Sls__Challenge__V1__LoginVerified         *message);
@@ -600,6 +911,44 @@ Sls__Challenge__V1__SmsCodeRequested *
 void   sls__challenge__v1__sms_code_requested__free_unpacked
                      (Sls__Challenge__V1__SmsCodeRequested *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__PushRequested methods */
+void   sls__challenge__v1__push_requested__init
+                     (Sls__Challenge__V1__PushRequested         *message);
+size_t sls__challenge__v1__push_requested__get_packed_size
+                     (const Sls__Challenge__V1__PushRequested   *message);
+size_t sls__challenge__v1__push_requested__pack
+                     (const Sls__Challenge__V1__PushRequested   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__push_requested__pack_to_buffer
+                     (const Sls__Challenge__V1__PushRequested   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__PushRequested *
+       sls__challenge__v1__push_requested__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__push_requested__free_unpacked
+                     (Sls__Challenge__V1__PushRequested *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__SuspiciousLogin methods */
+void   sls__challenge__v1__suspicious_login__init
+                     (Sls__Challenge__V1__SuspiciousLogin         *message);
+size_t sls__challenge__v1__suspicious_login__get_packed_size
+                     (const Sls__Challenge__V1__SuspiciousLogin   *message);
+size_t sls__challenge__v1__suspicious_login__pack
+                     (const Sls__Challenge__V1__SuspiciousLogin   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__suspicious_login__pack_to_buffer
+                     (const Sls__Challenge__V1__SuspiciousLogin   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__SuspiciousLogin *
+       sls__challenge__v1__suspicious_login__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__suspicious_login__free_unpacked
+                     (Sls__Challenge__V1__SuspiciousLogin *message,
+                      ProtobufCAllocator *allocator);
 /* Sls__Challenge__V1__LoginDecided methods */
 void   sls__challenge__v1__login_decided__init
                      (Sls__Challenge__V1__LoginDecided         *message);
@@ -651,6 +1000,30 @@ typedef void (*Sls__Challenge__V1__ChallengeIssued_Closure)
 typedef void (*Sls__Challenge__V1__AnswerChallengeRequest_Closure)
                  (const Sls__Challenge__V1__AnswerChallengeRequest *message,
                   void *closure_data);
+typedef void (*Sls__Challenge__V1__PushSent_Closure)
+                 (const Sls__Challenge__V1__PushSent *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__PollPushRequest_Closure)
+                 (const Sls__Challenge__V1__PollPushRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__PendingPush_Closure)
+                 (const Sls__Challenge__V1__PendingPush *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__PendingPushList_Closure)
+                 (const Sls__Challenge__V1__PendingPushList *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__AnswerPushRequest_Closure)
+                 (const Sls__Challenge__V1__AnswerPushRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__AnswerPushReply_Closure)
+                 (const Sls__Challenge__V1__AnswerPushReply *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__LoginStatusRequest_Closure)
+                 (const Sls__Challenge__V1__LoginStatusRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__LoginStatus_Closure)
+                 (const Sls__Challenge__V1__LoginStatus *message,
+                  void *closure_data);
 typedef void (*Sls__Challenge__V1__LoginVerified_Closure)
                  (const Sls__Challenge__V1__LoginVerified *message,
                   void *closure_data);
@@ -665,6 +1038,12 @@ typedef void (*Sls__Challenge__V1__FactorLocked_Closure)
                   void *closure_data);
 typedef void (*Sls__Challenge__V1__SmsCodeRequested_Closure)
                  (const Sls__Challenge__V1__SmsCodeRequested *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__PushRequested_Closure)
+                 (const Sls__Challenge__V1__PushRequested *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__SuspiciousLogin_Closure)
+                 (const Sls__Challenge__V1__SuspiciousLogin *message,
                   void *closure_data);
 typedef void (*Sls__Challenge__V1__LoginDecided_Closure)
                  (const Sls__Challenge__V1__LoginDecided *message,
@@ -704,6 +1083,22 @@ struct Sls__Challenge__V1__ChallengeVerification_Service
                             const Sls__Challenge__V1__AgreementKeyRequest *input,
                             Sls__Challenge__V1__AgreementKey_Closure closure,
                             void *closure_data);
+  void (*send_push)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                    const Sls__Challenge__V1__ChooseFactorRequest *input,
+                    Sls__Challenge__V1__PushSent_Closure closure,
+                    void *closure_data);
+  void (*poll_push)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                    const Sls__Challenge__V1__PollPushRequest *input,
+                    Sls__Challenge__V1__PendingPushList_Closure closure,
+                    void *closure_data);
+  void (*answer_push)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                      const Sls__Challenge__V1__AnswerPushRequest *input,
+                      Sls__Challenge__V1__AnswerPushReply_Closure closure,
+                      void *closure_data);
+  void (*get_login_status)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                           const Sls__Challenge__V1__LoginStatusRequest *input,
+                           Sls__Challenge__V1__LoginStatus_Closure closure,
+                           void *closure_data);
 };
 typedef void (*Sls__Challenge__V1__ChallengeVerification_ServiceDestroy)(Sls__Challenge__V1__ChallengeVerification_Service *);
 void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__ChallengeVerification_Service *service,
@@ -718,7 +1113,11 @@ void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__Chall
       function_prefix__ ## begin_login,\
       function_prefix__ ## choose_factor,\
       function_prefix__ ## answer_challenge,\
-      function_prefix__ ## get_agreement_key  }
+      function_prefix__ ## get_agreement_key,\
+      function_prefix__ ## send_push,\
+      function_prefix__ ## poll_push,\
+      function_prefix__ ## answer_push,\
+      function_prefix__ ## get_login_status  }
 void sls__challenge__v1__challenge_verification__get_info(ProtobufCService *service,
                                                           const Sls__Health__V1__ServiceInfoRequest *input,
                                                           Sls__Health__V1__ServiceInfo_Closure closure,
@@ -747,6 +1146,22 @@ void sls__challenge__v1__challenge_verification__get_agreement_key(ProtobufCServ
                                                                    const Sls__Challenge__V1__AgreementKeyRequest *input,
                                                                    Sls__Challenge__V1__AgreementKey_Closure closure,
                                                                    void *closure_data);
+void sls__challenge__v1__challenge_verification__send_push(ProtobufCService *service,
+                                                           const Sls__Challenge__V1__ChooseFactorRequest *input,
+                                                           Sls__Challenge__V1__PushSent_Closure closure,
+                                                           void *closure_data);
+void sls__challenge__v1__challenge_verification__poll_push(ProtobufCService *service,
+                                                           const Sls__Challenge__V1__PollPushRequest *input,
+                                                           Sls__Challenge__V1__PendingPushList_Closure closure,
+                                                           void *closure_data);
+void sls__challenge__v1__challenge_verification__answer_push(ProtobufCService *service,
+                                                             const Sls__Challenge__V1__AnswerPushRequest *input,
+                                                             Sls__Challenge__V1__AnswerPushReply_Closure closure,
+                                                             void *closure_data);
+void sls__challenge__v1__challenge_verification__get_login_status(ProtobufCService *service,
+                                                                  const Sls__Challenge__V1__LoginStatusRequest *input,
+                                                                  Sls__Challenge__V1__LoginStatus_Closure closure,
+                                                                  void *closure_data);
 
 /* --- descriptors --- */
 
@@ -761,11 +1176,21 @@ extern const ProtobufCMessageDescriptor sls__challenge__v1__login_started__descr
 extern const ProtobufCMessageDescriptor sls__challenge__v1__choose_factor_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__challenge_issued__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__answer_challenge_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__push_sent__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__poll_push_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__pending_push__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__pending_push_list__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__answer_push_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__answer_push_reply__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__login_status_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__login_status__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_verified__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__agreement_key_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__agreement_key__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__factor_locked__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__sms_code_requested__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__push_requested__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__suspicious_login__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_decided__descriptor;
 extern const ProtobufCServiceDescriptor sls__challenge__v1__challenge_verification__descriptor;
 

@@ -457,6 +457,366 @@ void   sls__challenge__v1__answer_challenge_request__free_unpacked
   assert(message->base.descriptor == &sls__challenge__v1__answer_challenge_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sls__challenge__v1__push_sent__init
+                     (Sls__Challenge__V1__PushSent         *message)
+{
+  static const Sls__Challenge__V1__PushSent init_value = SLS__CHALLENGE__V1__PUSH_SENT__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__push_sent__get_packed_size
+                     (const Sls__Challenge__V1__PushSent *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__push_sent__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__push_sent__pack
+                     (const Sls__Challenge__V1__PushSent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__push_sent__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__push_sent__pack_to_buffer
+                     (const Sls__Challenge__V1__PushSent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__push_sent__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__PushSent *
+       sls__challenge__v1__push_sent__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__PushSent *)
+     protobuf_c_message_unpack (&sls__challenge__v1__push_sent__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__push_sent__free_unpacked
+                     (Sls__Challenge__V1__PushSent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__push_sent__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__poll_push_request__init
+                     (Sls__Challenge__V1__PollPushRequest         *message)
+{
+  static const Sls__Challenge__V1__PollPushRequest init_value = SLS__CHALLENGE__V1__POLL_PUSH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__poll_push_request__get_packed_size
+                     (const Sls__Challenge__V1__PollPushRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__poll_push_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__poll_push_request__pack
+                     (const Sls__Challenge__V1__PollPushRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__poll_push_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__poll_push_request__pack_to_buffer
+                     (const Sls__Challenge__V1__PollPushRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__poll_push_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__PollPushRequest *
+       sls__challenge__v1__poll_push_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__PollPushRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__poll_push_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__poll_push_request__free_unpacked
+                     (Sls__Challenge__V1__PollPushRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__poll_push_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__pending_push__init
+                     (Sls__Challenge__V1__PendingPush         *message)
+{
+  static const Sls__Challenge__V1__PendingPush init_value = SLS__CHALLENGE__V1__PENDING_PUSH__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__pending_push__get_packed_size
+                     (const Sls__Challenge__V1__PendingPush *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__pending_push__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__pending_push__pack
+                     (const Sls__Challenge__V1__PendingPush *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__pending_push__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__pending_push__pack_to_buffer
+                     (const Sls__Challenge__V1__PendingPush *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__pending_push__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__PendingPush *
+       sls__challenge__v1__pending_push__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__PendingPush *)
+     protobuf_c_message_unpack (&sls__challenge__v1__pending_push__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__pending_push__free_unpacked
+                     (Sls__Challenge__V1__PendingPush *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__pending_push__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__pending_push_list__init
+                     (Sls__Challenge__V1__PendingPushList         *message)
+{
+  static const Sls__Challenge__V1__PendingPushList init_value = SLS__CHALLENGE__V1__PENDING_PUSH_LIST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__pending_push_list__get_packed_size
+                     (const Sls__Challenge__V1__PendingPushList *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__pending_push_list__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__pending_push_list__pack
+                     (const Sls__Challenge__V1__PendingPushList *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__pending_push_list__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__pending_push_list__pack_to_buffer
+                     (const Sls__Challenge__V1__PendingPushList *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__pending_push_list__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__PendingPushList *
+       sls__challenge__v1__pending_push_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__PendingPushList *)
+     protobuf_c_message_unpack (&sls__challenge__v1__pending_push_list__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__pending_push_list__free_unpacked
+                     (Sls__Challenge__V1__PendingPushList *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__pending_push_list__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__answer_push_request__init
+                     (Sls__Challenge__V1__AnswerPushRequest         *message)
+{
+  static const Sls__Challenge__V1__AnswerPushRequest init_value = SLS__CHALLENGE__V1__ANSWER_PUSH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__answer_push_request__get_packed_size
+                     (const Sls__Challenge__V1__AnswerPushRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__answer_push_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__answer_push_request__pack
+                     (const Sls__Challenge__V1__AnswerPushRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__answer_push_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__answer_push_request__pack_to_buffer
+                     (const Sls__Challenge__V1__AnswerPushRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__answer_push_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__AnswerPushRequest *
+       sls__challenge__v1__answer_push_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__AnswerPushRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__answer_push_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__answer_push_request__free_unpacked
+                     (Sls__Challenge__V1__AnswerPushRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__answer_push_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__answer_push_reply__init
+                     (Sls__Challenge__V1__AnswerPushReply         *message)
+{
+  static const Sls__Challenge__V1__AnswerPushReply init_value = SLS__CHALLENGE__V1__ANSWER_PUSH_REPLY__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__answer_push_reply__get_packed_size
+                     (const Sls__Challenge__V1__AnswerPushReply *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__answer_push_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__answer_push_reply__pack
+                     (const Sls__Challenge__V1__AnswerPushReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__answer_push_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__answer_push_reply__pack_to_buffer
+                     (const Sls__Challenge__V1__AnswerPushReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__answer_push_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__AnswerPushReply *
+       sls__challenge__v1__answer_push_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__AnswerPushReply *)
+     protobuf_c_message_unpack (&sls__challenge__v1__answer_push_reply__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__answer_push_reply__free_unpacked
+                     (Sls__Challenge__V1__AnswerPushReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__answer_push_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__login_status_request__init
+                     (Sls__Challenge__V1__LoginStatusRequest         *message)
+{
+  static const Sls__Challenge__V1__LoginStatusRequest init_value = SLS__CHALLENGE__V1__LOGIN_STATUS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__login_status_request__get_packed_size
+                     (const Sls__Challenge__V1__LoginStatusRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_status_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__login_status_request__pack
+                     (const Sls__Challenge__V1__LoginStatusRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_status_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__login_status_request__pack_to_buffer
+                     (const Sls__Challenge__V1__LoginStatusRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_status_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__LoginStatusRequest *
+       sls__challenge__v1__login_status_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__LoginStatusRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__login_status_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__login_status_request__free_unpacked
+                     (Sls__Challenge__V1__LoginStatusRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__login_status_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__login_status__init
+                     (Sls__Challenge__V1__LoginStatus         *message)
+{
+  static const Sls__Challenge__V1__LoginStatus init_value = SLS__CHALLENGE__V1__LOGIN_STATUS__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__login_status__get_packed_size
+                     (const Sls__Challenge__V1__LoginStatus *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_status__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__login_status__pack
+                     (const Sls__Challenge__V1__LoginStatus *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_status__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__login_status__pack_to_buffer
+                     (const Sls__Challenge__V1__LoginStatus *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__login_status__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__LoginStatus *
+       sls__challenge__v1__login_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__LoginStatus *)
+     protobuf_c_message_unpack (&sls__challenge__v1__login_status__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__login_status__free_unpacked
+                     (Sls__Challenge__V1__LoginStatus *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__login_status__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sls__challenge__v1__login_verified__init
                      (Sls__Challenge__V1__LoginVerified         *message)
 {
@@ -680,6 +1040,96 @@ void   sls__challenge__v1__sms_code_requested__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &sls__challenge__v1__sms_code_requested__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__push_requested__init
+                     (Sls__Challenge__V1__PushRequested         *message)
+{
+  static const Sls__Challenge__V1__PushRequested init_value = SLS__CHALLENGE__V1__PUSH_REQUESTED__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__push_requested__get_packed_size
+                     (const Sls__Challenge__V1__PushRequested *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__push_requested__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__push_requested__pack
+                     (const Sls__Challenge__V1__PushRequested *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__push_requested__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__push_requested__pack_to_buffer
+                     (const Sls__Challenge__V1__PushRequested *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__push_requested__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__PushRequested *
+       sls__challenge__v1__push_requested__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__PushRequested *)
+     protobuf_c_message_unpack (&sls__challenge__v1__push_requested__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__push_requested__free_unpacked
+                     (Sls__Challenge__V1__PushRequested *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__push_requested__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__suspicious_login__init
+                     (Sls__Challenge__V1__SuspiciousLogin         *message)
+{
+  static const Sls__Challenge__V1__SuspiciousLogin init_value = SLS__CHALLENGE__V1__SUSPICIOUS_LOGIN__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__suspicious_login__get_packed_size
+                     (const Sls__Challenge__V1__SuspiciousLogin *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__suspicious_login__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__suspicious_login__pack
+                     (const Sls__Challenge__V1__SuspiciousLogin *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__suspicious_login__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__suspicious_login__pack_to_buffer
+                     (const Sls__Challenge__V1__SuspiciousLogin *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__suspicious_login__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__SuspiciousLogin *
+       sls__challenge__v1__suspicious_login__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__SuspiciousLogin *)
+     protobuf_c_message_unpack (&sls__challenge__v1__suspicious_login__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__suspicious_login__free_unpacked
+                     (Sls__Challenge__V1__SuspiciousLogin *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__suspicious_login__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   sls__challenge__v1__login_decided__init
@@ -1315,6 +1765,479 @@ const ProtobufCMessageDescriptor sls__challenge__v1__answer_challenge_request__d
   (ProtobufCMessageInit) sls__challenge__v1__answer_challenge_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sls__challenge__v1__push_sent__field_descriptors[3] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PushSent, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "number",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PushSent, number),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PushSent, expires_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__push_sent__field_indices_by_name[] = {
+  2,   /* field[2] = expires_unix_ms */
+  0,   /* field[0] = login_id */
+  1,   /* field[1] = number */
+};
+static const ProtobufCIntRange sls__challenge__v1__push_sent__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__push_sent__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.PushSent",
+  "PushSent",
+  "Sls__Challenge__V1__PushSent",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__PushSent),
+  3,
+  sls__challenge__v1__push_sent__field_descriptors,
+  sls__challenge__v1__push_sent__field_indices_by_name,
+  1,  sls__challenge__v1__push_sent__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__push_sent__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__poll_push_request__field_descriptors[3] =
+{
+  {
+    "device_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PollPushRequest, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signed_unix_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PollPushRequest, signed_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signature",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PollPushRequest, signature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__poll_push_request__field_indices_by_name[] = {
+  0,   /* field[0] = device_id */
+  2,   /* field[2] = signature */
+  1,   /* field[1] = signed_unix_ms */
+};
+static const ProtobufCIntRange sls__challenge__v1__poll_push_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__poll_push_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.PollPushRequest",
+  "PollPushRequest",
+  "Sls__Challenge__V1__PollPushRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__PollPushRequest),
+  3,
+  sls__challenge__v1__poll_push_request__field_descriptors,
+  sls__challenge__v1__poll_push_request__field_indices_by_name,
+  1,  sls__challenge__v1__poll_push_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__poll_push_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__pending_push__field_descriptors[4] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PendingPush, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PendingPush, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_address",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PendingPush, client_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "choices",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Sls__Challenge__V1__PendingPush, n_choices),
+    offsetof(Sls__Challenge__V1__PendingPush, choices),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__pending_push__field_indices_by_name[] = {
+  3,   /* field[3] = choices */
+  2,   /* field[2] = client_address */
+  0,   /* field[0] = login_id */
+  1,   /* field[1] = user_name */
+};
+static const ProtobufCIntRange sls__challenge__v1__pending_push__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__pending_push__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.PendingPush",
+  "PendingPush",
+  "Sls__Challenge__V1__PendingPush",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__PendingPush),
+  4,
+  sls__challenge__v1__pending_push__field_descriptors,
+  sls__challenge__v1__pending_push__field_indices_by_name,
+  1,  sls__challenge__v1__pending_push__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__pending_push__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__pending_push_list__field_descriptors[1] =
+{
+  {
+    "requests",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sls__Challenge__V1__PendingPushList, n_requests),
+    offsetof(Sls__Challenge__V1__PendingPushList, requests),
+    &sls__challenge__v1__pending_push__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__pending_push_list__field_indices_by_name[] = {
+  0,   /* field[0] = requests */
+};
+static const ProtobufCIntRange sls__challenge__v1__pending_push_list__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__pending_push_list__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.PendingPushList",
+  "PendingPushList",
+  "Sls__Challenge__V1__PendingPushList",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__PendingPushList),
+  1,
+  sls__challenge__v1__pending_push_list__field_descriptors,
+  sls__challenge__v1__pending_push_list__field_indices_by_name,
+  1,  sls__challenge__v1__pending_push_list__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__pending_push_list__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__answer_push_request__field_descriptors[6] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AnswerPushRequest, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AnswerPushRequest, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "approve",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AnswerPushRequest, approve),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "number",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AnswerPushRequest, number),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signed_unix_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AnswerPushRequest, signed_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signature",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AnswerPushRequest, signature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__answer_push_request__field_indices_by_name[] = {
+  2,   /* field[2] = approve */
+  1,   /* field[1] = device_id */
+  0,   /* field[0] = login_id */
+  3,   /* field[3] = number */
+  5,   /* field[5] = signature */
+  4,   /* field[4] = signed_unix_ms */
+};
+static const ProtobufCIntRange sls__challenge__v1__answer_push_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__answer_push_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.AnswerPushRequest",
+  "AnswerPushRequest",
+  "Sls__Challenge__V1__AnswerPushRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__AnswerPushRequest),
+  6,
+  sls__challenge__v1__answer_push_request__field_descriptors,
+  sls__challenge__v1__answer_push_request__field_indices_by_name,
+  1,  sls__challenge__v1__answer_push_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__answer_push_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__answer_push_reply__field_descriptors[1] =
+{
+  {
+    "outcome",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AnswerPushReply, outcome),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__answer_push_reply__field_indices_by_name[] = {
+  0,   /* field[0] = outcome */
+};
+static const ProtobufCIntRange sls__challenge__v1__answer_push_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__answer_push_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.AnswerPushReply",
+  "AnswerPushReply",
+  "Sls__Challenge__V1__AnswerPushReply",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__AnswerPushReply),
+  1,
+  sls__challenge__v1__answer_push_reply__field_descriptors,
+  sls__challenge__v1__answer_push_reply__field_indices_by_name,
+  1,  sls__challenge__v1__answer_push_reply__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__answer_push_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__login_status_request__field_descriptors[1] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginStatusRequest, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__login_status_request__field_indices_by_name[] = {
+  0,   /* field[0] = login_id */
+};
+static const ProtobufCIntRange sls__challenge__v1__login_status_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__login_status_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.LoginStatusRequest",
+  "LoginStatusRequest",
+  "Sls__Challenge__V1__LoginStatusRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__LoginStatusRequest),
+  1,
+  sls__challenge__v1__login_status_request__field_descriptors,
+  sls__challenge__v1__login_status_request__field_indices_by_name,
+  1,  sls__challenge__v1__login_status_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__login_status_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__login_status__field_descriptors[2] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginStatus, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginStatus, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__login_status__field_indices_by_name[] = {
+  0,   /* field[0] = login_id */
+  1,   /* field[1] = state */
+};
+static const ProtobufCIntRange sls__challenge__v1__login_status__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__login_status__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.LoginStatus",
+  "LoginStatus",
+  "Sls__Challenge__V1__LoginStatus",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__LoginStatus),
+  2,
+  sls__challenge__v1__login_status__field_descriptors,
+  sls__challenge__v1__login_status__field_indices_by_name,
+  1,  sls__challenge__v1__login_status__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__login_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor sls__challenge__v1__login_verified__field_descriptors[3] =
 {
   {
@@ -1615,6 +2538,134 @@ const ProtobufCMessageDescriptor sls__challenge__v1__sms_code_requested__descrip
   (ProtobufCMessageInit) sls__challenge__v1__sms_code_requested__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sls__challenge__v1__push_requested__field_descriptors[3] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PushRequested, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PushRequested, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "push_token",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PushRequested, push_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__push_requested__field_indices_by_name[] = {
+  1,   /* field[1] = device_id */
+  0,   /* field[0] = login_id */
+  2,   /* field[2] = push_token */
+};
+static const ProtobufCIntRange sls__challenge__v1__push_requested__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__push_requested__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.PushRequested",
+  "PushRequested",
+  "Sls__Challenge__V1__PushRequested",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__PushRequested),
+  3,
+  sls__challenge__v1__push_requested__field_descriptors,
+  sls__challenge__v1__push_requested__field_indices_by_name,
+  1,  sls__challenge__v1__push_requested__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__push_requested__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__suspicious_login__field_descriptors[3] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SuspiciousLogin, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_address",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SuspiciousLogin, client_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "declined_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__SuspiciousLogin, declined_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__suspicious_login__field_indices_by_name[] = {
+  1,   /* field[1] = client_address */
+  2,   /* field[2] = declined_unix_ms */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__challenge__v1__suspicious_login__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__suspicious_login__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.SuspiciousLogin",
+  "SuspiciousLogin",
+  "Sls__Challenge__V1__SuspiciousLogin",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__SuspiciousLogin),
+  3,
+  sls__challenge__v1__suspicious_login__field_descriptors,
+  sls__challenge__v1__suspicious_login__field_indices_by_name,
+  1,  sls__challenge__v1__suspicious_login__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__suspicious_login__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor sls__challenge__v1__login_decided__field_descriptors[6] =
 {
   {
@@ -1754,7 +2805,7 @@ const ProtobufCEnumDescriptor sls__challenge__v1__login_factor__descriptor =
   sls__challenge__v1__login_factor__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verification__method_descriptors[7] =
+static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verification__method_descriptors[11] =
 {
   { "GetInfo", &sls__health__v1__service_info_request__descriptor, &sls__health__v1__service_info__descriptor },
   { "SetPassword", &sls__challenge__v1__set_password_request__descriptor, &sls__challenge__v1__set_password_reply__descriptor },
@@ -1763,13 +2814,21 @@ static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verificatio
   { "ChooseFactor", &sls__challenge__v1__choose_factor_request__descriptor, &sls__challenge__v1__challenge_issued__descriptor },
   { "AnswerChallenge", &sls__challenge__v1__answer_challenge_request__descriptor, &sls__challenge__v1__login_verified__descriptor },
   { "GetAgreementKey", &sls__challenge__v1__agreement_key_request__descriptor, &sls__challenge__v1__agreement_key__descriptor },
+  { "SendPush", &sls__challenge__v1__choose_factor_request__descriptor, &sls__challenge__v1__push_sent__descriptor },
+  { "PollPush", &sls__challenge__v1__poll_push_request__descriptor, &sls__challenge__v1__pending_push_list__descriptor },
+  { "AnswerPush", &sls__challenge__v1__answer_push_request__descriptor, &sls__challenge__v1__answer_push_reply__descriptor },
+  { "GetLoginStatus", &sls__challenge__v1__login_status_request__descriptor, &sls__challenge__v1__login_status__descriptor },
 };
 const unsigned sls__challenge__v1__challenge_verification__method_indices_by_name[] = {
   5,        /* AnswerChallenge */
+  9,        /* AnswerPush */
   3,        /* BeginLogin */
   4,        /* ChooseFactor */
   6,        /* GetAgreementKey */
   0,        /* GetInfo */
+  10,        /* GetLoginStatus */
+  8,        /* PollPush */
+  7,        /* SendPush */
   2,        /* SetIPRestrictions */
   1         /* SetPassword */
 };
@@ -1780,7 +2839,7 @@ const ProtobufCServiceDescriptor sls__challenge__v1__challenge_verification__des
   "ChallengeVerification",
   "Sls__Challenge__V1__ChallengeVerification",
   "sls.challenge.v1",
-  7,
+  11,
   sls__challenge__v1__challenge_verification__method_descriptors,
   sls__challenge__v1__challenge_verification__method_indices_by_name
 };
@@ -1839,6 +2898,38 @@ void sls__challenge__v1__challenge_verification__get_agreement_key(ProtobufCServ
 {
   assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
   service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__send_push(ProtobufCService *service,
+                                                           const Sls__Challenge__V1__ChooseFactorRequest *input,
+                                                           Sls__Challenge__V1__PushSent_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__poll_push(ProtobufCService *service,
+                                                           const Sls__Challenge__V1__PollPushRequest *input,
+                                                           Sls__Challenge__V1__PendingPushList_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__answer_push(ProtobufCService *service,
+                                                             const Sls__Challenge__V1__AnswerPushRequest *input,
+                                                             Sls__Challenge__V1__AnswerPushReply_Closure closure,
+                                                             void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__get_login_status(ProtobufCService *service,
+                                                                  const Sls__Challenge__V1__LoginStatusRequest *input,
+                                                                  Sls__Challenge__V1__LoginStatus_Closure closure,
+                                                                  void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__ChallengeVerification_Service *service,
                                                        Sls__Challenge__V1__ChallengeVerification_ServiceDestroy destroy)

@@ -1,0 +1,149 @@
+import ChallengeVerificationCore
+import Foundation
+import GRDB
+import SLSBus
+import SLSMessages
+import SLSStorage
+
+/// CHL-02, CHL-04: push approval with number matching, and the login's state for the screen that waits.
+extension ChallengeVerificationService {
+    /// How far a phone's signed time may be from the server's.
+    static let pushWindowMs: Int64 = 60_000
+
+    /// Asks the chosen phone (a `PushRequested` event for the push gateway, no secret in it).
+    func sendPush(_ request: ChooseFactorRequest) async throws -> PushSent {
+        let at = now()
+        let (number, choices) = PushRules.numbers()
+        try await database.write { [settings] db in
+            guard var login = try LoginRow.fetchOne(db, key: request.loginID), login.verifiedMs == nil, login.refusedMs == nil,
+                  at.timeIntervalSince(Date(unixMs: login.startedMs)) < settings.loginLifetime else {
+                throw RPCError(.notFound, "no login \(request.loginID.prefix(64)) waiting for a factor: start again",
+                               ruleID: "CHL-08")
+            }
+            guard let phone = try PhoneRow.fetchOne(db, key: ["user_name": login.userName, "device_id": request.deviceID]),
+                  phone.active, !phone.pushToken.isEmpty else {
+                throw RPCError.failedPrecondition("that phone has no push registration: use challenge/response (CHL-04)",
+                                                  ruleID: "CHL-02")
+            }
+            if try Self.counter(login.userName, "ibKey", db).isLocked(at: at) {
+                throw RPCError.failedPrecondition("IB Key is locked after too many wrong answers", ruleID: "CHL-09")
+            }
+            login.factor = "push"
+            login.deviceID = request.deviceID
+            login.challengeIssuedMs = at.unixMs
+            login.pushNumber = Int(number)
+            login.pushChoices = choices.map(String.init).joined(separator: ",")
+            try login.update(db)
+            try Outbox.append(PushRequested(loginID: login.loginID, deviceID: phone.deviceID, pushToken: phone.pushToken),
+                              in: db, nowUnixMs: at.unixMs)
+        }
+        outbox.notify()
+        return PushSent(loginID: request.loginID, number: number,
+                        expiresUnixMs: at.addingTimeInterval(settings.challenges.challengeLifetime).unixMs)
+    }
+
+    /// The phone's pending requests, for a poll signed with its device key.
+    func pollPush(_ request: PollPushRequest) async throws -> PendingPushList {
+        let at = now()
+        return try await database.read { [settings] db in
+            guard let phone = try PhoneRow.filter(Column("device_id") == request.deviceID && Column("active") == true).fetchOne(db)
+            else { throw RPCError.notFound("no active IB Key phone \(request.deviceID.prefix(64))") }
+            if let problem = PushRules.problem(signature: request.signature,
+                                               message: PushRules.pollMessage(deviceID: request.deviceID,
+                                                                              signedUnixMs: request.signedUnixMs),
+                                               publicKey: Data(phone.signingKey), signedUnixMs: request.signedUnixMs,
+                                               nowUnixMs: at.unixMs, windowMs: Self.pushWindowMs) {
+                throw RPCError.permissionDenied(problem, ruleID: "CHL-02")
+            }
+            let since = at.addingTimeInterval(-settings.challenges.challengeLifetime).unixMs
+            let pending = try LoginRow.filter(Column("device_id") == request.deviceID && Column("factor") == "push"
+                                              && Column("verified_ms") == nil && Column("refused_ms") == nil
+                                              && Column("challenge_issued_ms") > since).limit(20).fetchAll(db)
+            return PendingPushList(requests: pending.map { login in
+                PendingPush(loginID: login.loginID, userName: login.userName, clientAddress: login.clientAddress,
+                            choices: login.pushChoices.split(separator: ",").compactMap { UInt32($0) })
+            })
+        }
+    }
+
+    /// The phone's signed decision: approve with the screen's number, or decline ("not me").
+    func answerPush(_ request: AnswerPushRequest) async throws -> AnswerPushReply {
+        let at = now()
+        let outcome: Result<String, RPCError> = try await database.write { [self] db in
+            guard var login = try LoginRow.fetchOne(db, key: request.loginID), login.deviceID == request.deviceID,
+                  let phone = try PhoneRow.fetchOne(db, key: ["user_name": login.userName, "device_id": request.deviceID]),
+                  phone.active else {
+                throw RPCError(.notFound, "no push for this phone and login", ruleID: "CHL-02")
+            }
+            let message = PushRules.answerMessage(loginID: request.loginID, deviceID: request.deviceID,
+                                                  approve: request.approve, number: request.number,
+                                                  signedUnixMs: request.signedUnixMs)
+            if let problem = PushRules.problem(signature: request.signature, message: message,
+                                               publicKey: Data(phone.signingKey), signedUnixMs: request.signedUnixMs,
+                                               nowUnixMs: at.unixMs, windowMs: Self.pushWindowMs) {
+                return .failure(RPCError.permissionDenied(problem, ruleID: "CHL-02"))
+            }
+            // CHL-04: a login that switched to challenge/response no longer takes the push.
+            guard login.factor == "push", let issued = login.challengeIssuedMs else {
+                return .failure(RPCError.failedPrecondition("this login no longer waits for a push", ruleID: "CHL-04"))
+            }
+            var pending = PendingChallenge(loginID: login.loginID, kind: .challengeResponse, issuedAt: Date(unixMs: issued))
+            pending.answeredAt = (login.verifiedMs ?? login.refusedMs).map(Date.init(unixMs:))
+            if let refusal = ChallengeRules.refusal(pending, loginID: request.loginID, now: at, settings: settings.challenges) {
+                return .failure(RPCError.failedPrecondition(refusal.description, ruleID: refusal.ruleID))
+            }
+            if !request.approve {
+                login.refusedMs = at.unixMs
+                try login.update(db)
+                try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: "push",
+                                     outcome: "declined", ruleID: "CHL-02", db)
+                try Outbox.append(SuspiciousLogin(userName: login.userName, clientAddress: login.clientAddress,
+                                                  declinedUnixMs: at.unixMs), in: db, nowUnixMs: at.unixMs)
+                return .success("refused")
+            }
+            var counter = try Self.counter(login.userName, "ibKey", db)
+            guard Int(request.number) == login.pushNumber else {
+                let locked = counter.recordFailure(at: at, policy: settings.lockout)
+                try Self.save(counter, login.userName, "ibKey", db)
+                try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: "push",
+                                     outcome: locked ? "locked" : "refused", ruleID: "CHL-02", db)
+                return .failure(RPCError(.unauthenticated, "the number does not match the login screen's", ruleID: "CHL-02"))
+            }
+            counter.recordSuccess()
+            try Self.save(counter, login.userName, "ibKey", db)
+            login.verifiedMs = at.unixMs
+            try login.update(db)
+            try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: "push", outcome: "verified",
+                                 ruleID: "", db)
+            try Outbox.append(LoginDecided(userName: login.userName, clientAddress: login.clientAddress, factor: .ibKeyPush,
+                                           outcome: "verified", decidedUnixMs: at.unixMs), in: db, nowUnixMs: at.unixMs)
+            return .success("verified")
+        }
+        outbox.notify()
+        switch outcome {
+        case .success(let result): return AnswerPushReply(outcome: result)
+        case .failure(let error): throw error
+        }
+    }
+
+    /// What the waiting login screen polls.
+    func loginStatus(_ request: LoginStatusRequest) async throws -> LoginStatus {
+        let at = now()
+        return try await database.read { [settings] db in
+            guard let login = try LoginRow.fetchOne(db, key: request.loginID) else {
+                throw RPCError.notFound("no login \(request.loginID.prefix(64))")
+            }
+            let state: String
+            if login.verifiedMs != nil {
+                state = "verified"
+            } else if login.refusedMs != nil {
+                state = "refused"
+            } else if at.timeIntervalSince(Date(unixMs: login.startedMs)) >= settings.loginLifetime {
+                state = "expired"
+            } else {
+                state = "pending"
+            }
+            return LoginStatus(loginID: login.loginID, state: state)
+        }
+    }
+}
