@@ -125,6 +125,7 @@ let package = Package(
                           path: "Tools/sls-device", swiftSettings: strict),
         .executableTarget(name: "SLSBench", dependencies: ["SLSBus", "SLSMessages", "ZeroMQ", "CZeroMQ", "SLSStorage", "SLSRuntime",
                                                           "CryptoRulesCore", "CryptoRulesService", "EnrollmentCore", "EnrollmentService", "QRCode", "ChallengeVerificationCore",
+                                                          "ChallengeVerificationService",
                                                           .product(name: "Crypto", package: "swift-crypto")],
                           path: "Benchmarks/SLSBench", swiftSettings: strict),
 

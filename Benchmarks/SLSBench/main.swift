@@ -21,6 +21,7 @@ if only == nil || only == "enrollment" {
 }
 if only == nil || only == "challenge" {
     try ChallengeBenchmarks.run()
+    try await LoginBenchmarks.run()
 }
 if only == nil || only == "memory" {
     try IdleMemory.run()
