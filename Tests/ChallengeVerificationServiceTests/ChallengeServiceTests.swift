@@ -411,4 +411,67 @@ struct ChallengeServiceTests {
         _ = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID,
                                                                     response: try harness.phoneResponse(challenge.challenge)))
     }
+
+    @Test func testCHL07_CHL12_stepUpAsksForThePasswordAgainThenAChallengeOnly() async throws {
+        let harness = try LoginHarness()
+        let signing = P256.Signing.PrivateKey()
+        _ = try await pushUser(harness, signing: signing)
+        try await harness.route(MobileNumberUpdated(accountID: "A-alice", mobileNumber: "+85291234567", verified: true))
+        let wrong = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "nope-1234", purpose: .stepUp))
+        }
+        #expect(wrong?.code == .unauthenticated)
+        let stepUp = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass",
+                                                                            purpose: .stepUp))
+        #expect(stepUp.factors.map(\.factor) == [.ibKeyChallenge])
+        let sms = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: stepUp.loginID, factor: .smsCode))
+        }
+        #expect(sms?.ruleID == "CHL-07")
+        let challenge = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: stepUp.loginID,
+                                                                                   factor: .ibKeyChallenge, deviceID: "phone-1"))
+        let verified = try await harness.service.answer(AnswerChallengeRequest(loginID: stepUp.loginID,
+                                                                               response: try harness.phoneResponse(challenge.challenge)))
+        #expect(verified.purpose == .stepUp)
+        let second = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass",
+                                                                            purpose: .secondDevice))
+        #expect(second.factors.map(\.factor) == [.ibKeyChallenge])
+    }
+
+    @Test func testACC06_aResetByASMSCodeSetsTheNewPasswordAndEndsOpenLogins() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        try await harness.route(MobileNumberUpdated(accountID: "A-alice", mobileNumber: "+85291234567", verified: true))
+        let open = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        // An unknown user gets the same kind of answer, and no code is sent.
+        let stranger = try await harness.service.startPasswordReset(StartPasswordResetRequest(userName: "nobody"))
+        #expect(!stranger.resetID.isEmpty && stranger.sentTo.isEmpty)
+        #expect(try harness.sentCodes().isEmpty)
+        let reset = try await harness.service.startPasswordReset(StartPasswordResetRequest(userName: "alice"))
+        #expect(reset.sentTo == "********4567")
+        let code = try #require(try harness.sentCodes().last).code
+        let weak = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.completePasswordReset(CompletePasswordResetRequest(resetID: reset.resetID, code: code,
+                                                                                             newPassword: "short"))
+        }
+        #expect(weak?.ruleID == "ACC-01")
+        let wrongCode = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.completePasswordReset(CompletePasswordResetRequest(
+                resetID: reset.resetID, code: code == "000000" ? "111111" : "000000", newPassword: "n3w-passw0rd"))
+        }
+        #expect(wrongCode?.code == .unauthenticated)
+        let done = try await harness.service.completePasswordReset(CompletePasswordResetRequest(
+            resetID: reset.resetID, code: code, newPassword: "n3w-passw0rd"))
+        #expect(done.loginsEnded == 1)
+        #expect(try await harness.service.loginStatus(LoginStatusRequest(loginID: open.loginID)).state == "refused")
+        await #expect(throws: RPCError.self) {
+            _ = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        }
+        _ = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "n3w-passw0rd"))
+        let again = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.completePasswordReset(CompletePasswordResetRequest(
+                resetID: reset.resetID, code: code, newPassword: "other-passw0rd"))
+        }
+        #expect(again?.message.contains("already answered") == true)
+    }
 }

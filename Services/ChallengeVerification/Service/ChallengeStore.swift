@@ -84,5 +84,19 @@ enum ChallengeStore {
                 t.add(column: "refused_ms", .integer)
             }
         }
+
+        migrator.registerMigration("challenge.v5") { db in
+            // CHL-07, CHL-12: why a login was asked for; ACC-06: password resets.
+            try db.alter(table: LoginRow.databaseTableName) { t in
+                t.add(column: "purpose", .integer).notNull().defaults(to: 0)
+            }
+            try db.create(table: PasswordResetRow.databaseTableName) { t in
+                t.primaryKey("reset_id", .text)
+                t.column("user_name", .text).notNull().indexed()
+                t.column("code_hash", .blob).notNull()
+                t.column("issued_ms", .integer).notNull()
+                t.column("used_ms", .integer)
+            }
+        }
     }
 }

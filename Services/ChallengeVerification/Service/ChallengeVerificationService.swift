@@ -68,6 +68,10 @@ public final class ChallengeVerificationService: Sendable {
         server.register(ChallengeVerificationAPI.pollPush) { [self] request, _ in try await pollPush(request) }
         server.register(ChallengeVerificationAPI.answerPush) { [self] request, _ in try await answerPush(request) }
         server.register(ChallengeVerificationAPI.getLoginStatus) { [self] request, _ in try await loginStatus(request) }
+        server.register(ChallengeVerificationAPI.startPasswordReset) { [self] request, _ in try await startPasswordReset(request) }
+        server.register(ChallengeVerificationAPI.completePasswordReset) { [self] request, _ in
+            try await completePasswordReset(request)
+        }
         server.register(ChallengeVerificationAPI.getAgreementKey) { [self] _, _ in
             AgreementKey(publicKey: try agreementKey.publicKey.x963Representation)
         }
@@ -196,10 +200,20 @@ public final class ChallengeVerificationService: Sendable {
         let loginID = randomHexID() + randomHexID()
         let phones = try await database.write { db -> [PhoneRow] in
             try LoginRow(loginID: loginID, userName: userName, clientAddress: request.clientAddress, startedMs: at.unixMs,
-                         deviceID: "", challenge: "", challengeIssuedMs: nil, verifiedMs: nil).insert(db)
+                         deviceID: "", challenge: "", challengeIssuedMs: nil, verifiedMs: nil,
+                         purpose: Int(request.purpose.protoNumber)).insert(db)
             try Self.appendAudit(userName, at: at, address: request.clientAddress, factor: "password", outcome: "verified",
                                  ruleID: "", db)
             return try PhoneRow.filter(Column("user_name") == userName && Column("active") == true).fetchAll(db)
+        }
+        // CHL-07, CHL-12: step-up and a second device are verified by challenge/response alone.
+        switch request.purpose {
+        case .login, .stepUp, .secondDevice: break
+        case .unrecognized(let number): throw RPCError.invalidArgument("purpose \(number) is not a LoginPurpose")
+        }
+        if request.purpose != .login {
+            return LoginStarted(loginID: loginID, factors: phones.map { FactorChoice(factor: .ibKeyChallenge, deviceID: $0.deviceID) },
+                                expiresUnixMs: at.addingTimeInterval(settings.loginLifetime).unixMs)
         }
         // IB Key first (preferred), then SMS and voice when the number is verified (ACC-03, CHL-13).
         // A phone with a push registration offers push first (CHL-02), challenge/response always (CHL-03, CHL-04).
@@ -216,6 +230,11 @@ public final class ChallengeVerificationService: Sendable {
 
     /// CHL-11: only the chosen factor is used. Built: IB Key challenge/response (CHL-03).
     func chooseFactor(_ request: ChooseFactorRequest) async throws -> ChallengeIssued {
+        let purpose = try await database.read { db in try LoginRow.fetchOne(db, key: request.loginID)?.purpose } ?? 0
+        if purpose != 0 && request.factor != .ibKeyChallenge {
+            throw RPCError.failedPrecondition("step-up and second-device verifications use challenge/response",
+                                              ruleID: "CHL-07")
+        }
         if request.factor == .smsCode || request.factor == .voiceCode { return try await sendCode(request) }
         if request.factor == .ibKeyPush {
             throw RPCError.invalidArgument("push is asked for with SendPush; ChooseFactor gives a challenge", ruleID: "CHL-02")
@@ -259,7 +278,7 @@ public final class ChallengeVerificationService: Sendable {
         let factor = try await database.read { db in try LoginRow.fetchOne(db, key: request.loginID)?.factor }
         if factor == "sms" || factor == "voice" { return try await answerCode(request) }
         let at = now()
-        let outcome: Result<String, RPCError> = try await database.write { [self] db in
+        let outcome: Result<(String, Int), RPCError> = try await database.write { [self] db in
             guard var login = try LoginRow.fetchOne(db, key: request.loginID), let issued = login.challengeIssuedMs else {
                 throw RPCError(.notFound, "no challenge for login \(request.loginID.prefix(64))", ruleID: "CHL-08")
             }
@@ -304,9 +323,10 @@ public final class ChallengeVerificationService: Sendable {
                 try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: "ibKey",
                                      outcome: "verified", ruleID: "", db)
                 try Outbox.append(LoginDecided(userName: login.userName, clientAddress: login.clientAddress,
-                                               factor: .ibKeyChallenge, outcome: "verified", decidedUnixMs: at.unixMs),
+                                               factor: .ibKeyChallenge, outcome: "verified", decidedUnixMs: at.unixMs,
+                                               purpose: LoginPurpose(protoNumber: Int32(login.purpose))),
                                   in: db, nowUnixMs: at.unixMs)
-                return .success(login.userName)
+                return .success((login.userName, login.purpose))
             }
             let locked = counter.recordFailure(at: at, policy: settings.lockout)
             try Self.save(counter, login.userName, "ibKey", db)
@@ -322,7 +342,9 @@ public final class ChallengeVerificationService: Sendable {
         }
         outbox.notify()
         switch outcome {
-        case .success(let userName): return LoginVerified(userName: userName, factor: .ibKeyChallenge, verifiedUnixMs: at.unixMs)
+        case .success(let (userName, purpose)):
+            return LoginVerified(userName: userName, factor: .ibKeyChallenge, verifiedUnixMs: at.unixMs,
+                                 purpose: LoginPurpose(protoNumber: Int32(purpose)))
         case .failure(let error): throw error
         }
     }

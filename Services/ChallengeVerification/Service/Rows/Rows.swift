@@ -61,14 +61,16 @@ struct LoginRow: Codable, FetchableRecord, PersistableRecord {
     /// Push: the number the login screen shows and the ones the phone offers ("12,34,56").
     var pushNumber: Int = 0
     var pushChoices: String = ""
-    /// Set when the login was refused for good (a push declined as "not me").
+    /// Set when the login was refused for good (a push declined as "not me", a password reset).
     var refusedMs: Int64?
+    /// `LoginPurpose` raw value (CHL-07, CHL-12).
+    var purpose: Int = 0
 
     enum CodingKeys: String, CodingKey {
         case loginID = "login_id", userName = "user_name", clientAddress = "client_address", startedMs = "started_ms"
         case deviceID = "device_id", challenge, challengeIssuedMs = "challenge_issued_ms", verifiedMs = "verified_ms"
         case factor, codeHash = "code_hash", sends
-        case pushNumber = "push_number", pushChoices = "push_choices", refusedMs = "refused_ms"
+        case pushNumber = "push_number", pushChoices = "push_choices", refusedMs = "refused_ms", purpose
     }
 }
 
@@ -112,5 +114,19 @@ struct CodeSendRow: Codable, FetchableRecord, PersistableRecord {
 
     enum CodingKeys: String, CodingKey {
         case userName = "user_name", sentMs = "sent_ms"
+    }
+}
+
+/// One row of `password_reset`: a reset in progress (ACC-06), its code kept as a hash.
+struct PasswordResetRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "password_reset"
+    var resetID: String
+    var userName: String
+    var codeHash: [UInt8]
+    var issuedMs: Int64
+    var usedMs: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case resetID = "reset_id", userName = "user_name", codeHash = "code_hash", issuedMs = "issued_ms", usedMs = "used_ms"
     }
 }

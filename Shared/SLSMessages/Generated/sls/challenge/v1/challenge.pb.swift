@@ -68,6 +68,53 @@ public enum LoginFactor: ProtoEnum {
     }
 }
 
+/// Why the password and one factor are asked for (CHL-07, CHL-12).
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum LoginPurpose: ProtoEnum {
+    /// Logging in (CHL-01).
+    case login
+    /// Verifying identity for a sensitive task in the portal: password again, then a challenge.
+    case stepUp
+    /// Logging in to the trading app on a second device with IB Key on the first.
+    case secondDevice
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
+
+    public static let protoName = "sls.challenge.v1.LoginPurpose"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [LoginPurpose] = [.login, .stepUp, .secondDevice]
+
+    public var protoNumber: Int32 {
+        switch self {
+        case .login: 0
+        case .stepUp: 1
+        case .secondDevice: 2
+        case .unrecognized(let number): number
+        }
+    }
+
+    public var valueName: String? {
+        switch self {
+        case .login: "LOGIN"
+        case .stepUp: "STEP_UP"
+        case .secondDevice: "SECOND_DEVICE"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
+        switch protoNumber {
+        case 0: self = .login
+        case 1: self = .stepUp
+        case 2: self = .secondDevice
+        default: self = .unrecognized(protoNumber)
+        }
+    }
+}
+
 /// ACC-01, ACC-02: set or change a password. Changing needs the current one.
 public struct SetPasswordRequest: ProtoMessage {
     public static let protoName = "sls.challenge.v1.SetPasswordRequest"
@@ -473,11 +520,15 @@ public struct BeginLoginRequest: ProtoMessage {
     /// The client's address, for ACC-04 / CHL-10.
     public var clientAddress: String
 
+    /// Step-up and second-device verifications offer challenge/response only (CHL-07).
+    public var purpose: LoginPurpose
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(userName: String = "", password: String = "", clientAddress: String = "") {
+    public init(userName: String = "", password: String = "", clientAddress: String = "", purpose: LoginPurpose = .login) {
         self.userName = userName
         self.password = password
         self.clientAddress = clientAddress
+        self.purpose = purpose
     }
 
     /// A message with every field at its proto3 default.
@@ -485,6 +536,7 @@ public struct BeginLoginRequest: ProtoMessage {
         self.userName = ""
         self.password = ""
         self.clientAddress = ""
+        self.purpose = .login
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -499,6 +551,7 @@ public struct BeginLoginRequest: ProtoMessage {
         case userName
         case password
         case clientAddress
+        case purpose
     }
 
     public init(from decoder: any Decoder) throws {
@@ -506,6 +559,7 @@ public struct BeginLoginRequest: ProtoMessage {
         self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
         self.password = try container.decodeIfPresent(String.self, forKey: .password) ?? ""
         self.clientAddress = try container.decodeIfPresent(String.self, forKey: .clientAddress) ?? ""
+        self.purpose = try container.decodeIfPresent(LoginPurpose.self, forKey: .purpose) ?? .login
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -513,6 +567,7 @@ public struct BeginLoginRequest: ProtoMessage {
         try container.encode(self.userName, forKey: .userName)
         try container.encode(self.password, forKey: .password)
         try container.encode(self.clientAddress, forKey: .clientAddress)
+        try container.encode(self.purpose, forKey: .purpose)
     }
 
     public static let schema = MessageSchema(
@@ -521,6 +576,7 @@ public struct BeginLoginRequest: ProtoMessage {
             FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
             FieldSchema(name: "password", number: 2, type: "string", label: "singular"),
             FieldSchema(name: "client_address", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "purpose", number: 4, type: "sls.challenge.v1.LoginPurpose", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -538,7 +594,8 @@ public struct BeginLoginRequest: ProtoMessage {
         Self(
             userName: "user_name-0-é",
             password: "password-0-é",
-            clientAddress: "client_address-0-é"
+            clientAddress: "client_address-0-é",
+            purpose: .stepUp
         )
     }
 }
@@ -561,12 +618,14 @@ extension BeginLoginRequest: CBridged {
         c.pointee.user_name = arena.cString(self.userName)
         c.pointee.password = arena.cString(self.password)
         c.pointee.client_address = arena.cString(self.clientAddress)
+        c.pointee.purpose = .init(rawValue: .init(truncatingIfNeeded: self.purpose.protoNumber))
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
         self.userName = CArena.string(c.pointee.user_name)
         self.password = CArena.string(c.pointee.password)
         self.clientAddress = CArena.string(c.pointee.client_address)
+        self.purpose = LoginPurpose(protoNumber: Int32(truncatingIfNeeded: c.pointee.purpose.rawValue))
     }
 }
 
@@ -1929,11 +1988,14 @@ public struct LoginVerified: ProtoMessage {
 
     public var verifiedUnixMs: Int64
 
+    public var purpose: LoginPurpose
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(userName: String = "", factor: LoginFactor = .unspecified, verifiedUnixMs: Int64 = 0) {
+    public init(userName: String = "", factor: LoginFactor = .unspecified, verifiedUnixMs: Int64 = 0, purpose: LoginPurpose = .login) {
         self.userName = userName
         self.factor = factor
         self.verifiedUnixMs = verifiedUnixMs
+        self.purpose = purpose
     }
 
     /// A message with every field at its proto3 default.
@@ -1941,6 +2003,7 @@ public struct LoginVerified: ProtoMessage {
         self.userName = ""
         self.factor = .unspecified
         self.verifiedUnixMs = 0
+        self.purpose = .login
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -1955,6 +2018,7 @@ public struct LoginVerified: ProtoMessage {
         case userName
         case factor
         case verifiedUnixMs
+        case purpose
     }
 
     public init(from decoder: any Decoder) throws {
@@ -1962,6 +2026,7 @@ public struct LoginVerified: ProtoMessage {
         self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
         self.factor = try container.decodeIfPresent(LoginFactor.self, forKey: .factor) ?? .unspecified
         self.verifiedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .verifiedUnixMs) ?? 0
+        self.purpose = try container.decodeIfPresent(LoginPurpose.self, forKey: .purpose) ?? .login
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -1969,6 +2034,7 @@ public struct LoginVerified: ProtoMessage {
         try container.encode(self.userName, forKey: .userName)
         try container.encode(self.factor, forKey: .factor)
         try container.encode(self.verifiedUnixMs, forKey: .verifiedUnixMs)
+        try container.encode(self.purpose, forKey: .purpose)
     }
 
     public static let schema = MessageSchema(
@@ -1977,6 +2043,7 @@ public struct LoginVerified: ProtoMessage {
             FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
             FieldSchema(name: "factor", number: 2, type: "sls.challenge.v1.LoginFactor", label: "singular"),
             FieldSchema(name: "verified_unix_ms", number: 3, type: "int64", label: "singular"),
+            FieldSchema(name: "purpose", number: 4, type: "sls.challenge.v1.LoginPurpose", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -1993,7 +2060,8 @@ public struct LoginVerified: ProtoMessage {
         Self(
             userName: "user_name-0-é",
             factor: .ibKeyChallenge,
-            verifiedUnixMs: -3000
+            verifiedUnixMs: -3000,
+            purpose: .stepUp
         )
     }
 }
@@ -2016,12 +2084,404 @@ extension LoginVerified: CBridged {
         c.pointee.user_name = arena.cString(self.userName)
         c.pointee.factor = .init(rawValue: .init(truncatingIfNeeded: self.factor.protoNumber))
         c.pointee.verified_unix_ms = self.verifiedUnixMs
+        c.pointee.purpose = .init(rawValue: .init(truncatingIfNeeded: self.purpose.protoNumber))
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
         self.userName = CArena.string(c.pointee.user_name)
         self.factor = LoginFactor(protoNumber: Int32(truncatingIfNeeded: c.pointee.factor.rawValue))
         self.verifiedUnixMs = c.pointee.verified_unix_ms
+        self.purpose = LoginPurpose(protoNumber: Int32(truncatingIfNeeded: c.pointee.purpose.rawValue))
+    }
+}
+
+/// ACC-06: a forgotten password, proven by a code sent by SMS to the verified mobile number.
+public struct StartPasswordResetRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.StartPasswordResetRequest"
+
+    public var userName: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "") {
+        self.userName = userName
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é"
+        )
+    }
+}
+
+extension StartPasswordResetRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__StartPasswordResetRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__start_password_reset_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__start_password_reset_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__start_password_reset_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__start_password_reset_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+    }
+}
+
+public struct PasswordResetStarted: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.PasswordResetStarted"
+
+    public var resetID: String
+
+    /// Where the code went, masked.
+    public var sentTo: String
+
+    public var expiresUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(resetID: String = "", sentTo: String = "", expiresUnixMs: Int64 = 0) {
+        self.resetID = resetID
+        self.sentTo = sentTo
+        self.expiresUnixMs = expiresUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.resetID = ""
+        self.sentTo = ""
+        self.expiresUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case resetID
+        case sentTo
+        case expiresUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.resetID = try container.decodeIfPresent(String.self, forKey: .resetID) ?? ""
+        self.sentTo = try container.decodeIfPresent(String.self, forKey: .sentTo) ?? ""
+        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.resetID, forKey: .resetID)
+        try container.encode(self.sentTo, forKey: .sentTo)
+        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "reset_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "sent_to", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "expires_unix_ms", number: 3, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.resetID, "reset_id", in: path)
+        try validator.text(self.sentTo, "sent_to", in: path)
+        try validator.futureTime(Int64(truncatingIfNeeded: self.expiresUnixMs), "expires_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            resetID: "reset_id-0-é",
+            sentTo: "sent_to-0-é",
+            expiresUnixMs: -3000
+        )
+    }
+}
+
+extension PasswordResetStarted: CBridged {
+    typealias CStruct = Sls__Challenge__V1__PasswordResetStarted
+    static let wireLayout = WireLayout(strings: [1: "reset_id", 2: "sent_to"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__password_reset_started__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__password_reset_started__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__password_reset_started__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__password_reset_started__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.reset_id = arena.cString(self.resetID)
+        c.pointee.sent_to = arena.cString(self.sentTo)
+        c.pointee.expires_unix_ms = self.expiresUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.resetID = CArena.string(c.pointee.reset_id)
+        self.sentTo = CArena.string(c.pointee.sent_to)
+        self.expiresUnixMs = c.pointee.expires_unix_ms
+    }
+}
+
+public struct CompletePasswordResetRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.CompletePasswordResetRequest"
+
+    public var resetID: String
+
+    public var code: String
+
+    public var newPassword: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(resetID: String = "", code: String = "", newPassword: String = "") {
+        self.resetID = resetID
+        self.code = code
+        self.newPassword = newPassword
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.resetID = ""
+        self.code = ""
+        self.newPassword = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case resetID
+        case code
+        case newPassword
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.resetID = try container.decodeIfPresent(String.self, forKey: .resetID) ?? ""
+        self.code = try container.decodeIfPresent(String.self, forKey: .code) ?? ""
+        self.newPassword = try container.decodeIfPresent(String.self, forKey: .newPassword) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.resetID, forKey: .resetID)
+        try container.encode(self.code, forKey: .code)
+        try container.encode(self.newPassword, forKey: .newPassword)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "reset_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "code", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "new_password", number: 3, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.resetID, "reset_id", in: path)
+        try validator.text(self.code, "code", in: path)
+        try validator.text(self.newPassword, "new_password", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            resetID: "reset_id-0-é",
+            code: "code-0-é",
+            newPassword: "new_password-0-é"
+        )
+    }
+}
+
+extension CompletePasswordResetRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__CompletePasswordResetRequest
+    static let wireLayout = WireLayout(strings: [1: "reset_id", 2: "code", 3: "new_password"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__complete_password_reset_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__complete_password_reset_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__complete_password_reset_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__complete_password_reset_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.reset_id = arena.cString(self.resetID)
+        c.pointee.code = arena.cString(self.code)
+        c.pointee.new_password = arena.cString(self.newPassword)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.resetID = CArena.string(c.pointee.reset_id)
+        self.code = CArena.string(c.pointee.code)
+        self.newPassword = CArena.string(c.pointee.new_password)
+    }
+}
+
+public struct PasswordResetCompleted: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.PasswordResetCompleted"
+
+    public var changedUnixMs: Int64
+
+    /// Open logins of the user ended by the reset.
+    public var loginsEnded: UInt32
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(changedUnixMs: Int64 = 0, loginsEnded: UInt32 = 0) {
+        self.changedUnixMs = changedUnixMs
+        self.loginsEnded = loginsEnded
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.changedUnixMs = 0
+        self.loginsEnded = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case changedUnixMs
+        case loginsEnded
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.changedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .changedUnixMs) ?? 0
+        self.loginsEnded = try container.decodeIfPresent(UInt32.self, forKey: .loginsEnded) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.changedUnixMs, forKey: .changedUnixMs)
+        try container.encode(self.loginsEnded, forKey: .loginsEnded)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "changed_unix_ms", number: 1, type: "int64", label: "singular"),
+            FieldSchema(name: "logins_ended", number: 2, type: "uint32", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.observedTime(Int64(truncatingIfNeeded: self.changedUnixMs), "changed_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            changedUnixMs: -1000,
+            loginsEnded: 2000006
+        )
+    }
+}
+
+extension PasswordResetCompleted: CBridged {
+    typealias CStruct = Sls__Challenge__V1__PasswordResetCompleted
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__password_reset_completed__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__password_reset_completed__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__password_reset_completed__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__password_reset_completed__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.changed_unix_ms = self.changedUnixMs
+        c.pointee.logins_ended = self.loginsEnded
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.changedUnixMs = c.pointee.changed_unix_ms
+        self.loginsEnded = c.pointee.logins_ended
     }
 }
 
@@ -2650,6 +3110,101 @@ extension SuspiciousLogin: CBridged {
     }
 }
 
+/// ACC-06: the password was reset; every open login and session of the user ends.
+public struct PasswordWasReset: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.PasswordWasReset"
+
+    public var userName: String
+
+    public var resetUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", resetUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.resetUnixMs = resetUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.resetUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case resetUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.resetUnixMs = try container.decodeIfPresent(Int64.self, forKey: .resetUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.resetUnixMs, forKey: .resetUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "reset_unix_ms", number: 2, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.resetUnixMs), "reset_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            resetUnixMs: 200000
+        )
+    }
+}
+
+extension PasswordWasReset: CBridged {
+    typealias CStruct = Sls__Challenge__V1__PasswordWasReset
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__password_was_reset__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__password_was_reset__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__password_was_reset__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__password_was_reset__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.reset_unix_ms = self.resetUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.resetUnixMs = c.pointee.reset_unix_ms
+    }
+}
+
 /// Every decision (who, when, from where, which factor, outcome, rule).
 public struct LoginDecided: ProtoMessage {
     public static let protoName = "sls.challenge.v1.LoginDecided"
@@ -2667,14 +3222,17 @@ public struct LoginDecided: ProtoMessage {
 
     public var decidedUnixMs: Int64
 
+    public var purpose: LoginPurpose
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(userName: String = "", clientAddress: String = "", factor: LoginFactor = .unspecified, outcome: String = "", ruleID: String = "", decidedUnixMs: Int64 = 0) {
+    public init(userName: String = "", clientAddress: String = "", factor: LoginFactor = .unspecified, outcome: String = "", ruleID: String = "", decidedUnixMs: Int64 = 0, purpose: LoginPurpose = .login) {
         self.userName = userName
         self.clientAddress = clientAddress
         self.factor = factor
         self.outcome = outcome
         self.ruleID = ruleID
         self.decidedUnixMs = decidedUnixMs
+        self.purpose = purpose
     }
 
     /// A message with every field at its proto3 default.
@@ -2685,6 +3243,7 @@ public struct LoginDecided: ProtoMessage {
         self.outcome = ""
         self.ruleID = ""
         self.decidedUnixMs = 0
+        self.purpose = .login
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -2702,6 +3261,7 @@ public struct LoginDecided: ProtoMessage {
         case outcome
         case ruleID
         case decidedUnixMs
+        case purpose
     }
 
     public init(from decoder: any Decoder) throws {
@@ -2712,6 +3272,7 @@ public struct LoginDecided: ProtoMessage {
         self.outcome = try container.decodeIfPresent(String.self, forKey: .outcome) ?? ""
         self.ruleID = try container.decodeIfPresent(String.self, forKey: .ruleID) ?? ""
         self.decidedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .decidedUnixMs) ?? 0
+        self.purpose = try container.decodeIfPresent(LoginPurpose.self, forKey: .purpose) ?? .login
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -2722,6 +3283,7 @@ public struct LoginDecided: ProtoMessage {
         try container.encode(self.outcome, forKey: .outcome)
         try container.encode(self.ruleID, forKey: .ruleID)
         try container.encode(self.decidedUnixMs, forKey: .decidedUnixMs)
+        try container.encode(self.purpose, forKey: .purpose)
     }
 
     public static let schema = MessageSchema(
@@ -2733,6 +3295,7 @@ public struct LoginDecided: ProtoMessage {
             FieldSchema(name: "outcome", number: 4, type: "string", label: "singular"),
             FieldSchema(name: "rule_id", number: 5, type: "string", label: "singular"),
             FieldSchema(name: "decided_unix_ms", number: 6, type: "int64", label: "singular"),
+            FieldSchema(name: "purpose", number: 7, type: "sls.challenge.v1.LoginPurpose", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -2755,7 +3318,8 @@ public struct LoginDecided: ProtoMessage {
             factor: .ibKeyChallenge,
             outcome: "outcome-0-é",
             ruleID: "rule_id-0-é",
-            decidedUnixMs: 600000
+            decidedUnixMs: 600000,
+            purpose: .stepUp
         )
     }
 }
@@ -2781,6 +3345,7 @@ extension LoginDecided: CBridged {
         c.pointee.outcome = arena.cString(self.outcome)
         c.pointee.rule_id = arena.cString(self.ruleID)
         c.pointee.decided_unix_ms = self.decidedUnixMs
+        c.pointee.purpose = .init(rawValue: .init(truncatingIfNeeded: self.purpose.protoNumber))
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
@@ -2790,6 +3355,7 @@ extension LoginDecided: CBridged {
         self.outcome = CArena.string(c.pointee.outcome)
         self.ruleID = CArena.string(c.pointee.rule_id)
         self.decidedUnixMs = c.pointee.decided_unix_ms
+        self.purpose = LoginPurpose(protoNumber: Int32(truncatingIfNeeded: c.pointee.purpose.rawValue))
     }
 }
 
@@ -2830,6 +3396,12 @@ public enum ChallengeVerificationAPI {
     /// `sls.challenge.v1.ChallengeVerification/GetLoginStatus`.
     public static let getLoginStatus = RPCMethod<LoginStatusRequest, LoginStatus>("sls.challenge.v1.ChallengeVerification/GetLoginStatus")
 
+    /// `sls.challenge.v1.ChallengeVerification/StartPasswordReset`.
+    public static let startPasswordReset = RPCMethod<StartPasswordResetRequest, PasswordResetStarted>("sls.challenge.v1.ChallengeVerification/StartPasswordReset")
+
+    /// `sls.challenge.v1.ChallengeVerification/CompletePasswordReset`.
+    public static let completePasswordReset = RPCMethod<CompletePasswordResetRequest, PasswordResetCompleted>("sls.challenge.v1.ChallengeVerification/CompletePasswordReset")
+
     /// Every method of the service, for registries and reflection.
-    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(setPassword), AnyRPCMethod(setIprestrictions), AnyRPCMethod(beginLogin), AnyRPCMethod(chooseFactor), AnyRPCMethod(answerChallenge), AnyRPCMethod(getAgreementKey), AnyRPCMethod(sendPush), AnyRPCMethod(pollPush), AnyRPCMethod(answerPush), AnyRPCMethod(getLoginStatus)]
+    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(setPassword), AnyRPCMethod(setIprestrictions), AnyRPCMethod(beginLogin), AnyRPCMethod(chooseFactor), AnyRPCMethod(answerChallenge), AnyRPCMethod(getAgreementKey), AnyRPCMethod(sendPush), AnyRPCMethod(pollPush), AnyRPCMethod(answerPush), AnyRPCMethod(getLoginStatus), AnyRPCMethod(startPasswordReset), AnyRPCMethod(completePasswordReset)]
 }

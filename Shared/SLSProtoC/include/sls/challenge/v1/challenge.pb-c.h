@@ -35,12 +35,17 @@ typedef struct Sls__Challenge__V1__AnswerPushReply Sls__Challenge__V1__AnswerPus
 typedef struct Sls__Challenge__V1__LoginStatusRequest Sls__Challenge__V1__LoginStatusRequest;
 typedef struct Sls__Challenge__V1__LoginStatus Sls__Challenge__V1__LoginStatus;
 typedef struct Sls__Challenge__V1__LoginVerified Sls__Challenge__V1__LoginVerified;
+typedef struct Sls__Challenge__V1__StartPasswordResetRequest Sls__Challenge__V1__StartPasswordResetRequest;
+typedef struct Sls__Challenge__V1__PasswordResetStarted Sls__Challenge__V1__PasswordResetStarted;
+typedef struct Sls__Challenge__V1__CompletePasswordResetRequest Sls__Challenge__V1__CompletePasswordResetRequest;
+typedef struct Sls__Challenge__V1__PasswordResetCompleted Sls__Challenge__V1__PasswordResetCompleted;
 typedef struct Sls__Challenge__V1__AgreementKeyRequest Sls__Challenge__V1__AgreementKeyRequest;
 typedef struct Sls__Challenge__V1__AgreementKey Sls__Challenge__V1__AgreementKey;
 typedef struct Sls__Challenge__V1__FactorLocked Sls__Challenge__V1__FactorLocked;
 typedef struct Sls__Challenge__V1__SmsCodeRequested Sls__Challenge__V1__SmsCodeRequested;
 typedef struct Sls__Challenge__V1__PushRequested Sls__Challenge__V1__PushRequested;
 typedef struct Sls__Challenge__V1__SuspiciousLogin Sls__Challenge__V1__SuspiciousLogin;
+typedef struct Sls__Challenge__V1__PasswordWasReset Sls__Challenge__V1__PasswordWasReset;
 typedef struct Sls__Challenge__V1__LoginDecided Sls__Challenge__V1__LoginDecided;
 
 
@@ -67,6 +72,24 @@ typedef enum _Sls__Challenge__V1__LoginFactor {
   SLS__CHALLENGE__V1__LOGIN_FACTOR__VOICE_CODE = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLS__CHALLENGE__V1__LOGIN_FACTOR)
 } Sls__Challenge__V1__LoginFactor;
+/*
+ * Why the password and one factor are asked for (CHL-07, CHL-12).
+ */
+typedef enum _Sls__Challenge__V1__LoginPurpose {
+  /*
+   * Logging in (CHL-01).
+   */
+  SLS__CHALLENGE__V1__LOGIN_PURPOSE__LOGIN = 0,
+  /*
+   * Verifying identity for a sensitive task in the portal: password again, then a challenge.
+   */
+  SLS__CHALLENGE__V1__LOGIN_PURPOSE__STEP_UP = 1,
+  /*
+   * Logging in to the trading app on a second device with IB Key on the first.
+   */
+  SLS__CHALLENGE__V1__LOGIN_PURPOSE__SECOND_DEVICE = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLS__CHALLENGE__V1__LOGIN_PURPOSE)
+} Sls__Challenge__V1__LoginPurpose;
 
 /* --- messages --- */
 
@@ -141,10 +164,14 @@ struct  Sls__Challenge__V1__BeginLoginRequest
    * The client's address, for ACC-04 / CHL-10.
    */
   char *client_address;
+  /*
+   * Step-up and second-device verifications offer challenge/response only (CHL-07).
+   */
+  Sls__Challenge__V1__LoginPurpose purpose;
 };
 #define SLS__CHALLENGE__V1__BEGIN_LOGIN_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__begin_login_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, SLS__CHALLENGE__V1__LOGIN_PURPOSE__LOGIN }
 
 
 /*
@@ -352,10 +379,65 @@ struct  Sls__Challenge__V1__LoginVerified
   char *user_name;
   Sls__Challenge__V1__LoginFactor factor;
   int64_t verified_unix_ms;
+  Sls__Challenge__V1__LoginPurpose purpose;
 };
 #define SLS__CHALLENGE__V1__LOGIN_VERIFIED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__login_verified__descriptor) \
-    , (char *)protobuf_c_empty_string, SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED, 0 }
+    , (char *)protobuf_c_empty_string, SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED, 0, SLS__CHALLENGE__V1__LOGIN_PURPOSE__LOGIN }
+
+
+/*
+ * ACC-06: a forgotten password, proven by a code sent by SMS to the verified mobile number.
+ */
+struct  Sls__Challenge__V1__StartPasswordResetRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+};
+#define SLS__CHALLENGE__V1__START_PASSWORD_RESET_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__start_password_reset_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Challenge__V1__PasswordResetStarted
+{
+  ProtobufCMessage base;
+  char *reset_id;
+  /*
+   * Where the code went, masked.
+   */
+  char *sent_to;
+  int64_t expires_unix_ms;
+};
+#define SLS__CHALLENGE__V1__PASSWORD_RESET_STARTED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__password_reset_started__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Sls__Challenge__V1__CompletePasswordResetRequest
+{
+  ProtobufCMessage base;
+  char *reset_id;
+  char *code;
+  char *new_password;
+};
+#define SLS__CHALLENGE__V1__COMPLETE_PASSWORD_RESET_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__complete_password_reset_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Challenge__V1__PasswordResetCompleted
+{
+  ProtobufCMessage base;
+  int64_t changed_unix_ms;
+  /*
+   * Open logins of the user ended by the reset.
+   */
+  uint32_t logins_ended;
+};
+#define SLS__CHALLENGE__V1__PASSWORD_RESET_COMPLETED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__password_reset_completed__descriptor) \
+    , 0, 0 }
 
 
 /*
@@ -454,6 +536,20 @@ struct  Sls__Challenge__V1__SuspiciousLogin
 
 
 /*
+ * ACC-06: the password was reset; every open login and session of the user ends.
+ */
+struct  Sls__Challenge__V1__PasswordWasReset
+{
+  ProtobufCMessage base;
+  char *user_name;
+  int64_t reset_unix_ms;
+};
+#define SLS__CHALLENGE__V1__PASSWORD_WAS_RESET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__password_was_reset__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+/*
  * Every decision (who, when, from where, which factor, outcome, rule).
  */
 struct  Sls__Challenge__V1__LoginDecided
@@ -468,10 +564,11 @@ struct  Sls__Challenge__V1__LoginDecided
   char *outcome;
   char *rule_id;
   int64_t decided_unix_ms;
+  Sls__Challenge__V1__LoginPurpose purpose;
 };
 #define SLS__CHALLENGE__V1__LOGIN_DECIDED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__login_decided__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, SLS__CHALLENGE__V1__LOGIN_PURPOSE__LOGIN }
 
 
 /* Sls__Challenge__V1__SetPasswordRequest methods */
@@ -835,6 +932,82 @@ Sls__Challenge__V1__LoginVerified *
 void   sls__challenge__v1__login_verified__free_unpacked
                      (Sls__Challenge__V1__LoginVerified *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__StartPasswordResetRequest methods */
+void   sls__challenge__v1__start_password_reset_request__init
+                     (Sls__Challenge__V1__StartPasswordResetRequest         *message);
+size_t sls__challenge__v1__start_password_reset_request__get_packed_size
+                     (const Sls__Challenge__V1__StartPasswordResetRequest   *message);
+size_t sls__challenge__v1__start_password_reset_request__pack
+                     (const Sls__Challenge__V1__StartPasswordResetRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__start_password_reset_request__pack_to_buffer
+                     (const Sls__Challenge__V1__StartPasswordResetRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__StartPasswordResetRequest *
+       sls__challenge__v1__start_password_reset_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__start_password_reset_request__free_unpacked
+                     (Sls__Challenge__V1__StartPasswordResetRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__PasswordResetStarted methods */
+void   sls__challenge__v1__password_reset_started__init
+                     (Sls__Challenge__V1__PasswordResetStarted         *message);
+size_t sls__challenge__v1__password_reset_started__get_packed_size
+                     (const Sls__Challenge__V1__PasswordResetStarted   *message);
+size_t sls__challenge__v1__password_reset_started__pack
+                     (const Sls__Challenge__V1__PasswordResetStarted   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__password_reset_started__pack_to_buffer
+                     (const Sls__Challenge__V1__PasswordResetStarted   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__PasswordResetStarted *
+       sls__challenge__v1__password_reset_started__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__password_reset_started__free_unpacked
+                     (Sls__Challenge__V1__PasswordResetStarted *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__CompletePasswordResetRequest methods */
+void   sls__challenge__v1__complete_password_reset_request__init
+                     (Sls__Challenge__V1__CompletePasswordResetRequest         *message);
+size_t sls__challenge__v1__complete_password_reset_request__get_packed_size
+                     (const Sls__Challenge__V1__CompletePasswordResetRequest   *message);
+size_t sls__challenge__v1__complete_password_reset_request__pack
+                     (const Sls__Challenge__V1__CompletePasswordResetRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__complete_password_reset_request__pack_to_buffer
+                     (const Sls__Challenge__V1__CompletePasswordResetRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__CompletePasswordResetRequest *
+       sls__challenge__v1__complete_password_reset_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__complete_password_reset_request__free_unpacked
+                     (Sls__Challenge__V1__CompletePasswordResetRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__PasswordResetCompleted methods */
+void   sls__challenge__v1__password_reset_completed__init
+                     (Sls__Challenge__V1__PasswordResetCompleted         *message);
+size_t sls__challenge__v1__password_reset_completed__get_packed_size
+                     (const Sls__Challenge__V1__PasswordResetCompleted   *message);
+size_t sls__challenge__v1__password_reset_completed__pack
+                     (const Sls__Challenge__V1__PasswordResetCompleted   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__password_reset_completed__pack_to_buffer
+                     (const Sls__Challenge__V1__PasswordResetCompleted   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__PasswordResetCompleted *
+       sls__challenge__v1__password_reset_completed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__password_reset_completed__free_unpacked
+                     (Sls__Challenge__V1__PasswordResetCompleted *message,
+                      ProtobufCAllocator *allocator);
 /* Sls__Challenge__V1__AgreementKeyRequest methods */
 void   sls__challenge__v1__agreement_key_request__init
                      (Sls__Challenge__V1__AgreementKeyRequest         *message);
@@ -949,6 +1122,25 @@ Sls__Challenge__V1__SuspiciousLogin *
 void   sls__challenge__v1__suspicious_login__free_unpacked
                      (Sls__Challenge__V1__SuspiciousLogin *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__PasswordWasReset methods */
+void   sls__challenge__v1__password_was_reset__init
+                     (Sls__Challenge__V1__PasswordWasReset         *message);
+size_t sls__challenge__v1__password_was_reset__get_packed_size
+                     (const Sls__Challenge__V1__PasswordWasReset   *message);
+size_t sls__challenge__v1__password_was_reset__pack
+                     (const Sls__Challenge__V1__PasswordWasReset   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__password_was_reset__pack_to_buffer
+                     (const Sls__Challenge__V1__PasswordWasReset   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__PasswordWasReset *
+       sls__challenge__v1__password_was_reset__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__password_was_reset__free_unpacked
+                     (Sls__Challenge__V1__PasswordWasReset *message,
+                      ProtobufCAllocator *allocator);
 /* Sls__Challenge__V1__LoginDecided methods */
 void   sls__challenge__v1__login_decided__init
                      (Sls__Challenge__V1__LoginDecided         *message);
@@ -1027,6 +1219,18 @@ typedef void (*Sls__Challenge__V1__LoginStatus_Closure)
 typedef void (*Sls__Challenge__V1__LoginVerified_Closure)
                  (const Sls__Challenge__V1__LoginVerified *message,
                   void *closure_data);
+typedef void (*Sls__Challenge__V1__StartPasswordResetRequest_Closure)
+                 (const Sls__Challenge__V1__StartPasswordResetRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__PasswordResetStarted_Closure)
+                 (const Sls__Challenge__V1__PasswordResetStarted *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__CompletePasswordResetRequest_Closure)
+                 (const Sls__Challenge__V1__CompletePasswordResetRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__PasswordResetCompleted_Closure)
+                 (const Sls__Challenge__V1__PasswordResetCompleted *message,
+                  void *closure_data);
 typedef void (*Sls__Challenge__V1__AgreementKeyRequest_Closure)
                  (const Sls__Challenge__V1__AgreementKeyRequest *message,
                   void *closure_data);
@@ -1044,6 +1248,9 @@ typedef void (*Sls__Challenge__V1__PushRequested_Closure)
                   void *closure_data);
 typedef void (*Sls__Challenge__V1__SuspiciousLogin_Closure)
                  (const Sls__Challenge__V1__SuspiciousLogin *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__PasswordWasReset_Closure)
+                 (const Sls__Challenge__V1__PasswordWasReset *message,
                   void *closure_data);
 typedef void (*Sls__Challenge__V1__LoginDecided_Closure)
                  (const Sls__Challenge__V1__LoginDecided *message,
@@ -1099,6 +1306,14 @@ struct Sls__Challenge__V1__ChallengeVerification_Service
                            const Sls__Challenge__V1__LoginStatusRequest *input,
                            Sls__Challenge__V1__LoginStatus_Closure closure,
                            void *closure_data);
+  void (*start_password_reset)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                               const Sls__Challenge__V1__StartPasswordResetRequest *input,
+                               Sls__Challenge__V1__PasswordResetStarted_Closure closure,
+                               void *closure_data);
+  void (*complete_password_reset)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                                  const Sls__Challenge__V1__CompletePasswordResetRequest *input,
+                                  Sls__Challenge__V1__PasswordResetCompleted_Closure closure,
+                                  void *closure_data);
 };
 typedef void (*Sls__Challenge__V1__ChallengeVerification_ServiceDestroy)(Sls__Challenge__V1__ChallengeVerification_Service *);
 void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__ChallengeVerification_Service *service,
@@ -1117,7 +1332,9 @@ void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__Chall
       function_prefix__ ## send_push,\
       function_prefix__ ## poll_push,\
       function_prefix__ ## answer_push,\
-      function_prefix__ ## get_login_status  }
+      function_prefix__ ## get_login_status,\
+      function_prefix__ ## start_password_reset,\
+      function_prefix__ ## complete_password_reset  }
 void sls__challenge__v1__challenge_verification__get_info(ProtobufCService *service,
                                                           const Sls__Health__V1__ServiceInfoRequest *input,
                                                           Sls__Health__V1__ServiceInfo_Closure closure,
@@ -1162,10 +1379,19 @@ void sls__challenge__v1__challenge_verification__get_login_status(ProtobufCServi
                                                                   const Sls__Challenge__V1__LoginStatusRequest *input,
                                                                   Sls__Challenge__V1__LoginStatus_Closure closure,
                                                                   void *closure_data);
+void sls__challenge__v1__challenge_verification__start_password_reset(ProtobufCService *service,
+                                                                      const Sls__Challenge__V1__StartPasswordResetRequest *input,
+                                                                      Sls__Challenge__V1__PasswordResetStarted_Closure closure,
+                                                                      void *closure_data);
+void sls__challenge__v1__challenge_verification__complete_password_reset(ProtobufCService *service,
+                                                                         const Sls__Challenge__V1__CompletePasswordResetRequest *input,
+                                                                         Sls__Challenge__V1__PasswordResetCompleted_Closure closure,
+                                                                         void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    sls__challenge__v1__login_factor__descriptor;
+extern const ProtobufCEnumDescriptor    sls__challenge__v1__login_purpose__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__set_password_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__set_password_reply__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__set_iprestrictions_request__descriptor;
@@ -1185,12 +1411,17 @@ extern const ProtobufCMessageDescriptor sls__challenge__v1__answer_push_reply__d
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_status_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_status__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_verified__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__start_password_reset_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__password_reset_started__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__complete_password_reset_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__password_reset_completed__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__agreement_key_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__agreement_key__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__factor_locked__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__sms_code_requested__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__push_requested__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__suspicious_login__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__password_was_reset__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_decided__descriptor;
 extern const ProtobufCServiceDescriptor sls__challenge__v1__challenge_verification__descriptor;
 

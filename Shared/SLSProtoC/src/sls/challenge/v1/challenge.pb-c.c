@@ -862,6 +862,186 @@ void   sls__challenge__v1__login_verified__free_unpacked
   assert(message->base.descriptor == &sls__challenge__v1__login_verified__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sls__challenge__v1__start_password_reset_request__init
+                     (Sls__Challenge__V1__StartPasswordResetRequest         *message)
+{
+  static const Sls__Challenge__V1__StartPasswordResetRequest init_value = SLS__CHALLENGE__V1__START_PASSWORD_RESET_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__start_password_reset_request__get_packed_size
+                     (const Sls__Challenge__V1__StartPasswordResetRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__start_password_reset_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__start_password_reset_request__pack
+                     (const Sls__Challenge__V1__StartPasswordResetRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__start_password_reset_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__start_password_reset_request__pack_to_buffer
+                     (const Sls__Challenge__V1__StartPasswordResetRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__start_password_reset_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__StartPasswordResetRequest *
+       sls__challenge__v1__start_password_reset_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__StartPasswordResetRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__start_password_reset_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__start_password_reset_request__free_unpacked
+                     (Sls__Challenge__V1__StartPasswordResetRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__start_password_reset_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__password_reset_started__init
+                     (Sls__Challenge__V1__PasswordResetStarted         *message)
+{
+  static const Sls__Challenge__V1__PasswordResetStarted init_value = SLS__CHALLENGE__V1__PASSWORD_RESET_STARTED__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__password_reset_started__get_packed_size
+                     (const Sls__Challenge__V1__PasswordResetStarted *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__password_reset_started__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__password_reset_started__pack
+                     (const Sls__Challenge__V1__PasswordResetStarted *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__password_reset_started__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__password_reset_started__pack_to_buffer
+                     (const Sls__Challenge__V1__PasswordResetStarted *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__password_reset_started__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__PasswordResetStarted *
+       sls__challenge__v1__password_reset_started__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__PasswordResetStarted *)
+     protobuf_c_message_unpack (&sls__challenge__v1__password_reset_started__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__password_reset_started__free_unpacked
+                     (Sls__Challenge__V1__PasswordResetStarted *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__password_reset_started__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__complete_password_reset_request__init
+                     (Sls__Challenge__V1__CompletePasswordResetRequest         *message)
+{
+  static const Sls__Challenge__V1__CompletePasswordResetRequest init_value = SLS__CHALLENGE__V1__COMPLETE_PASSWORD_RESET_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__complete_password_reset_request__get_packed_size
+                     (const Sls__Challenge__V1__CompletePasswordResetRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__complete_password_reset_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__complete_password_reset_request__pack
+                     (const Sls__Challenge__V1__CompletePasswordResetRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__complete_password_reset_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__complete_password_reset_request__pack_to_buffer
+                     (const Sls__Challenge__V1__CompletePasswordResetRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__complete_password_reset_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__CompletePasswordResetRequest *
+       sls__challenge__v1__complete_password_reset_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__CompletePasswordResetRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__complete_password_reset_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__complete_password_reset_request__free_unpacked
+                     (Sls__Challenge__V1__CompletePasswordResetRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__complete_password_reset_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__password_reset_completed__init
+                     (Sls__Challenge__V1__PasswordResetCompleted         *message)
+{
+  static const Sls__Challenge__V1__PasswordResetCompleted init_value = SLS__CHALLENGE__V1__PASSWORD_RESET_COMPLETED__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__password_reset_completed__get_packed_size
+                     (const Sls__Challenge__V1__PasswordResetCompleted *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__password_reset_completed__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__password_reset_completed__pack
+                     (const Sls__Challenge__V1__PasswordResetCompleted *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__password_reset_completed__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__password_reset_completed__pack_to_buffer
+                     (const Sls__Challenge__V1__PasswordResetCompleted *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__password_reset_completed__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__PasswordResetCompleted *
+       sls__challenge__v1__password_reset_completed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__PasswordResetCompleted *)
+     protobuf_c_message_unpack (&sls__challenge__v1__password_reset_completed__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__password_reset_completed__free_unpacked
+                     (Sls__Challenge__V1__PasswordResetCompleted *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__password_reset_completed__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sls__challenge__v1__agreement_key_request__init
                      (Sls__Challenge__V1__AgreementKeyRequest         *message)
 {
@@ -1132,6 +1312,51 @@ void   sls__challenge__v1__suspicious_login__free_unpacked
   assert(message->base.descriptor == &sls__challenge__v1__suspicious_login__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sls__challenge__v1__password_was_reset__init
+                     (Sls__Challenge__V1__PasswordWasReset         *message)
+{
+  static const Sls__Challenge__V1__PasswordWasReset init_value = SLS__CHALLENGE__V1__PASSWORD_WAS_RESET__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__password_was_reset__get_packed_size
+                     (const Sls__Challenge__V1__PasswordWasReset *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__password_was_reset__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__password_was_reset__pack
+                     (const Sls__Challenge__V1__PasswordWasReset *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__password_was_reset__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__password_was_reset__pack_to_buffer
+                     (const Sls__Challenge__V1__PasswordWasReset *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__password_was_reset__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__PasswordWasReset *
+       sls__challenge__v1__password_was_reset__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__PasswordWasReset *)
+     protobuf_c_message_unpack (&sls__challenge__v1__password_was_reset__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__password_was_reset__free_unpacked
+                     (Sls__Challenge__V1__PasswordWasReset *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__password_was_reset__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sls__challenge__v1__login_decided__init
                      (Sls__Challenge__V1__LoginDecided         *message)
 {
@@ -1394,7 +1619,7 @@ const ProtobufCMessageDescriptor sls__challenge__v1__set_iprestrictions_reply__d
   (ProtobufCMessageInit) sls__challenge__v1__set_iprestrictions_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__challenge__v1__begin_login_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor sls__challenge__v1__begin_login_request__field_descriptors[4] =
 {
   {
     "user_name",
@@ -1432,16 +1657,29 @@ static const ProtobufCFieldDescriptor sls__challenge__v1__begin_login_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "purpose",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__BeginLoginRequest, purpose),
+    &sls__challenge__v1__login_purpose__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__challenge__v1__begin_login_request__field_indices_by_name[] = {
   2,   /* field[2] = client_address */
   1,   /* field[1] = password */
+  3,   /* field[3] = purpose */
   0,   /* field[0] = user_name */
 };
 static const ProtobufCIntRange sls__challenge__v1__begin_login_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor sls__challenge__v1__begin_login_request__descriptor =
 {
@@ -1451,7 +1689,7 @@ const ProtobufCMessageDescriptor sls__challenge__v1__begin_login_request__descri
   "Sls__Challenge__V1__BeginLoginRequest",
   "sls.challenge.v1",
   sizeof(Sls__Challenge__V1__BeginLoginRequest),
-  3,
+  4,
   sls__challenge__v1__begin_login_request__field_descriptors,
   sls__challenge__v1__begin_login_request__field_indices_by_name,
   1,  sls__challenge__v1__begin_login_request__number_ranges,
@@ -2238,7 +2476,7 @@ const ProtobufCMessageDescriptor sls__challenge__v1__login_status__descriptor =
   (ProtobufCMessageInit) sls__challenge__v1__login_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__challenge__v1__login_verified__field_descriptors[3] =
+static const ProtobufCFieldDescriptor sls__challenge__v1__login_verified__field_descriptors[4] =
 {
   {
     "user_name",
@@ -2276,16 +2514,29 @@ static const ProtobufCFieldDescriptor sls__challenge__v1__login_verified__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "purpose",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginVerified, purpose),
+    &sls__challenge__v1__login_purpose__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__challenge__v1__login_verified__field_indices_by_name[] = {
   1,   /* field[1] = factor */
+  3,   /* field[3] = purpose */
   0,   /* field[0] = user_name */
   2,   /* field[2] = verified_unix_ms */
 };
 static const ProtobufCIntRange sls__challenge__v1__login_verified__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor sls__challenge__v1__login_verified__descriptor =
 {
@@ -2295,11 +2546,228 @@ const ProtobufCMessageDescriptor sls__challenge__v1__login_verified__descriptor 
   "Sls__Challenge__V1__LoginVerified",
   "sls.challenge.v1",
   sizeof(Sls__Challenge__V1__LoginVerified),
-  3,
+  4,
   sls__challenge__v1__login_verified__field_descriptors,
   sls__challenge__v1__login_verified__field_indices_by_name,
   1,  sls__challenge__v1__login_verified__number_ranges,
   (ProtobufCMessageInit) sls__challenge__v1__login_verified__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__start_password_reset_request__field_descriptors[1] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__StartPasswordResetRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__start_password_reset_request__field_indices_by_name[] = {
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__challenge__v1__start_password_reset_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__start_password_reset_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.StartPasswordResetRequest",
+  "StartPasswordResetRequest",
+  "Sls__Challenge__V1__StartPasswordResetRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__StartPasswordResetRequest),
+  1,
+  sls__challenge__v1__start_password_reset_request__field_descriptors,
+  sls__challenge__v1__start_password_reset_request__field_indices_by_name,
+  1,  sls__challenge__v1__start_password_reset_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__start_password_reset_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__password_reset_started__field_descriptors[3] =
+{
+  {
+    "reset_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PasswordResetStarted, reset_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sent_to",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PasswordResetStarted, sent_to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PasswordResetStarted, expires_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__password_reset_started__field_indices_by_name[] = {
+  2,   /* field[2] = expires_unix_ms */
+  0,   /* field[0] = reset_id */
+  1,   /* field[1] = sent_to */
+};
+static const ProtobufCIntRange sls__challenge__v1__password_reset_started__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__password_reset_started__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.PasswordResetStarted",
+  "PasswordResetStarted",
+  "Sls__Challenge__V1__PasswordResetStarted",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__PasswordResetStarted),
+  3,
+  sls__challenge__v1__password_reset_started__field_descriptors,
+  sls__challenge__v1__password_reset_started__field_indices_by_name,
+  1,  sls__challenge__v1__password_reset_started__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__password_reset_started__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__complete_password_reset_request__field_descriptors[3] =
+{
+  {
+    "reset_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__CompletePasswordResetRequest, reset_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__CompletePasswordResetRequest, code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "new_password",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__CompletePasswordResetRequest, new_password),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__complete_password_reset_request__field_indices_by_name[] = {
+  1,   /* field[1] = code */
+  2,   /* field[2] = new_password */
+  0,   /* field[0] = reset_id */
+};
+static const ProtobufCIntRange sls__challenge__v1__complete_password_reset_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__complete_password_reset_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.CompletePasswordResetRequest",
+  "CompletePasswordResetRequest",
+  "Sls__Challenge__V1__CompletePasswordResetRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__CompletePasswordResetRequest),
+  3,
+  sls__challenge__v1__complete_password_reset_request__field_descriptors,
+  sls__challenge__v1__complete_password_reset_request__field_indices_by_name,
+  1,  sls__challenge__v1__complete_password_reset_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__complete_password_reset_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__password_reset_completed__field_descriptors[2] =
+{
+  {
+    "changed_unix_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PasswordResetCompleted, changed_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "logins_ended",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PasswordResetCompleted, logins_ended),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__password_reset_completed__field_indices_by_name[] = {
+  0,   /* field[0] = changed_unix_ms */
+  1,   /* field[1] = logins_ended */
+};
+static const ProtobufCIntRange sls__challenge__v1__password_reset_completed__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__password_reset_completed__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.PasswordResetCompleted",
+  "PasswordResetCompleted",
+  "Sls__Challenge__V1__PasswordResetCompleted",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__PasswordResetCompleted),
+  2,
+  sls__challenge__v1__password_reset_completed__field_descriptors,
+  sls__challenge__v1__password_reset_completed__field_indices_by_name,
+  1,  sls__challenge__v1__password_reset_completed__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__password_reset_completed__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 #define sls__challenge__v1__agreement_key_request__field_descriptors NULL
@@ -2666,7 +3134,58 @@ const ProtobufCMessageDescriptor sls__challenge__v1__suspicious_login__descripto
   (ProtobufCMessageInit) sls__challenge__v1__suspicious_login__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__challenge__v1__login_decided__field_descriptors[6] =
+static const ProtobufCFieldDescriptor sls__challenge__v1__password_was_reset__field_descriptors[2] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PasswordWasReset, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reset_unix_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__PasswordWasReset, reset_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__password_was_reset__field_indices_by_name[] = {
+  1,   /* field[1] = reset_unix_ms */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__challenge__v1__password_was_reset__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__password_was_reset__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.PasswordWasReset",
+  "PasswordWasReset",
+  "Sls__Challenge__V1__PasswordWasReset",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__PasswordWasReset),
+  2,
+  sls__challenge__v1__password_was_reset__field_descriptors,
+  sls__challenge__v1__password_was_reset__field_indices_by_name,
+  1,  sls__challenge__v1__password_was_reset__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__password_was_reset__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__login_decided__field_descriptors[7] =
 {
   {
     "user_name",
@@ -2740,19 +3259,32 @@ static const ProtobufCFieldDescriptor sls__challenge__v1__login_decided__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "purpose",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__LoginDecided, purpose),
+    &sls__challenge__v1__login_purpose__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__challenge__v1__login_decided__field_indices_by_name[] = {
   1,   /* field[1] = client_address */
   5,   /* field[5] = decided_unix_ms */
   2,   /* field[2] = factor */
   3,   /* field[3] = outcome */
+  6,   /* field[6] = purpose */
   4,   /* field[4] = rule_id */
   0,   /* field[0] = user_name */
 };
 static const ProtobufCIntRange sls__challenge__v1__login_decided__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor sls__challenge__v1__login_decided__descriptor =
 {
@@ -2762,7 +3294,7 @@ const ProtobufCMessageDescriptor sls__challenge__v1__login_decided__descriptor =
   "Sls__Challenge__V1__LoginDecided",
   "sls.challenge.v1",
   sizeof(Sls__Challenge__V1__LoginDecided),
-  6,
+  7,
   sls__challenge__v1__login_decided__field_descriptors,
   sls__challenge__v1__login_decided__field_indices_by_name,
   1,  sls__challenge__v1__login_decided__number_ranges,
@@ -2805,7 +3337,37 @@ const ProtobufCEnumDescriptor sls__challenge__v1__login_factor__descriptor =
   sls__challenge__v1__login_factor__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verification__method_descriptors[11] =
+static const ProtobufCEnumValue sls__challenge__v1__login_purpose__enum_values_by_number[3] =
+{
+  { "LOGIN", "SLS__CHALLENGE__V1__LOGIN_PURPOSE__LOGIN", 0 },
+  { "STEP_UP", "SLS__CHALLENGE__V1__LOGIN_PURPOSE__STEP_UP", 1 },
+  { "SECOND_DEVICE", "SLS__CHALLENGE__V1__LOGIN_PURPOSE__SECOND_DEVICE", 2 },
+};
+static const ProtobufCIntRange sls__challenge__v1__login_purpose__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex sls__challenge__v1__login_purpose__enum_values_by_name[3] =
+{
+  { "LOGIN", 0 },
+  { "SECOND_DEVICE", 2 },
+  { "STEP_UP", 1 },
+};
+const ProtobufCEnumDescriptor sls__challenge__v1__login_purpose__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.LoginPurpose",
+  "LoginPurpose",
+  "Sls__Challenge__V1__LoginPurpose",
+  "sls.challenge.v1",
+  3,
+  sls__challenge__v1__login_purpose__enum_values_by_number,
+  3,
+  sls__challenge__v1__login_purpose__enum_values_by_name,
+  1,
+  sls__challenge__v1__login_purpose__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verification__method_descriptors[13] =
 {
   { "GetInfo", &sls__health__v1__service_info_request__descriptor, &sls__health__v1__service_info__descriptor },
   { "SetPassword", &sls__challenge__v1__set_password_request__descriptor, &sls__challenge__v1__set_password_reply__descriptor },
@@ -2818,19 +3380,23 @@ static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verificatio
   { "PollPush", &sls__challenge__v1__poll_push_request__descriptor, &sls__challenge__v1__pending_push_list__descriptor },
   { "AnswerPush", &sls__challenge__v1__answer_push_request__descriptor, &sls__challenge__v1__answer_push_reply__descriptor },
   { "GetLoginStatus", &sls__challenge__v1__login_status_request__descriptor, &sls__challenge__v1__login_status__descriptor },
+  { "StartPasswordReset", &sls__challenge__v1__start_password_reset_request__descriptor, &sls__challenge__v1__password_reset_started__descriptor },
+  { "CompletePasswordReset", &sls__challenge__v1__complete_password_reset_request__descriptor, &sls__challenge__v1__password_reset_completed__descriptor },
 };
 const unsigned sls__challenge__v1__challenge_verification__method_indices_by_name[] = {
   5,        /* AnswerChallenge */
   9,        /* AnswerPush */
   3,        /* BeginLogin */
   4,        /* ChooseFactor */
+  12,        /* CompletePasswordReset */
   6,        /* GetAgreementKey */
   0,        /* GetInfo */
   10,        /* GetLoginStatus */
   8,        /* PollPush */
   7,        /* SendPush */
   2,        /* SetIPRestrictions */
-  1         /* SetPassword */
+  1,        /* SetPassword */
+  11         /* StartPasswordReset */
 };
 const ProtobufCServiceDescriptor sls__challenge__v1__challenge_verification__descriptor =
 {
@@ -2839,7 +3405,7 @@ const ProtobufCServiceDescriptor sls__challenge__v1__challenge_verification__des
   "ChallengeVerification",
   "Sls__Challenge__V1__ChallengeVerification",
   "sls.challenge.v1",
-  11,
+  13,
   sls__challenge__v1__challenge_verification__method_descriptors,
   sls__challenge__v1__challenge_verification__method_indices_by_name
 };
@@ -2930,6 +3496,22 @@ void sls__challenge__v1__challenge_verification__get_login_status(ProtobufCServi
 {
   assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
   service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__start_password_reset(ProtobufCService *service,
+                                                                      const Sls__Challenge__V1__StartPasswordResetRequest *input,
+                                                                      Sls__Challenge__V1__PasswordResetStarted_Closure closure,
+                                                                      void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__complete_password_reset(ProtobufCService *service,
+                                                                         const Sls__Challenge__V1__CompletePasswordResetRequest *input,
+                                                                         Sls__Challenge__V1__PasswordResetCompleted_Closure closure,
+                                                                         void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__ChallengeVerification_Service *service,
                                                        Sls__Challenge__V1__ChallengeVerification_ServiceDestroy destroy)

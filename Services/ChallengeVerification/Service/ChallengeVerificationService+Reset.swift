@@ -1,0 +1,95 @@
+import ChallengeVerificationCore
+import Foundation
+import GRDB
+import SLSBus
+import SLSMessages
+import SLSStorage
+
+/// ACC-06 Decided: a forgotten password is reset with a code sent by SMS to the verified mobile
+/// number, and the reset ends every open login of that user.
+extension ChallengeVerificationService {
+    /// Sends a code when the user exists and has a verified number. The reply looks the same either
+    /// way, so the reset page tells a stranger nothing about which user names exist.
+    func startPasswordReset(_ request: StartPasswordResetRequest) async throws -> PasswordResetStarted {
+        guard !request.userName.isEmpty else { throw RPCError.invalidArgument("user_name is empty") }
+        let at = now()
+        let resetID = randomHexID() + randomHexID()
+        let code = ChallengeRules.numericCode(digits: 6)
+        let expires = at.addingTimeInterval(settings.challenges.codeLifetime)
+        let sentTo = try await database.write { [settings] db -> String in
+            guard let user = try CVUserRow.fetchOne(db, key: request.userName), user.mobileVerified,
+                  !user.mobileNumber.isEmpty else { return "" }
+            let hourAgo = at.addingTimeInterval(-3600).unixMs
+            guard try CodeSendRow.filter(Column("user_name") == user.userName && Column("sent_ms") > hourAgo).fetchCount(db)
+                    < settings.maxSendsPerUserPerHour else {
+                throw RPCError(.resourceExhausted, "at most \(settings.maxSendsPerUserPerHour) codes an hour for one user: "
+                               + "try again later", ruleID: "CHL-06")
+            }
+            try PasswordResetRow(resetID: resetID, userName: user.userName,
+                                 codeHash: Self.codeHash(loginID: resetID, code: code), issuedMs: at.unixMs, usedMs: nil).insert(db)
+            try CodeSendRow(userName: user.userName, sentMs: at.unixMs).insert(db)
+            try Outbox.append(SmsCodeRequested(loginID: resetID, userName: user.userName, mobileNumber: user.mobileNumber,
+                                               code: code, voice: false, expiresUnixMs: expires.unixMs),
+                              in: db, nowUnixMs: at.unixMs)
+            return Self.masked(user.mobileNumber)
+        }
+        outbox.notify()
+        return PasswordResetStarted(resetID: resetID, sentTo: sentTo, expiresUnixMs: expires.unixMs)
+    }
+
+    /// Checks the code (once, within 5 minutes, in constant time, with the lockout), sets the new
+    /// password (ACC-01) and ends the user's open logins.
+    func completePasswordReset(_ request: CompletePasswordResetRequest) async throws -> PasswordResetCompleted {
+        if let problem = PasswordRules.problem(with: request.newPassword) {
+            throw RPCError.invalidArgument("new_password: \(problem)", ruleID: "ACC-01")
+        }
+        let hasher = settings.hasher, password = request.newPassword
+        let encoded = try await pool.run { try hasher.hash(password) }
+        let at = now()
+        let outcome: Result<UInt32, RPCError> = try await database.write { [settings] db in
+            // An unknown reset and a wrong code look alike.
+            guard var reset = try PasswordResetRow.fetchOne(db, key: request.resetID) else {
+                return .failure(RPCError(.unauthenticated, "the code is wrong or has expired", ruleID: "ACC-06"))
+            }
+            var pending = PendingChallenge(loginID: reset.resetID, kind: .sms, issuedAt: Date(unixMs: reset.issuedMs))
+            pending.answeredAt = reset.usedMs.map(Date.init(unixMs:))
+            if let refusal = ChallengeRules.refusal(pending, loginID: reset.resetID, now: at, settings: settings.challenges) {
+                return .failure(RPCError.failedPrecondition(refusal.description, ruleID: refusal.ruleID))
+            }
+            var counter = try Self.counter(reset.userName, "sms", db)
+            guard !counter.isLocked(at: at) else {
+                return .failure(RPCError.failedPrecondition("codes are locked after too many wrong ones", ruleID: "CHL-09"))
+            }
+            let given = Self.codeHash(loginID: reset.resetID, code: request.code)
+            var difference: UInt8 = given.count == reset.codeHash.count ? 0 : 1
+            for (a, b) in zip(given, reset.codeHash) { difference |= a ^ b }
+            guard difference == 0 else {
+                counter.recordFailure(at: at, policy: settings.lockout)
+                try Self.save(counter, reset.userName, "sms", db)
+                try Self.appendAudit(reset.userName, at: at, address: "", factor: "reset", outcome: "refused",
+                                     ruleID: "ACC-06", db)
+                return .failure(RPCError(.unauthenticated, "the code is wrong or has expired", ruleID: "ACC-06"))
+            }
+            counter.recordSuccess()
+            try Self.save(counter, reset.userName, "sms", db)
+            reset.usedMs = at.unixMs
+            try reset.update(db)
+            guard var user = try CVUserRow.fetchOne(db, key: reset.userName) else {
+                return .failure(RPCError.notFound("the user is gone"))
+            }
+            user.passwordHash = encoded
+            try user.update(db)
+            try db.execute(sql: "UPDATE login SET refused_ms = ? WHERE user_name = ? AND verified_ms IS NULL AND refused_ms IS NULL",
+                           arguments: [at.unixMs, user.userName])
+            let ended = UInt32(db.changesCount)
+            try Self.appendAudit(user.userName, at: at, address: "", factor: "reset", outcome: "verified", ruleID: "ACC-06", db)
+            try Outbox.append(PasswordWasReset(userName: user.userName, resetUnixMs: at.unixMs), in: db, nowUnixMs: at.unixMs)
+            return .success(ended)
+        }
+        outbox.notify()
+        switch outcome {
+        case .success(let ended): return PasswordResetCompleted(changedUnixMs: at.unixMs, loginsEnded: ended)
+        case .failure(let error): throw error
+        }
+    }
+}
