@@ -41,7 +41,9 @@ enum EnrollmentBenchmarks {
         let service = EnrollmentService(database: database,
                                         outbox: OutboxRelay(database: database, publisher: publisher, logger: logger),
                                         settings: settings, activationLinkBase: "https://ibkey.example.com/activate?s=",
-                                        vault: SeedVault(key: SymmetricKey(size: .bits256)), logger: logger)
+                                        vault: SeedVault(key: SymmetricKey(size: .bits256)),
+                                        challengeKey: { P256.KeyAgreement.PrivateKey().publicKey.x963Representation },
+                                        logger: logger)
         let router = EventRouter()
         service.routeEvents(router)
         let server = try RPCServer(context: context, configuration: .init(endpoint: "tcp://127.0.0.1:*",

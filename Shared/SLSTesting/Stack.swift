@@ -101,6 +101,8 @@ public final class Stack: @unchecked Sendable {
         }
         env["SLS_EVENTS_PUBLISH"] = endpoint(ports.publishers)
         env["SLS_EVENTS_SUBSCRIBE"] = endpoint(ports.subscribers)
+        // Enrollment reaches challenge verification for its key-agreement key (DSC+ seeds).
+        env["SLS_ENROLLMENT_CHALLENGE_VERIFICATION"] = endpoint(ports.challenge)
         env["SLS_HEARTBEAT_SECONDS"] = "0.2"
         env["SLS_LOG_LEVEL"] = "info"
         if insecure {

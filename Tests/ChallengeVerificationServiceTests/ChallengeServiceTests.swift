@@ -1,6 +1,7 @@
 import ChallengeVerificationCore
 @testable import ChallengeVerificationService
 import Crypto
+import DeviceSignatures
 import Foundation
 import GRDB
 import Logging
@@ -473,5 +474,26 @@ struct ChallengeServiceTests {
                 resetID: reset.resetID, code: code, newPassword: "other-passw0rd"))
         }
         #expect(again?.message.contains("already answered") == true)
+    }
+
+    @Test func testCHL05_aDSCPlusCardAnswersWithItsSealedSeedAndSuite() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        let seed = Array("12345678901234567890".utf8)
+        let sealed = try ServiceSeal.seal(seed, to: harness.serverKey.publicKey.x963Representation, label: "card:DSC0001")
+        try await harness.route(FactorActivated(userName: "alice", kind: .dscPlus, deviceID: "DSC0001",
+                                                sealedCardSeed: Data(sealed), ocraSuite: "OCRA-1:HOTP-SHA1-8:QN06"))
+        let login = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        #expect(login.factors.contains { $0.factor == .dscPlusCard && $0.deviceID == "DSC0001" })
+        let challenge = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: login.loginID, factor: .dscPlusCard,
+                                                                                   deviceID: "DSC0001"))
+        // The card (its own PIN checked on the card) shows the 8-digit response.
+        let response = try OCRA.response(suite: OCRASuite("OCRA-1:HOTP-SHA1-8:QN06"), key: seed,
+                                         input: OCRAInput(question: challenge.challenge))
+        let verified = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID, response: response))
+        #expect(verified.factor == .dscPlusCard)
+        // A seed sealed to another key is of no use.
+        #expect(ServiceSeal.open(sealed, with: P256.KeyAgreement.PrivateKey(), label: "card:DSC0001") == nil)
+        #expect(ServiceSeal.open(sealed, with: harness.serverKey, label: "card:DSC0002") == nil)
     }
 }

@@ -1,3 +1,4 @@
+import ChallengeVerificationCore
 import Foundation
 import SLSBus
 import SLSMessages
@@ -117,6 +118,38 @@ struct ChallengeStackTests {
         let daveVerified = try await portal.call(ChallengeVerificationAPI.answerChallenge, AnswerChallengeRequest(
             loginID: daveStart.loginID, response: daveResponse.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(daveVerified.userName == "dave")
+
+        // CHL-05: a DSC+ card. Enrollment seals its seed to challenge verification's key (fetched over
+        // the bus) and the card's response logs carol in.
+        let operations = try RPCClient(context: context, configuration: .init(
+            endpoint: stack.endpoint(stack.ports.enrollment), caller: "operations",
+            security: try stack.client("operations", of: "enrollment")))
+        defer { operations.close() }
+        let seedHex = "3132333435363738393031323334353637383930"
+        _ = try await operations.call(EnrollmentAPI.importCards, ImportCardsRequest(
+            inventory: Data("DSC0042,\(seedHex),OCRA-1:HOTP-SHA1-8:QN06\n".utf8)))
+        var assigned = false
+        for _ in 0..<100 where !assigned {
+            try accounts.publish(AccountBalanceUpdated(accountID: "C1", totalEquity: "750000", cash: "1"))
+            try await Task.sleep(for: .milliseconds(50))
+            assigned = (try? await operations.call(EnrollmentAPI.assignCard,
+                                                   AssignCardRequest(userName: "carol", cardSerial: "DSC0042"))) != nil
+        }
+        #expect(assigned)
+        var cardLogin: LoginStarted?
+        for _ in 0..<100 where cardLogin?.factors.contains(where: { $0.factor == .dscPlusCard }) != true {
+            cardLogin = try await portal.call(ChallengeVerificationAPI.beginLogin,
+                                              BeginLoginRequest(userName: "carol", password: "c4rol-pass"))
+            try await Task.sleep(for: .milliseconds(30))
+        }
+        let cardStart = try #require(cardLogin)
+        let cardChallenge = try await portal.call(ChallengeVerificationAPI.chooseFactor, ChooseFactorRequest(
+            loginID: cardStart.loginID, factor: .dscPlusCard, deviceID: "DSC0042"))
+        let cardResponse = try OCRA.response(suite: OCRASuite("OCRA-1:HOTP-SHA1-8:QN06"), key: Array("12345678901234567890".utf8),
+                                             input: OCRAInput(question: cardChallenge.challenge))
+        let cardVerified = try await portal.call(ChallengeVerificationAPI.answerChallenge,
+                                                 AnswerChallengeRequest(loginID: cardStart.loginID, response: cardResponse))
+        #expect(cardVerified.factor == .dscPlusCard)
 
         // A wrong password and an unknown user look the same from outside.
         let wrong = await #expect(throws: RPCError.self) {

@@ -1,4 +1,5 @@
 import Crypto
+import DeviceSignatures
 import EnrollmentCore
 @testable import EnrollmentService
 import Foundation
@@ -25,13 +26,16 @@ final class EnrollmentHarness: @unchecked Sendable {
 
     /// One key for the harness's life, as a service keeps its key file across restarts.
     static let vault = SeedVault(key: SymmetricKey(size: .bits256))
+    /// Challenge verification's key-agreement key, as the service would fetch its public half.
+    nonisolated(unsafe) static let challengeKey = P256.KeyAgreement.PrivateKey()
 
     private static func service(on database: DatabasePool, clock: ManualClock,
                                 publisher: RecordingPublisher) -> EnrollmentService {
         let logger = Logger(label: "enrollment-test")
         return EnrollmentService(database: database, outbox: OutboxRelay(database: database, publisher: publisher, logger: logger),
                                  settings: EnrollmentSettings(), activationLinkBase: "https://ibkey.example.com/activate?s=",
-                                 vault: vault, logger: logger, now: { clock.now })
+                                 vault: vault, challengeKey: { challengeKey.publicKey.x963Representation },
+                                 logger: logger, now: { clock.now })
     }
 
     /// A new instance on the same file, as after a restart.
@@ -322,6 +326,16 @@ struct EnrollmentServiceTests {
         try await harness.service.apply(AccountBalanceUpdated(accountID: "U1", totalEquity: "500000.01", cash: "1"))
         let card = try await harness.service.assignCard(AssignCardRequest(userName: "alice", cardSerial: "DSC0001"))
         #expect(card.kind == .dscPlus && card.cardSerial == "DSC0001")
+        // The seed leaves only sealed to challenge verification's key.
+        let event = try await harness.storage.pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT payload FROM outbox WHERE type = ? ORDER BY id DESC",
+                              arguments: [FactorActivated.protoName])
+        }
+        let activated = try FactorActivated(serializedBytes: [UInt8](try #require(event)))
+        #expect(activated.ocraSuite == "OCRA-1:HOTP-SHA1-8:QN06")
+        #expect(activated.sealedCardSeed.range(of: Data("12345678901234567890".utf8)) == nil)
+        #expect(ServiceSeal.open(Array(activated.sealedCardSeed), with: EnrollmentHarness.challengeKey, label: "card:DSC0001")
+                == Array("12345678901234567890".utf8))
         // Multi-2FA: SMS and the card together (ENR-03); one card per user, one user per card.
         let kinds = try await harness.factors().map(\.kind)
         #expect(Set(kinds) == [.sms, .dscPlus])

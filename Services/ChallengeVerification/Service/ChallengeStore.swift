@@ -98,5 +98,17 @@ enum ChallengeStore {
                 t.column("used_ms", .integer)
             }
         }
+
+        migrator.registerMigration("challenge.v6") { db in
+            // CHL-05: DSC+ cards.
+            try db.create(table: CardRow.databaseTableName) { t in
+                t.column("user_name", .text).notNull()
+                t.column("serial", .text).notNull()
+                t.column("sealed_seed", .blob).notNull()
+                t.column("suite", .text).notNull()
+                t.column("active", .boolean).notNull()
+                t.primaryKey(["user_name", "serial"])
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 import ChallengeVerificationCore
 import Crypto
+import DeviceSignatures
 import Foundation
 import GRDB
 import Logging
@@ -97,6 +98,13 @@ public final class ChallengeVerificationService: Sendable {
             }
         }
         router.on(FactorActivated.self) { [self] event, _ in
+            if event.kind == .dscPlus, !event.deviceID.isEmpty {
+                try await database.write { db in
+                    try CardRow(userName: event.userName, serial: event.deviceID, sealedSeed: Array(event.sealedCardSeed.prefix(4096)),
+                                suite: event.ocraSuite, active: true).save(db)
+                }
+                return
+            }
             guard event.kind == .ibKey, !event.deviceID.isEmpty else { return }
             try await database.write { db in
                 try PhoneRow(userName: event.userName, deviceID: event.deviceID,
@@ -198,6 +206,10 @@ public final class ChallengeVerificationService: Sendable {
             }
         }
         let loginID = randomHexID() + randomHexID()
+        let cards = try await database.read { db in
+            try CardRow.filter(Column("user_name") == userName && Column("active") == true).fetchAll(db)
+        }
+        let cardChoices = cards.map { FactorChoice(factor: .dscPlusCard, deviceID: $0.serial) }
         let phones = try await database.write { db -> [PhoneRow] in
             try LoginRow(loginID: loginID, userName: userName, clientAddress: request.clientAddress, startedMs: at.unixMs,
                          deviceID: "", challenge: "", challengeIssuedMs: nil, verifiedMs: nil,
@@ -212,7 +224,8 @@ public final class ChallengeVerificationService: Sendable {
         case .unrecognized(let number): throw RPCError.invalidArgument("purpose \(number) is not a LoginPurpose")
         }
         if request.purpose != .login {
-            return LoginStarted(loginID: loginID, factors: phones.map { FactorChoice(factor: .ibKeyChallenge, deviceID: $0.deviceID) },
+            return LoginStarted(loginID: loginID,
+                                factors: phones.map { FactorChoice(factor: .ibKeyChallenge, deviceID: $0.deviceID) } + cardChoices,
                                 expiresUnixMs: at.addingTimeInterval(settings.loginLifetime).unixMs)
         }
         // IB Key first (preferred), then SMS and voice when the number is verified (ACC-03, CHL-13).
@@ -221,6 +234,7 @@ public final class ChallengeVerificationService: Sendable {
             (phone.pushToken.isEmpty ? [] : [FactorChoice(factor: .ibKeyPush, deviceID: phone.deviceID)])
                 + [FactorChoice(factor: .ibKeyChallenge, deviceID: phone.deviceID)]
         }
+        factors += cardChoices
         if user.mobileVerified && !user.mobileNumber.isEmpty {
             factors += [FactorChoice(factor: .smsCode), FactorChoice(factor: .voiceCode)]
         }
@@ -231,7 +245,7 @@ public final class ChallengeVerificationService: Sendable {
     /// CHL-11: only the chosen factor is used. Built: IB Key challenge/response (CHL-03).
     func chooseFactor(_ request: ChooseFactorRequest) async throws -> ChallengeIssued {
         let purpose = try await database.read { db in try LoginRow.fetchOne(db, key: request.loginID)?.purpose } ?? 0
-        if purpose != 0 && request.factor != .ibKeyChallenge {
+        if purpose != 0 && request.factor != .ibKeyChallenge && request.factor != .dscPlusCard {
             throw RPCError.failedPrecondition("step-up and second-device verifications use challenge/response",
                                               ruleID: "CHL-07")
         }
@@ -239,9 +253,11 @@ public final class ChallengeVerificationService: Sendable {
         if request.factor == .ibKeyPush {
             throw RPCError.invalidArgument("push is asked for with SendPush; ChooseFactor gives a challenge", ruleID: "CHL-02")
         }
-        guard request.factor == .ibKeyChallenge else {
-            throw RPCError(.unimplemented, "\(request.factor) is not built yet; choose IB_KEY_CHALLENGE, SMS_CODE or VOICE_CODE")
+        guard request.factor == .ibKeyChallenge || request.factor == .dscPlusCard else {
+            throw RPCError.invalidArgument("\(request.factor) is not a factor to choose here; choose IB_KEY_CHALLENGE, "
+                                           + "DSC_PLUS_CARD, SMS_CODE or VOICE_CODE (IB_KEY_PUSH: SendPush)")
         }
+        let card = request.factor == .dscPlusCard
         let at = now()
         let challenge = ChallengeRules.numericCode(digits: 6)
         try await database.write { [settings] db in
@@ -250,18 +266,25 @@ public final class ChallengeVerificationService: Sendable {
                 throw RPCError(.notFound, "no login \(request.loginID.prefix(64)) waiting for a factor: start again",
                                ruleID: "CHL-08")
             }
-            guard try PhoneRow.fetchOne(db, key: ["user_name": login.userName, "device_id": request.deviceID])?.active == true else {
-                throw RPCError.failedPrecondition("IB Key is not active on that phone for this user", ruleID: "CHL-11")
+            if card {
+                guard try CardRow.fetchOne(db, key: ["user_name": login.userName, "serial": request.deviceID])?.active == true else {
+                    throw RPCError.failedPrecondition("no active DSC+ card \(request.deviceID.prefix(64)) for this user",
+                                                      ruleID: "CHL-11")
+                }
+            } else {
+                guard try PhoneRow.fetchOne(db, key: ["user_name": login.userName, "device_id": request.deviceID])?.active == true else {
+                    throw RPCError.failedPrecondition("IB Key is not active on that phone for this user", ruleID: "CHL-11")
+                }
             }
-            let counter = try Self.counter(login.userName, "ibKey", db)
+            let counter = try Self.counter(login.userName, card ? "dscPlus" : "ibKey", db)
             if counter.isLocked(at: at) {
-                throw RPCError.failedPrecondition("IB Key is locked after too many wrong responses; try again later",
+                throw RPCError.failedPrecondition("this factor is locked after too many wrong responses; try again later",
                                                   ruleID: "CHL-09")
             }
             login.deviceID = request.deviceID
             login.challenge = challenge
             login.challengeIssuedMs = at.unixMs
-            login.factor = "ibKey"
+            login.factor = card ? "dscPlus" : "ibKey"
             login.codeHash = []
             try login.update(db)
         }
@@ -278,7 +301,7 @@ public final class ChallengeVerificationService: Sendable {
         let factor = try await database.read { db in try LoginRow.fetchOne(db, key: request.loginID)?.factor }
         if factor == "sms" || factor == "voice" { return try await answerCode(request) }
         let at = now()
-        let outcome: Result<(String, Int), RPCError> = try await database.write { [self] db in
+        let outcome: Result<(String, Int, LoginFactor), RPCError> = try await database.write { [self] db in
             guard var login = try LoginRow.fetchOne(db, key: request.loginID), let issued = login.challengeIssuedMs else {
                 throw RPCError(.notFound, "no challenge for login \(request.loginID.prefix(64))", ruleID: "CHL-08")
             }
@@ -289,51 +312,37 @@ public final class ChallengeVerificationService: Sendable {
                                      outcome: refusal == .expired ? "expired" : "refused", ruleID: refusal.ruleID, db)
                 return .failure(RPCError.failedPrecondition(refusal.description, ruleID: refusal.ruleID))
             }
-            var counter = try Self.counter(login.userName, "ibKey", db)
+            let factorName = login.factor == "dscPlus" ? "dscPlus" : "ibKey"
+            var counter = try Self.counter(login.userName, factorName, db)
             guard !counter.isLocked(at: at) else {
-                return .failure(RPCError.failedPrecondition("IB Key is locked after too many wrong responses",
+                return .failure(RPCError.failedPrecondition("this factor is locked after too many wrong responses",
                                                             ruleID: "CHL-09"))
             }
-            guard let phone = try PhoneRow.fetchOne(db, key: ["user_name": login.userName, "device_id": login.deviceID]),
-                  phone.active else {
-                return .failure(RPCError.failedPrecondition("IB Key is no longer active on that phone", ruleID: "CHL-11"))
+            let right: Bool
+            switch try checkResponse(request.response, login: login, db) {
+            case .success(let matches): right = matches
+            case .failure(let error): return .failure(error)
             }
-            let privateKey = try agreementKey
-            let key = try OCRAKeyAgreement.key(privateKey: privateKey, peerPublicKey: Data(phone.agreementKey),
-                                               deviceID: phone.deviceID)
-            // CHL-03 Decided: Android's suite carries the PIN's hash (P), which the phone sealed for us.
-            let android = phone.platform == "android"
-            var input = OCRAInput(question: login.challenge)
-            if android {
-                guard !phone.sealedPINHash.isEmpty else {
-                    return .failure(RPCError.failedPrecondition(
-                        "this Android phone was activated without its sealed PIN hash: activate IB Key again", ruleID: "CHL-03"))
-                }
-                input.pinHash = try OCRAKeyAgreement.openPINHash(phone.sealedPINHash, privateKey: privateKey,
-                                                                 peerPublicKey: Data(phone.agreementKey),
-                                                                 deviceID: phone.deviceID)
-            }
-            let suite = try OCRASuite(OCRAKeyAgreement.suite(android: android))
-            let right = try OCRA.verify(request.response, suite: suite, key: key, input: input)
             if right {
                 counter.recordSuccess()
                 login.verifiedMs = at.unixMs
                 try login.update(db)
-                try Self.save(counter, login.userName, "ibKey", db)
-                try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: "ibKey",
+                try Self.save(counter, login.userName, factorName, db)
+                try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: factorName,
                                      outcome: "verified", ruleID: "", db)
                 try Outbox.append(LoginDecided(userName: login.userName, clientAddress: login.clientAddress,
-                                               factor: .ibKeyChallenge, outcome: "verified", decidedUnixMs: at.unixMs,
+                                               factor: factorName == "dscPlus" ? .dscPlusCard : .ibKeyChallenge, outcome: "verified", decidedUnixMs: at.unixMs,
                                                purpose: LoginPurpose(protoNumber: Int32(login.purpose))),
                                   in: db, nowUnixMs: at.unixMs)
-                return .success((login.userName, login.purpose))
+                return .success((login.userName, login.purpose, factorName == "dscPlus" ? .dscPlusCard : .ibKeyChallenge))
             }
             let locked = counter.recordFailure(at: at, policy: settings.lockout)
-            try Self.save(counter, login.userName, "ibKey", db)
-            try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: "ibKey",
+            try Self.save(counter, login.userName, factorName, db)
+            try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: factorName,
                                  outcome: locked ? "locked" : "refused", ruleID: "CHL-09", db)
             if locked {
-                try Outbox.append(FactorLocked(userName: login.userName, factor: .ibKeyChallenge,
+                try Outbox.append(FactorLocked(userName: login.userName,
+                                               factor: factorName == "dscPlus" ? .dscPlusCard : .ibKeyChallenge,
                                                lockedUntilUnixMs: (counter.lockedUntil ?? at).unixMs,
                                                permanent: counter.lockedForGood), in: db, nowUnixMs: at.unixMs)
             }
@@ -342,11 +351,46 @@ public final class ChallengeVerificationService: Sendable {
         }
         outbox.notify()
         switch outcome {
-        case .success(let (userName, purpose)):
-            return LoginVerified(userName: userName, factor: .ibKeyChallenge, verifiedUnixMs: at.unixMs,
+        case .success(let (userName, purpose, factor)):
+            return LoginVerified(userName: userName, factor: factor, verifiedUnixMs: at.unixMs,
                                  purpose: LoginPurpose(protoNumber: Int32(purpose)))
         case .failure(let error): throw error
         }
+    }
+
+    /// Whether `response` answers the login's challenge: with the phone's agreed OCRA key (and, on
+    /// Android, its sealed PIN hash; CHL-03) or with the DSC+ card's sealed seed and suite (CHL-05).
+    func checkResponse(_ response: String, login: LoginRow, _ db: Database) throws -> Result<Bool, RPCError> {
+        let privateKey = try agreementKey
+        if login.factor == "dscPlus" {
+            guard let card = try CardRow.fetchOne(db, key: ["user_name": login.userName, "serial": login.deviceID]),
+                  card.active else {
+                return .failure(RPCError.failedPrecondition("the DSC+ card is no longer active", ruleID: "CHL-11"))
+            }
+            guard let seed = ServiceSeal.open(card.sealedSeed, with: privateKey, label: "card:\(card.serial)") else {
+                return .failure(RPCError(.internal, "the card's seed does not open with this service's key"))
+            }
+            return .success(try OCRA.verify(response, suite: OCRASuite(card.suite), key: seed,
+                                            input: OCRAInput(question: login.challenge)))
+        }
+        guard let phone = try PhoneRow.fetchOne(db, key: ["user_name": login.userName, "device_id": login.deviceID]),
+              phone.active else {
+            return .failure(RPCError.failedPrecondition("IB Key is no longer active on that phone", ruleID: "CHL-11"))
+        }
+        let key = try OCRAKeyAgreement.key(privateKey: privateKey, peerPublicKey: Data(phone.agreementKey), deviceID: phone.deviceID)
+        // CHL-03 Decided: Android's suite carries the PIN's hash (P), which the phone sealed for us.
+        let android = phone.platform == "android"
+        var input = OCRAInput(question: login.challenge)
+        if android {
+            guard !phone.sealedPINHash.isEmpty else {
+                return .failure(RPCError.failedPrecondition(
+                    "this Android phone was activated without its sealed PIN hash: activate IB Key again", ruleID: "CHL-03"))
+            }
+            input.pinHash = try OCRAKeyAgreement.openPINHash(phone.sealedPINHash, privateKey: privateKey,
+                                                             peerPublicKey: Data(phone.agreementKey), deviceID: phone.deviceID)
+        }
+        return .success(try OCRA.verify(response, suite: OCRASuite(OCRAKeyAgreement.suite(android: android)), key: key,
+                                        input: input))
     }
 
     // MARK: - SMS and voice codes (CHL-06, CHL-13)

@@ -66,11 +66,13 @@ public enum CardInventory {
     }
 }
 
-/// RFC 6287 suite strings, checked for shape: `OCRA-1:HOTP-SHA1-8:QN06` and friends.
+/// The card suites DSC+ uses: `OCRA-1:HOTP-<hash>-<digits>:QN<nn>`, a numeric challenge and
+/// nothing else (the card checks its own PIN; no counter, session or time).
 public enum OCRASuite {
     public static func isValid(_ suite: String) -> Bool {
         let parts = suite.split(separator: ":", omittingEmptySubsequences: false)
-        guard suite.utf8.count <= 64, parts.count == 3, parts[0] == "OCRA-1" else { return false }
+        guard suite.utf8.count <= 64, parts.count == 3, parts[0] == "OCRA-1", !parts[2].contains("-"),
+              parts[2].hasPrefix("QN") else { return false }
         let function = parts[1].split(separator: "-")
         guard function.count == 3, function[0] == "HOTP", ["SHA1", "SHA256", "SHA512"].contains(function[1]),
               let digits = Int(function[2]), digits == 0 || (4...10).contains(digits) else { return false }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Synchronization
 import EnrollmentService
 import SLSBus
 import SLSMessages
@@ -32,9 +34,21 @@ struct EnrollmentCommand: AsyncParsableCommand {
                                    migrations: EnrollmentService.registerMigrations)
         let vaultKey = enrollment.cardSeedKeyFile.isEmpty ? options.dataDir + "/card-seed.key" : enrollment.cardSeedKeyFile
         let vault = try SeedVault(keyFile: vaultKey, createIfMissing: enrollment.cardSeedKeyFile.isEmpty)
-        let service = EnrollmentService(database: host.database, outbox: host.outbox, settings: try enrollment.settings(),
-                                        activationLinkBase: enrollment.activationLinkBase, vault: vault,
-                                        logger: host.logger)
+        // DSC+ seeds are sealed to challenge verification's key, fetched over the bus when first needed.
+        let challenge = try RPCClient(context: host.context, configuration: .init(
+            endpoint: enrollment.challengeVerification, caller: ServiceCatalog.enrollment.name,
+            security: try host.security?.client(of: ServiceCatalog.challengeVerification.name)))
+        let cachedKey = Mutex<Data?>(nil)
+        let service = EnrollmentService(
+            database: host.database, outbox: host.outbox, settings: try enrollment.settings(),
+            activationLinkBase: enrollment.activationLinkBase, vault: vault,
+            challengeKey: {
+                if let key = cachedKey.withLock({ $0 }) { return key }
+                let key = try await challenge.call(ChallengeVerificationAPI.getAgreementKey, AgreementKeyRequest()).publicKey
+                cachedKey.withLock { $0 = key }
+                return key
+            },
+            logger: host.logger)
         service.register(on: host.server)
         service.routeEvents(host.events)
         try await host.run()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EnrollmentCore
+import SLSBus
 import SLSRuntime
 
 /// The enrollment settings: flags first, then `SLS_ENROLLMENT_*` environment variables, then
@@ -26,6 +27,10 @@ struct EnrollmentOptions: ParsableArguments {
         static let cardSeedKeyFile = Setting(
             flag: "card-seed-key-file", variable: "SLS_ENROLLMENT_CARD_SEED_KEY_FILE", default: "",
             summary: "256-bit key (64 hex characters, mode 0600) sealing DSC+ seeds at rest; empty: <data-dir>/card-seed.key, made on first start. Keep it away from the database in production.")
+        static let challengeVerification = Setting(
+            flag: "challenge-verification", variable: "SLS_ENROLLMENT_CHALLENGE_VERIFICATION",
+            default: ServiceCatalog.challengeVerification.defaultEndpoint,
+            summary: "Challenge verification's endpoint: DSC+ seeds are sealed to the key it publishes there.")
     }
     private typealias S = Settings
 
@@ -43,6 +48,9 @@ struct EnrollmentOptions: ParsableArguments {
 
     @Option(name: .customLong(S.startsPerUserPerMinute.flag), help: S.startsPerUserPerMinute.help)
     var startsPerUserPerMinute = S.startsPerUserPerMinute.initial
+
+    @Option(name: .customLong(S.challengeVerification.flag), help: S.challengeVerification.help)
+    var challengeVerification = S.challengeVerification.initial
 
     @Option(name: .customLong(S.cardSeedKeyFile.flag), help: S.cardSeedKeyFile.help)
     var cardSeedKeyFile = S.cardSeedKeyFile.initial

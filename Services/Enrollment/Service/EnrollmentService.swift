@@ -1,4 +1,5 @@
 import Crypto
+import DeviceSignatures
 import EnrollmentCore
 import Foundation
 import GRDB
@@ -25,14 +26,18 @@ public final class EnrollmentService: Sendable {
     let now: @Sendable () -> Date
     /// Seals DSC+ seeds at rest.
     let vault: SeedVault
+    /// challenge verification's key-agreement public key, to seal a card's seed for it alone.
+    let challengeKey: @Sendable () async throws -> Data
     /// Guessing and flooding limits: attempts per phone and per caller, strings per user.
     private let perDevice: Mutex<RateLimiter>
     private let perCaller: Mutex<RateLimiter>
     private let perUser: Mutex<RateLimiter>
 
     public init(database: DatabasePool, outbox: OutboxRelay, settings: EnrollmentSettings, activationLinkBase: String,
-                vault: SeedVault, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+                vault: SeedVault, challengeKey: @escaping @Sendable () async throws -> Data,
+                logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.vault = vault
+        self.challengeKey = challengeKey
         self.database = database
         self.outbox = outbox
         self.settings = settings
@@ -316,7 +321,14 @@ public final class EnrollmentService: Sendable {
         let userName = try Self.requireUser(request.userName)
         guard !request.cardSerial.isEmpty else { throw RPCError.invalidArgument("card_serial is empty") }
         let at = now()
-        let row = try await database.write { [settings] db -> FactorRow in
+        let recipient: Data
+        do {
+            recipient = try await challengeKey()
+        } catch {
+            throw RPCError(.unavailable, "challenge verification's key could not be fetched, so the card's seed cannot be "
+                           + "handed to it; retry shortly")
+        }
+        let row = try await database.write { [settings, vault] db -> FactorRow in
             guard let user = try UserRow.fetchOne(db, key: userName) else { throw Self.unknownUser(userName) }
             let balance = user.balanceUSD.flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) }
             if let problem = FactorEligibility.problem(adding: .dscPlus, balanceUSD: balance, settings: settings) {
@@ -339,8 +351,12 @@ public final class EnrollmentService: Sendable {
                                    platform: "", devicePublicKey: [], pushToken: "", deviceAgreementKey: [],
                                    cardSerial: card.serial)
             try factor.insert(db)
+            // The seed leaves this service only sealed to challenge verification's key.
+            let seed = try vault.open(card.sealedSeed, serial: card.serial)
+            let sealed = try ServiceSeal.seal(seed, to: recipient, label: "card:\(card.serial)")
             try Outbox.append(FactorActivated(userName: userName, kind: .dscPlus, deviceID: card.serial,
-                                              activatedUnixMs: at.unixMs), in: db, nowUnixMs: at.unixMs)
+                                              activatedUnixMs: at.unixMs, sealedCardSeed: Data(sealed),
+                                              ocraSuite: card.suite), in: db, nowUnixMs: at.unixMs)
             return factor
         }
         outbox.notify()

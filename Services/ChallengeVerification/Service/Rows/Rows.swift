@@ -130,3 +130,18 @@ struct PasswordResetRow: Codable, FetchableRecord, PersistableRecord {
         case resetID = "reset_id", userName = "user_name", codeHash = "code_hash", issuedMs = "issued_ms", usedMs = "used_ms"
     }
 }
+
+/// One row of `card`: a DSC+ card of a user (CHL-05), its seed sealed to this service's key.
+struct CardRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "card"
+    var userName: String
+    var serial: String
+    /// The seed as enrollment sealed it for this service (opened only to check a response).
+    var sealedSeed: [UInt8]
+    var suite: String
+    var active: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case userName = "user_name", serial, sealedSeed = "sealed_seed", suite, active
+    }
+}

@@ -1542,8 +1542,14 @@ public struct FactorActivated: ProtoMessage {
 
     public var sealedPinHash: Data
 
+    /// DSC+: the card's OCRA seed sealed to challenge verification's key-agreement key (nobody else
+    /// can open it), and the card's OCRA suite.
+    public var sealedCardSeed: Data
+
+    public var ocraSuite: String
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(userName: String = "", kind: FactorKind = .unspecified, deviceID: String = "", platform: DevicePlatform = .unspecified, devicePublicKey: Data = Data(), pushToken: String = "", activatedUnixMs: Int64 = 0, deviceAgreementKey: Data = Data(), sealedPinHash: Data = Data()) {
+    public init(userName: String = "", kind: FactorKind = .unspecified, deviceID: String = "", platform: DevicePlatform = .unspecified, devicePublicKey: Data = Data(), pushToken: String = "", activatedUnixMs: Int64 = 0, deviceAgreementKey: Data = Data(), sealedPinHash: Data = Data(), sealedCardSeed: Data = Data(), ocraSuite: String = "") {
         self.userName = userName
         self.kind = kind
         self.deviceID = deviceID
@@ -1553,6 +1559,8 @@ public struct FactorActivated: ProtoMessage {
         self.activatedUnixMs = activatedUnixMs
         self.deviceAgreementKey = deviceAgreementKey
         self.sealedPinHash = sealedPinHash
+        self.sealedCardSeed = sealedCardSeed
+        self.ocraSuite = ocraSuite
     }
 
     /// A message with every field at its proto3 default.
@@ -1566,6 +1574,8 @@ public struct FactorActivated: ProtoMessage {
         self.activatedUnixMs = 0
         self.deviceAgreementKey = Data()
         self.sealedPinHash = Data()
+        self.sealedCardSeed = Data()
+        self.ocraSuite = ""
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -1586,6 +1596,8 @@ public struct FactorActivated: ProtoMessage {
         case activatedUnixMs
         case deviceAgreementKey
         case sealedPinHash
+        case sealedCardSeed
+        case ocraSuite
     }
 
     public init(from decoder: any Decoder) throws {
@@ -1599,6 +1611,8 @@ public struct FactorActivated: ProtoMessage {
         self.activatedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .activatedUnixMs) ?? 0
         self.deviceAgreementKey = try container.decodeIfPresent(Data.self, forKey: .deviceAgreementKey) ?? Data()
         self.sealedPinHash = try container.decodeIfPresent(Data.self, forKey: .sealedPinHash) ?? Data()
+        self.sealedCardSeed = try container.decodeIfPresent(Data.self, forKey: .sealedCardSeed) ?? Data()
+        self.ocraSuite = try container.decodeIfPresent(String.self, forKey: .ocraSuite) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -1612,6 +1626,8 @@ public struct FactorActivated: ProtoMessage {
         try container.encode(self.activatedUnixMs, forKey: .activatedUnixMs)
         try container.encode(self.deviceAgreementKey, forKey: .deviceAgreementKey)
         try container.encode(self.sealedPinHash, forKey: .sealedPinHash)
+        try container.encode(self.sealedCardSeed, forKey: .sealedCardSeed)
+        try container.encode(self.ocraSuite, forKey: .ocraSuite)
     }
 
     public static let schema = MessageSchema(
@@ -1626,6 +1642,8 @@ public struct FactorActivated: ProtoMessage {
             FieldSchema(name: "activated_unix_ms", number: 7, type: "int64", label: "singular"),
             FieldSchema(name: "device_agreement_key", number: 8, type: "bytes", label: "singular"),
             FieldSchema(name: "sealed_pin_hash", number: 9, type: "bytes", label: "singular"),
+            FieldSchema(name: "sealed_card_seed", number: 10, type: "bytes", label: "singular"),
+            FieldSchema(name: "ocra_suite", number: 11, type: "string", label: "singular"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -1640,6 +1658,8 @@ public struct FactorActivated: ProtoMessage {
         try validator.observedTime(Int64(truncatingIfNeeded: self.activatedUnixMs), "activated_unix_ms", in: path)
         try validator.bytes(self.deviceAgreementKey.count, "device_agreement_key", in: path)
         try validator.bytes(self.sealedPinHash.count, "sealed_pin_hash", in: path)
+        try validator.bytes(self.sealedCardSeed.count, "sealed_card_seed", in: path)
+        try validator.text(self.ocraSuite, "ocra_suite", in: path)
     }
 
     /// A value with every field set, for the contract tests' round trips.
@@ -1653,14 +1673,16 @@ public struct FactorActivated: ProtoMessage {
             pushToken: "push_token-0-é",
             activatedUnixMs: -7000,
             deviceAgreementKey: Data([8, 0, 255, 0]),
-            sealedPinHash: Data([9, 0, 255, 0])
+            sealedPinHash: Data([9, 0, 255, 0]),
+            sealedCardSeed: Data([10, 0, 255, 0]),
+            ocraSuite: "ocra_suite-0-é"
         )
     }
 }
 
 extension FactorActivated: CBridged {
     typealias CStruct = Sls__Enrollment__V1__FactorActivated
-    static let wireLayout = WireLayout(strings: [1: "user_name", 3: "device_id", 6: "push_token"], messages: [:])
+    static let wireLayout = WireLayout(strings: [1: "user_name", 3: "device_id", 6: "push_token", 11: "ocra_suite"], messages: [:])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__factor_activated__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__factor_activated__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -1682,6 +1704,8 @@ extension FactorActivated: CBridged {
         c.pointee.activated_unix_ms = self.activatedUnixMs
         c.pointee.device_agreement_key = arena.binary(self.deviceAgreementKey)
         c.pointee.sealed_pin_hash = arena.binary(self.sealedPinHash)
+        c.pointee.sealed_card_seed = arena.binary(self.sealedCardSeed)
+        c.pointee.ocra_suite = arena.cString(self.ocraSuite)
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
@@ -1694,6 +1718,8 @@ extension FactorActivated: CBridged {
         self.activatedUnixMs = c.pointee.activated_unix_ms
         self.deviceAgreementKey = CArena.data(c.pointee.device_agreement_key)
         self.sealedPinHash = CArena.data(c.pointee.sealed_pin_hash)
+        self.sealedCardSeed = CArena.data(c.pointee.sealed_card_seed)
+        self.ocraSuite = CArena.string(c.pointee.ocra_suite)
     }
 }
 

@@ -328,10 +328,16 @@ struct  Sls__Enrollment__V1__FactorActivated
   int64_t activated_unix_ms;
   ProtobufCBinaryData device_agreement_key;
   ProtobufCBinaryData sealed_pin_hash;
+  /*
+   * DSC+: the card's OCRA seed sealed to challenge verification's key-agreement key (nobody else
+   * can open it), and the card's OCRA suite.
+   */
+  ProtobufCBinaryData sealed_card_seed;
+  char *ocra_suite;
 };
 #define SLS__ENROLLMENT__V1__FACTOR_ACTIVATED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__factor_activated__descriptor) \
-    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, {0,NULL}, (char *)protobuf_c_empty_string, 0, {0,NULL}, {0,NULL} }
+    , (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__FACTOR_KIND__FACTOR_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, SLS__ENROLLMENT__V1__DEVICE_PLATFORM__DEVICE_PLATFORM_UNSPECIFIED, {0,NULL}, (char *)protobuf_c_empty_string, 0, {0,NULL}, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string }
 
 
 struct  Sls__Enrollment__V1__FactorDeactivated

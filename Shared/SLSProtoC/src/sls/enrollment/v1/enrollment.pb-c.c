@@ -1565,7 +1565,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__recommendation__descriptor
   (ProtobufCMessageInit) sls__enrollment__v1__recommendation__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_activated__field_descriptors[9] =
+static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_activated__field_descriptors[11] =
 {
   {
     "user_name",
@@ -1675,6 +1675,30 @@ static const ProtobufCFieldDescriptor sls__enrollment__v1__factor_activated__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sealed_card_seed",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorActivated, sealed_card_seed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ocra_suite",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__FactorActivated, ocra_suite),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__enrollment__v1__factor_activated__field_indices_by_name[] = {
   6,   /* field[6] = activated_unix_ms */
@@ -1682,15 +1706,17 @@ static const unsigned sls__enrollment__v1__factor_activated__field_indices_by_na
   2,   /* field[2] = device_id */
   4,   /* field[4] = device_public_key */
   1,   /* field[1] = kind */
+  10,   /* field[10] = ocra_suite */
   3,   /* field[3] = platform */
   5,   /* field[5] = push_token */
+  9,   /* field[9] = sealed_card_seed */
   8,   /* field[8] = sealed_pin_hash */
   0,   /* field[0] = user_name */
 };
 static const ProtobufCIntRange sls__enrollment__v1__factor_activated__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor sls__enrollment__v1__factor_activated__descriptor =
 {
@@ -1700,7 +1726,7 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__factor_activated__descript
   "Sls__Enrollment__V1__FactorActivated",
   "sls.enrollment.v1",
   sizeof(Sls__Enrollment__V1__FactorActivated),
-  9,
+  11,
   sls__enrollment__v1__factor_activated__field_descriptors,
   sls__enrollment__v1__factor_activated__field_indices_by_name,
   1,  sls__enrollment__v1__factor_activated__number_ranges,
