@@ -159,3 +159,130 @@ struct ChallengeStackTests {
         #expect(wrong?.code == .unauthenticated)
     }
 }
+
+/// The rest of the login rules on the running stack: a push that never arrives, SMS with a resend
+/// read off the bus as the SMS gateway, step-up, a locked factor, an address outside the list, and
+/// the audit as operations sees it.
+@Suite("challenge verification rules on the running stack", .serialized)
+struct ChallengeRulesStackTests {
+    @Test func testCHL04_CHL06_CHL09_CHL10_CHL12_throughTheStack() async throws {
+        let stack = try Stack()
+        defer { stack.stopAll() }
+        try stack.startEventBus()
+        try stack.startService("enrollment", port: stack.ports.enrollment)
+        try stack.startService("challenge-verification", port: stack.ports.challenge,
+                               extra: ["--argon2-memory-kib", "1024", "--argon2-passes", "1"])
+        #expect(try stack.waitUntilServing(["enrollment", "challenge-verification"]))
+        let context = ZMQContext()
+        let accounts = try EventPublisher(context: context, endpoint: stack.endpoint(stack.ports.publishers),
+                                          producer: "accounts", security: try stack.client("accounts", of: "event-bus"))
+        // The SMS gateway: the only identity that may read the codes.
+        let gateway = try EventSubscriber(context: context, endpoint: stack.endpoint(stack.ports.subscribers),
+                                          topics: [SmsCodeRequested.protoName],
+                                          security: try stack.client("sms-gateway", of: "event-bus"), logger: .init(label: "sms"))
+        defer { accounts.close(); gateway.close() }
+        func client(_ identity: String) throws -> RPCClient {
+            try RPCClient(context: context, configuration: .init(
+                endpoint: stack.endpoint(stack.ports.challenge), caller: identity,
+                security: try stack.client(identity, of: "challenge-verification")))
+        }
+        let portal = try client("portal"), operations = try client("operations")
+        defer { portal.close(); operations.close() }
+
+        var ready = false
+        for _ in 0..<100 where !ready {
+            try accounts.publish(AccountOpened(accountID: "E1", userName: "erin"))
+            try accounts.publish(MobileNumberUpdated(accountID: "E1", mobileNumber: "+85298765432", verified: true))
+            try await Task.sleep(for: .milliseconds(50))
+            ready = (try? await portal.call(ChallengeVerificationAPI.setPassword,
+                                            SetPasswordRequest(userName: "erin", newPassword: "er1n-pass"))) != nil
+        }
+        let png = stack.dataDirectory.appendingPathComponent("erin.png").path
+        var started = try stack.slsctl(as: "portal", "start-activation", "erin", "--png", png)
+        for _ in 0..<50 where started.status != 0 {
+            usleep(50_000)
+            started = try stack.slsctl(as: "portal", "start-activation", "erin", "--png", png)
+        }
+        let phone = stack.dataDirectory.appendingPathComponent("erin-phone.json").path
+        #expect(try stack.device("activate", "--state", phone, "--qr", png, "--platform", "ios").status == 0)
+        func begin(_ purpose: LoginPurpose = .login, from address: String = "127.0.0.1") async throws -> LoginStarted {
+            var login: LoginStarted?
+            for _ in 0..<100 where login?.factors.contains(where: { $0.factor == .ibKeyChallenge }) != true {
+                login = try await portal.call(ChallengeVerificationAPI.beginLogin, BeginLoginRequest(
+                    userName: "erin", password: "er1n-pass", clientAddress: address, purpose: purpose))
+                if login?.factors.contains(where: { $0.factor == .ibKeyChallenge }) != true {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            return try #require(login)
+        }
+        let device = try #require(try await begin().factors.first { $0.factor == .ibKeyChallenge }).deviceID
+        func respond(_ login: LoginStarted) async throws -> LoginVerified {
+            let challenge = try await portal.call(ChallengeVerificationAPI.chooseFactor, ChooseFactorRequest(
+                loginID: login.loginID, factor: .ibKeyChallenge, deviceID: device))
+            let response = try stack.device("respond", "--state", phone, "--challenge", challenge.challenge)
+            return try await portal.call(ChallengeVerificationAPI.answerChallenge, AnswerChallengeRequest(
+                loginID: login.loginID, response: response.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+
+        // CHL-04: the push never reaches the phone; the user switches to challenge/response.
+        let pushLogin = try await begin()
+        _ = try await portal.call(ChallengeVerificationAPI.sendPush, ChooseFactorRequest(
+            loginID: pushLogin.loginID, factor: .ibKeyPush, deviceID: device))
+        #expect(try await respond(pushLogin).userName == "erin")
+
+        // CHL-06: an SMS code, then a resend; only the latest works; the gateway reads them off the bus.
+        let smsLogin = try await begin()
+        var codes = gateway.events.makeAsyncIterator()
+        _ = try await portal.call(ChallengeVerificationAPI.chooseFactor, ChooseFactorRequest(loginID: smsLogin.loginID, factor: .smsCode))
+        let first = try #require(try await codes.next()?.decode(SmsCodeRequested.self))
+        _ = try await portal.call(ChallengeVerificationAPI.chooseFactor, ChooseFactorRequest(loginID: smsLogin.loginID, factor: .smsCode))
+        let second = try #require(try await codes.next()?.decode(SmsCodeRequested.self))
+        #expect(first.mobileNumber == "+85298765432" && second.loginID == smsLogin.loginID)
+        if first.code != second.code {
+            await #expect(throws: RPCError.self) {
+                _ = try await portal.call(ChallengeVerificationAPI.answerChallenge,
+                                          AnswerChallengeRequest(loginID: smsLogin.loginID, response: first.code))
+            }
+        }
+        let bySMS = try await portal.call(ChallengeVerificationAPI.answerChallenge,
+                                          AnswerChallengeRequest(loginID: smsLogin.loginID, response: second.code))
+        #expect(bySMS.factor == .smsCode)
+
+        // CHL-12: step-up asks for the password again, then a challenge.
+        let stepUp = try await begin(.stepUp)
+        #expect(stepUp.factors.map(\.factor) == [.ibKeyChallenge])
+        #expect(try await respond(stepUp).purpose == .stepUp)
+
+        // CHL-09: five wrong responses lock IB Key; the right one is then refused.
+        let locked = try await begin()
+        let lockedChallenge = try await portal.call(ChallengeVerificationAPI.chooseFactor, ChooseFactorRequest(
+            loginID: locked.loginID, factor: .ibKeyChallenge, deviceID: device))
+        for _ in 0..<5 {
+            _ = try? await portal.call(ChallengeVerificationAPI.answerChallenge,
+                                       AnswerChallengeRequest(loginID: locked.loginID, response: "00000000"))
+        }
+        let right = try stack.device("respond", "--state", phone, "--challenge", lockedChallenge.challenge)
+        let refused = await #expect(throws: RPCError.self) {
+            _ = try await portal.call(ChallengeVerificationAPI.answerChallenge, AnswerChallengeRequest(
+                loginID: locked.loginID, response: right.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+        #expect(refused?.ruleID == "CHL-09")
+
+        // ACC-04, CHL-10: a login from an address outside the list is refused before any factor.
+        _ = try await portal.call(ChallengeVerificationAPI.setIprestrictions, SetIPRestrictionsRequest(
+            userName: "erin", enabled: true, allowed: ["198.51.100.0/24"]))
+        let outside = await #expect(throws: RPCError.self) {
+            _ = try await portal.call(ChallengeVerificationAPI.beginLogin, BeginLoginRequest(
+                userName: "erin", password: "er1n-pass", clientAddress: "203.0.113.9"))
+        }
+        #expect(outside?.ruleID == "ACC-04")
+
+        // Every decision is in the audit, and the chain holds.
+        let audit = try await operations.call(ChallengeVerificationAPI.listAudit, ListAuditRequest(userName: "erin"))
+        #expect(audit.chainIntact)
+        #expect(audit.entries.first?.ruleID == "ACC-04")
+        #expect(audit.entries.contains { $0.outcome == "locked" })
+        #expect(audit.entries.contains { $0.factor == "sms" && $0.outcome == "verified" })
+    }
+}

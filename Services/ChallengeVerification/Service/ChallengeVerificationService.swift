@@ -73,6 +73,7 @@ public final class ChallengeVerificationService: Sendable {
         server.register(ChallengeVerificationAPI.completePasswordReset) { [self] request, _ in
             try await completePasswordReset(request)
         }
+        server.register(ChallengeVerificationAPI.listAudit) { [self] request, _ in try await listAudit(request) }
         server.register(ChallengeVerificationAPI.getAgreementKey) { [self] _, _ in
             AgreementKey(publicKey: try agreementKey.publicKey.x963Representation)
         }
@@ -540,6 +541,18 @@ public final class ChallengeVerificationService: Sendable {
         var row = AuditRow(id: nil, userName: record.userName, atMs: record.atUnixMs, address: record.address,
                            factor: factor, outcome: outcome, ruleID: ruleID, hash: AuditChain.hash(record, after: previous))
         try row.insert(db)
+    }
+
+    /// One user's decisions, newest first, and whether the chain still holds.
+    func listAudit(_ request: ListAuditRequest) async throws -> AuditList {
+        let userName = try require(request.userName, "user_name")
+        let limit = request.limit == 0 ? 1000 : min(Int(request.limit), 1000)
+        let rows = try await database.read { db in
+            try AuditRow.filter(Column("user_name") == userName).order(Column("id").desc).limit(limit).fetchAll(db)
+        }
+        return AuditList(userName: userName, entries: rows.map {
+            AuditEntry(atUnixMs: $0.atMs, clientAddress: $0.address, factor: $0.factor, outcome: $0.outcome, ruleID: $0.ruleID)
+        }, chainIntact: try auditChainBreak() == nil)
     }
 
     /// The audit rows, oldest first, with whether the chain holds.

@@ -2095,6 +2095,342 @@ extension LoginVerified: CBridged {
     }
 }
 
+/// The audit of one user, newest first, and whether the whole chain still holds.
+public struct ListAuditRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.ListAuditRequest"
+
+    public var userName: String
+
+    /// At most this many entries (default and limit 1000).
+    public var limit: UInt32
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", limit: UInt32 = 0) {
+        self.userName = userName
+        self.limit = limit
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.limit = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case limit
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.limit = try container.decodeIfPresent(UInt32.self, forKey: .limit) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.limit, forKey: .limit)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "limit", number: 2, type: "uint32", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            limit: 2000006
+        )
+    }
+}
+
+extension ListAuditRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__ListAuditRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__list_audit_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__list_audit_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__list_audit_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__list_audit_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.limit = self.limit
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.limit = c.pointee.limit
+    }
+}
+
+public struct AuditEntry: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.AuditEntry"
+
+    public var atUnixMs: Int64
+
+    public var clientAddress: String
+
+    public var factor: String
+
+    /// verified, refused, locked, expired, declined.
+    public var outcome: String
+
+    public var ruleID: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(atUnixMs: Int64 = 0, clientAddress: String = "", factor: String = "", outcome: String = "", ruleID: String = "") {
+        self.atUnixMs = atUnixMs
+        self.clientAddress = clientAddress
+        self.factor = factor
+        self.outcome = outcome
+        self.ruleID = ruleID
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.atUnixMs = 0
+        self.clientAddress = ""
+        self.factor = ""
+        self.outcome = ""
+        self.ruleID = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case atUnixMs
+        case clientAddress
+        case factor
+        case outcome
+        case ruleID
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.atUnixMs = try container.decodeIfPresent(Int64.self, forKey: .atUnixMs) ?? 0
+        self.clientAddress = try container.decodeIfPresent(String.self, forKey: .clientAddress) ?? ""
+        self.factor = try container.decodeIfPresent(String.self, forKey: .factor) ?? ""
+        self.outcome = try container.decodeIfPresent(String.self, forKey: .outcome) ?? ""
+        self.ruleID = try container.decodeIfPresent(String.self, forKey: .ruleID) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.atUnixMs, forKey: .atUnixMs)
+        try container.encode(self.clientAddress, forKey: .clientAddress)
+        try container.encode(self.factor, forKey: .factor)
+        try container.encode(self.outcome, forKey: .outcome)
+        try container.encode(self.ruleID, forKey: .ruleID)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "at_unix_ms", number: 1, type: "int64", label: "singular"),
+            FieldSchema(name: "client_address", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "factor", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "outcome", number: 4, type: "string", label: "singular"),
+            FieldSchema(name: "rule_id", number: 5, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.observedTime(Int64(truncatingIfNeeded: self.atUnixMs), "at_unix_ms", in: path)
+        try validator.text(self.clientAddress, "client_address", in: path)
+        try validator.text(self.factor, "factor", in: path)
+        try validator.identifier(self.outcome, "outcome", in: path)
+        try validator.identifier(self.ruleID, "rule_id", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            atUnixMs: -1000,
+            clientAddress: "client_address-0-é",
+            factor: "factor-0-é",
+            outcome: "outcome-0-é",
+            ruleID: "rule_id-0-é"
+        )
+    }
+}
+
+extension AuditEntry: CBridged {
+    typealias CStruct = Sls__Challenge__V1__AuditEntry
+    static let wireLayout = WireLayout(strings: [2: "client_address", 3: "factor", 4: "outcome", 5: "rule_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__audit_entry__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__audit_entry__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__audit_entry__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__audit_entry__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.at_unix_ms = self.atUnixMs
+        c.pointee.client_address = arena.cString(self.clientAddress)
+        c.pointee.factor = arena.cString(self.factor)
+        c.pointee.outcome = arena.cString(self.outcome)
+        c.pointee.rule_id = arena.cString(self.ruleID)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.atUnixMs = c.pointee.at_unix_ms
+        self.clientAddress = CArena.string(c.pointee.client_address)
+        self.factor = CArena.string(c.pointee.factor)
+        self.outcome = CArena.string(c.pointee.outcome)
+        self.ruleID = CArena.string(c.pointee.rule_id)
+    }
+}
+
+public struct AuditList: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.AuditList"
+
+    public var userName: String
+
+    public var entries: [AuditEntry]
+
+    /// False when any row of the audit table was changed or removed (each row holds the hash of the one before).
+    public var chainIntact: Bool
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", entries: [AuditEntry] = [], chainIntact: Bool = false) {
+        self.userName = userName
+        self.entries = entries
+        self.chainIntact = chainIntact
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.entries = []
+        self.chainIntact = false
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case entries
+        case chainIntact
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.entries = try container.decodeIfPresent([AuditEntry].self, forKey: .entries) ?? []
+        self.chainIntact = try container.decodeIfPresent(Bool.self, forKey: .chainIntact) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.entries, forKey: .entries)
+        try container.encode(self.chainIntact, forKey: .chainIntact)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "entries", number: 2, type: "sls.challenge.v1.AuditEntry", label: "repeated"),
+            FieldSchema(name: "chain_intact", number: 3, type: "bool", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.count(self.entries.count, "entries", in: path)
+        for (index, element) in self.entries.enumerated() {
+            try element.validate(validator, in: validator.path(path, "entries", index: index))
+        }
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            entries: [AuditEntry.contractSample, AuditEntry.contractSample],
+            chainIntact: true
+        )
+    }
+}
+
+extension AuditList: CBridged {
+    typealias CStruct = Sls__Challenge__V1__AuditList
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [2: ("entries", { AuditEntry.wireLayout })])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__audit_list__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__audit_list__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__audit_list__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__audit_list__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.n_entries = self.entries.count
+        c.pointee.entries = arena.array(self.entries.map { arena.message($0) })
+        c.pointee.chain_intact = self.chainIntact ? 1 : 0
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.entries = try CArena.elements(c.pointee.entries, count: c.pointee.n_entries) { try AuditEntry(_c: CArena.nonNull($0, field: "sls.challenge.v1.AuditList.entries")) }
+        self.chainIntact = c.pointee.chain_intact != 0
+    }
+}
+
 /// ACC-06: a forgotten password, proven by a code sent by SMS to the verified mobile number.
 public struct StartPasswordResetRequest: ProtoMessage {
     public static let protoName = "sls.challenge.v1.StartPasswordResetRequest"
@@ -3402,6 +3738,9 @@ public enum ChallengeVerificationAPI {
     /// `sls.challenge.v1.ChallengeVerification/CompletePasswordReset`.
     public static let completePasswordReset = RPCMethod<CompletePasswordResetRequest, PasswordResetCompleted>("sls.challenge.v1.ChallengeVerification/CompletePasswordReset")
 
+    /// `sls.challenge.v1.ChallengeVerification/ListAudit`.
+    public static let listAudit = RPCMethod<ListAuditRequest, AuditList>("sls.challenge.v1.ChallengeVerification/ListAudit")
+
     /// Every method of the service, for registries and reflection.
-    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(setPassword), AnyRPCMethod(setIprestrictions), AnyRPCMethod(beginLogin), AnyRPCMethod(chooseFactor), AnyRPCMethod(answerChallenge), AnyRPCMethod(getAgreementKey), AnyRPCMethod(sendPush), AnyRPCMethod(pollPush), AnyRPCMethod(answerPush), AnyRPCMethod(getLoginStatus), AnyRPCMethod(startPasswordReset), AnyRPCMethod(completePasswordReset)]
+    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(setPassword), AnyRPCMethod(setIprestrictions), AnyRPCMethod(beginLogin), AnyRPCMethod(chooseFactor), AnyRPCMethod(answerChallenge), AnyRPCMethod(getAgreementKey), AnyRPCMethod(sendPush), AnyRPCMethod(pollPush), AnyRPCMethod(answerPush), AnyRPCMethod(getLoginStatus), AnyRPCMethod(startPasswordReset), AnyRPCMethod(completePasswordReset), AnyRPCMethod(listAudit)]
 }

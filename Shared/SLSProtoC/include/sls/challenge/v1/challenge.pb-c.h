@@ -35,6 +35,9 @@ typedef struct Sls__Challenge__V1__AnswerPushReply Sls__Challenge__V1__AnswerPus
 typedef struct Sls__Challenge__V1__LoginStatusRequest Sls__Challenge__V1__LoginStatusRequest;
 typedef struct Sls__Challenge__V1__LoginStatus Sls__Challenge__V1__LoginStatus;
 typedef struct Sls__Challenge__V1__LoginVerified Sls__Challenge__V1__LoginVerified;
+typedef struct Sls__Challenge__V1__ListAuditRequest Sls__Challenge__V1__ListAuditRequest;
+typedef struct Sls__Challenge__V1__AuditEntry Sls__Challenge__V1__AuditEntry;
+typedef struct Sls__Challenge__V1__AuditList Sls__Challenge__V1__AuditList;
 typedef struct Sls__Challenge__V1__StartPasswordResetRequest Sls__Challenge__V1__StartPasswordResetRequest;
 typedef struct Sls__Challenge__V1__PasswordResetStarted Sls__Challenge__V1__PasswordResetStarted;
 typedef struct Sls__Challenge__V1__CompletePasswordResetRequest Sls__Challenge__V1__CompletePasswordResetRequest;
@@ -384,6 +387,56 @@ struct  Sls__Challenge__V1__LoginVerified
 #define SLS__CHALLENGE__V1__LOGIN_VERIFIED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__login_verified__descriptor) \
     , (char *)protobuf_c_empty_string, SLS__CHALLENGE__V1__LOGIN_FACTOR__LOGIN_FACTOR_UNSPECIFIED, 0, SLS__CHALLENGE__V1__LOGIN_PURPOSE__LOGIN }
+
+
+/*
+ * The audit of one user, newest first, and whether the whole chain still holds.
+ */
+struct  Sls__Challenge__V1__ListAuditRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+  /*
+   * At most this many entries (default and limit 1000).
+   */
+  uint32_t limit;
+};
+#define SLS__CHALLENGE__V1__LIST_AUDIT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__list_audit_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Sls__Challenge__V1__AuditEntry
+{
+  ProtobufCMessage base;
+  int64_t at_unix_ms;
+  char *client_address;
+  char *factor;
+  /*
+   * verified, refused, locked, expired, declined.
+   */
+  char *outcome;
+  char *rule_id;
+};
+#define SLS__CHALLENGE__V1__AUDIT_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__audit_entry__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Challenge__V1__AuditList
+{
+  ProtobufCMessage base;
+  char *user_name;
+  size_t n_entries;
+  Sls__Challenge__V1__AuditEntry **entries;
+  /*
+   * False when any row of the audit table was changed or removed (each row holds the hash of the one before).
+   */
+  protobuf_c_boolean chain_intact;
+};
+#define SLS__CHALLENGE__V1__AUDIT_LIST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__audit_list__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0 }
 
 
 /*
@@ -932,6 +985,63 @@ Sls__Challenge__V1__LoginVerified *
 void   sls__challenge__v1__login_verified__free_unpacked
                      (Sls__Challenge__V1__LoginVerified *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__ListAuditRequest methods */
+void   sls__challenge__v1__list_audit_request__init
+                     (Sls__Challenge__V1__ListAuditRequest         *message);
+size_t sls__challenge__v1__list_audit_request__get_packed_size
+                     (const Sls__Challenge__V1__ListAuditRequest   *message);
+size_t sls__challenge__v1__list_audit_request__pack
+                     (const Sls__Challenge__V1__ListAuditRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__list_audit_request__pack_to_buffer
+                     (const Sls__Challenge__V1__ListAuditRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__ListAuditRequest *
+       sls__challenge__v1__list_audit_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__list_audit_request__free_unpacked
+                     (Sls__Challenge__V1__ListAuditRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__AuditEntry methods */
+void   sls__challenge__v1__audit_entry__init
+                     (Sls__Challenge__V1__AuditEntry         *message);
+size_t sls__challenge__v1__audit_entry__get_packed_size
+                     (const Sls__Challenge__V1__AuditEntry   *message);
+size_t sls__challenge__v1__audit_entry__pack
+                     (const Sls__Challenge__V1__AuditEntry   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__audit_entry__pack_to_buffer
+                     (const Sls__Challenge__V1__AuditEntry   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__AuditEntry *
+       sls__challenge__v1__audit_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__audit_entry__free_unpacked
+                     (Sls__Challenge__V1__AuditEntry *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__AuditList methods */
+void   sls__challenge__v1__audit_list__init
+                     (Sls__Challenge__V1__AuditList         *message);
+size_t sls__challenge__v1__audit_list__get_packed_size
+                     (const Sls__Challenge__V1__AuditList   *message);
+size_t sls__challenge__v1__audit_list__pack
+                     (const Sls__Challenge__V1__AuditList   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__audit_list__pack_to_buffer
+                     (const Sls__Challenge__V1__AuditList   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__AuditList *
+       sls__challenge__v1__audit_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__audit_list__free_unpacked
+                     (Sls__Challenge__V1__AuditList *message,
+                      ProtobufCAllocator *allocator);
 /* Sls__Challenge__V1__StartPasswordResetRequest methods */
 void   sls__challenge__v1__start_password_reset_request__init
                      (Sls__Challenge__V1__StartPasswordResetRequest         *message);
@@ -1219,6 +1329,15 @@ typedef void (*Sls__Challenge__V1__LoginStatus_Closure)
 typedef void (*Sls__Challenge__V1__LoginVerified_Closure)
                  (const Sls__Challenge__V1__LoginVerified *message,
                   void *closure_data);
+typedef void (*Sls__Challenge__V1__ListAuditRequest_Closure)
+                 (const Sls__Challenge__V1__ListAuditRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__AuditEntry_Closure)
+                 (const Sls__Challenge__V1__AuditEntry *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__AuditList_Closure)
+                 (const Sls__Challenge__V1__AuditList *message,
+                  void *closure_data);
 typedef void (*Sls__Challenge__V1__StartPasswordResetRequest_Closure)
                  (const Sls__Challenge__V1__StartPasswordResetRequest *message,
                   void *closure_data);
@@ -1314,6 +1433,10 @@ struct Sls__Challenge__V1__ChallengeVerification_Service
                                   const Sls__Challenge__V1__CompletePasswordResetRequest *input,
                                   Sls__Challenge__V1__PasswordResetCompleted_Closure closure,
                                   void *closure_data);
+  void (*list_audit)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                     const Sls__Challenge__V1__ListAuditRequest *input,
+                     Sls__Challenge__V1__AuditList_Closure closure,
+                     void *closure_data);
 };
 typedef void (*Sls__Challenge__V1__ChallengeVerification_ServiceDestroy)(Sls__Challenge__V1__ChallengeVerification_Service *);
 void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__ChallengeVerification_Service *service,
@@ -1334,7 +1457,8 @@ void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__Chall
       function_prefix__ ## answer_push,\
       function_prefix__ ## get_login_status,\
       function_prefix__ ## start_password_reset,\
-      function_prefix__ ## complete_password_reset  }
+      function_prefix__ ## complete_password_reset,\
+      function_prefix__ ## list_audit  }
 void sls__challenge__v1__challenge_verification__get_info(ProtobufCService *service,
                                                           const Sls__Health__V1__ServiceInfoRequest *input,
                                                           Sls__Health__V1__ServiceInfo_Closure closure,
@@ -1387,6 +1511,10 @@ void sls__challenge__v1__challenge_verification__complete_password_reset(Protobu
                                                                          const Sls__Challenge__V1__CompletePasswordResetRequest *input,
                                                                          Sls__Challenge__V1__PasswordResetCompleted_Closure closure,
                                                                          void *closure_data);
+void sls__challenge__v1__challenge_verification__list_audit(ProtobufCService *service,
+                                                            const Sls__Challenge__V1__ListAuditRequest *input,
+                                                            Sls__Challenge__V1__AuditList_Closure closure,
+                                                            void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1411,6 +1539,9 @@ extern const ProtobufCMessageDescriptor sls__challenge__v1__answer_push_reply__d
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_status_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_status__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_verified__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__list_audit_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__audit_entry__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__audit_list__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__start_password_reset_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__password_reset_started__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__complete_password_reset_request__descriptor;

@@ -862,6 +862,141 @@ void   sls__challenge__v1__login_verified__free_unpacked
   assert(message->base.descriptor == &sls__challenge__v1__login_verified__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sls__challenge__v1__list_audit_request__init
+                     (Sls__Challenge__V1__ListAuditRequest         *message)
+{
+  static const Sls__Challenge__V1__ListAuditRequest init_value = SLS__CHALLENGE__V1__LIST_AUDIT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__list_audit_request__get_packed_size
+                     (const Sls__Challenge__V1__ListAuditRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__list_audit_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__list_audit_request__pack
+                     (const Sls__Challenge__V1__ListAuditRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__list_audit_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__list_audit_request__pack_to_buffer
+                     (const Sls__Challenge__V1__ListAuditRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__list_audit_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__ListAuditRequest *
+       sls__challenge__v1__list_audit_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__ListAuditRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__list_audit_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__list_audit_request__free_unpacked
+                     (Sls__Challenge__V1__ListAuditRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__list_audit_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__audit_entry__init
+                     (Sls__Challenge__V1__AuditEntry         *message)
+{
+  static const Sls__Challenge__V1__AuditEntry init_value = SLS__CHALLENGE__V1__AUDIT_ENTRY__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__audit_entry__get_packed_size
+                     (const Sls__Challenge__V1__AuditEntry *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__audit_entry__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__audit_entry__pack
+                     (const Sls__Challenge__V1__AuditEntry *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__audit_entry__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__audit_entry__pack_to_buffer
+                     (const Sls__Challenge__V1__AuditEntry *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__audit_entry__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__AuditEntry *
+       sls__challenge__v1__audit_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__AuditEntry *)
+     protobuf_c_message_unpack (&sls__challenge__v1__audit_entry__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__audit_entry__free_unpacked
+                     (Sls__Challenge__V1__AuditEntry *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__audit_entry__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__audit_list__init
+                     (Sls__Challenge__V1__AuditList         *message)
+{
+  static const Sls__Challenge__V1__AuditList init_value = SLS__CHALLENGE__V1__AUDIT_LIST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__audit_list__get_packed_size
+                     (const Sls__Challenge__V1__AuditList *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__audit_list__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__audit_list__pack
+                     (const Sls__Challenge__V1__AuditList *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__audit_list__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__audit_list__pack_to_buffer
+                     (const Sls__Challenge__V1__AuditList *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__audit_list__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__AuditList *
+       sls__challenge__v1__audit_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__AuditList *)
+     protobuf_c_message_unpack (&sls__challenge__v1__audit_list__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__audit_list__free_unpacked
+                     (Sls__Challenge__V1__AuditList *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__audit_list__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sls__challenge__v1__start_password_reset_request__init
                      (Sls__Challenge__V1__StartPasswordResetRequest         *message)
 {
@@ -2553,6 +2688,211 @@ const ProtobufCMessageDescriptor sls__challenge__v1__login_verified__descriptor 
   (ProtobufCMessageInit) sls__challenge__v1__login_verified__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sls__challenge__v1__list_audit_request__field_descriptors[2] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__ListAuditRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__ListAuditRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__list_audit_request__field_indices_by_name[] = {
+  1,   /* field[1] = limit */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__challenge__v1__list_audit_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__list_audit_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.ListAuditRequest",
+  "ListAuditRequest",
+  "Sls__Challenge__V1__ListAuditRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__ListAuditRequest),
+  2,
+  sls__challenge__v1__list_audit_request__field_descriptors,
+  sls__challenge__v1__list_audit_request__field_indices_by_name,
+  1,  sls__challenge__v1__list_audit_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__list_audit_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__audit_entry__field_descriptors[5] =
+{
+  {
+    "at_unix_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AuditEntry, at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_address",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AuditEntry, client_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "factor",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AuditEntry, factor),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "outcome",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AuditEntry, outcome),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rule_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AuditEntry, rule_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__audit_entry__field_indices_by_name[] = {
+  0,   /* field[0] = at_unix_ms */
+  1,   /* field[1] = client_address */
+  2,   /* field[2] = factor */
+  3,   /* field[3] = outcome */
+  4,   /* field[4] = rule_id */
+};
+static const ProtobufCIntRange sls__challenge__v1__audit_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__audit_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.AuditEntry",
+  "AuditEntry",
+  "Sls__Challenge__V1__AuditEntry",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__AuditEntry),
+  5,
+  sls__challenge__v1__audit_entry__field_descriptors,
+  sls__challenge__v1__audit_entry__field_indices_by_name,
+  1,  sls__challenge__v1__audit_entry__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__audit_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__audit_list__field_descriptors[3] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AuditList, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "entries",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sls__Challenge__V1__AuditList, n_entries),
+    offsetof(Sls__Challenge__V1__AuditList, entries),
+    &sls__challenge__v1__audit_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "chain_intact",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__AuditList, chain_intact),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__audit_list__field_indices_by_name[] = {
+  2,   /* field[2] = chain_intact */
+  1,   /* field[1] = entries */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__challenge__v1__audit_list__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__audit_list__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.AuditList",
+  "AuditList",
+  "Sls__Challenge__V1__AuditList",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__AuditList),
+  3,
+  sls__challenge__v1__audit_list__field_descriptors,
+  sls__challenge__v1__audit_list__field_indices_by_name,
+  1,  sls__challenge__v1__audit_list__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__audit_list__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor sls__challenge__v1__start_password_reset_request__field_descriptors[1] =
 {
   {
@@ -3367,7 +3707,7 @@ const ProtobufCEnumDescriptor sls__challenge__v1__login_purpose__descriptor =
   sls__challenge__v1__login_purpose__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verification__method_descriptors[13] =
+static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verification__method_descriptors[14] =
 {
   { "GetInfo", &sls__health__v1__service_info_request__descriptor, &sls__health__v1__service_info__descriptor },
   { "SetPassword", &sls__challenge__v1__set_password_request__descriptor, &sls__challenge__v1__set_password_reply__descriptor },
@@ -3382,6 +3722,7 @@ static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verificatio
   { "GetLoginStatus", &sls__challenge__v1__login_status_request__descriptor, &sls__challenge__v1__login_status__descriptor },
   { "StartPasswordReset", &sls__challenge__v1__start_password_reset_request__descriptor, &sls__challenge__v1__password_reset_started__descriptor },
   { "CompletePasswordReset", &sls__challenge__v1__complete_password_reset_request__descriptor, &sls__challenge__v1__password_reset_completed__descriptor },
+  { "ListAudit", &sls__challenge__v1__list_audit_request__descriptor, &sls__challenge__v1__audit_list__descriptor },
 };
 const unsigned sls__challenge__v1__challenge_verification__method_indices_by_name[] = {
   5,        /* AnswerChallenge */
@@ -3392,6 +3733,7 @@ const unsigned sls__challenge__v1__challenge_verification__method_indices_by_nam
   6,        /* GetAgreementKey */
   0,        /* GetInfo */
   10,        /* GetLoginStatus */
+  13,        /* ListAudit */
   8,        /* PollPush */
   7,        /* SendPush */
   2,        /* SetIPRestrictions */
@@ -3405,7 +3747,7 @@ const ProtobufCServiceDescriptor sls__challenge__v1__challenge_verification__des
   "ChallengeVerification",
   "Sls__Challenge__V1__ChallengeVerification",
   "sls.challenge.v1",
-  13,
+  14,
   sls__challenge__v1__challenge_verification__method_descriptors,
   sls__challenge__v1__challenge_verification__method_indices_by_name
 };
@@ -3512,6 +3854,14 @@ void sls__challenge__v1__challenge_verification__complete_password_reset(Protobu
 {
   assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
   service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__list_audit(ProtobufCService *service,
+                                                            const Sls__Challenge__V1__ListAuditRequest *input,
+                                                            Sls__Challenge__V1__AuditList_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__ChallengeVerification_Service *service,
                                                        Sls__Challenge__V1__ChallengeVerification_ServiceDestroy destroy)
