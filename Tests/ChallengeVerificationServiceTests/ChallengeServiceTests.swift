@@ -200,12 +200,27 @@ struct ChallengeServiceTests {
         #expect(locked?.ruleID == "CHL-09")
         harness.clock.advance(14 * 60 + 59)
         await #expect(throws: RPCError.self) { _ = try await harness.login() }
+        // The lock survives a restart: a new instance on the same database file still refuses.
+        let logger = Logger(label: "restarted")
+        let restarted = try ChallengeVerificationService(
+            database: try harness.storage.reopen(),
+            outbox: OutboxRelay(database: harness.storage.pool, publisher: RecordingPublisher(), logger: logger),
+            settings: { var settings = ChallengeVerificationService.Settings()
+                        settings.hasher = PasswordHasher(passes: 1, memoryBytes: 64 << 10); return settings }(),
+            agreementKey: harness.serverKey, logger: logger, now: { harness.clock.now })
+        let again = try await restarted.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        await #expect(throws: RPCError.self) {
+            _ = try await restarted.chooseFactor(ChooseFactorRequest(loginID: again.loginID, factor: .ibKeyChallenge,
+                                                                     deviceID: "phone-1"))
+        }
         harness.clock.advance(1)
         let fresh = try await harness.login()
         _ = try await harness.service.answer(AnswerChallengeRequest(loginID: fresh.loginID,
                                                                     response: try harness.phoneResponse(fresh.challenge)))
         #expect(try harness.auditOutcomes().contains("locked"))
         #expect(try harness.service.auditChainBreak() == nil)
+        let events = try await harness.storage.pool.read { db in try String.fetchAll(db, sql: "SELECT type FROM outbox") }
+        #expect(events.contains(FactorLocked.protoName))
     }
 
     @Test func testCHL09_fourWrongThenRightResetsTheCount() async throws {
