@@ -511,4 +511,22 @@ struct ChallengeServiceTests {
         #expect(ServiceSeal.open(sealed, with: P256.KeyAgreement.PrivateKey(), label: "card:DSC0001") == nil)
         #expect(ServiceSeal.open(sealed, with: harness.serverKey, label: "card:DSC0002") == nil)
     }
+
+    @Test func testENR12_aPhoneRefreshesItsPushRegistrationWithASignedRequest() async throws {
+        let harness = try LoginHarness()
+        let signing = P256.Signing.PrivateKey()
+        let login = try await pushUser(harness, signing: signing)
+        let now = harness.clock.now.unixMs
+        func refresh(_ token: String, key: P256.Signing.PrivateKey) throws -> RefreshPushRequest {
+            RefreshPushRequest(deviceID: "phone-1", pushToken: token, signedUnixMs: now, signature: try key.signature(
+                for: PushRules.refreshMessage(deviceID: "phone-1", pushToken: token, signedUnixMs: now)).rawRepresentation)
+        }
+        await #expect(throws: RPCError.self) { _ = try await harness.service.refreshPush(try refresh("evil", key: P256.Signing.PrivateKey())) }
+        #expect(try await harness.service.refreshPush(try refresh("push-2", key: signing)).refreshed == 1)
+        _ = try await harness.service.sendPush(ChooseFactorRequest(loginID: login.loginID, factor: .ibKeyPush, deviceID: "phone-1"))
+        let payload = try await harness.storage.pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT payload FROM outbox WHERE type = ?", arguments: [PushRequested.protoName])
+        }
+        #expect(try PushRequested(serializedBytes: [UInt8](try #require(payload))).pushToken == "push-2")
+    }
 }

@@ -195,6 +195,9 @@ struct Respond: AsyncParsableCommand {
     @Option(help: "Android: the phone's PIN, which unlocks the response.")
     var pin: String?
 
+    @Option(help: "A new push registration token to send with the refresh (ENR-12); default: the phone's current one.")
+    var pushToken: String?
+
     func run() async throws {
         guard var state = try DeviceState.load(phone.state) else { throw DeviceError("no phone state at \(phone.state)") }
         let android = state.platform == "android"
@@ -208,6 +211,20 @@ struct Respond: AsyncParsableCommand {
             print(try OCRA.response(suite: suite, key: key, input: OCRAInput(question: challenge, pin: android ? pin : nil)))
         } catch {
             throw DeviceError("\(error)")
+        }
+        // ENR-12: authenticating by challenge/response refreshes the push registration (the articles'
+        // remedy for notifications that stopped arriving). Best effort: the response is shown either way.
+        if let newToken = pushToken { state.pushToken = newToken }
+        let signed = Int64(Date().timeIntervalSince1970 * 1000)
+        let message = PushRules.refreshMessage(deviceID: state.deviceID, pushToken: state.pushToken, signedUnixMs: signed)
+        let client = try phone.challengeClient()
+        defer { client.close() }
+        if let signature = try? state.signing.signature(for: message).rawRepresentation,
+           (try? await client.call(ChallengeVerificationAPI.refreshPush, RefreshPushRequest(
+               deviceID: state.deviceID, pushToken: state.pushToken, signedUnixMs: signed, signature: signature))) != nil {
+            try state.save(phone.state)
+        } else {
+            FileHandle.standardError.write(Data("note: the push registration could not be refreshed\n".utf8))
         }
     }
 }

@@ -16,6 +16,11 @@ public enum PushRules {
         Data("sls.challenge.v1.Push\n\(loginID)\n\(deviceID)\n\(approve ? "approve" : "decline")\n\(number)\n\(signedUnixMs)".utf8)
     }
 
+    /// What the phone signs to refresh its push registration (ENR-12).
+    public static func refreshMessage(deviceID: String, pushToken: String, signedUnixMs: Int64) -> Data {
+        Data("sls.challenge.v1.RefreshPush\n\(deviceID)\n\(pushToken)\n\(signedUnixMs)".utf8)
+    }
+
     /// Why a signed message is not accepted at `nowUnixMs` (stale, from the future, or not signed by
     /// the device's key), or nil.
     public static func problem(signature: Data, message: Data, publicKey: Data, signedUnixMs: Int64, nowUnixMs: Int64,

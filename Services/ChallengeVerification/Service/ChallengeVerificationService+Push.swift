@@ -146,4 +146,29 @@ extension ChallengeVerificationService {
             return LoginStatus(loginID: login.loginID, state: state)
         }
     }
+
+    /// ENR-12: the phone's new push registration, signed with its device key; applies to every user of the phone.
+    func refreshPush(_ request: RefreshPushRequest) async throws -> RefreshPushReply {
+        guard !request.pushToken.isEmpty, request.pushToken.utf8.count <= 512 else {
+            throw RPCError.invalidArgument("push_token is 1 to 512 bytes")
+        }
+        let at = now()
+        let refreshed = try await database.write { db -> UInt32 in
+            let phones = try PhoneRow.filter(Column("device_id") == request.deviceID && Column("active") == true).fetchAll(db)
+            guard let first = phones.first else { throw RPCError.notFound("no active IB Key phone \(request.deviceID.prefix(64))") }
+            let message = PushRules.refreshMessage(deviceID: request.deviceID, pushToken: request.pushToken,
+                                                   signedUnixMs: request.signedUnixMs)
+            if let problem = PushRules.problem(signature: request.signature, message: message, publicKey: Data(first.signingKey),
+                                               signedUnixMs: request.signedUnixMs, nowUnixMs: at.unixMs,
+                                               windowMs: Self.pushWindowMs) {
+                throw RPCError.permissionDenied(problem, ruleID: "ENR-12")
+            }
+            for var phone in phones {
+                phone.pushToken = request.pushToken
+                try phone.update(db)
+            }
+            return UInt32(phones.count)
+        }
+        return RefreshPushReply(refreshed: refreshed)
+    }
 }

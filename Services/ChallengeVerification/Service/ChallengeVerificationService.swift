@@ -74,6 +74,7 @@ public final class ChallengeVerificationService: Sendable {
             try await completePasswordReset(request)
         }
         server.register(ChallengeVerificationAPI.listAudit) { [self] request, _ in try await listAudit(request) }
+        server.register(ChallengeVerificationAPI.refreshPush) { [self] request, _ in try await refreshPush(request) }
         server.register(ChallengeVerificationAPI.getAgreementKey) { [self] _, _ in
             AgreementKey(publicKey: try agreementKey.publicKey.x963Representation)
         }

@@ -26,6 +26,8 @@ public enum ProtoRegistry {
         PendingPushList.self,
         AnswerPushRequest.self,
         AnswerPushReply.self,
+        RefreshPushRequest.self,
+        RefreshPushReply.self,
         LoginStatusRequest.self,
         LoginStatus.self,
         LoginVerified.self,

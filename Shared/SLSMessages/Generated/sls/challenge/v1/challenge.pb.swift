@@ -1802,6 +1802,208 @@ extension AnswerPushReply: CBridged {
     }
 }
 
+/// ENR-12: a phone that authenticates by challenge/response refreshes its push registration,
+/// signed over "sls.challenge.v1.RefreshPush\n" + device_id + "\n" + push_token + "\n" + signed_unix_ms.
+public struct RefreshPushRequest: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.RefreshPushRequest"
+
+    public var deviceID: String
+
+    public var pushToken: String
+
+    public var signedUnixMs: Int64
+
+    public var signature: Data
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(deviceID: String = "", pushToken: String = "", signedUnixMs: Int64 = 0, signature: Data = Data()) {
+        self.deviceID = deviceID
+        self.pushToken = pushToken
+        self.signedUnixMs = signedUnixMs
+        self.signature = signature
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.deviceID = ""
+        self.pushToken = ""
+        self.signedUnixMs = 0
+        self.signature = Data()
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case deviceID
+        case pushToken
+        case signedUnixMs
+        case signature
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
+        self.signedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .signedUnixMs) ?? 0
+        self.signature = try container.decodeIfPresent(Data.self, forKey: .signature) ?? Data()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.deviceID, forKey: .deviceID)
+        try container.encode(self.pushToken, forKey: .pushToken)
+        try container.encode(self.signedUnixMs, forKey: .signedUnixMs)
+        try container.encode(self.signature, forKey: .signature)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "device_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "push_token", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "signed_unix_ms", number: 3, type: "int64", label: "singular"),
+            FieldSchema(name: "signature", number: 4, type: "bytes", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.deviceID, "device_id", in: path)
+        try validator.text(self.pushToken, "push_token", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.signedUnixMs), "signed_unix_ms", in: path)
+        try validator.bytes(self.signature.count, "signature", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            deviceID: "device_id-0-é",
+            pushToken: "push_token-0-é",
+            signedUnixMs: -3000,
+            signature: Data([4, 0, 255, 0])
+        )
+    }
+}
+
+extension RefreshPushRequest: CBridged {
+    typealias CStruct = Sls__Challenge__V1__RefreshPushRequest
+    static let wireLayout = WireLayout(strings: [1: "device_id", 2: "push_token"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__refresh_push_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__refresh_push_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__refresh_push_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__refresh_push_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.device_id = arena.cString(self.deviceID)
+        c.pointee.push_token = arena.cString(self.pushToken)
+        c.pointee.signed_unix_ms = self.signedUnixMs
+        c.pointee.signature = arena.binary(self.signature)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.deviceID = CArena.string(c.pointee.device_id)
+        self.pushToken = CArena.string(c.pointee.push_token)
+        self.signedUnixMs = c.pointee.signed_unix_ms
+        self.signature = CArena.data(c.pointee.signature)
+    }
+}
+
+public struct RefreshPushReply: ProtoMessage {
+    public static let protoName = "sls.challenge.v1.RefreshPushReply"
+
+    /// Users of the phone whose registration was refreshed.
+    public var refreshed: UInt32
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(refreshed: UInt32 = 0) {
+        self.refreshed = refreshed
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.refreshed = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case refreshed
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.refreshed = try container.decodeIfPresent(UInt32.self, forKey: .refreshed) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.refreshed, forKey: .refreshed)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "refreshed", number: 1, type: "uint32", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            refreshed: 1000003
+        )
+    }
+}
+
+extension RefreshPushReply: CBridged {
+    typealias CStruct = Sls__Challenge__V1__RefreshPushReply
+    static let wireLayout = WireLayout(strings: [:], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__challenge__v1__refresh_push_reply__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__challenge__v1__refresh_push_reply__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__challenge__v1__refresh_push_reply__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__challenge__v1__refresh_push_reply__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.refreshed = self.refreshed
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.refreshed = c.pointee.refreshed
+    }
+}
+
 public struct LoginStatusRequest: ProtoMessage {
     public static let protoName = "sls.challenge.v1.LoginStatusRequest"
 
@@ -3741,6 +3943,9 @@ public enum ChallengeVerificationAPI {
     /// `sls.challenge.v1.ChallengeVerification/ListAudit`.
     public static let listAudit = RPCMethod<ListAuditRequest, AuditList>("sls.challenge.v1.ChallengeVerification/ListAudit")
 
+    /// `sls.challenge.v1.ChallengeVerification/RefreshPush`.
+    public static let refreshPush = RPCMethod<RefreshPushRequest, RefreshPushReply>("sls.challenge.v1.ChallengeVerification/RefreshPush")
+
     /// Every method of the service, for registries and reflection.
-    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(setPassword), AnyRPCMethod(setIprestrictions), AnyRPCMethod(beginLogin), AnyRPCMethod(chooseFactor), AnyRPCMethod(answerChallenge), AnyRPCMethod(getAgreementKey), AnyRPCMethod(sendPush), AnyRPCMethod(pollPush), AnyRPCMethod(answerPush), AnyRPCMethod(getLoginStatus), AnyRPCMethod(startPasswordReset), AnyRPCMethod(completePasswordReset), AnyRPCMethod(listAudit)]
+    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(setPassword), AnyRPCMethod(setIprestrictions), AnyRPCMethod(beginLogin), AnyRPCMethod(chooseFactor), AnyRPCMethod(answerChallenge), AnyRPCMethod(getAgreementKey), AnyRPCMethod(sendPush), AnyRPCMethod(pollPush), AnyRPCMethod(answerPush), AnyRPCMethod(getLoginStatus), AnyRPCMethod(startPasswordReset), AnyRPCMethod(completePasswordReset), AnyRPCMethod(listAudit), AnyRPCMethod(refreshPush)]
 }

@@ -32,6 +32,8 @@ typedef struct Sls__Challenge__V1__PendingPush Sls__Challenge__V1__PendingPush;
 typedef struct Sls__Challenge__V1__PendingPushList Sls__Challenge__V1__PendingPushList;
 typedef struct Sls__Challenge__V1__AnswerPushRequest Sls__Challenge__V1__AnswerPushRequest;
 typedef struct Sls__Challenge__V1__AnswerPushReply Sls__Challenge__V1__AnswerPushReply;
+typedef struct Sls__Challenge__V1__RefreshPushRequest Sls__Challenge__V1__RefreshPushRequest;
+typedef struct Sls__Challenge__V1__RefreshPushReply Sls__Challenge__V1__RefreshPushReply;
 typedef struct Sls__Challenge__V1__LoginStatusRequest Sls__Challenge__V1__LoginStatusRequest;
 typedef struct Sls__Challenge__V1__LoginStatus Sls__Challenge__V1__LoginStatus;
 typedef struct Sls__Challenge__V1__LoginVerified Sls__Challenge__V1__LoginVerified;
@@ -350,6 +352,36 @@ struct  Sls__Challenge__V1__AnswerPushReply
 #define SLS__CHALLENGE__V1__ANSWER_PUSH_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__answer_push_reply__descriptor) \
     , (char *)protobuf_c_empty_string }
+
+
+/*
+ * ENR-12: a phone that authenticates by challenge/response refreshes its push registration,
+ * signed over "sls.challenge.v1.RefreshPush\n" + device_id + "\n" + push_token + "\n" + signed_unix_ms.
+ */
+struct  Sls__Challenge__V1__RefreshPushRequest
+{
+  ProtobufCMessage base;
+  char *device_id;
+  char *push_token;
+  int64_t signed_unix_ms;
+  ProtobufCBinaryData signature;
+};
+#define SLS__CHALLENGE__V1__REFRESH_PUSH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__refresh_push_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, {0,NULL} }
+
+
+struct  Sls__Challenge__V1__RefreshPushReply
+{
+  ProtobufCMessage base;
+  /*
+   * Users of the phone whose registration was refreshed.
+   */
+  uint32_t refreshed;
+};
+#define SLS__CHALLENGE__V1__REFRESH_PUSH_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__challenge__v1__refresh_push_reply__descriptor) \
+    , 0 }
 
 
 struct  Sls__Challenge__V1__LoginStatusRequest
@@ -928,6 +960,44 @@ Sls__Challenge__V1__AnswerPushReply *
 void   sls__challenge__v1__answer_push_reply__free_unpacked
                      (Sls__Challenge__V1__AnswerPushReply *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__RefreshPushRequest methods */
+void   sls__challenge__v1__refresh_push_request__init
+                     (Sls__Challenge__V1__RefreshPushRequest         *message);
+size_t sls__challenge__v1__refresh_push_request__get_packed_size
+                     (const Sls__Challenge__V1__RefreshPushRequest   *message);
+size_t sls__challenge__v1__refresh_push_request__pack
+                     (const Sls__Challenge__V1__RefreshPushRequest   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__refresh_push_request__pack_to_buffer
+                     (const Sls__Challenge__V1__RefreshPushRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__RefreshPushRequest *
+       sls__challenge__v1__refresh_push_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__refresh_push_request__free_unpacked
+                     (Sls__Challenge__V1__RefreshPushRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Challenge__V1__RefreshPushReply methods */
+void   sls__challenge__v1__refresh_push_reply__init
+                     (Sls__Challenge__V1__RefreshPushReply         *message);
+size_t sls__challenge__v1__refresh_push_reply__get_packed_size
+                     (const Sls__Challenge__V1__RefreshPushReply   *message);
+size_t sls__challenge__v1__refresh_push_reply__pack
+                     (const Sls__Challenge__V1__RefreshPushReply   *message,
+                      uint8_t             *out);
+size_t sls__challenge__v1__refresh_push_reply__pack_to_buffer
+                     (const Sls__Challenge__V1__RefreshPushReply   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Challenge__V1__RefreshPushReply *
+       sls__challenge__v1__refresh_push_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__challenge__v1__refresh_push_reply__free_unpacked
+                     (Sls__Challenge__V1__RefreshPushReply *message,
+                      ProtobufCAllocator *allocator);
 /* Sls__Challenge__V1__LoginStatusRequest methods */
 void   sls__challenge__v1__login_status_request__init
                      (Sls__Challenge__V1__LoginStatusRequest         *message);
@@ -1320,6 +1390,12 @@ typedef void (*Sls__Challenge__V1__AnswerPushRequest_Closure)
 typedef void (*Sls__Challenge__V1__AnswerPushReply_Closure)
                  (const Sls__Challenge__V1__AnswerPushReply *message,
                   void *closure_data);
+typedef void (*Sls__Challenge__V1__RefreshPushRequest_Closure)
+                 (const Sls__Challenge__V1__RefreshPushRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Challenge__V1__RefreshPushReply_Closure)
+                 (const Sls__Challenge__V1__RefreshPushReply *message,
+                  void *closure_data);
 typedef void (*Sls__Challenge__V1__LoginStatusRequest_Closure)
                  (const Sls__Challenge__V1__LoginStatusRequest *message,
                   void *closure_data);
@@ -1437,6 +1513,10 @@ struct Sls__Challenge__V1__ChallengeVerification_Service
                      const Sls__Challenge__V1__ListAuditRequest *input,
                      Sls__Challenge__V1__AuditList_Closure closure,
                      void *closure_data);
+  void (*refresh_push)(Sls__Challenge__V1__ChallengeVerification_Service *service,
+                       const Sls__Challenge__V1__RefreshPushRequest *input,
+                       Sls__Challenge__V1__RefreshPushReply_Closure closure,
+                       void *closure_data);
 };
 typedef void (*Sls__Challenge__V1__ChallengeVerification_ServiceDestroy)(Sls__Challenge__V1__ChallengeVerification_Service *);
 void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__ChallengeVerification_Service *service,
@@ -1458,7 +1538,8 @@ void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__Chall
       function_prefix__ ## get_login_status,\
       function_prefix__ ## start_password_reset,\
       function_prefix__ ## complete_password_reset,\
-      function_prefix__ ## list_audit  }
+      function_prefix__ ## list_audit,\
+      function_prefix__ ## refresh_push  }
 void sls__challenge__v1__challenge_verification__get_info(ProtobufCService *service,
                                                           const Sls__Health__V1__ServiceInfoRequest *input,
                                                           Sls__Health__V1__ServiceInfo_Closure closure,
@@ -1515,6 +1596,10 @@ void sls__challenge__v1__challenge_verification__list_audit(ProtobufCService *se
                                                             const Sls__Challenge__V1__ListAuditRequest *input,
                                                             Sls__Challenge__V1__AuditList_Closure closure,
                                                             void *closure_data);
+void sls__challenge__v1__challenge_verification__refresh_push(ProtobufCService *service,
+                                                              const Sls__Challenge__V1__RefreshPushRequest *input,
+                                                              Sls__Challenge__V1__RefreshPushReply_Closure closure,
+                                                              void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1536,6 +1621,8 @@ extern const ProtobufCMessageDescriptor sls__challenge__v1__pending_push__descri
 extern const ProtobufCMessageDescriptor sls__challenge__v1__pending_push_list__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__answer_push_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__answer_push_reply__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__refresh_push_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__challenge__v1__refresh_push_reply__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_status_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_status__descriptor;
 extern const ProtobufCMessageDescriptor sls__challenge__v1__login_verified__descriptor;

@@ -727,6 +727,96 @@ void   sls__challenge__v1__answer_push_reply__free_unpacked
   assert(message->base.descriptor == &sls__challenge__v1__answer_push_reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sls__challenge__v1__refresh_push_request__init
+                     (Sls__Challenge__V1__RefreshPushRequest         *message)
+{
+  static const Sls__Challenge__V1__RefreshPushRequest init_value = SLS__CHALLENGE__V1__REFRESH_PUSH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__refresh_push_request__get_packed_size
+                     (const Sls__Challenge__V1__RefreshPushRequest *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__refresh_push_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__refresh_push_request__pack
+                     (const Sls__Challenge__V1__RefreshPushRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__refresh_push_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__refresh_push_request__pack_to_buffer
+                     (const Sls__Challenge__V1__RefreshPushRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__refresh_push_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__RefreshPushRequest *
+       sls__challenge__v1__refresh_push_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__RefreshPushRequest *)
+     protobuf_c_message_unpack (&sls__challenge__v1__refresh_push_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__refresh_push_request__free_unpacked
+                     (Sls__Challenge__V1__RefreshPushRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__refresh_push_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__challenge__v1__refresh_push_reply__init
+                     (Sls__Challenge__V1__RefreshPushReply         *message)
+{
+  static const Sls__Challenge__V1__RefreshPushReply init_value = SLS__CHALLENGE__V1__REFRESH_PUSH_REPLY__INIT;
+  *message = init_value;
+}
+size_t sls__challenge__v1__refresh_push_reply__get_packed_size
+                     (const Sls__Challenge__V1__RefreshPushReply *message)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__refresh_push_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__challenge__v1__refresh_push_reply__pack
+                     (const Sls__Challenge__V1__RefreshPushReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__refresh_push_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__challenge__v1__refresh_push_reply__pack_to_buffer
+                     (const Sls__Challenge__V1__RefreshPushReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__challenge__v1__refresh_push_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Challenge__V1__RefreshPushReply *
+       sls__challenge__v1__refresh_push_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Challenge__V1__RefreshPushReply *)
+     protobuf_c_message_unpack (&sls__challenge__v1__refresh_push_reply__descriptor,
+                                allocator, len, data);
+}
+void   sls__challenge__v1__refresh_push_reply__free_unpacked
+                     (Sls__Challenge__V1__RefreshPushReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__challenge__v1__refresh_push_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sls__challenge__v1__login_status_request__init
                      (Sls__Challenge__V1__LoginStatusRequest         *message)
 {
@@ -2522,6 +2612,121 @@ const ProtobufCMessageDescriptor sls__challenge__v1__answer_push_reply__descript
   (ProtobufCMessageInit) sls__challenge__v1__answer_push_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sls__challenge__v1__refresh_push_request__field_descriptors[4] =
+{
+  {
+    "device_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__RefreshPushRequest, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "push_token",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__RefreshPushRequest, push_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signed_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__RefreshPushRequest, signed_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signature",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__RefreshPushRequest, signature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__refresh_push_request__field_indices_by_name[] = {
+  0,   /* field[0] = device_id */
+  1,   /* field[1] = push_token */
+  3,   /* field[3] = signature */
+  2,   /* field[2] = signed_unix_ms */
+};
+static const ProtobufCIntRange sls__challenge__v1__refresh_push_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__refresh_push_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.RefreshPushRequest",
+  "RefreshPushRequest",
+  "Sls__Challenge__V1__RefreshPushRequest",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__RefreshPushRequest),
+  4,
+  sls__challenge__v1__refresh_push_request__field_descriptors,
+  sls__challenge__v1__refresh_push_request__field_indices_by_name,
+  1,  sls__challenge__v1__refresh_push_request__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__refresh_push_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__challenge__v1__refresh_push_reply__field_descriptors[1] =
+{
+  {
+    "refreshed",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Challenge__V1__RefreshPushReply, refreshed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__challenge__v1__refresh_push_reply__field_indices_by_name[] = {
+  0,   /* field[0] = refreshed */
+};
+static const ProtobufCIntRange sls__challenge__v1__refresh_push_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__challenge__v1__refresh_push_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.challenge.v1.RefreshPushReply",
+  "RefreshPushReply",
+  "Sls__Challenge__V1__RefreshPushReply",
+  "sls.challenge.v1",
+  sizeof(Sls__Challenge__V1__RefreshPushReply),
+  1,
+  sls__challenge__v1__refresh_push_reply__field_descriptors,
+  sls__challenge__v1__refresh_push_reply__field_indices_by_name,
+  1,  sls__challenge__v1__refresh_push_reply__number_ranges,
+  (ProtobufCMessageInit) sls__challenge__v1__refresh_push_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor sls__challenge__v1__login_status_request__field_descriptors[1] =
 {
   {
@@ -3707,7 +3912,7 @@ const ProtobufCEnumDescriptor sls__challenge__v1__login_purpose__descriptor =
   sls__challenge__v1__login_purpose__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verification__method_descriptors[14] =
+static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verification__method_descriptors[15] =
 {
   { "GetInfo", &sls__health__v1__service_info_request__descriptor, &sls__health__v1__service_info__descriptor },
   { "SetPassword", &sls__challenge__v1__set_password_request__descriptor, &sls__challenge__v1__set_password_reply__descriptor },
@@ -3723,6 +3928,7 @@ static const ProtobufCMethodDescriptor sls__challenge__v1__challenge_verificatio
   { "StartPasswordReset", &sls__challenge__v1__start_password_reset_request__descriptor, &sls__challenge__v1__password_reset_started__descriptor },
   { "CompletePasswordReset", &sls__challenge__v1__complete_password_reset_request__descriptor, &sls__challenge__v1__password_reset_completed__descriptor },
   { "ListAudit", &sls__challenge__v1__list_audit_request__descriptor, &sls__challenge__v1__audit_list__descriptor },
+  { "RefreshPush", &sls__challenge__v1__refresh_push_request__descriptor, &sls__challenge__v1__refresh_push_reply__descriptor },
 };
 const unsigned sls__challenge__v1__challenge_verification__method_indices_by_name[] = {
   5,        /* AnswerChallenge */
@@ -3735,6 +3941,7 @@ const unsigned sls__challenge__v1__challenge_verification__method_indices_by_nam
   10,        /* GetLoginStatus */
   13,        /* ListAudit */
   8,        /* PollPush */
+  14,        /* RefreshPush */
   7,        /* SendPush */
   2,        /* SetIPRestrictions */
   1,        /* SetPassword */
@@ -3747,7 +3954,7 @@ const ProtobufCServiceDescriptor sls__challenge__v1__challenge_verification__des
   "ChallengeVerification",
   "Sls__Challenge__V1__ChallengeVerification",
   "sls.challenge.v1",
-  14,
+  15,
   sls__challenge__v1__challenge_verification__method_descriptors,
   sls__challenge__v1__challenge_verification__method_indices_by_name
 };
@@ -3862,6 +4069,14 @@ void sls__challenge__v1__challenge_verification__list_audit(ProtobufCService *se
 {
   assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
   service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__challenge__v1__challenge_verification__refresh_push(ProtobufCService *service,
+                                                              const Sls__Challenge__V1__RefreshPushRequest *input,
+                                                              Sls__Challenge__V1__RefreshPushReply_Closure closure,
+                                                              void *closure_data)
+{
+  assert(service->descriptor == &sls__challenge__v1__challenge_verification__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__challenge__v1__challenge_verification__init (Sls__Challenge__V1__ChallengeVerification_Service *service,
                                                        Sls__Challenge__V1__ChallengeVerification_ServiceDestroy destroy)
