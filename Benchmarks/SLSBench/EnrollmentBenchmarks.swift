@@ -42,7 +42,7 @@ enum EnrollmentBenchmarks {
                                         outbox: OutboxRelay(database: database, publisher: publisher, logger: logger),
                                         settings: settings, activationLinkBase: "https://ibkey.example.com/activate?s=",
                                         vault: SeedVault(key: SymmetricKey(size: .bits256)),
-                                        challengeKey: { P256.KeyAgreement.PrivateKey().publicKey.x963Representation },
+                                        challenge: UnreachableChallenge(),
                                         logger: logger)
         let router = EventRouter()
         service.routeEvents(router)
@@ -87,4 +87,13 @@ enum EnrollmentBenchmarks {
         await server.shutdown()
         publisher.close()
     }
+}
+
+/// The activation benchmark never reaches challenge verification.
+struct UnreachableChallenge: ChallengeGateway {
+    func agreementKey() async throws -> Data { throw RPCError(.unavailable, "not part of this benchmark") }
+    func passwordThenSMS(userName: String, password: String) async throws -> (loginID: String, sentTo: String) {
+        throw RPCError(.unavailable, "not part of this benchmark")
+    }
+    func confirm(loginID: String, code: String) async throws -> String { throw RPCError(.unavailable, "not part of this benchmark") }
 }

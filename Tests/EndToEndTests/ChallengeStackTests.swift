@@ -280,6 +280,28 @@ struct ChallengeRulesStackTests {
         }
         #expect(outside?.ruleID == "ACC-04")
 
+        // ENR-08 the other way: gina joins erin's phone by user name, password and an SMS code.
+        var ginaReady = false
+        for _ in 0..<100 where !ginaReady {
+            try accounts.publish(AccountOpened(accountID: "G1", userName: "gina"))
+            try accounts.publish(MobileNumberUpdated(accountID: "G1", mobileNumber: "+85290001111", verified: true))
+            try await Task.sleep(for: .milliseconds(50))
+            ginaReady = (try? await portal.call(ChallengeVerificationAPI.setPassword,
+                                                SetPasswordRequest(userName: "gina", newPassword: "g1na-pass"))) != nil
+        }
+        let wrongPassword = try stack.device("add-user-by-password", "--state", phone, "--user", "gina", "--password", "nope-1234")
+        #expect(wrongPassword.status == 1)
+        #expect(wrongPassword.stderr.contains("UNAUTHENTICATED"), "\(wrongPassword.stderr)")
+        let asked = try stack.device("add-user-by-password", "--state", phone, "--user", "gina", "--password", "g1na-pass")
+        #expect(asked.status == 0, "\(asked.stderr)")
+        let ginaLogin = try #require(asked.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        var ginaCode: SmsCodeRequested?
+        while ginaCode?.loginID != ginaLogin, let event = await codes.next() { ginaCode = try event.decode(SmsCodeRequested.self) }
+        #expect(ginaCode?.mobileNumber == "+85290001111")
+        let joined = try stack.device("confirm-user", "--state", phone, "--login", ginaLogin, "--code", try #require(ginaCode).code)
+        #expect(joined.status == 0, "\(joined.stderr)")
+        #expect(try stack.device("users", "--state", phone).stdout.contains("gina"))
+
         // Every decision is in the audit, and the chain holds.
         let audit = try await operations.call(ChallengeVerificationAPI.listAudit, ListAuditRequest(userName: "erin"))
         #expect(audit.chainIntact)

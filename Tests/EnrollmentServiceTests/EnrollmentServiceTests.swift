@@ -12,6 +12,18 @@ import SLSStorage
 import SLSTesting
 import Testing
 
+/// Challenge verification as far as these tests need it: the public half of its key-agreement key.
+/// (Its password and SMS steps are exercised against the real service, end to end.)
+struct KeyOnlyChallenge: ChallengeGateway {
+    func agreementKey() async throws -> Data { EnrollmentHarness.challengeKey.publicKey.x963Representation }
+    func passwordThenSMS(userName: String, password: String) async throws -> (loginID: String, sentTo: String) {
+        throw RPCError(.unavailable, "challenge verification is not running in this harness")
+    }
+    func confirm(loginID: String, code: String) async throws -> String {
+        throw RPCError(.unavailable, "challenge verification is not running in this harness")
+    }
+}
+
 /// The service on a real SQLite file, with a hand-moved clock.
 final class EnrollmentHarness: @unchecked Sendable {
     let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
@@ -34,7 +46,7 @@ final class EnrollmentHarness: @unchecked Sendable {
         let logger = Logger(label: "enrollment-test")
         return EnrollmentService(database: database, outbox: OutboxRelay(database: database, publisher: publisher, logger: logger),
                                  settings: EnrollmentSettings(), activationLinkBase: "https://ibkey.example.com/activate?s=",
-                                 vault: vault, challengeKey: { challengeKey.publicKey.x963Representation },
+                                 vault: vault, challenge: KeyOnlyChallenge(),
                                  logger: logger, now: { clock.now })
     }
 

@@ -27,7 +27,8 @@ struct DeviceCommand: AsyncParsableCommand {
             the key the phone agreed with challenge verification. `approve` and `decline` fetch pending push \
             requests with a signed poll and answer with a signed decision (number matching).
             """,
-        subcommands: [Activate.self, AddUser.self, Users.self, Respond.self, Approve.self, Decline.self])
+        subcommands: [Activate.self, AddUser.self, AddUserByPassword.self, ConfirmUser.self, Users.self, Respond.self,
+                      Approve.self, Decline.self])
 }
 
 /// What every command takes: the phone's state file and how to reach enrollment.
@@ -285,5 +286,67 @@ struct Decline: AsyncParsableCommand {
 
     func run() async throws {
         try await answerPush(phone, approve: false, number: nil)
+    }
+}
+
+struct AddUserByPassword: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add-user-by-password",
+        abstract: "Adds another user to this phone by user name and password; a code then comes by SMS (ENR-08).",
+        discussion: "Prints the login id to confirm with `confirm-user --login ID --code CODE`.")
+
+    @OptionGroup var phone: PhoneOptions
+
+    @Option(help: "The user to add.")
+    var user: String
+
+    @Option(help: "That user's password (checked by challenge verification, never kept here).")
+    var password: String
+
+    @Option(help: "Android: the phone's PIN, which confirms adding a user.")
+    var pin: String?
+
+    func run() async throws {
+        guard let state = try DeviceState.load(phone.state) else {
+            throw DeviceError("no phone state at \(phone.state): activate IB Key for a first user")
+        }
+        guard state.checks(pin: pin) else { throw DeviceError("wrong PIN: this phone's PIN confirms adding a user") }
+        let signed = Int64(Date().timeIntervalSince1970 * 1000)
+        let message = Data("sls.enrollment.v1.AddUserByPassword\n\(user)\n\(state.deviceID)\n\(signed)".utf8)
+        let client = try phone.client()
+        defer { client.close() }
+        let sent = try await calling {
+            try await client.call(EnrollmentAPI.addUserByPassword, AddUserByPasswordRequest(
+                userName: user, password: password, deviceID: state.deviceID, signedUnixMs: signed,
+                signature: try state.signing.signature(for: message).rawRepresentation))
+        }
+        print("code sent to \(sent.sentTo); login \(sent.loginID)")
+    }
+}
+
+struct ConfirmUser: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "confirm-user",
+        abstract: "Confirms adding a user with the code that came by SMS (ENR-08).")
+
+    @OptionGroup var phone: PhoneOptions
+
+    @Option(help: "The login id add-user-by-password printed.")
+    var login: String
+
+    @Option(help: "The code from the SMS.")
+    var code: String
+
+    func run() async throws {
+        guard var state = try DeviceState.load(phone.state) else { throw DeviceError("no phone state at \(phone.state)") }
+        let client = try phone.client()
+        defer { client.close() }
+        let result = try await calling {
+            try await client.call(EnrollmentAPI.confirmAddUser,
+                                  ConfirmAddUserRequest(loginID: login, code: code, deviceID: state.deviceID))
+        }
+        if !state.users.contains(result.userName) { state.users.append(result.userName) }
+        try state.save(phone.state)
+        print("IB Key added for \(result.userName) on \(state.deviceID); users: \(state.users.joined(separator: ", "))")
     }
 }

@@ -34,21 +34,14 @@ struct EnrollmentCommand: AsyncParsableCommand {
                                    migrations: EnrollmentService.registerMigrations)
         let vaultKey = enrollment.cardSeedKeyFile.isEmpty ? options.dataDir + "/card-seed.key" : enrollment.cardSeedKeyFile
         let vault = try SeedVault(keyFile: vaultKey, createIfMissing: enrollment.cardSeedKeyFile.isEmpty)
-        // DSC+ seeds are sealed to challenge verification's key, fetched over the bus when first needed.
+        // Challenge verification: its key (DSC+ seeds are sealed to it) and ENR-08's password and code.
         let challenge = try RPCClient(context: host.context, configuration: .init(
             endpoint: enrollment.challengeVerification, caller: ServiceCatalog.enrollment.name,
             security: try host.security?.client(of: ServiceCatalog.challengeVerification.name)))
-        let cachedKey = Mutex<Data?>(nil)
         let service = EnrollmentService(
             database: host.database, outbox: host.outbox, settings: try enrollment.settings(),
             activationLinkBase: enrollment.activationLinkBase, vault: vault,
-            challengeKey: {
-                if let key = cachedKey.withLock({ $0 }) { return key }
-                let key = try await challenge.call(ChallengeVerificationAPI.getAgreementKey, AgreementKeyRequest()).publicKey
-                cachedKey.withLock { $0 = key }
-                return key
-            },
-            logger: host.logger)
+            challenge: BusChallengeGateway(client: challenge), logger: host.logger)
         service.register(on: host.server)
         service.routeEvents(host.events)
         try await host.run()

@@ -26,18 +26,18 @@ public final class EnrollmentService: Sendable {
     let now: @Sendable () -> Date
     /// Seals DSC+ seeds at rest.
     let vault: SeedVault
-    /// challenge verification's key-agreement public key, to seal a card's seed for it alone.
-    let challengeKey: @Sendable () async throws -> Data
+    /// challenge verification: its key (to seal a card's seed for it alone), passwords and SMS codes.
+    let challenge: any ChallengeGateway
     /// Guessing and flooding limits: attempts per phone and per caller, strings per user.
     private let perDevice: Mutex<RateLimiter>
     private let perCaller: Mutex<RateLimiter>
     private let perUser: Mutex<RateLimiter>
 
     public init(database: DatabasePool, outbox: OutboxRelay, settings: EnrollmentSettings, activationLinkBase: String,
-                vault: SeedVault, challengeKey: @escaping @Sendable () async throws -> Data,
+                vault: SeedVault, challenge: any ChallengeGateway,
                 logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.vault = vault
-        self.challengeKey = challengeKey
+        self.challenge = challenge
         self.database = database
         self.outbox = outbox
         self.settings = settings
@@ -70,6 +70,14 @@ public final class EnrollmentService: Sendable {
             return try await addUser(request)
         }
         server.register(EnrollmentAPI.getRecommendation) { [self] request, _ in try await recommendation(request) }
+        server.register(EnrollmentAPI.addUserByPassword) { [self] request, context in
+            try chargeAttempt(device: request.deviceID, caller: context.caller)
+            return try await addUserByPassword(request)
+        }
+        server.register(EnrollmentAPI.confirmAddUser) { [self] request, context in
+            try chargeAttempt(device: request.deviceID, caller: context.caller)
+            return try await confirmAddUser(request)
+        }
         server.register(EnrollmentAPI.importCards) { [self] request, _ in try await importCards(request) }
         server.register(EnrollmentAPI.assignCard) { [self] request, _ in try await assignCard(request) }
     }
@@ -202,6 +210,53 @@ public final class EnrollmentService: Sendable {
         return try finish(outcome, deviceID: request.deviceID, at: at)
     }
 
+    // MARK: - ENR-08 by password and SMS code
+
+    /// The phone (proven by its device key) asks to add `user_name`; challenge verification checks
+    /// the password and sends a code by SMS to the account's number.
+    func addUserByPassword(_ request: AddUserByPasswordRequest) async throws -> AddUserCodeSent {
+        let userName = try Self.requireUser(request.userName)
+        guard !request.deviceID.isEmpty else { throw RPCError.invalidArgument("device_id is empty") }
+        let at = now()
+        guard abs(at.unixMs &- request.signedUnixMs) < 60_000 else {
+            throw RPCError.permissionDenied("the phone's signed time is more than 60 s from the server's", ruleID: "ENR-08")
+        }
+        let phone = try await database.read { db in try Self.activePhone(request.deviceID, db) }
+        guard let phone else { throw RPCError.failedPrecondition(ActivationRefusal.notOnThisPhone.description, ruleID: "ENR-08") }
+        let message = Data("sls.enrollment.v1.AddUserByPassword\n\(userName)\n\(request.deviceID)\n\(request.signedUnixMs)".utf8)
+        guard DeviceKeys.verify(request.signature, of: message, by: Data(phone.devicePublicKey)) else {
+            throw RPCError.permissionDenied(ActivationRefusal.deviceNotProven.description, ruleID: "ENR-08")
+        }
+        let (loginID, sentTo) = try await challenge.passwordThenSMS(userName: userName, password: request.password)
+        return AddUserCodeSent(loginID: loginID, sentTo: sentTo)
+    }
+
+    /// The SMS code confirms the user; IB Key for that user joins the phone.
+    func confirmAddUser(_ request: ConfirmAddUserRequest) async throws -> ActivationResult {
+        guard !request.deviceID.isEmpty else { throw RPCError.invalidArgument("device_id is empty") }
+        let userName = try await challenge.confirm(loginID: request.loginID, code: request.code)
+        let at = now()
+        try await database.write { db in
+            guard let phone = try Self.activePhone(request.deviceID, db) else {
+                throw RPCError.failedPrecondition(ActivationRefusal.notOnThisPhone.description, ruleID: "ENR-08")
+            }
+            guard try Self.activeIBKeys(of: userName, db).isEmpty else {
+                throw RPCError.failedPrecondition(ActivationRefusal.alreadyEnrolled.description, ruleID: "ENR-07")
+            }
+            try Self.insertIBKey(for: userName, NewFactor(
+                deviceID: phone.deviceID, platform: EnrollmentCore.DevicePlatform(rawValue: phone.platform) ?? .ios,
+                publicKey: phone.devicePublicKey, agreementKey: phone.deviceAgreementKey, pushToken: phone.pushToken,
+                sealedPINHash: phone.sealedPINHash), at: at, db)
+        }
+        outbox.notify()
+        return ActivationResult(userName: userName, deviceID: request.deviceID, activatedUnixMs: at.unixMs)
+    }
+
+    static func activePhone(_ deviceID: String, _ db: Database) throws -> FactorRow? {
+        try FactorRow.filter(Column("device_id") == deviceID && Column("kind") == EnrollmentCore.FactorKind.ibKey.rawValue
+                             && Column("state") == EnrollmentCore.FactorState.active.rawValue).fetchOne(db)
+    }
+
     // MARK: - Activation steps
 
     /// Charges one activation attempt to the phone and to the caller: guessing strings is slow.
@@ -323,7 +378,7 @@ public final class EnrollmentService: Sendable {
         let at = now()
         let recipient: Data
         do {
-            recipient = try await challengeKey()
+            recipient = try await challenge.agreementKey()
         } catch {
             throw RPCError(.unavailable, "challenge verification's key could not be fetched, so the card's seed cannot be "
                            + "handed to it; retry shortly")

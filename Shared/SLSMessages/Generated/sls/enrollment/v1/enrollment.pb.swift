@@ -979,6 +979,342 @@ extension AddUserRequest: CBridged {
     }
 }
 
+/// ENR-08, the other way: another user on a phone that holds IB Key, proven by that user's name and
+/// password, then a code sent by SMS to the account's mobile number. Both are checked by challenge
+/// verification over the bus; enrollment never sees a password hash. The phone signs, with its
+/// device key, "sls.enrollment.v1.AddUserByPassword\n" + user_name + "\n" + device_id + "\n" + signed_unix_ms.
+public struct AddUserByPasswordRequest: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.AddUserByPasswordRequest"
+
+    public var userName: String
+
+    public var password: String
+
+    public var deviceID: String
+
+    public var signedUnixMs: Int64
+
+    public var signature: Data
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", password: String = "", deviceID: String = "", signedUnixMs: Int64 = 0, signature: Data = Data()) {
+        self.userName = userName
+        self.password = password
+        self.deviceID = deviceID
+        self.signedUnixMs = signedUnixMs
+        self.signature = signature
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.password = ""
+        self.deviceID = ""
+        self.signedUnixMs = 0
+        self.signature = Data()
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case password
+        case deviceID
+        case signedUnixMs
+        case signature
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.password = try container.decodeIfPresent(String.self, forKey: .password) ?? ""
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        self.signedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .signedUnixMs) ?? 0
+        self.signature = try container.decodeIfPresent(Data.self, forKey: .signature) ?? Data()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.password, forKey: .password)
+        try container.encode(self.deviceID, forKey: .deviceID)
+        try container.encode(self.signedUnixMs, forKey: .signedUnixMs)
+        try container.encode(self.signature, forKey: .signature)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "password", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "device_id", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "signed_unix_ms", number: 4, type: "int64", label: "singular"),
+            FieldSchema(name: "signature", number: 5, type: "bytes", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.password, "password", in: path)
+        try validator.identifier(self.deviceID, "device_id", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.signedUnixMs), "signed_unix_ms", in: path)
+        try validator.bytes(self.signature.count, "signature", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            password: "password-0-é",
+            deviceID: "device_id-0-é",
+            signedUnixMs: 400000,
+            signature: Data([5, 0, 255, 0])
+        )
+    }
+}
+
+extension AddUserByPasswordRequest: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__AddUserByPasswordRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "password", 3: "device_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__add_user_by_password_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__add_user_by_password_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__add_user_by_password_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__add_user_by_password_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.password = arena.cString(self.password)
+        c.pointee.device_id = arena.cString(self.deviceID)
+        c.pointee.signed_unix_ms = self.signedUnixMs
+        c.pointee.signature = arena.binary(self.signature)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.password = CArena.string(c.pointee.password)
+        self.deviceID = CArena.string(c.pointee.device_id)
+        self.signedUnixMs = c.pointee.signed_unix_ms
+        self.signature = CArena.data(c.pointee.signature)
+    }
+}
+
+public struct AddUserCodeSent: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.AddUserCodeSent"
+
+    /// The login challenge verification opened; the code confirms it.
+    public var loginID: String
+
+    /// Where the SMS went, masked.
+    public var sentTo: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", sentTo: String = "") {
+        self.loginID = loginID
+        self.sentTo = sentTo
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.sentTo = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case sentTo
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.sentTo = try container.decodeIfPresent(String.self, forKey: .sentTo) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.sentTo, forKey: .sentTo)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "sent_to", number: 2, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.text(self.sentTo, "sent_to", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            sentTo: "sent_to-0-é"
+        )
+    }
+}
+
+extension AddUserCodeSent: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__AddUserCodeSent
+    static let wireLayout = WireLayout(strings: [1: "login_id", 2: "sent_to"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__add_user_code_sent__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__add_user_code_sent__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__add_user_code_sent__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__add_user_code_sent__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.sent_to = arena.cString(self.sentTo)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.sentTo = CArena.string(c.pointee.sent_to)
+    }
+}
+
+public struct ConfirmAddUserRequest: ProtoMessage {
+    public static let protoName = "sls.enrollment.v1.ConfirmAddUserRequest"
+
+    public var loginID: String
+
+    public var code: String
+
+    public var deviceID: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(loginID: String = "", code: String = "", deviceID: String = "") {
+        self.loginID = loginID
+        self.code = code
+        self.deviceID = deviceID
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.loginID = ""
+        self.code = ""
+        self.deviceID = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case loginID
+        case code
+        case deviceID
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        self.code = try container.decodeIfPresent(String.self, forKey: .code) ?? ""
+        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.loginID, forKey: .loginID)
+        try container.encode(self.code, forKey: .code)
+        try container.encode(self.deviceID, forKey: .deviceID)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "login_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "code", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "device_id", number: 3, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.loginID, "login_id", in: path)
+        try validator.text(self.code, "code", in: path)
+        try validator.identifier(self.deviceID, "device_id", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            loginID: "login_id-0-é",
+            code: "code-0-é",
+            deviceID: "device_id-0-é"
+        )
+    }
+}
+
+extension ConfirmAddUserRequest: CBridged {
+    typealias CStruct = Sls__Enrollment__V1__ConfirmAddUserRequest
+    static let wireLayout = WireLayout(strings: [1: "login_id", 2: "code", 3: "device_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__enrollment__v1__confirm_add_user_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__enrollment__v1__confirm_add_user_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__enrollment__v1__confirm_add_user_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__enrollment__v1__confirm_add_user_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.login_id = arena.cString(self.loginID)
+        c.pointee.code = arena.cString(self.code)
+        c.pointee.device_id = arena.cString(self.deviceID)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.loginID = CArena.string(c.pointee.login_id)
+        self.code = CArena.string(c.pointee.code)
+        self.deviceID = CArena.string(c.pointee.device_id)
+    }
+}
+
 public struct ActivationResult: ProtoMessage {
     public static let protoName = "sls.enrollment.v1.ActivationResult"
 
@@ -2085,6 +2421,12 @@ public enum EnrollmentAPI {
     /// `sls.enrollment.v1.Enrollment/AddUser`.
     public static let addUser = RPCMethod<AddUserRequest, ActivationResult>("sls.enrollment.v1.Enrollment/AddUser")
 
+    /// `sls.enrollment.v1.Enrollment/AddUserByPassword`.
+    public static let addUserByPassword = RPCMethod<AddUserByPasswordRequest, AddUserCodeSent>("sls.enrollment.v1.Enrollment/AddUserByPassword")
+
+    /// `sls.enrollment.v1.Enrollment/ConfirmAddUser`.
+    public static let confirmAddUser = RPCMethod<ConfirmAddUserRequest, ActivationResult>("sls.enrollment.v1.Enrollment/ConfirmAddUser")
+
     /// `sls.enrollment.v1.Enrollment/ImportCards`.
     public static let importCards = RPCMethod<ImportCardsRequest, ImportCardsReply>("sls.enrollment.v1.Enrollment/ImportCards")
 
@@ -2095,5 +2437,5 @@ public enum EnrollmentAPI {
     public static let getRecommendation = RPCMethod<RecommendationRequest, Recommendation>("sls.enrollment.v1.Enrollment/GetRecommendation")
 
     /// Every method of the service, for registries and reflection.
-    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(listFactors), AnyRPCMethod(startActivation), AnyRPCMethod(activate), AnyRPCMethod(addUser), AnyRPCMethod(importCards), AnyRPCMethod(assignCard), AnyRPCMethod(getRecommendation)]
+    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(listFactors), AnyRPCMethod(startActivation), AnyRPCMethod(activate), AnyRPCMethod(addUser), AnyRPCMethod(addUserByPassword), AnyRPCMethod(confirmAddUser), AnyRPCMethod(importCards), AnyRPCMethod(assignCard), AnyRPCMethod(getRecommendation)]
 }

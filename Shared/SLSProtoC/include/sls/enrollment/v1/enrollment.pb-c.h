@@ -23,6 +23,9 @@ typedef struct Sls__Enrollment__V1__StartActivationRequest Sls__Enrollment__V1__
 typedef struct Sls__Enrollment__V1__ActivationTicket Sls__Enrollment__V1__ActivationTicket;
 typedef struct Sls__Enrollment__V1__ActivateRequest Sls__Enrollment__V1__ActivateRequest;
 typedef struct Sls__Enrollment__V1__AddUserRequest Sls__Enrollment__V1__AddUserRequest;
+typedef struct Sls__Enrollment__V1__AddUserByPasswordRequest Sls__Enrollment__V1__AddUserByPasswordRequest;
+typedef struct Sls__Enrollment__V1__AddUserCodeSent Sls__Enrollment__V1__AddUserCodeSent;
+typedef struct Sls__Enrollment__V1__ConfirmAddUserRequest Sls__Enrollment__V1__ConfirmAddUserRequest;
 typedef struct Sls__Enrollment__V1__ActivationResult Sls__Enrollment__V1__ActivationResult;
 typedef struct Sls__Enrollment__V1__ImportCardsRequest Sls__Enrollment__V1__ImportCardsRequest;
 typedef struct Sls__Enrollment__V1__ImportCardsReply Sls__Enrollment__V1__ImportCardsReply;
@@ -237,6 +240,55 @@ struct  Sls__Enrollment__V1__AddUserRequest
 #define SLS__ENROLLMENT__V1__ADD_USER_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__add_user_request__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL} }
+
+
+/*
+ * ENR-08, the other way: another user on a phone that holds IB Key, proven by that user's name and
+ * password, then a code sent by SMS to the account's mobile number. Both are checked by challenge
+ * verification over the bus; enrollment never sees a password hash. The phone signs, with its
+ * device key, "sls.enrollment.v1.AddUserByPassword\n" + user_name + "\n" + device_id + "\n" + signed_unix_ms.
+ */
+struct  Sls__Enrollment__V1__AddUserByPasswordRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+  char *password;
+  char *device_id;
+  int64_t signed_unix_ms;
+  ProtobufCBinaryData signature;
+};
+#define SLS__ENROLLMENT__V1__ADD_USER_BY_PASSWORD_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__add_user_by_password_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, {0,NULL} }
+
+
+struct  Sls__Enrollment__V1__AddUserCodeSent
+{
+  ProtobufCMessage base;
+  /*
+   * The login challenge verification opened; the code confirms it.
+   */
+  char *login_id;
+  /*
+   * Where the SMS went, masked.
+   */
+  char *sent_to;
+};
+#define SLS__ENROLLMENT__V1__ADD_USER_CODE_SENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__add_user_code_sent__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Enrollment__V1__ConfirmAddUserRequest
+{
+  ProtobufCMessage base;
+  char *login_id;
+  char *code;
+  char *device_id;
+};
+#define SLS__ENROLLMENT__V1__CONFIRM_ADD_USER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__enrollment__v1__confirm_add_user_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Sls__Enrollment__V1__ActivationResult
@@ -517,6 +569,63 @@ Sls__Enrollment__V1__AddUserRequest *
 void   sls__enrollment__v1__add_user_request__free_unpacked
                      (Sls__Enrollment__V1__AddUserRequest *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__AddUserByPasswordRequest methods */
+void   sls__enrollment__v1__add_user_by_password_request__init
+                     (Sls__Enrollment__V1__AddUserByPasswordRequest         *message);
+size_t sls__enrollment__v1__add_user_by_password_request__get_packed_size
+                     (const Sls__Enrollment__V1__AddUserByPasswordRequest   *message);
+size_t sls__enrollment__v1__add_user_by_password_request__pack
+                     (const Sls__Enrollment__V1__AddUserByPasswordRequest   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__add_user_by_password_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__AddUserByPasswordRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__AddUserByPasswordRequest *
+       sls__enrollment__v1__add_user_by_password_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__add_user_by_password_request__free_unpacked
+                     (Sls__Enrollment__V1__AddUserByPasswordRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__AddUserCodeSent methods */
+void   sls__enrollment__v1__add_user_code_sent__init
+                     (Sls__Enrollment__V1__AddUserCodeSent         *message);
+size_t sls__enrollment__v1__add_user_code_sent__get_packed_size
+                     (const Sls__Enrollment__V1__AddUserCodeSent   *message);
+size_t sls__enrollment__v1__add_user_code_sent__pack
+                     (const Sls__Enrollment__V1__AddUserCodeSent   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__add_user_code_sent__pack_to_buffer
+                     (const Sls__Enrollment__V1__AddUserCodeSent   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__AddUserCodeSent *
+       sls__enrollment__v1__add_user_code_sent__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__add_user_code_sent__free_unpacked
+                     (Sls__Enrollment__V1__AddUserCodeSent *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Enrollment__V1__ConfirmAddUserRequest methods */
+void   sls__enrollment__v1__confirm_add_user_request__init
+                     (Sls__Enrollment__V1__ConfirmAddUserRequest         *message);
+size_t sls__enrollment__v1__confirm_add_user_request__get_packed_size
+                     (const Sls__Enrollment__V1__ConfirmAddUserRequest   *message);
+size_t sls__enrollment__v1__confirm_add_user_request__pack
+                     (const Sls__Enrollment__V1__ConfirmAddUserRequest   *message,
+                      uint8_t             *out);
+size_t sls__enrollment__v1__confirm_add_user_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__ConfirmAddUserRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Enrollment__V1__ConfirmAddUserRequest *
+       sls__enrollment__v1__confirm_add_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__enrollment__v1__confirm_add_user_request__free_unpacked
+                     (Sls__Enrollment__V1__ConfirmAddUserRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Sls__Enrollment__V1__ActivationResult methods */
 void   sls__enrollment__v1__activation_result__init
                      (Sls__Enrollment__V1__ActivationResult         *message);
@@ -730,6 +839,15 @@ typedef void (*Sls__Enrollment__V1__ActivateRequest_Closure)
 typedef void (*Sls__Enrollment__V1__AddUserRequest_Closure)
                  (const Sls__Enrollment__V1__AddUserRequest *message,
                   void *closure_data);
+typedef void (*Sls__Enrollment__V1__AddUserByPasswordRequest_Closure)
+                 (const Sls__Enrollment__V1__AddUserByPasswordRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__AddUserCodeSent_Closure)
+                 (const Sls__Enrollment__V1__AddUserCodeSent *message,
+                  void *closure_data);
+typedef void (*Sls__Enrollment__V1__ConfirmAddUserRequest_Closure)
+                 (const Sls__Enrollment__V1__ConfirmAddUserRequest *message,
+                  void *closure_data);
 typedef void (*Sls__Enrollment__V1__ActivationResult_Closure)
                  (const Sls__Enrollment__V1__ActivationResult *message,
                   void *closure_data);
@@ -787,6 +905,14 @@ struct Sls__Enrollment__V1__Enrollment_Service
                    const Sls__Enrollment__V1__AddUserRequest *input,
                    Sls__Enrollment__V1__ActivationResult_Closure closure,
                    void *closure_data);
+  void (*add_user_by_password)(Sls__Enrollment__V1__Enrollment_Service *service,
+                               const Sls__Enrollment__V1__AddUserByPasswordRequest *input,
+                               Sls__Enrollment__V1__AddUserCodeSent_Closure closure,
+                               void *closure_data);
+  void (*confirm_add_user)(Sls__Enrollment__V1__Enrollment_Service *service,
+                           const Sls__Enrollment__V1__ConfirmAddUserRequest *input,
+                           Sls__Enrollment__V1__ActivationResult_Closure closure,
+                           void *closure_data);
   void (*import_cards)(Sls__Enrollment__V1__Enrollment_Service *service,
                        const Sls__Enrollment__V1__ImportCardsRequest *input,
                        Sls__Enrollment__V1__ImportCardsReply_Closure closure,
@@ -812,6 +938,8 @@ void sls__enrollment__v1__enrollment__init (Sls__Enrollment__V1__Enrollment_Serv
       function_prefix__ ## start_activation,\
       function_prefix__ ## activate,\
       function_prefix__ ## add_user,\
+      function_prefix__ ## add_user_by_password,\
+      function_prefix__ ## confirm_add_user,\
       function_prefix__ ## import_cards,\
       function_prefix__ ## assign_card,\
       function_prefix__ ## get_recommendation  }
@@ -835,6 +963,14 @@ void sls__enrollment__v1__enrollment__add_user(ProtobufCService *service,
                                                const Sls__Enrollment__V1__AddUserRequest *input,
                                                Sls__Enrollment__V1__ActivationResult_Closure closure,
                                                void *closure_data);
+void sls__enrollment__v1__enrollment__add_user_by_password(ProtobufCService *service,
+                                                           const Sls__Enrollment__V1__AddUserByPasswordRequest *input,
+                                                           Sls__Enrollment__V1__AddUserCodeSent_Closure closure,
+                                                           void *closure_data);
+void sls__enrollment__v1__enrollment__confirm_add_user(ProtobufCService *service,
+                                                       const Sls__Enrollment__V1__ConfirmAddUserRequest *input,
+                                                       Sls__Enrollment__V1__ActivationResult_Closure closure,
+                                                       void *closure_data);
 void sls__enrollment__v1__enrollment__import_cards(ProtobufCService *service,
                                                    const Sls__Enrollment__V1__ImportCardsRequest *input,
                                                    Sls__Enrollment__V1__ImportCardsReply_Closure closure,
@@ -860,6 +996,9 @@ extern const ProtobufCMessageDescriptor sls__enrollment__v1__start_activation_re
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__activation_ticket__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__activate_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__add_user_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__add_user_by_password_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__add_user_code_sent__descriptor;
+extern const ProtobufCMessageDescriptor sls__enrollment__v1__confirm_add_user_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__activation_result__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__import_cards_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__enrollment__v1__import_cards_reply__descriptor;

@@ -322,6 +322,141 @@ void   sls__enrollment__v1__add_user_request__free_unpacked
   assert(message->base.descriptor == &sls__enrollment__v1__add_user_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sls__enrollment__v1__add_user_by_password_request__init
+                     (Sls__Enrollment__V1__AddUserByPasswordRequest         *message)
+{
+  static const Sls__Enrollment__V1__AddUserByPasswordRequest init_value = SLS__ENROLLMENT__V1__ADD_USER_BY_PASSWORD_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__add_user_by_password_request__get_packed_size
+                     (const Sls__Enrollment__V1__AddUserByPasswordRequest *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_by_password_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__add_user_by_password_request__pack
+                     (const Sls__Enrollment__V1__AddUserByPasswordRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_by_password_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__add_user_by_password_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__AddUserByPasswordRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_by_password_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__AddUserByPasswordRequest *
+       sls__enrollment__v1__add_user_by_password_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__AddUserByPasswordRequest *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__add_user_by_password_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__add_user_by_password_request__free_unpacked
+                     (Sls__Enrollment__V1__AddUserByPasswordRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_by_password_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__add_user_code_sent__init
+                     (Sls__Enrollment__V1__AddUserCodeSent         *message)
+{
+  static const Sls__Enrollment__V1__AddUserCodeSent init_value = SLS__ENROLLMENT__V1__ADD_USER_CODE_SENT__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__add_user_code_sent__get_packed_size
+                     (const Sls__Enrollment__V1__AddUserCodeSent *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_code_sent__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__add_user_code_sent__pack
+                     (const Sls__Enrollment__V1__AddUserCodeSent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_code_sent__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__add_user_code_sent__pack_to_buffer
+                     (const Sls__Enrollment__V1__AddUserCodeSent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_code_sent__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__AddUserCodeSent *
+       sls__enrollment__v1__add_user_code_sent__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__AddUserCodeSent *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__add_user_code_sent__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__add_user_code_sent__free_unpacked
+                     (Sls__Enrollment__V1__AddUserCodeSent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__add_user_code_sent__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__enrollment__v1__confirm_add_user_request__init
+                     (Sls__Enrollment__V1__ConfirmAddUserRequest         *message)
+{
+  static const Sls__Enrollment__V1__ConfirmAddUserRequest init_value = SLS__ENROLLMENT__V1__CONFIRM_ADD_USER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__enrollment__v1__confirm_add_user_request__get_packed_size
+                     (const Sls__Enrollment__V1__ConfirmAddUserRequest *message)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__confirm_add_user_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__enrollment__v1__confirm_add_user_request__pack
+                     (const Sls__Enrollment__V1__ConfirmAddUserRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__confirm_add_user_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__enrollment__v1__confirm_add_user_request__pack_to_buffer
+                     (const Sls__Enrollment__V1__ConfirmAddUserRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__enrollment__v1__confirm_add_user_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Enrollment__V1__ConfirmAddUserRequest *
+       sls__enrollment__v1__confirm_add_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Enrollment__V1__ConfirmAddUserRequest *)
+     protobuf_c_message_unpack (&sls__enrollment__v1__confirm_add_user_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__enrollment__v1__confirm_add_user_request__free_unpacked
+                     (Sls__Enrollment__V1__ConfirmAddUserRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__enrollment__v1__confirm_add_user_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sls__enrollment__v1__activation_result__init
                      (Sls__Enrollment__V1__ActivationResult         *message)
 {
@@ -1285,6 +1420,211 @@ const ProtobufCMessageDescriptor sls__enrollment__v1__add_user_request__descript
   (ProtobufCMessageInit) sls__enrollment__v1__add_user_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sls__enrollment__v1__add_user_by_password_request__field_descriptors[5] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AddUserByPasswordRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "password",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AddUserByPasswordRequest, password),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AddUserByPasswordRequest, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signed_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AddUserByPasswordRequest, signed_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "signature",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AddUserByPasswordRequest, signature),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__add_user_by_password_request__field_indices_by_name[] = {
+  2,   /* field[2] = device_id */
+  1,   /* field[1] = password */
+  4,   /* field[4] = signature */
+  3,   /* field[3] = signed_unix_ms */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__enrollment__v1__add_user_by_password_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__add_user_by_password_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.AddUserByPasswordRequest",
+  "AddUserByPasswordRequest",
+  "Sls__Enrollment__V1__AddUserByPasswordRequest",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__AddUserByPasswordRequest),
+  5,
+  sls__enrollment__v1__add_user_by_password_request__field_descriptors,
+  sls__enrollment__v1__add_user_by_password_request__field_indices_by_name,
+  1,  sls__enrollment__v1__add_user_by_password_request__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__add_user_by_password_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__add_user_code_sent__field_descriptors[2] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AddUserCodeSent, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sent_to",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__AddUserCodeSent, sent_to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__add_user_code_sent__field_indices_by_name[] = {
+  0,   /* field[0] = login_id */
+  1,   /* field[1] = sent_to */
+};
+static const ProtobufCIntRange sls__enrollment__v1__add_user_code_sent__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__add_user_code_sent__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.AddUserCodeSent",
+  "AddUserCodeSent",
+  "Sls__Enrollment__V1__AddUserCodeSent",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__AddUserCodeSent),
+  2,
+  sls__enrollment__v1__add_user_code_sent__field_descriptors,
+  sls__enrollment__v1__add_user_code_sent__field_indices_by_name,
+  1,  sls__enrollment__v1__add_user_code_sent__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__add_user_code_sent__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__enrollment__v1__confirm_add_user_request__field_descriptors[3] =
+{
+  {
+    "login_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ConfirmAddUserRequest, login_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ConfirmAddUserRequest, code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "device_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Enrollment__V1__ConfirmAddUserRequest, device_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__enrollment__v1__confirm_add_user_request__field_indices_by_name[] = {
+  1,   /* field[1] = code */
+  2,   /* field[2] = device_id */
+  0,   /* field[0] = login_id */
+};
+static const ProtobufCIntRange sls__enrollment__v1__confirm_add_user_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__enrollment__v1__confirm_add_user_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.enrollment.v1.ConfirmAddUserRequest",
+  "ConfirmAddUserRequest",
+  "Sls__Enrollment__V1__ConfirmAddUserRequest",
+  "sls.enrollment.v1",
+  sizeof(Sls__Enrollment__V1__ConfirmAddUserRequest),
+  3,
+  sls__enrollment__v1__confirm_add_user_request__field_descriptors,
+  sls__enrollment__v1__confirm_add_user_request__field_indices_by_name,
+  1,  sls__enrollment__v1__confirm_add_user_request__number_ranges,
+  (ProtobufCMessageInit) sls__enrollment__v1__confirm_add_user_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor sls__enrollment__v1__activation_result__field_descriptors[3] =
 {
   {
@@ -2043,13 +2383,15 @@ const ProtobufCEnumDescriptor sls__enrollment__v1__device_platform__descriptor =
   sls__enrollment__v1__device_platform__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor sls__enrollment__v1__enrollment__method_descriptors[8] =
+static const ProtobufCMethodDescriptor sls__enrollment__v1__enrollment__method_descriptors[10] =
 {
   { "GetInfo", &sls__health__v1__service_info_request__descriptor, &sls__health__v1__service_info__descriptor },
   { "ListFactors", &sls__enrollment__v1__list_factors_request__descriptor, &sls__enrollment__v1__factor_list__descriptor },
   { "StartActivation", &sls__enrollment__v1__start_activation_request__descriptor, &sls__enrollment__v1__activation_ticket__descriptor },
   { "Activate", &sls__enrollment__v1__activate_request__descriptor, &sls__enrollment__v1__activation_result__descriptor },
   { "AddUser", &sls__enrollment__v1__add_user_request__descriptor, &sls__enrollment__v1__activation_result__descriptor },
+  { "AddUserByPassword", &sls__enrollment__v1__add_user_by_password_request__descriptor, &sls__enrollment__v1__add_user_code_sent__descriptor },
+  { "ConfirmAddUser", &sls__enrollment__v1__confirm_add_user_request__descriptor, &sls__enrollment__v1__activation_result__descriptor },
   { "ImportCards", &sls__enrollment__v1__import_cards_request__descriptor, &sls__enrollment__v1__import_cards_reply__descriptor },
   { "AssignCard", &sls__enrollment__v1__assign_card_request__descriptor, &sls__enrollment__v1__factor__descriptor },
   { "GetRecommendation", &sls__enrollment__v1__recommendation_request__descriptor, &sls__enrollment__v1__recommendation__descriptor },
@@ -2057,10 +2399,12 @@ static const ProtobufCMethodDescriptor sls__enrollment__v1__enrollment__method_d
 const unsigned sls__enrollment__v1__enrollment__method_indices_by_name[] = {
   3,        /* Activate */
   4,        /* AddUser */
-  6,        /* AssignCard */
+  5,        /* AddUserByPassword */
+  8,        /* AssignCard */
+  6,        /* ConfirmAddUser */
   0,        /* GetInfo */
-  7,        /* GetRecommendation */
-  5,        /* ImportCards */
+  9,        /* GetRecommendation */
+  7,        /* ImportCards */
   1,        /* ListFactors */
   2         /* StartActivation */
 };
@@ -2071,7 +2415,7 @@ const ProtobufCServiceDescriptor sls__enrollment__v1__enrollment__descriptor =
   "Enrollment",
   "Sls__Enrollment__V1__Enrollment",
   "sls.enrollment.v1",
-  8,
+  10,
   sls__enrollment__v1__enrollment__method_descriptors,
   sls__enrollment__v1__enrollment__method_indices_by_name
 };
@@ -2115,13 +2459,29 @@ void sls__enrollment__v1__enrollment__add_user(ProtobufCService *service,
   assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void sls__enrollment__v1__enrollment__add_user_by_password(ProtobufCService *service,
+                                                           const Sls__Enrollment__V1__AddUserByPasswordRequest *input,
+                                                           Sls__Enrollment__V1__AddUserCodeSent_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__enrollment__v1__enrollment__confirm_add_user(ProtobufCService *service,
+                                                       const Sls__Enrollment__V1__ConfirmAddUserRequest *input,
+                                                       Sls__Enrollment__V1__ActivationResult_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void sls__enrollment__v1__enrollment__import_cards(ProtobufCService *service,
                                                    const Sls__Enrollment__V1__ImportCardsRequest *input,
                                                    Sls__Enrollment__V1__ImportCardsReply_Closure closure,
                                                    void *closure_data)
 {
   assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__enrollment__v1__enrollment__assign_card(ProtobufCService *service,
                                                   const Sls__Enrollment__V1__AssignCardRequest *input,
@@ -2129,7 +2489,7 @@ void sls__enrollment__v1__enrollment__assign_card(ProtobufCService *service,
                                                   void *closure_data)
 {
   assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__enrollment__v1__enrollment__get_recommendation(ProtobufCService *service,
                                                          const Sls__Enrollment__V1__RecommendationRequest *input,
@@ -2137,7 +2497,7 @@ void sls__enrollment__v1__enrollment__get_recommendation(ProtobufCService *servi
                                                          void *closure_data)
 {
   assert(service->descriptor == &sls__enrollment__v1__enrollment__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__enrollment__v1__enrollment__init (Sls__Enrollment__V1__Enrollment_Service *service,
                                             Sls__Enrollment__V1__Enrollment_ServiceDestroy destroy)
