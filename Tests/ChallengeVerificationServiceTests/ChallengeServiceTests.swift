@@ -529,4 +529,19 @@ struct ChallengeServiceTests {
         }
         #expect(try PushRequested(serializedBytes: [UInt8](try #require(payload))).pushToken == "push-2")
     }
+
+    @Test func testENR09_aPhoneMovedAwayFromIsRefusedFromThenOn() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        let login = try await harness.login()
+        try await harness.route(FactorDeactivated(userName: "alice", kind: .ibKey, deviceID: "phone-1",
+                                                  reason: "moved to a new phone"))
+        let refused = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID,
+                                                                        response: try harness.phoneResponse(login.challenge)))
+        }
+        #expect(refused?.message.contains("no longer active") == true)
+        let next = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        #expect(next.factors.isEmpty)
+    }
 }

@@ -171,7 +171,7 @@ struct EnrollmentStackTests {
         #expect(try stack.device("users", "--state", phone).stdout.contains("hank"))
         // gina moves to a new iPhone: the old phone's IB Key for gina ends, hank's stays.
         let iphone = stack.dataDirectory.appendingPathComponent("iphone.json").path
-        let moved = try stack.device("activate", "--state", iphone, "--qr", try qr("gina", replace: true), "--platform", "ios")
+        let moved = try stack.device("migrate", "--state", iphone, "--qr", try qr("gina", replace: true), "--platform", "ios")
         #expect(moved.status == 0, "\(moved.stderr)")
         let factors = try stack.slsctl(as: "portal", "call", "enrollment", "ListFactors", #"{"userName":"gina"}"#)
         #expect(factors.stdout.components(separatedBy: "DEACTIVATED").count == 2, "\(factors.stdout)")

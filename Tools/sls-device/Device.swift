@@ -27,7 +27,7 @@ struct DeviceCommand: AsyncParsableCommand {
             the key the phone agreed with challenge verification. `approve` and `decline` fetch pending push \
             requests with a signed poll and answer with a signed decision (number matching).
             """,
-        subcommands: [Activate.self, AddUser.self, AddUserByPassword.self, ConfirmUser.self, Users.self, Respond.self,
+        subcommands: [Activate.self, Migrate.self, AddUser.self, AddUserByPassword.self, ConfirmUser.self, Users.self, Respond.self,
                       Approve.self, Decline.self])
 }
 
@@ -348,5 +348,33 @@ struct ConfirmUser: AsyncParsableCommand {
         if !state.users.contains(result.userName) { state.users.append(result.userName) }
         try state.save(phone.state)
         print("IB Key added for \(result.userName) on \(state.deviceID); users: \(state.users.joined(separator: ", "))")
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Moves a user's IB Key to this new phone (ENR-09) with a string that replaces it (slsctl start-activation --replace-existing).",
+        discussion: "The old phone's IB Key for that user is deactivated: its answers are refused from then on.")
+
+    @OptionGroup var phone: PhoneOptions
+    @OptionGroup var source: StringSource
+
+    @Option(help: "android or ios.")
+    var platform = "android"
+
+    @Option(help: "Android: the new phone's PIN.")
+    var pin: String?
+
+    func run() async throws {
+        guard try DeviceState.load(phone.state) == nil else {
+            throw DeviceError("\(phone.state) already holds a phone: migrate onto a new phone's state file")
+        }
+        let activate = try Activate.parse(["--state", phone.state, "--enrollment", phone.enrollment,
+                                           "--challenge-verification", phone.challengeVerification, "--platform", platform]
+                                          + (source.qr.map { ["--qr", $0] } ?? []) + (source.string.map { ["--string", $0] } ?? [])
+                                          + (pin.map { ["--pin", $0] } ?? []) + (phone.connection.insecure ? ["--insecure"] : [])
+                                          + (phone.connection.keyFile.isEmpty ? [] : ["--key-file", phone.connection.keyFile])
+                                          + (phone.connection.publicKeys.isEmpty ? [] : ["--public-keys", phone.connection.publicKeys]))
+        try await activate.run()
     }
 }
