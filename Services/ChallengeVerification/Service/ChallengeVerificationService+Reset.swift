@@ -60,10 +60,7 @@ extension ChallengeVerificationService {
             guard !counter.isLocked(at: at) else {
                 return .failure(RPCError.failedPrecondition("codes are locked after too many wrong ones", ruleID: "CHL-09"))
             }
-            let given = Self.codeHash(loginID: reset.resetID, code: request.code)
-            var difference: UInt8 = given.count == reset.codeHash.count ? 0 : 1
-            for (a, b) in zip(given, reset.codeHash) { difference |= a ^ b }
-            guard difference == 0 else {
+            guard Self.codeMatches(request.code, loginID: reset.resetID, stored: reset.codeHash) else {
                 counter.recordFailure(at: at, policy: settings.lockout)
                 try Self.save(counter, reset.userName, "sms", db)
                 try Self.appendAudit(reset.userName, at: at, address: "", factor: "reset", outcome: "refused",

@@ -465,10 +465,7 @@ public final class ChallengeVerificationService: Sendable {
             guard !counter.isLocked(at: at) else {
                 return .failure(RPCError.failedPrecondition("codes are locked after too many wrong ones", ruleID: "CHL-09"))
             }
-            let given = Self.codeHash(loginID: login.loginID, code: request.response)
-            var difference: UInt8 = given.count == login.codeHash.count ? 0 : 1
-            for (a, b) in zip(given, login.codeHash) { difference |= a ^ b }
-            if difference == 0 {
+            if Self.codeMatches(request.response, loginID: login.loginID, stored: login.codeHash) {
                 counter.recordSuccess()
                 login.verifiedMs = at.unixMs
                 try login.update(db)
@@ -496,6 +493,14 @@ public final class ChallengeVerificationService: Sendable {
         case .success(let (userName, factor)): return LoginVerified(userName: userName, factor: factor, verifiedUnixMs: at.unixMs)
         case .failure(let error): throw error
         }
+    }
+
+    /// Whether `code` is the one whose hash is `stored`, compared in constant time (CHL-09).
+    static func codeMatches(_ code: String, loginID: String, stored: [UInt8]) -> Bool {
+        let given = codeHash(loginID: loginID, code: code)
+        var difference: UInt8 = given.count == stored.count ? 0 : 1
+        for (a, b) in zip(given, stored) { difference |= a ^ b }
+        return difference == 0
     }
 
     static func codeHash(loginID: String, code: String) -> [UInt8] {
