@@ -17,8 +17,9 @@ struct ChallengeVerificationCommand: AsyncParsableCommand {
         commandName: "sls-challenge-verification",
         abstract: "Login by password then one second factor (CHL-01..CHL-11, ACC-01, ACC-02, ACC-04).",
         discussion: """
-            Built: passwords (Argon2id), IP restrictions, and login by IB Key challenge/response (OCRA) or by \
-            SMS and voice codes, with lockout and an audit chain. Not built yet: push, DSC+, step-up, password reset.
+            Passwords (Argon2id) and their reset, IP restrictions, and login or step-up by push with number \
+            matching, OCRA challenge/response (IB Key, DSC+) or SMS and voice codes, with lockout and a \
+            tamper-evident audit. Phones derive their OCRA key with the key of --agreement-key-file.
             """)
 
     @OptionGroup var options: ServiceOptions<ChallengeVerificationDefaults>
