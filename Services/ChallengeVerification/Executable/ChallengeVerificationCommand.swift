@@ -15,7 +15,7 @@ struct ChallengeVerificationDefaults: ServiceDefaults {
 struct ChallengeVerificationCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sls-challenge-verification",
-        abstract: "Login by password then one second factor (CHL-01..CHL-11, ACC-01, ACC-02, ACC-04).",
+        abstract: "Login and step-up: a password, then one second factor (CHL-01..CHL-13, ACC-01, ACC-02, ACC-04, ACC-06).",
         discussion: """
             Passwords (Argon2id) and their reset, IP restrictions, and login or step-up by push with number \
             matching, OCRA challenge/response (IB Key, DSC+) or SMS and voice codes, with lockout and a \
