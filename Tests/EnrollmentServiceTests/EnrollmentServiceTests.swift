@@ -368,4 +368,15 @@ struct EnrollmentServiceTests {
         #expect(bad?.message.contains("line 1") == true)
         #expect(bad?.message.contains(seed) == false)
     }
+
+    @Test func hostileSignedTimesAreRefusedWithoutArithmeticTraps() async throws {
+        let harness = try EnrollmentHarness()
+        for signed in [Int64.min, Int64.max, harness.clock.now.unixMs &- Int64.min, 0] {
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await harness.service.addUserByPassword(AddUserByPasswordRequest(
+                    userName: "alice", password: "x", deviceID: "phone", signedUnixMs: signed, signature: Data([1])))
+            }
+            #expect(error?.code == .permissionDenied, "\(signed)")
+        }
+    }
 }

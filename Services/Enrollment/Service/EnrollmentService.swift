@@ -218,7 +218,8 @@ public final class EnrollmentService: Sendable {
         let userName = try Self.requireUser(request.userName)
         guard !request.deviceID.isEmpty else { throw RPCError.invalidArgument("device_id is empty") }
         let at = now()
-        guard abs(at.unixMs &- request.signedUnixMs) < 60_000 else {
+        // Compared without subtraction: a hostile time must not make arithmetic trap.
+        guard request.signedUnixMs > at.unixMs - 60_000, request.signedUnixMs < at.unixMs + 60_000 else {
             throw RPCError.permissionDenied("the phone's signed time is more than 60 s from the server's", ruleID: "ENR-08")
         }
         let phone = try await database.read { db in try Self.activePhone(request.deviceID, db) }
