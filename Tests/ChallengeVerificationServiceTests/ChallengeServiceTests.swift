@@ -378,17 +378,28 @@ struct ChallengeServiceTests {
         let stale = try answer(harness, signing, login: login.loginID, approve: true, number: sent.number, at: now - 120_000)
         let staleError = await #expect(throws: RPCError.self) { _ = try await harness.service.answerPush(stale) }
         #expect(staleError?.code == .permissionDenied)
-        // The wrong number is refused; the right one completes the login; a replay is refused.
-        let wrongNumber = sent.number == 99 ? UInt32(98) : sent.number + 1
-        let wrong = await #expect(throws: RPCError.self) {
-            _ = try await harness.service.answerPush(try answer(harness, signing, login: login.loginID, approve: true, number: wrongNumber))
-        }
-        #expect(wrong?.code == .unauthenticated)
+        // The right number completes the login; a replay is refused.
         let approved = try answer(harness, signing, login: login.loginID, approve: true, number: sent.number)
         #expect(try await harness.service.answerPush(approved).outcome == "verified")
         #expect(try await harness.service.loginStatus(LoginStatusRequest(loginID: login.loginID)).state == "verified")
         let replay = await #expect(throws: RPCError.self) { _ = try await harness.service.answerPush(approved) }
         #expect(replay?.message.contains("already answered") == true)
+
+        // A wrong number ends that login: the numbers cannot be tried in turn.
+        let second = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        let pushed = try await harness.service.sendPush(ChooseFactorRequest(loginID: second.loginID, factor: .ibKeyPush,
+                                                                            deviceID: "phone-1"))
+        let wrongNumber = pushed.number == 99 ? UInt32(98) : pushed.number + 1
+        let wrong = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.answerPush(try answer(harness, signing, login: second.loginID, approve: true,
+                                                                number: wrongNumber))
+        }
+        #expect(wrong?.code == .unauthenticated)
+        await #expect(throws: RPCError.self) {
+            _ = try await harness.service.answerPush(try answer(harness, signing, login: second.loginID, approve: true,
+                                                                number: pushed.number))
+        }
+        #expect(try await harness.service.loginStatus(LoginStatusRequest(loginID: second.loginID)).state == "refused")
     }
 
     @Test func testCHL02_aNotMeDeclineRefusesTheLoginAndRaisesTheAlarm() async throws {
@@ -464,7 +475,9 @@ struct ChallengeServiceTests {
         #expect(!stranger.resetID.isEmpty && stranger.sentTo.isEmpty)
         #expect(try harness.sentCodes().isEmpty)
         let reset = try await harness.service.startPasswordReset(StartPasswordResetRequest(userName: "alice"))
-        #expect(reset.sentTo == "********4567")
+        // The same reply as for a stranger: nothing about whether the user exists or its number.
+        #expect(reset.sentTo.isEmpty)
+        #expect(try harness.sentCodes().count == 1)
         let code = try #require(try harness.sentCodes().last).code
         let weak = await #expect(throws: RPCError.self) {
             _ = try await harness.service.completePasswordReset(CompletePasswordResetRequest(resetID: reset.resetID, code: code,
@@ -543,5 +556,45 @@ struct ChallengeServiceTests {
         #expect(refused?.message.contains("no longer active") == true)
         let next = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
         #expect(next.factors.isEmpty)
+    }
+
+    @Test func wrongResetCodesDoNotLockTheUsersSMSLogin() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        try await harness.route(MobileNumberUpdated(accountID: "A-alice", mobileNumber: "+85291234567", verified: true))
+        let reset = try await harness.service.startPasswordReset(StartPasswordResetRequest(userName: "alice"))
+        for _ in 0..<6 {
+            _ = try? await harness.service.completePasswordReset(CompletePasswordResetRequest(
+                resetID: reset.resetID, code: "999999", newPassword: "n3w-passw0rd"))
+        }
+        let login = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: login.loginID, factor: .smsCode))
+        let verified = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID,
+                                                                               response: try harness.sentCodes().last!.code))
+        #expect(verified.factor == .smsCode)
+    }
+
+    @Test func stepUpCannotBeDoneByPushAndAnEndedLoginTakesNoCode() async throws {
+        let harness = try LoginHarness()
+        let signing = P256.Signing.PrivateKey()
+        _ = try await pushUser(harness, signing: signing)
+        let stepUp = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass",
+                                                                            purpose: .stepUp))
+        let push = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.sendPush(ChooseFactorRequest(loginID: stepUp.loginID, factor: .ibKeyPush,
+                                                                       deviceID: "phone-1"))
+        }
+        #expect(push?.ruleID == "CHL-07")
+        try await harness.route(MobileNumberUpdated(accountID: "A-alice", mobileNumber: "+85291234567", verified: true))
+        let login = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        _ = try await harness.service.chooseFactor(ChooseFactorRequest(loginID: login.loginID, factor: .smsCode))
+        let code = try harness.sentCodes().last!.code
+        // A password reset ends the login: its code no longer counts.
+        let reset = try await harness.service.startPasswordReset(StartPasswordResetRequest(userName: "alice"))
+        _ = try await harness.service.completePasswordReset(CompletePasswordResetRequest(
+            resetID: reset.resetID, code: try harness.sentCodes().last!.code, newPassword: "n3w-passw0rd"))
+        await #expect(throws: RPCError.self) {
+            _ = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID, response: code))
+        }
     }
 }

@@ -379,4 +379,28 @@ struct EnrollmentServiceTests {
             #expect(error?.code == .permissionDenied, "\(signed)")
         }
     }
+
+    @Test func aReplacingStringCannotAddAUserAndADeviceIDCannotBeTakenOver() async throws {
+        let harness = try EnrollmentHarness()
+        try await harness.openAccount("alice", account: "U1")
+        try await harness.openAccount("bob", account: "U2")
+        let phone = P256.Signing.PrivateKey()
+        _ = try await harness.activate(try await harness.service.startActivation(StartActivationRequest(userName: "alice"))
+            .activationString, device: "shared-phone", key: phone)
+        _ = try await harness.activate(try await harness.service.startActivation(StartActivationRequest(userName: "bob"))
+            .activationString, device: "bob-phone")
+        // ENR-09: a string that moves bob's IB Key cannot be used to add bob to alice's phone.
+        let move = try await harness.service.startActivation(StartActivationRequest(userName: "bob", replaceExisting: true))
+        let refused = await #expect(throws: RPCError.self) {
+            _ = try await harness.addUser(move.activationString, device: "shared-phone", key: phone)
+        }
+        #expect(refused?.ruleID == "ENR-09")
+        // A new phone cannot claim the device id of a phone that is active with another key.
+        try await harness.openAccount("carl", account: "U3")
+        let carl = try await harness.service.startActivation(StartActivationRequest(userName: "carl"))
+        let taken = await #expect(throws: RPCError.self) {
+            _ = try await harness.activate(carl.activationString, device: "shared-phone")
+        }
+        #expect(taken?.code == .permissionDenied)
+    }
 }

@@ -20,6 +20,11 @@ extension ChallengeVerificationService {
                 throw RPCError(.notFound, "no login \(request.loginID.prefix(64)) waiting for a factor: start again",
                                ruleID: "CHL-08")
             }
+            // CHL-07, CHL-12: step-up and second-device verifications are challenge/response only.
+            guard login.purpose == 0 else {
+                throw RPCError.failedPrecondition("step-up and second-device verifications use challenge/response",
+                                                  ruleID: "CHL-07")
+            }
             guard let phone = try PhoneRow.fetchOne(db, key: ["user_name": login.userName, "device_id": request.deviceID]),
                   phone.active, !phone.pushToken.isEmpty else {
                 throw RPCError.failedPrecondition("that phone has no push registration: use challenge/response (CHL-04)",
@@ -46,17 +51,13 @@ extension ChallengeVerificationService {
     func pollPush(_ request: PollPushRequest) async throws -> PendingPushList {
         let at = now()
         return try await database.read { [settings] db in
-            guard let phone = try PhoneRow.filter(Column("device_id") == request.deviceID && Column("active") == true).fetchOne(db)
-            else { throw RPCError.notFound("no active IB Key phone \(request.deviceID.prefix(64))") }
-            if let problem = PushRules.problem(signature: request.signature,
-                                               message: PushRules.pollMessage(deviceID: request.deviceID,
-                                                                              signedUnixMs: request.signedUnixMs),
-                                               publicKey: Data(phone.signingKey), signedUnixMs: request.signedUnixMs,
-                                               nowUnixMs: at.unixMs, windowMs: Self.pushWindowMs) {
-                throw RPCError.permissionDenied(problem, ruleID: "CHL-02")
-            }
+            // Only the rows of the key that signed: a device id is the phone's word, not proof.
+            let message = PushRules.pollMessage(deviceID: request.deviceID, signedUnixMs: request.signedUnixMs)
+            let users = try Self.phonesProven(by: request.signature, message: message, signedUnixMs: request.signedUnixMs,
+                                              deviceID: request.deviceID, nowUnixMs: at.unixMs, db).map(\.userName)
             let since = at.addingTimeInterval(-settings.challenges.challengeLifetime).unixMs
             let pending = try LoginRow.filter(Column("device_id") == request.deviceID && Column("factor") == "push"
+                                              && users.contains(Column("user_name"))
                                               && Column("verified_ms") == nil && Column("refused_ms") == nil
                                               && Column("challenge_issued_ms") > since).limit(20).fetchAll(db)
             return PendingPushList(requests: pending.map { login in
@@ -102,12 +103,24 @@ extension ChallengeVerificationService {
                 return .success("refused")
             }
             var counter = try Self.counter(login.userName, "ibKey", db)
+            guard !counter.isLocked(at: at) else {
+                return .failure(RPCError.failedPrecondition("IB Key is locked after too many wrong answers", ruleID: "CHL-09"))
+            }
             guard Int(request.number) == login.pushNumber else {
+                // One try per push: a wrong number ends this login, so the numbers cannot be tried in turn.
                 let locked = counter.recordFailure(at: at, policy: settings.lockout)
                 try Self.save(counter, login.userName, "ibKey", db)
+                login.refusedMs = at.unixMs
+                try login.update(db)
                 try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: "push",
                                      outcome: locked ? "locked" : "refused", ruleID: "CHL-02", db)
-                return .failure(RPCError(.unauthenticated, "the number does not match the login screen's", ruleID: "CHL-02"))
+                if locked {
+                    try Outbox.append(FactorLocked(userName: login.userName, factor: .ibKeyPush,
+                                                   lockedUntilUnixMs: (counter.lockedUntil ?? at).unixMs,
+                                                   permanent: counter.lockedForGood), in: db, nowUnixMs: at.unixMs)
+                }
+                return .failure(RPCError(.unauthenticated, "the number does not match the login screen's: this login "
+                                         + "is refused; start again", ruleID: "CHL-02"))
             }
             counter.recordSuccess()
             try Self.save(counter, login.userName, "ibKey", db)
@@ -154,15 +167,10 @@ extension ChallengeVerificationService {
         }
         let at = now()
         let refreshed = try await database.write { db -> UInt32 in
-            let phones = try PhoneRow.filter(Column("device_id") == request.deviceID && Column("active") == true).fetchAll(db)
-            guard let first = phones.first else { throw RPCError.notFound("no active IB Key phone \(request.deviceID.prefix(64))") }
             let message = PushRules.refreshMessage(deviceID: request.deviceID, pushToken: request.pushToken,
                                                    signedUnixMs: request.signedUnixMs)
-            if let problem = PushRules.problem(signature: request.signature, message: message, publicKey: Data(first.signingKey),
-                                               signedUnixMs: request.signedUnixMs, nowUnixMs: at.unixMs,
-                                               windowMs: Self.pushWindowMs) {
-                throw RPCError.permissionDenied(problem, ruleID: "ENR-12")
-            }
+            let phones = try Self.phonesProven(by: request.signature, message: message, signedUnixMs: request.signedUnixMs,
+                                               deviceID: request.deviceID, nowUnixMs: at.unixMs, db)
             for var phone in phones {
                 phone.pushToken = request.pushToken
                 try phone.update(db)
@@ -170,5 +178,24 @@ extension ChallengeVerificationService {
             return UInt32(phones.count)
         }
         return RefreshPushReply(refreshed: refreshed)
+    }
+
+    /// The active phone rows with `deviceID` whose signing key made `signature` over `message`
+    /// within the time window; PERMISSION_DENIED when none did.
+    static func phonesProven(by signature: Data, message: Data, signedUnixMs: Int64, deviceID: String, nowUnixMs: Int64,
+                             _ db: Database) throws -> [PhoneRow] {
+        let phones = try PhoneRow.filter(Column("device_id") == deviceID && Column("active") == true).limit(100).fetchAll(db)
+        guard !phones.isEmpty else { throw RPCError.notFound("no active IB Key phone \(deviceID.prefix(64))") }
+        var problem = "the signature is not the phone's"
+        let proven = phones.filter { phone in
+            if let why = PushRules.problem(signature: signature, message: message, publicKey: Data(phone.signingKey),
+                                           signedUnixMs: signedUnixMs, nowUnixMs: nowUnixMs, windowMs: pushWindowMs) {
+                problem = why
+                return false
+            }
+            return true
+        }
+        guard !proven.isEmpty else { throw RPCError.permissionDenied(problem, ruleID: "CHL-02") }
+        return proven
     }
 }

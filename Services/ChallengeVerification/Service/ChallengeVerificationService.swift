@@ -118,6 +118,11 @@ public final class ChallengeVerificationService: Sendable {
         }
         router.on(FactorDeactivated.self) { [self] event, _ in
             try await database.write { db in
+                if event.kind == .dscPlus {
+                    try db.execute(sql: "UPDATE card SET active = 0 WHERE user_name = ? AND serial = ?",
+                                   arguments: [event.userName, event.deviceID])
+                    return
+                }
                 guard var phone = try PhoneRow.fetchOne(db, key: ["user_name": event.userName, "device_id": event.deviceID])
                 else { return }
                 phone.active = false
@@ -179,6 +184,10 @@ public final class ChallengeVerificationService: Sendable {
 
     func beginLogin(_ request: BeginLoginRequest) async throws -> LoginStarted {
         let userName = try require(request.userName, "user_name")
+        switch request.purpose {
+        case .login, .stepUp, .secondDevice: break
+        case .unrecognized(let number): throw RPCError.invalidArgument("purpose \(number) is not a LoginPurpose")
+        }
         let user = try await database.read { db in try CVUserRow.fetchOne(db, key: userName) }
         // An unknown user and a wrong password cost the same hash and get the same answer.
         let hasher = settings.hasher, password = request.password, stored = user?.passwordHash ?? dummyHash
@@ -221,10 +230,6 @@ public final class ChallengeVerificationService: Sendable {
             return try PhoneRow.filter(Column("user_name") == userName && Column("active") == true).fetchAll(db)
         }
         // CHL-07, CHL-12: step-up and a second device are verified by challenge/response alone.
-        switch request.purpose {
-        case .login, .stepUp, .secondDevice: break
-        case .unrecognized(let number): throw RPCError.invalidArgument("purpose \(number) is not a LoginPurpose")
-        }
         if request.purpose != .login {
             return LoginStarted(loginID: loginID,
                                 factors: phones.map { FactorChoice(factor: .ibKeyChallenge, deviceID: $0.deviceID) } + cardChoices,
@@ -234,7 +239,7 @@ public final class ChallengeVerificationService: Sendable {
         // A phone with a push registration offers push first (CHL-02), challenge/response always (CHL-03, CHL-04).
         var factors = phones.flatMap { phone in
             (phone.pushToken.isEmpty ? [] : [FactorChoice(factor: .ibKeyPush, deviceID: phone.deviceID)])
-                + [FactorChoice(factor: .ibKeyChallenge, deviceID: phone.deviceID)]
+                + (phone.agreementKey.isEmpty ? [] : [FactorChoice(factor: .ibKeyChallenge, deviceID: phone.deviceID)])
         }
         factors += cardChoices
         if user.mobileVerified && !user.mobileNumber.isEmpty {
@@ -379,6 +384,10 @@ public final class ChallengeVerificationService: Sendable {
               phone.active else {
             return .failure(RPCError.failedPrecondition("IB Key is no longer active on that phone", ruleID: "CHL-11"))
         }
+        guard !phone.agreementKey.isEmpty else {
+            return .failure(RPCError.failedPrecondition("this phone was activated without a key-agreement key: it "
+                                                        + "cannot answer challenges; activate IB Key again", ruleID: "CHL-03"))
+        }
         let key = try OCRAKeyAgreement.key(privateKey: privateKey, peerPublicKey: Data(phone.agreementKey), deviceID: phone.deviceID)
         // CHL-03 Decided: Android's suite carries the PIN's hash (P), which the phone sealed for us.
         let android = phone.platform == "android"
@@ -455,7 +464,8 @@ public final class ChallengeVerificationService: Sendable {
             let factor: LoginFactor = login.factor == "voice" ? .voiceCode : .smsCode
             var pending = PendingChallenge(loginID: login.loginID, kind: login.factor == "voice" ? .voice : .sms,
                                            issuedAt: Date(unixMs: issued))
-            pending.answeredAt = login.verifiedMs.map(Date.init(unixMs:))
+            // A login ended by a "not me" or a password reset takes no code either.
+            pending.answeredAt = (login.verifiedMs ?? login.refusedMs).map(Date.init(unixMs:))
             if let refusal = ChallengeRules.refusal(pending, loginID: request.loginID, now: at, settings: settings.challenges) {
                 try Self.appendAudit(login.userName, at: at, address: login.clientAddress, factor: login.factor,
                                      outcome: refusal == .expired ? "expired" : "refused", ruleID: refusal.ruleID, db)
@@ -558,7 +568,17 @@ public final class ChallengeVerificationService: Sendable {
         }
         return AuditList(userName: userName, entries: rows.map {
             AuditEntry(atUnixMs: $0.atMs, clientAddress: $0.address, factor: $0.factor, outcome: $0.outcome, ruleID: $0.ruleID)
-        }, chainIntact: try auditChainBreak() == nil)
+        }, chainIntact: try await auditChainIntact())
+    }
+
+    /// Whether the whole chain holds, read off the socket thread (linear in the table).
+    func auditChainIntact() async throws -> Bool {
+        try await database.read { db in
+            try AuditChain.firstBreak(AuditRow.order(Column("id")).fetchAll(db).map { row in
+                (AuditRecord(userName: row.userName, atUnixMs: row.atMs, address: row.address, factor: row.factor,
+                             outcome: row.outcome, ruleID: row.ruleID), row.hash)
+            }) == nil
+        }
     }
 
     /// The audit rows, oldest first, with whether the chain holds.

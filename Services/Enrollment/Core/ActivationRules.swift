@@ -29,6 +29,11 @@ public enum ActivationRefusal: Error, Sendable, Equatable, CustomStringConvertib
     case notOnThisPhone
     /// ENR-08: the phone did not prove it holds its registered device key.
     case deviceNotProven
+    /// ENR-09: a string that moves IB Key to a new phone is for activating that phone, not for
+    /// adding a user to another one.
+    case replaceNeedsActivation
+    /// The device id is already another phone's (a different device key).
+    case deviceIDTaken
 
     /// The articles' words, kept as the first line of every refusal.
     public static let headline = "An error has occurred. Please try again."
@@ -37,13 +42,14 @@ public enum ActivationRefusal: Error, Sendable, Equatable, CustomStringConvertib
         switch self {
         case .alreadyEnrolled, .alreadyUsed, .expired: "ENR-07"
         case .badPin: "ENR-05"
-        case .notOnThisPhone, .deviceNotProven: "ENR-08"
+        case .notOnThisPhone, .deviceNotProven, .deviceIDTaken: "ENR-08"
+        case .replaceNeedsActivation: "ENR-09"
         }
     }
 
     /// How a refusal is reported: the phone's proof failing is PERMISSION_DENIED, the rest
     /// FAILED_PRECONDITION.
-    public var isProofFailure: Bool { self == .deviceNotProven }
+    public var isProofFailure: Bool { self == .deviceNotProven || self == .deviceIDTaken }
 
     /// A short name of the cause for events and metrics (never the string or the PIN).
     public var reason: String {
@@ -54,6 +60,8 @@ public enum ActivationRefusal: Error, Sendable, Equatable, CustomStringConvertib
         case .badPin: "bad_pin"
         case .notOnThisPhone: "not_on_this_phone"
         case .deviceNotProven: "device_not_proven"
+        case .replaceNeedsActivation: "replace_needs_activation"
+        case .deviceIDTaken: "device_id_taken"
         }
     }
 
@@ -77,6 +85,12 @@ public enum ActivationRefusal: Error, Sendable, Equatable, CustomStringConvertib
         case .deviceNotProven:
             "\(Self.headline) This phone could not prove it is the one IB Key was activated on. The activation "
                 + "string is used up: log out and log in again to get a fresh QR code."
+        case .replaceNeedsActivation:
+            "\(Self.headline) This string moves IB Key to a new phone: activate it on that phone (it cannot add a "
+                + "user to another phone). Log out and log in again to get a fresh QR code."
+        case .deviceIDTaken:
+            "\(Self.headline) Another phone already uses this device id. The activation string is used up: log out "
+                + "and log in again to get a fresh QR code."
         }
     }
 }

@@ -66,7 +66,7 @@ public enum CardInventory {
     }
 }
 
-/// The card suites DSC+ uses: `OCRA-1:HOTP-<hash>-<digits>:QN<nn>`, a numeric challenge and
+/// The card suites DSC+ uses: `OCRA-1:HOTP-<hash>-8:QN<nn>`, a numeric challenge, 8 digits and
 /// nothing else (the card checks its own PIN; no counter, session or time).
 public enum OCRASuite {
     public static func isValid(_ suite: String) -> Bool {
@@ -75,7 +75,7 @@ public enum OCRASuite {
               parts[2].hasPrefix("QN") else { return false }
         let function = parts[1].split(separator: "-")
         guard function.count == 3, function[0] == "HOTP", ["SHA1", "SHA256", "SHA512"].contains(function[1]),
-              let digits = Int(function[2]), digits == 0 || (4...10).contains(digits) else { return false }
+              let digits = Int(function[2]), digits == 8 else { return false }  // CHL-05: an 8-digit response
         let inputs = parts[2].split(separator: "-")
         guard let question = inputs.first(where: { $0.hasPrefix("Q") }), question.count == 4,
               ["A", "N", "H"].contains(question.dropFirst().prefix(1)),

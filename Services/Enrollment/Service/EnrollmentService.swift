@@ -28,6 +28,8 @@ public final class EnrollmentService: Sendable {
     let vault: SeedVault
     /// challenge verification: its key (to seal a card's seed for it alone), passwords and SMS codes.
     let challenge: any ChallengeGateway
+    /// ENR-08 by password: which phone asked for each login (bounded; a restart means asking again).
+    private let pendingAdds = Mutex<[String: (deviceID: String, atMs: Int64)]>([:])
     /// Guessing and flooding limits: attempts per phone and per caller, strings per user.
     private let perDevice: Mutex<RateLimiter>
     private let perCaller: Mutex<RateLimiter>
@@ -153,6 +155,11 @@ public final class EnrollmentService: Sendable {
                                sealedPINHash: Array(request.sealedPinHash))
         let outcome: Result<String, ActivationRefusal> = try await database.write { [settings] db in
             let (row, pending) = try Self.consume(code, at: at, db)
+            // A device id already active with another key is another phone: refuse to share it.
+            if let other = try Self.activePhone(device.deviceID, db), other.devicePublicKey != device.publicKey {
+                try Self.recordFailure(.deviceIDTaken, user: row.userName, at: at, db)
+                return .failure(.deviceIDTaken)
+            }
             let existing = try Self.activeIBKeys(of: row.userName, db)
             if let refusal = ActivationRules.decide(pending, userHasIBKey: !existing.isEmpty, platform: platform,
                                                     pin: pin, now: at, settings: settings) {
@@ -193,6 +200,10 @@ public final class EnrollmentService: Sendable {
                                     by: Data(phone.devicePublicKey)) else {
                 return .failure(.deviceNotProven)
             }
+            guard !pending.replacesExisting else {
+                try Self.recordFailure(.replaceNeedsActivation, user: row.userName, at: at, db)
+                return .failure(.replaceNeedsActivation)
+            }
             let platform = EnrollmentCore.DevicePlatform(rawValue: phone.platform) ?? .ios
             // The phone confirmed locally (PIN or unlock): no PIN travels here.
             if let refusal = ActivationRules.decide(pending, userHasIBKey: !(try Self.activeIBKeys(of: row.userName, db)).isEmpty,
@@ -229,12 +240,25 @@ public final class EnrollmentService: Sendable {
             throw RPCError.permissionDenied(ActivationRefusal.deviceNotProven.description, ruleID: "ENR-08")
         }
         let (loginID, sentTo) = try await challenge.passwordThenSMS(userName: userName, password: request.password)
+        pendingAdds.withLock { pending in
+            let cutoff = at.unixMs - 10 * 60_000
+            pending = pending.filter { $0.value.atMs > cutoff }
+            if pending.count >= 10_000, let oldest = pending.min(by: { $0.value.atMs < $1.value.atMs })?.key {
+                pending[oldest] = nil
+            }
+            pending[loginID] = (request.deviceID, at.unixMs)
+        }
         return AddUserCodeSent(loginID: loginID, sentTo: sentTo)
     }
 
-    /// The SMS code confirms the user; IB Key for that user joins the phone.
+    /// The SMS code confirms the user; IB Key for that user joins the phone that asked, and only that one.
     func confirmAddUser(_ request: ConfirmAddUserRequest) async throws -> ActivationResult {
         guard !request.deviceID.isEmpty else { throw RPCError.invalidArgument("device_id is empty") }
+        let asked = pendingAdds.withLock { $0.removeValue(forKey: request.loginID) }
+        guard let asked, asked.deviceID == request.deviceID else {
+            throw RPCError.failedPrecondition("no request from this phone to add a user with login \(request.loginID.prefix(64)): "
+                                              + "start again with AddUserByPassword", ruleID: "ENR-08")
+        }
         let userName = try await challenge.confirm(loginID: request.loginID, code: request.code)
         let at = now()
         try await database.write { db in
