@@ -33,42 +33,16 @@ struct ChallengeVerificationCommand: AsyncParsableCommand {
         let host = try ServiceHost(options: options, info: ChallengeVerificationAPI.getInfo, apiPackage: "sls.challenge.v1",
                                    migrations: ChallengeVerificationService.registerMigrations)
         let keyFile = challenge.agreementKeyFile.isEmpty ? options.dataDir + "/agreement.key" : challenge.agreementKeyFile
-        let key = try AgreementKeyFile.load(keyFile, createIfMissing: challenge.agreementKeyFile.isEmpty)
+        let keyBytes = try SecretKeyFile.load(keyFile, createIfMissing: challenge.agreementKeyFile.isEmpty,
+                                              what: "agreement key file")
+        guard let key = try? P256.KeyAgreement.PrivateKey(rawRepresentation: keyBytes) else {
+            throw ValidationError("the agreement key file \(keyFile) does not hold a P-256 private key")
+        }
         let service = try ChallengeVerificationService(database: host.database, outbox: host.outbox,
                                                        settings: try challenge.settings(), agreementKey: key,
                                                        logger: host.logger)
         service.register(on: host.server)
         service.routeEvents(host.events)
         try await host.run()
-    }
-}
-
-/// The service's key-agreement key in a file of its own (raw key in hex, mode 0600).
-enum AgreementKeyFile {
-    static func load(_ path: String, createIfMissing: Bool) throws -> P256.KeyAgreement.PrivateKey {
-        if !FileManager.default.fileExists(atPath: path) {
-            guard createIfMissing else { throw ValidationError("agreement key file \(path) does not exist") }
-            let text = P256.KeyAgreement.PrivateKey().rawRepresentation.map { String(format: "%02x", $0) }.joined() + "\n"
-            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8),
-                                                 attributes: [.posixPermissions: 0o600]) else {
-                throw ValidationError("cannot create the agreement key file \(path)")
-            }
-        }
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
-            throw ValidationError("agreement key file \(path) is open to other users: chmod 600 \(path)")
-        }
-        guard let data = FileManager.default.contents(atPath: path), data.count <= 256,
-              let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
-              text.utf8.count == 64 else {
-            throw ValidationError("agreement key file \(path) must hold 64 hex characters")
-        }
-        let bytes = stride(from: 0, to: 64, by: 2).compactMap {
-            UInt8(text[text.index(text.startIndex, offsetBy: $0)..<text.index(text.startIndex, offsetBy: $0 + 2)], radix: 16)
-        }
-        guard bytes.count == 32, let key = try? P256.KeyAgreement.PrivateKey(rawRepresentation: bytes) else {
-            throw ValidationError("agreement key file \(path) does not hold a P-256 private key")
-        }
-        return key
     }
 }
