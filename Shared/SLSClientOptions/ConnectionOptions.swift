@@ -64,3 +64,10 @@ public struct ClientError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension RPCError {
+    /// The line command-line clients print for a refused call: `ERROR <CODE> [<rule>]: <message>`.
+    public var commandLine: String {
+        "ERROR \(code.description)\(ruleID.isEmpty ? "" : " [\(ruleID)]"): \(message)"
+    }
+}

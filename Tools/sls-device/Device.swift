@@ -83,8 +83,7 @@ func calling<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as RPCError {
-        let rule = error.ruleID.isEmpty ? "" : " [\(error.ruleID)]"
-        FileHandle.standardError.write(Data("ERROR \(error.code.description)\(rule): \(error.message)\n".utf8))
+        FileHandle.standardError.write(Data("\(error.commandLine)\n".utf8))
         throw ExitCode(1)
     }
 }
@@ -216,7 +215,7 @@ struct Respond: AsyncParsableCommand {
         // ENR-12: authenticating by challenge/response refreshes the push registration (the articles'
         // remedy for notifications that stopped arriving). Best effort: the response is shown either way.
         if let newToken = pushToken { state.pushToken = newToken }
-        let signed = Int64(Date().timeIntervalSince1970 * 1000)
+        let signed = unixMilliseconds()
         let message = PushRules.refreshMessage(deviceID: state.deviceID, pushToken: state.pushToken, signedUnixMs: signed)
         let client = try phone.challengeClient()
         defer { client.close() }
@@ -236,7 +235,7 @@ func answerPush(_ phone: PhoneOptions, approve: Bool, number: UInt32?) async thr
     let signing = try state.signing
     let client = try phone.challengeClient()
     defer { client.close() }
-    let polled = Int64(Date().timeIntervalSince1970 * 1000)
+    let polled = unixMilliseconds()
     let poll = PollPushRequest(deviceID: state.deviceID, signedUnixMs: polled, signature: try signing.signature(
         for: PushRules.pollMessage(deviceID: state.deviceID, signedUnixMs: polled)).rawRepresentation)
     let pending = try await calling { try await client.call(ChallengeVerificationAPI.pollPush, poll) }
@@ -247,7 +246,7 @@ func answerPush(_ phone: PhoneOptions, approve: Bool, number: UInt32?) async thr
     if approve && !request.choices.contains(chosen) {
         throw DeviceError("pick the number the login screen shows: one of " + request.choices.map(String.init).joined(separator: ", "))
     }
-    let signed = Int64(Date().timeIntervalSince1970 * 1000)
+    let signed = unixMilliseconds()
     let message = PushRules.answerMessage(loginID: request.loginID, deviceID: state.deviceID, approve: approve,
                                           number: chosen, signedUnixMs: signed)
     let reply = try await calling {
@@ -311,7 +310,7 @@ struct AddUserByPassword: AsyncParsableCommand {
             throw DeviceError("no phone state at \(phone.state): activate IB Key for a first user")
         }
         guard state.checks(pin: pin) else { throw DeviceError("wrong PIN: this phone's PIN confirms adding a user") }
-        let signed = Int64(Date().timeIntervalSince1970 * 1000)
+        let signed = unixMilliseconds()
         let message = Data("sls.enrollment.v1.AddUserByPassword\n\(user)\n\(state.deviceID)\n\(signed)".utf8)
         let client = try phone.client()
         defer { client.close() }

@@ -117,9 +117,7 @@ struct Call: AsyncParsableCommand {
             let response = try method.responseType.decodedFromWire(reply)
             print(String(decoding: try response.jsonData(pretty: true), as: UTF8.self))
         } catch let error as RPCError {
-            var line = "ERROR \(error.code.description)"
-            if !error.ruleID.isEmpty { line += " [\(error.ruleID)]" }
-            FileHandle.standardError.write(Data("\(line): \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("\(error.commandLine)\n".utf8))
             throw ExitCode(1)
         }
     }
@@ -339,8 +337,7 @@ struct Activation: AsyncParsableCommand {
             ticket = try await client.call(EnrollmentAPI.startActivation,
                                            StartActivationRequest(userName: user, replaceExisting: replaceExisting))
         } catch let error as RPCError {
-            let rule = error.ruleID.isEmpty ? "" : " [\(error.ruleID)]"
-            FileHandle.standardError.write(Data("ERROR \(error.code.description)\(rule): \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("\(error.commandLine)\n".utf8))
             throw ExitCode(1)
         }
         if let png { try ticket.qrPng.write(to: URL(fileURLWithPath: png)) }

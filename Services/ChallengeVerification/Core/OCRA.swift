@@ -143,12 +143,7 @@ public enum OCRA {
 
     /// Whether `response` is the one expected, compared in constant time (CHL-09).
     public static func verify(_ response: String, suite: OCRASuite, key: [UInt8], input: OCRAInput) throws(OCRAError) -> Bool {
-        let expected = Array(try self.response(suite: suite, key: key, input: input).utf8)
-        let given = Array(response.utf8)
-        guard given.count == expected.count else { return false }
-        var difference: UInt8 = 0
-        for index in 0..<expected.count { difference |= expected[index] ^ given[index] }
-        return difference == 0
+        ConstantTime.equal(Array(try self.response(suite: suite, key: key, input: input).utf8), Array(response.utf8))
     }
 
     /// The question as RFC 6287 puts it in the message: 128 bytes, zero-padded on the right.

@@ -507,10 +507,7 @@ public final class ChallengeVerificationService: Sendable {
 
     /// Whether `code` is the one whose hash is `stored`, compared in constant time (CHL-09).
     static func codeMatches(_ code: String, loginID: String, stored: [UInt8]) -> Bool {
-        let given = codeHash(loginID: loginID, code: code)
-        var difference: UInt8 = given.count == stored.count ? 0 : 1
-        for (a, b) in zip(given, stored) { difference |= a ^ b }
-        return difference == 0
+        ConstantTime.equal(codeHash(loginID: loginID, code: code), stored)
     }
 
     static func codeHash(loginID: String, code: String) -> [UInt8] {
