@@ -597,4 +597,26 @@ struct ChallengeServiceTests {
             _ = try await harness.service.answer(AnswerChallengeRequest(loginID: login.loginID, response: code))
         }
     }
+
+    @Test func oldLoginsAndResetsArePurgedAndAddressesAreBounded() async throws {
+        let harness = try LoginHarness()
+        try await harness.user()
+        try await harness.route(MobileNumberUpdated(accountID: "A-alice", mobileNumber: "+85291234567", verified: true))
+        let login = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass"))
+        _ = try await harness.service.startPasswordReset(StartPasswordResetRequest(userName: "alice"))
+        #expect(try await harness.service.purgeExpired() == 0)
+        harness.clock.advance(2 * 86_400)
+        // The login, the reset and its code send.
+        #expect(try await harness.service.purgeExpired() == 3)
+        await #expect(throws: RPCError.self) {
+            _ = try await harness.service.loginStatus(LoginStatusRequest(loginID: login.loginID))
+        }
+        // The audit stays.
+        #expect(try harness.auditOutcomes().isEmpty == false)
+        let long = await #expect(throws: RPCError.self) {
+            _ = try await harness.service.beginLogin(BeginLoginRequest(userName: "alice", password: "s3cret-pass",
+                                                                       clientAddress: String(repeating: "1", count: 65)))
+        }
+        #expect(long?.message.contains("client_address") == true)
+    }
 }

@@ -403,4 +403,15 @@ struct EnrollmentServiceTests {
         }
         #expect(taken?.code == .permissionDenied)
     }
+
+    @Test func expiredActivationStringsArePurged() async throws {
+        let harness = try EnrollmentHarness()
+        try await harness.openAccount()
+        let ticket = try await harness.service.startActivation(StartActivationRequest(userName: "alice"))
+        #expect(try await harness.service.purgeExpired() == 0)
+        harness.clock.advance(600 + 86_400 + 1)
+        #expect(try await harness.service.purgeExpired() == 1)
+        let gone = await #expect(throws: RPCError.self) { _ = try await harness.activate(ticket.activationString) }
+        #expect(gone?.code == .notFound)
+    }
 }

@@ -43,6 +43,7 @@ struct ChallengeVerificationCommand: AsyncParsableCommand {
                                                        logger: host.logger)
         service.register(on: host.server)
         service.routeEvents(host.events)
+        host.every(.seconds(600), named: "purge expired logins and codes") { try await service.purgeExpired() }
         try await host.run()
     }
 }

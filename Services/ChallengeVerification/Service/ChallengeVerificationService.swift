@@ -184,6 +184,10 @@ public final class ChallengeVerificationService: Sendable {
 
     func beginLogin(_ request: BeginLoginRequest) async throws -> LoginStarted {
         let userName = try require(request.userName, "user_name")
+        // An IP address in text is at most 45 characters; the field is stored with every login.
+        guard request.clientAddress.utf8.count <= 64 else {
+            throw RPCError.invalidArgument("client_address is an IP address, at most 64 bytes; got \(request.clientAddress.utf8.count)")
+        }
         switch request.purpose {
         case .login, .stepUp, .secondDevice: break
         case .unrecognized(let number): throw RPCError.invalidArgument("purpose \(number) is not a LoginPurpose")
@@ -518,6 +522,25 @@ public final class ChallengeVerificationService: Sendable {
     static func masked(_ number: String) -> String {
         guard number.count > 4 else { return "****" }
         return String(repeating: "*", count: min(8, number.count - 4)) + number.suffix(4)
+    }
+
+    // MARK: - Housekeeping
+
+    /// Deletes what no rule needs any more, so hostile traffic cannot grow the database for good:
+    /// logins an hour past their lifetime, code sends older than the hourly limit's hour, resets
+    /// older than a day. Audit rows and lockout counts are kept. Returns the rows deleted.
+    @discardableResult
+    public func purgeExpired() async throws -> Int {
+        let now = now().unixMs
+        let loginCutoff = now - Int64((settings.loginLifetime + 3600) * 1000)
+        return try await database.write { db in
+            try db.execute(sql: "DELETE FROM login WHERE started_ms < ?", arguments: [loginCutoff])
+            var deleted = db.changesCount
+            try db.execute(sql: "DELETE FROM code_send WHERE sent_ms < ?", arguments: [now - 3_600_000])
+            deleted += db.changesCount
+            try db.execute(sql: "DELETE FROM password_reset WHERE issued_ms < ?", arguments: [now - 86_400_000])
+            return deleted + db.changesCount
+        }
     }
 
     // MARK: - Helpers

@@ -44,6 +44,7 @@ struct EnrollmentCommand: AsyncParsableCommand {
             challenge: BusChallengeGateway(client: challenge), logger: host.logger)
         service.register(on: host.server)
         service.routeEvents(host.events)
+        host.every(.seconds(600), named: "purge expired activation strings") { try await service.purgeExpired() }
         try await host.run()
     }
 }

@@ -277,6 +277,17 @@ public final class EnrollmentService: Sendable {
         return ActivationResult(userName: userName, deviceID: request.deviceID, activatedUnixMs: at.unixMs)
     }
 
+    /// Deletes activation strings a day past their expiry (used or not), so strings asked for and
+    /// never used cannot grow the database for good. Returns the rows deleted.
+    @discardableResult
+    public func purgeExpired() async throws -> Int {
+        let cutoff = now().unixMs - Int64((settings.activationLifetime + 86_400) * 1000)
+        return try await database.write { db in
+            try db.execute(sql: "DELETE FROM activation WHERE issued_ms < ?", arguments: [cutoff])
+            return db.changesCount
+        }
+    }
+
     static func activePhone(_ deviceID: String, _ db: Database) throws -> FactorRow? {
         try FactorRow.filter(Column("device_id") == deviceID && Column("kind") == EnrollmentCore.FactorKind.ibKey.rawValue
                              && Column("state") == EnrollmentCore.FactorState.active.rawValue).fetchOne(db)
