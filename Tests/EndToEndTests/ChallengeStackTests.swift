@@ -165,7 +165,7 @@ struct ChallengeStackTests {
 /// the audit as operations sees it.
 @Suite("challenge verification rules on the running stack", .serialized)
 struct ChallengeRulesStackTests {
-    @Test func testCHL04_CHL06_CHL09_CHL10_CHL12_throughTheStack() async throws {
+    @Test func testCHL04_CHL06_CHL09_CHL10_CHL11_CHL12_throughTheStack() async throws {
         let stack = try Stack()
         defer { stack.stopAll() }
         try stack.startEventBus()

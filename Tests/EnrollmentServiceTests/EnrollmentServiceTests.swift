@@ -103,7 +103,7 @@ struct EnrollmentServiceTests {
         #expect(try harness.outboxTypes() == [FactorActivated.protoName])
     }
 
-    @Test func testENR04_ENR05_ENR03_activationAddsIBKeyBesideSMSAndEndsTheBanner() async throws {
+    @Test func testENR03_ENR04_ENR05_ENR11_activationByTheQRLinkAddsIBKeyBesideSMSAndEndsTheBanner() async throws {
         let harness = try EnrollmentHarness()
         try await harness.openAccount()
         let ticket = try await harness.service.startActivation(StartActivationRequest(userName: "alice"))
