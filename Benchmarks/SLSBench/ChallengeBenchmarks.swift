@@ -1,4 +1,5 @@
 import ChallengeVerificationCore
+import PasswordHashing
 import Foundation
 
 /// challenge-verification's Core: OCRA verification in process, and Argon2id hashes per second at

@@ -1,4 +1,5 @@
 import ChallengeVerificationCore
+import PasswordHashing
 import Foundation
 import Crypto
 import Testing

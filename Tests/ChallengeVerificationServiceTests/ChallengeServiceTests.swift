@@ -1,4 +1,5 @@
 import ChallengeVerificationCore
+import PasswordHashing
 @testable import ChallengeVerificationService
 import Crypto
 import DeviceSignatures

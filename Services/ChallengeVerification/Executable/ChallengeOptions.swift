@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChallengeVerificationCore
+import PasswordHashing
 import ChallengeVerificationService
 import SLSRuntime
 

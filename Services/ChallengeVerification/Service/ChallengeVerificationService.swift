@@ -1,4 +1,5 @@
 import ChallengeVerificationCore
+import PasswordHashing
 import Crypto
 import DeviceSignatures
 import Foundation

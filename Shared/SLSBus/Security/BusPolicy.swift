@@ -35,6 +35,10 @@ public struct BusPolicy: Sendable {
     public let source: String
     /// Things worth a look that do not stop the service (unknown identities, unknown topics).
     public let warnings: [String]
+    /// Every known method each named identity may call, and those every admitted identity may:
+    /// worked out once at load, so a call's check is two set lookups (it runs on every request).
+    private let callable: [String: Set<String>]
+    private let callableByAll: Set<String>
 
     /// Policy files larger than this are refused.
     public static let maxBytes = 1 << 20
@@ -92,6 +96,17 @@ public struct BusPolicy: Sendable {
         subscribe = try rules("subscribe", isMethod: false)
         self.source = source
         self.warnings = warnings
+        let known = ProtoRegistry.methods.map { $0.fullName }
+        var callable: [String: Set<String>] = [:]
+        var callableByAll = Set<String>()
+        for rule in methods {
+            let matching = known.filter { Self.matches(rule.pattern, $0, separator: "/") }
+            for identity in rule.identities {
+                if identity == "*" { callableByAll.formUnion(matching) } else { callable[identity, default: []].formUnion(matching) }
+            }
+        }
+        self.callable = callable
+        self.callableByAll = callableByAll
         try checkNoSubscriptionLeaks()
     }
 
@@ -99,7 +114,7 @@ public struct BusPolicy: Sendable {
 
     /// Whether `identity` may call `method` (`package.Service/Method`).
     public func mayCall(_ identity: String, _ method: String) -> Bool {
-        methods.contains { $0.holds(identity) && Self.matches($0.pattern, method, separator: "/") }
+        callableByAll.contains(method) || callable[identity]?.contains(method) == true
     }
 
     /// Whether `identity` may publish events of type `topic`.
