@@ -57,7 +57,12 @@ public final class HandshakeMonitor: @unchecked Sendable {
     public func latestFailure() -> HandshakeOutcome? {
         while let frames = try? socket.receive(wait: false) {
             guard let outcome = Self.outcome(frames) else { continue }
-            lastFailure = outcome == .succeeded ? nil : outcome
+            switch outcome {
+            case .succeeded: lastFailure = nil
+            // A retry that only sees the peer hang up says less than a reason already given.
+            case .closedDuringHandshake where lastFailure != nil: break
+            default: lastFailure = outcome
+            }
         }
         return lastFailure
     }
