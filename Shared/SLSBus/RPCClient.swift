@@ -224,7 +224,7 @@ public final class RPCClient: @unchecked Sendable {
                 if neverSent && (now >= call.deadline || now >= call.queuedAt.advanced(by: configuration.connectTimeout)) {
                     expired.append((id, refusal.map { refusal in
                         RPCError(.unauthenticated, "\(call.method): \(configuration.endpoint) refused the connection: "
-                                 + "\(refusal)\(hint(for: refusal))")
+                                 + explanation(of: refusal))
                     } ?? RPCError(.unavailable,
                         "\(call.method): no connection to \(configuration.endpoint); is the service running?")))
                 } else if now >= call.deadline {
@@ -238,6 +238,17 @@ public final class RPCClient: @unchecked Sendable {
         // Calls are added without waking the loop (that would cost every call a thread
         // switch), so an idle client still looks in every 25 ms: a deadline fires at most that late.
         return remaining == 0 ? 25 : 10
+    }
+
+    /// Why the handshake failed and what to do, in this client's terms.
+    private func explanation(of refusal: HandshakeOutcome) -> String {
+        // A client without a key sees a CurveZMQ server either as a mechanism mismatch or, when the
+        // server hangs up first, as a bare close: both mean the same thing here.
+        if configuration.security == nil && refusal == .closedDuringHandshake {
+            return "the service requires CurveZMQ (it closed the handshake of a client without a key): "
+                + "give this client a key file"
+        }
+        return "\(refusal)\(hint(for: refusal))"
     }
 
     /// What to do about a refused handshake, in this client's terms.
