@@ -1,6 +1,7 @@
 import ChallengeVerificationCore
 import PasswordHashing
 import Foundation
+import NetworkAddresses
 import Crypto
 import Testing
 

@@ -5,6 +5,7 @@ import DeviceSignatures
 import Foundation
 import GRDB
 import Logging
+import NetworkAddresses
 import SLSBus
 import SLSMessages
 import SLSRuntime

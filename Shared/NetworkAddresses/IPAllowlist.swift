@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// ACC-04: the addresses a user may log in from: single addresses and CIDR ranges, IPv4 and IPv6.
+/// The addresses a user may connect from (ACC-04 logins, DLV-04 SFTP): single addresses and CIDR ranges, IPv4 and IPv6.
 public struct IPAllowlist: Sendable, Equatable {
     /// One entry: the network's bytes (4 or 16) and its prefix length.
     public struct Range: Sendable, Equatable, CustomStringConvertible {
