@@ -4,12 +4,14 @@
 SWIFT ?= swift
 DEBIAN_PACKAGES := libzmq3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
                    libsqlite3-dev python3-zmq python3-protobuf python3-yaml docker-compose tzdata \
-                   libqrencode-dev libpng-dev zbar-tools libsodium-dev
+                   libqrencode-dev libpng-dev zbar-tools libsodium-dev \
+                   libssh-dev libgpgme-dev gnupg openssh-client openssh-server putty-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= .run
 # Every identity of the development keyring: the stack's parts and the parties around them.
 IDENTITIES := event-bus enrollment challenge-verification report-delivery crypto-rules \
-              operations portal trading-gateway accounts venue-gateway sms-gateway mobile-gateway push-gateway
+              operations portal trading-gateway accounts venue-gateway sms-gateway mobile-gateway push-gateway \
+              reporting mail-gateway
 
 .PHONY: all deps build keys run test protos protos-check contracts-record compose-check bench fuzz clean
 

@@ -1,3 +1,4 @@
+import SealingVault
 import Crypto
 import EnrollmentCore
 import EnrollmentService
@@ -41,7 +42,7 @@ enum EnrollmentBenchmarks {
         let service = EnrollmentService(database: database,
                                         outbox: OutboxRelay(database: database, publisher: publisher, logger: logger),
                                         settings: settings, activationLinkBase: "https://ibkey.example.com/activate?s=",
-                                        vault: SeedVault(key: SymmetricKey(size: .bits256)),
+                                        vault: SealingVault(key: SymmetricKey(size: .bits256)),
                                         challenge: UnreachableChallenge(),
                                         logger: logger)
         let router = EventRouter()

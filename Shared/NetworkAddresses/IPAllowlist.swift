@@ -45,6 +45,14 @@ public struct IPAllowlist: Sendable, Equatable {
     public let ranges: [Range]
     public static let maxRanges = 100
 
+    /// No address at all.
+    public static let empty = IPAllowlist(ranges: [])
+
+    /// The union of ranges already checked (e.g. every user's, for a check before login).
+    public init(ranges: [Range]) {
+        self.ranges = ranges
+    }
+
     public init(_ entries: [String]) throws(IPAllowlistError) {
         guard entries.count <= Self.maxRanges else { throw .tooMany(limit: Self.maxRanges) }
         var ranges: [Range] = []

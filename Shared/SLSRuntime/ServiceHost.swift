@@ -37,6 +37,10 @@ public final class ServiceHost: @unchecked Sendable {
     /// The service's event routes; declare them before ``run()`` (see ``on(_:_:)``).
     public let events = EventRouter()
     private var jobs: [PeriodicJob] = []
+    /// Parts of the service beyond the bus (e.g. report delivery's SFTP endpoint).
+    private var extraServices: [(service: any Service, name: String)] = []
+    /// Facts particular to the service that GetInfo returns.
+    private let infoDetails = Mutex<[InfoDetail]>([])
     /// This service's clock in Unix milliseconds (shifted in rehearsals).
     public let clock: @Sendable () -> Int64
     private let listenEndpoint: String
@@ -123,7 +127,7 @@ public final class ServiceHost: @unchecked Sendable {
             server.register(info) { [unowned self] _, _ in
                 ServiceInfo(service: name, version: version, startedUnixMs: startedUnixMs,
                             listenEndpoint: server.boundEndpoint, apiPackage: apiPackage,
-                            methods: server.methodNames)
+                            methods: server.methodNames, details: infoDetails.withLock { $0 })
             }
         }
     }
@@ -138,6 +142,17 @@ public final class ServiceHost: @unchecked Sendable {
     /// Declare before ``run()``.
     public func every(_ interval: Duration, named name: String, _ body: @escaping @Sendable () async throws -> Void) {
         jobs.append(PeriodicJob(name: name, every: interval, logger: logger, body: body))
+    }
+
+    /// Runs `service` in the host's `ServiceGroup`, shut down with the rest; its failure stops the
+    /// process like any other part's. Declare before ``run()``.
+    public func add(_ service: any Service, named name: String) {
+        extraServices.append((service, name))
+    }
+
+    /// Sets the facts GetInfo returns besides name, version and methods (e.g. host key fingerprints).
+    public func setInfoDetails(_ details: [InfoDetail]) {
+        infoDetails.withLock { $0 = details }
     }
 
     /// Serves until SIGINT or SIGTERM, then shuts down cleanly, in reverse order of start:
@@ -162,6 +177,7 @@ public final class ServiceHost: @unchecked Sendable {
             add(heartbeat, "heartbeat")
         }
         for job in jobs { add(job, job.name) }
+        for extra in extraServices { add(extra.service, extra.name) }
         if memoryTrim > .zero {
             // glibc keeps freed memory in its arenas; after a burst of load the process would
             // hold its peak for good. Handing it back is cheap (well under a millisecond here).

@@ -7,13 +7,15 @@ import ZeroMQ
 public final class Stack: @unchecked Sendable {
     /// Identities with keys in a test keyring besides the stack's parts.
     public static let clientIdentities = ["operations", "portal", "trading-gateway", "accounts", "venue-gateway",
-                                          "sms-gateway", "mobile-gateway", "push-gateway"]
+                                          "sms-gateway", "mobile-gateway", "push-gateway", "reporting", "mail-gateway"]
     /// The stack's policy file.
     public static let policyFile = root.appendingPathComponent("compose/bus-policy.yaml")
 
     public struct Ports: Sendable {
         public let health: Int, publishers: Int, subscribers: Int
         public let enrollment: Int, challenge: Int, delivery: Int, crypto: Int
+        /// Report delivery's SFTP endpoint.
+        public let sftp: Int
     }
 
     /// The repository (this file is Shared/SLSTesting/Stack.swift).
@@ -40,11 +42,11 @@ public final class Stack: @unchecked Sendable {
         // connections draw from, so a test port cannot collide with one of those.
         var base = Int.random(in: 20_000...32_000)
         // Skip a block where something already listens (another test's stack still shutting down).
-        for _ in 0..<20 where !(base..<base + 7).allSatisfy(Self.isFree) {
+        for _ in 0..<20 where !(base..<base + 8).allSatisfy(Self.isFree) {
             base = Int.random(in: 20_000...32_000)
         }
         ports = Ports(health: base, publishers: base + 1, subscribers: base + 2, enrollment: base + 3,
-                      challenge: base + 4, delivery: base + 5, crypto: base + 6)
+                      challenge: base + 4, delivery: base + 5, crypto: base + 6, sftp: base + 7)
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("sls-e2e-\(UUID())")
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         if !insecure {
@@ -103,6 +105,8 @@ public final class Stack: @unchecked Sendable {
         env["SLS_EVENTS_SUBSCRIBE"] = endpoint(ports.subscribers)
         // Enrollment reaches challenge verification for its key-agreement key (DSC+ seeds).
         env["SLS_ENROLLMENT_CHALLENGE_VERIFICATION"] = endpoint(ports.challenge)
+        env["SLS_DELIVERY_SFTP_PORT"] = String(ports.sftp)
+        env["SLS_DELIVERY_SFTP_HOST"] = "127.0.0.1"
         env["SLS_HEARTBEAT_SECONDS"] = "0.2"
         env["SLS_LOG_LEVEL"] = "info"
         if insecure {

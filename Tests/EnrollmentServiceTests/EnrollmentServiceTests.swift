@@ -1,3 +1,4 @@
+import SealingVault
 import Crypto
 import DeviceSignatures
 import EnrollmentCore
@@ -37,7 +38,7 @@ final class EnrollmentHarness: @unchecked Sendable {
     }
 
     /// One key for the harness's life, as a service keeps its key file across restarts.
-    static let vault = SeedVault(key: SymmetricKey(size: .bits256))
+    static let vault = SealingVault(key: SymmetricKey(size: .bits256))
     /// Challenge verification's key-agreement key, as the service would fetch its public half.
     nonisolated(unsafe) static let challengeKey = P256.KeyAgreement.PrivateKey()
 

@@ -41,7 +41,7 @@ public final class ChallengeVerificationService: Sendable {
     }
     let logger: Logger
     let now: @Sendable () -> Date
-    let pool: HashingPool
+    let pool: BlockingWorkPool
     /// Checked against when the user is unknown, so that the answer takes the same time.
     let dummyHash: String
 
@@ -53,7 +53,7 @@ public final class ChallengeVerificationService: Sendable {
         agreementKeyBytes = agreementKey.rawRepresentation
         self.logger = logger
         self.now = now
-        pool = HashingPool(width: settings.hashingWidth)
+        pool = BlockingWorkPool(width: settings.hashingWidth, jobs: "password checks")
         dummyHash = try settings.hasher.hash("not a password \(UInt64.random(in: .min ... .max))")
     }
 

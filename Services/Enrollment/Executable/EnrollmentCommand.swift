@@ -1,3 +1,4 @@
+import SealingVault
 import ArgumentParser
 import Foundation
 import Synchronization
@@ -33,7 +34,7 @@ struct EnrollmentCommand: AsyncParsableCommand {
         let host = try ServiceHost(options: options, info: EnrollmentAPI.getInfo, apiPackage: "sls.enrollment.v1",
                                    migrations: EnrollmentService.registerMigrations)
         let vaultKey = enrollment.cardSeedKeyFile.isEmpty ? options.dataDir + "/card-seed.key" : enrollment.cardSeedKeyFile
-        let vault = try SeedVault(keyFile: vaultKey, createIfMissing: enrollment.cardSeedKeyFile.isEmpty)
+        let vault = try SealingVault(keyFile: vaultKey, createIfMissing: enrollment.cardSeedKeyFile.isEmpty, what: "card seed key file")
         // Challenge verification: its key (DSC+ seeds are sealed to it) and ENR-08's password and code.
         let challenge = try RPCClient(context: host.context, configuration: .init(
             endpoint: enrollment.challengeVerification, caller: ServiceCatalog.enrollment.name,

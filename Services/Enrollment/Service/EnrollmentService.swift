@@ -1,3 +1,4 @@
+import SealingVault
 import Crypto
 import DeviceSignatures
 import EnrollmentCore
@@ -25,7 +26,7 @@ public final class EnrollmentService: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     /// Seals DSC+ seeds at rest.
-    let vault: SeedVault
+    let vault: SealingVault
     /// challenge verification: its key (to seal a card's seed for it alone), passwords and SMS codes.
     let challenge: any ChallengeGateway
     /// ENR-08 by password: which phone asked for each login (bounded; a restart means asking again).
@@ -36,7 +37,7 @@ public final class EnrollmentService: Sendable {
     private let perUser: Mutex<RateLimiter>
 
     public init(database: DatabasePool, outbox: OutboxRelay, settings: EnrollmentSettings, activationLinkBase: String,
-                vault: SeedVault, challenge: any ChallengeGateway,
+                vault: SealingVault, challenge: any ChallengeGateway,
                 logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.vault = vault
         self.challenge = challenge
@@ -388,7 +389,7 @@ public final class EnrollmentService: Sendable {
             throw RPCError.invalidArgument("\(error)", ruleID: "ENR-02")
         }
         let sealed = try cards.map { card in
-            (card, try vault.seal(card.seed, serial: card.serial))
+            (card, try vault.seal(card.seed, label: card.serial))
         }
         let at = now().unixMs
         let (imported, known) = try await database.write { db -> (UInt32, UInt32) in
@@ -443,7 +444,7 @@ public final class EnrollmentService: Sendable {
                                    cardSerial: card.serial)
             try factor.insert(db)
             // The seed leaves this service only sealed to challenge verification's key.
-            let seed = try vault.open(card.sealedSeed, serial: card.serial)
+            let seed = try vault.open(card.sealedSeed, label: card.serial)
             let sealed = try ServiceSeal.seal(seed, to: recipient, label: "card:\(card.serial)")
             try Outbox.append(FactorActivated(userName: userName, kind: .dscPlus, deviceID: card.serial,
                                               activatedUnixMs: at.unixMs, sealedCardSeed: Data(sealed),

@@ -70,6 +70,18 @@ public struct FieldValidator: Sendable {
         }
     }
 
+    /// A pasted document (a public key): text limited like a `bytes` field, so the service's own
+    /// rules judge it.
+    public func document(_ value: String, _ field: StaticString, in path: String) throws(FieldViolation) {
+        let utf8 = value.utf8
+        guard utf8.count <= limits.bytesFieldBytes else {
+            throw violation(field, path, "is \(utf8.count) bytes; the limit is \(limits.bytesFieldBytes)")
+        }
+        for byte in utf8 where (byte < 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D) || byte == 0x7F {
+            throw violation(field, path, "contains the control character 0x\(String(byte, radix: 16))")
+        }
+    }
+
     /// Free text: at most `textBytes` bytes; tabs and line breaks allowed, other control characters not.
     public func text(_ value: String, _ field: StaticString, in path: String) throws(FieldViolation) {
         let utf8 = value.utf8

@@ -1,6 +1,6 @@
 import GRDB
 
-/// One row of `card`: a DSC+ card of the inventory. The seed is sealed (see ``SeedVault``).
+/// One row of `card`: a DSC+ card of the inventory. The seed is sealed (see ``SealingVault``).
 struct CardRow: Codable, FetchableRecord, PersistableRecord {
     static let databaseTableName = "card"
 

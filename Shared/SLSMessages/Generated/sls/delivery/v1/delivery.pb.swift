@@ -9,6 +9,2694 @@ import FoundationEssentials
 import Foundation
 #endif
 
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum Channel: ProtoEnum {
+    case unspecified
+    case email
+    case sms
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
+
+    public static let protoName = "sls.delivery.v1.Channel"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [Channel] = [.unspecified, .email, .sms]
+
+    public var protoNumber: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .email: 1
+        case .sms: 2
+        case .unrecognized(let number): number
+        }
+    }
+
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "CHANNEL_UNSPECIFIED"
+        case .email: "EMAIL"
+        case .sms: "SMS"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
+        switch protoNumber {
+        case 0: self = .unspecified
+        case 1: self = .email
+        case 2: self = .sms
+        default: self = .unrecognized(protoNumber)
+        }
+    }
+}
+
+///
+/// Open, as proto3 enums are: a number this build does not know is kept as
+/// `.unrecognized(n)`, so the rules refuse it by name instead of decoding failing.
+public enum DeliveryState: ProtoEnum {
+    case unspecified
+    /// Encrypted and in the user's folder.
+    case delivered
+    /// Kept sealed by the service until the user registers a PGP key (DLV-08).
+    case held
+    /// Removed by the retention sweep (DLV-07).
+    case purged
+    /// A value this build does not know, with its number.
+    case unrecognized(Int32)
+
+    public static let protoName = "sls.delivery.v1.DeliveryState"
+
+    /// Every value declared in the proto file, in declaration order.
+    public static let knownCases: [DeliveryState] = [.unspecified, .delivered, .held, .purged]
+
+    public var protoNumber: Int32 {
+        switch self {
+        case .unspecified: 0
+        case .delivered: 1
+        case .held: 2
+        case .purged: 3
+        case .unrecognized(let number): number
+        }
+    }
+
+    public var valueName: String? {
+        switch self {
+        case .unspecified: "DELIVERY_STATE_UNSPECIFIED"
+        case .delivered: "DELIVERED"
+        case .held: "HELD"
+        case .purged: "PURGED"
+        case .unrecognized: nil
+        }
+    }
+
+    public init(protoNumber: Int32) {
+        switch protoNumber {
+        case 0: self = .unspecified
+        case 1: self = .delivered
+        case 2: self = .held
+        case 3: self = .purged
+        default: self = .unrecognized(protoNumber)
+        }
+    }
+}
+
+public struct CreateUserRequest: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.CreateUserRequest"
+
+    /// The login name on the SFTP endpoint: letters, digits, '.', '_' and '-', at most 64.
+    public var userName: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "") {
+        self.userName = userName
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é"
+        )
+    }
+}
+
+extension CreateUserRequest: CBridged {
+    typealias CStruct = Sls__Delivery__V1__CreateUserRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__create_user_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__create_user_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__create_user_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__create_user_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+    }
+}
+
+public struct AddPublicKeyRequest: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.AddPublicKeyRequest"
+
+    public var userName: String
+
+    /// The public half only; text containing a private key is refused (DLV-03).
+    public var publicKey: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", publicKey: String = "") {
+        self.userName = userName
+        self.publicKey = publicKey
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.publicKey = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case publicKey
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.publicKey = try container.decodeIfPresent(String.self, forKey: .publicKey) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.publicKey, forKey: .publicKey)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "public_key", number: 2, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.document(self.publicKey, "public_key", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            publicKey: "public_key-0-é"
+        )
+    }
+}
+
+extension AddPublicKeyRequest: CBridged {
+    typealias CStruct = Sls__Delivery__V1__AddPublicKeyRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "public_key"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__add_public_key_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__add_public_key_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__add_public_key_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__add_public_key_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.public_key = arena.cString(self.publicKey)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.publicKey = CArena.string(c.pointee.public_key)
+    }
+}
+
+public struct RemovePublicKeyRequest: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.RemovePublicKeyRequest"
+
+    public var userName: String
+
+    /// As shown in Access, e.g. "SHA256:...".
+    public var fingerprint: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", fingerprint: String = "") {
+        self.userName = userName
+        self.fingerprint = fingerprint
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.fingerprint = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case fingerprint
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.fingerprint = try container.decodeIfPresent(String.self, forKey: .fingerprint) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.fingerprint, forKey: .fingerprint)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "fingerprint", number: 2, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.fingerprint, "fingerprint", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            fingerprint: "fingerprint-0-é"
+        )
+    }
+}
+
+extension RemovePublicKeyRequest: CBridged {
+    typealias CStruct = Sls__Delivery__V1__RemovePublicKeyRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "fingerprint"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__remove_public_key_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__remove_public_key_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__remove_public_key_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__remove_public_key_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.fingerprint = arena.cString(self.fingerprint)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.fingerprint = CArena.string(c.pointee.fingerprint)
+    }
+}
+
+public struct SetAddressesRequest: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.SetAddressesRequest"
+
+    public var userName: String
+
+    /// IPv4, IPv6 or CIDR ranges, at most 100; replaces the list.
+    public var addresses: [String]
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", addresses: [String] = []) {
+        self.userName = userName
+        self.addresses = addresses
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.addresses = []
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case addresses
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.addresses = try container.decodeIfPresent([String].self, forKey: .addresses) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.addresses, forKey: .addresses)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "addresses", number: 2, type: "string", label: "repeated"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.count(self.addresses.count, "addresses", in: path)
+        for element in self.addresses { try validator.text(element, "addresses", in: path) }
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            addresses: ["addresses-0-é", "addresses-1-é"]
+        )
+    }
+}
+
+extension SetAddressesRequest: CBridged {
+    typealias CStruct = Sls__Delivery__V1__SetAddressesRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "addresses"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__set_addresses_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__set_addresses_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__set_addresses_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__set_addresses_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.n_addresses = self.addresses.count
+        c.pointee.addresses = arena.array(self.addresses.map { arena.cString($0) })
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.addresses = CArena.elements(c.pointee.addresses, count: c.pointee.n_addresses) { CArena.string($0) }
+    }
+}
+
+public struct SetPgpKeyRequest: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.SetPgpKeyRequest"
+
+    public var userName: String
+
+    /// An ASCII-armored OpenPGP public key; a secret key is refused (DLV-03).
+    public var publicKey: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", publicKey: String = "") {
+        self.userName = userName
+        self.publicKey = publicKey
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.publicKey = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case publicKey
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.publicKey = try container.decodeIfPresent(String.self, forKey: .publicKey) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.publicKey, forKey: .publicKey)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "public_key", number: 2, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.document(self.publicKey, "public_key", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            publicKey: "public_key-0-é"
+        )
+    }
+}
+
+extension SetPgpKeyRequest: CBridged {
+    typealias CStruct = Sls__Delivery__V1__SetPgpKeyRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "public_key"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__set_pgp_key_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__set_pgp_key_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__set_pgp_key_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__set_pgp_key_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.public_key = arena.cString(self.publicKey)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.publicKey = CArena.string(c.pointee.public_key)
+    }
+}
+
+public struct GetAccessRequest: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.GetAccessRequest"
+
+    public var userName: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "") {
+        self.userName = userName
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é"
+        )
+    }
+}
+
+extension GetAccessRequest: CBridged {
+    typealias CStruct = Sls__Delivery__V1__GetAccessRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__get_access_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__get_access_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__get_access_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__get_access_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+    }
+}
+
+/// An SSH public key as registered.
+public struct PublicKey: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.PublicKey"
+
+    /// "SHA256:" and the unpadded base64 of the key's SHA-256, as ssh-keygen -l prints it.
+    public var fingerprint: String
+
+    /// ssh-rsa, ssh-ed25519, ecdsa-sha2-nistp256, ...
+    public var keyType: String
+
+    public var bits: Int32
+
+    public var comment: String
+
+    public var addedUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(fingerprint: String = "", keyType: String = "", bits: Int32 = 0, comment: String = "", addedUnixMs: Int64 = 0) {
+        self.fingerprint = fingerprint
+        self.keyType = keyType
+        self.bits = bits
+        self.comment = comment
+        self.addedUnixMs = addedUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.fingerprint = ""
+        self.keyType = ""
+        self.bits = 0
+        self.comment = ""
+        self.addedUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case fingerprint
+        case keyType
+        case bits
+        case comment
+        case addedUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.fingerprint = try container.decodeIfPresent(String.self, forKey: .fingerprint) ?? ""
+        self.keyType = try container.decodeIfPresent(String.self, forKey: .keyType) ?? ""
+        self.bits = try container.decodeIfPresent(Int32.self, forKey: .bits) ?? 0
+        self.comment = try container.decodeIfPresent(String.self, forKey: .comment) ?? ""
+        self.addedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .addedUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.fingerprint, forKey: .fingerprint)
+        try container.encode(self.keyType, forKey: .keyType)
+        try container.encode(self.bits, forKey: .bits)
+        try container.encode(self.comment, forKey: .comment)
+        try container.encode(self.addedUnixMs, forKey: .addedUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "fingerprint", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "key_type", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "bits", number: 3, type: "int32", label: "singular"),
+            FieldSchema(name: "comment", number: 4, type: "string", label: "singular"),
+            FieldSchema(name: "added_unix_ms", number: 5, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.fingerprint, "fingerprint", in: path)
+        try validator.text(self.keyType, "key_type", in: path)
+        try validator.text(self.comment, "comment", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.addedUnixMs), "added_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            fingerprint: "fingerprint-0-é",
+            keyType: "key_type-0-é",
+            bits: -3000,
+            comment: "comment-0-é",
+            addedUnixMs: -5000
+        )
+    }
+}
+
+extension PublicKey: CBridged {
+    typealias CStruct = Sls__Delivery__V1__PublicKey
+    static let wireLayout = WireLayout(strings: [1: "fingerprint", 2: "key_type", 4: "comment"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__public_key__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__public_key__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__public_key__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__public_key__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.fingerprint = arena.cString(self.fingerprint)
+        c.pointee.key_type = arena.cString(self.keyType)
+        c.pointee.bits = self.bits
+        c.pointee.comment = arena.cString(self.comment)
+        c.pointee.added_unix_ms = self.addedUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.fingerprint = CArena.string(c.pointee.fingerprint)
+        self.keyType = CArena.string(c.pointee.key_type)
+        self.bits = c.pointee.bits
+        self.comment = CArena.string(c.pointee.comment)
+        self.addedUnixMs = c.pointee.added_unix_ms
+    }
+}
+
+/// A user's access to the SFTP endpoint (DLV-10).
+public struct Access: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.Access"
+
+    public var userName: String
+
+    public var publicKeys: [PublicKey]
+
+    public var addresses: [String]
+
+    /// Empty when none is registered: statements are held (DLV-08).
+    public var pgpFingerprint: String
+
+    /// Set-up complete (a key and an address): the user was notified and may log in.
+    public var ready: Bool
+
+    public var readyUnixMs: Int64
+
+    /// What the set-up still needs, e.g. "a public key".
+    public var missing: [String]
+
+    public var preferences: Preferences?
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", publicKeys: [PublicKey] = [], addresses: [String] = [], pgpFingerprint: String = "", ready: Bool = false, readyUnixMs: Int64 = 0, missing: [String] = [], preferences: Preferences? = nil) {
+        self.userName = userName
+        self.publicKeys = publicKeys
+        self.addresses = addresses
+        self.pgpFingerprint = pgpFingerprint
+        self.ready = ready
+        self.readyUnixMs = readyUnixMs
+        self.missing = missing
+        self.preferences = preferences
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.publicKeys = []
+        self.addresses = []
+        self.pgpFingerprint = ""
+        self.ready = false
+        self.readyUnixMs = 0
+        self.missing = []
+        self.preferences = nil
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case publicKeys
+        case addresses
+        case pgpFingerprint
+        case ready
+        case readyUnixMs
+        case missing
+        case preferences
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.publicKeys = try container.decodeIfPresent([PublicKey].self, forKey: .publicKeys) ?? []
+        self.addresses = try container.decodeIfPresent([String].self, forKey: .addresses) ?? []
+        self.pgpFingerprint = try container.decodeIfPresent(String.self, forKey: .pgpFingerprint) ?? ""
+        self.ready = try container.decodeIfPresent(Bool.self, forKey: .ready) ?? false
+        self.readyUnixMs = try container.decodeIfPresent(Int64.self, forKey: .readyUnixMs) ?? 0
+        self.missing = try container.decodeIfPresent([String].self, forKey: .missing) ?? []
+        self.preferences = try container.decodeIfPresent(Preferences.self, forKey: .preferences) ?? nil
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.publicKeys, forKey: .publicKeys)
+        try container.encode(self.addresses, forKey: .addresses)
+        try container.encode(self.pgpFingerprint, forKey: .pgpFingerprint)
+        try container.encode(self.ready, forKey: .ready)
+        try container.encode(self.readyUnixMs, forKey: .readyUnixMs)
+        try container.encode(self.missing, forKey: .missing)
+        try container.encodeIfPresent(self.preferences, forKey: .preferences)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "public_keys", number: 2, type: "sls.delivery.v1.PublicKey", label: "repeated"),
+            FieldSchema(name: "addresses", number: 3, type: "string", label: "repeated"),
+            FieldSchema(name: "pgp_fingerprint", number: 4, type: "string", label: "singular"),
+            FieldSchema(name: "ready", number: 5, type: "bool", label: "singular"),
+            FieldSchema(name: "ready_unix_ms", number: 6, type: "int64", label: "singular"),
+            FieldSchema(name: "missing", number: 7, type: "string", label: "repeated"),
+            FieldSchema(name: "preferences", number: 8, type: "sls.delivery.v1.Preferences", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.count(self.publicKeys.count, "public_keys", in: path)
+        for (index, element) in self.publicKeys.enumerated() {
+            try element.validate(validator, in: validator.path(path, "public_keys", index: index))
+        }
+        try validator.count(self.addresses.count, "addresses", in: path)
+        for element in self.addresses { try validator.text(element, "addresses", in: path) }
+        try validator.text(self.pgpFingerprint, "pgp_fingerprint", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.readyUnixMs), "ready_unix_ms", in: path)
+        try validator.count(self.missing.count, "missing", in: path)
+        for element in self.missing { try validator.text(element, "missing", in: path) }
+        if let nested = self.preferences { try nested.validate(validator, in: validator.path(path, "preferences")) }
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            publicKeys: [PublicKey.contractSample, PublicKey.contractSample],
+            addresses: ["addresses-0-é", "addresses-1-é"],
+            pgpFingerprint: "pgp_fingerprint-0-é",
+            ready: true,
+            readyUnixMs: 600000,
+            missing: ["missing-0-é", "missing-1-é"],
+            preferences: Preferences.contractSample
+        )
+    }
+}
+
+extension Access: CBridged {
+    typealias CStruct = Sls__Delivery__V1__Access
+    static let wireLayout = WireLayout(strings: [1: "user_name", 3: "addresses", 4: "pgp_fingerprint", 7: "missing"], messages: [2: ("public_keys", { PublicKey.wireLayout }), 8: ("preferences", { Preferences.wireLayout })])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__access__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__access__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__access__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__access__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.n_public_keys = self.publicKeys.count
+        c.pointee.public_keys = arena.array(self.publicKeys.map { arena.message($0) })
+        c.pointee.n_addresses = self.addresses.count
+        c.pointee.addresses = arena.array(self.addresses.map { arena.cString($0) })
+        c.pointee.pgp_fingerprint = arena.cString(self.pgpFingerprint)
+        c.pointee.ready = self.ready ? 1 : 0
+        c.pointee.ready_unix_ms = self.readyUnixMs
+        c.pointee.n_missing = self.missing.count
+        c.pointee.missing = arena.array(self.missing.map { arena.cString($0) })
+        c.pointee.preferences = self.preferences.map { arena.message($0) }
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.publicKeys = try CArena.elements(c.pointee.public_keys, count: c.pointee.n_public_keys) { try PublicKey(_c: CArena.nonNull($0, field: "sls.delivery.v1.Access.public_keys")) }
+        self.addresses = CArena.elements(c.pointee.addresses, count: c.pointee.n_addresses) { CArena.string($0) }
+        self.pgpFingerprint = CArena.string(c.pointee.pgp_fingerprint)
+        self.ready = c.pointee.ready != 0
+        self.readyUnixMs = c.pointee.ready_unix_ms
+        self.missing = CArena.elements(c.pointee.missing, count: c.pointee.n_missing) { CArena.string($0) }
+        self.preferences = try c.pointee.preferences.map { try Preferences(_c: $0) }
+    }
+}
+
+/// DLV-09. Languages: "en", "zh-Hant", "pt" (the templates shipped).
+public struct Preferences: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.Preferences"
+
+    public var userName: String
+
+    public var primaryLanguage: String
+
+    public var secondaryLanguage: String
+
+    /// Where a summary notification goes besides the Message Center.
+    public var channels: [Channel]
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", primaryLanguage: String = "", secondaryLanguage: String = "", channels: [Channel] = []) {
+        self.userName = userName
+        self.primaryLanguage = primaryLanguage
+        self.secondaryLanguage = secondaryLanguage
+        self.channels = channels
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.primaryLanguage = ""
+        self.secondaryLanguage = ""
+        self.channels = []
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case primaryLanguage
+        case secondaryLanguage
+        case channels
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.primaryLanguage = try container.decodeIfPresent(String.self, forKey: .primaryLanguage) ?? ""
+        self.secondaryLanguage = try container.decodeIfPresent(String.self, forKey: .secondaryLanguage) ?? ""
+        self.channels = try container.decodeIfPresent([Channel].self, forKey: .channels) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.primaryLanguage, forKey: .primaryLanguage)
+        try container.encode(self.secondaryLanguage, forKey: .secondaryLanguage)
+        try container.encode(self.channels, forKey: .channels)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "primary_language", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "secondary_language", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "channels", number: 4, type: "sls.delivery.v1.Channel", label: "repeated"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.primaryLanguage, "primary_language", in: path)
+        try validator.text(self.secondaryLanguage, "secondary_language", in: path)
+        try validator.count(self.channels.count, "channels", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            primaryLanguage: "primary_language-0-é",
+            secondaryLanguage: "secondary_language-0-é",
+            channels: [.email, .sms]
+        )
+    }
+}
+
+extension Preferences: CBridged {
+    typealias CStruct = Sls__Delivery__V1__Preferences
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "primary_language", 3: "secondary_language"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__preferences__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__preferences__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__preferences__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__preferences__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.primary_language = arena.cString(self.primaryLanguage)
+        c.pointee.secondary_language = arena.cString(self.secondaryLanguage)
+        c.pointee.n_channels = self.channels.count
+        c.pointee.channels = arena.array(self.channels.map { .init(rawValue: .init(truncatingIfNeeded: $0.protoNumber)) })
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.primaryLanguage = CArena.string(c.pointee.primary_language)
+        self.secondaryLanguage = CArena.string(c.pointee.secondary_language)
+        self.channels = CArena.elements(c.pointee.channels, count: c.pointee.n_channels) { Channel(protoNumber: Int32(truncatingIfNeeded: $0.rawValue)) }
+    }
+}
+
+public struct ListMessagesRequest: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.ListMessagesRequest"
+
+    public var userName: String
+
+    /// At most this many, newest first; 0 means 50, at most 200.
+    public var limit: Int32
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", limit: Int32 = 0) {
+        self.userName = userName
+        self.limit = limit
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.limit = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case limit
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.limit = try container.decodeIfPresent(Int32.self, forKey: .limit) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.limit, forKey: .limit)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "limit", number: 2, type: "int32", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            limit: 200000
+        )
+    }
+}
+
+extension ListMessagesRequest: CBridged {
+    typealias CStruct = Sls__Delivery__V1__ListMessagesRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__list_messages_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__list_messages_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__list_messages_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__list_messages_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.limit = self.limit
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.limit = c.pointee.limit
+    }
+}
+
+/// One message in the user's Message Center.
+public struct CenterMessage: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.CenterMessage"
+
+    public var id: Int64
+
+    public var createdUnixMs: Int64
+
+    public var language: String
+
+    public var subject: String
+
+    public var body: String
+
+    public var statementID: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(id: Int64 = 0, createdUnixMs: Int64 = 0, language: String = "", subject: String = "", body: String = "", statementID: String = "") {
+        self.id = id
+        self.createdUnixMs = createdUnixMs
+        self.language = language
+        self.subject = subject
+        self.body = body
+        self.statementID = statementID
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.id = 0
+        self.createdUnixMs = 0
+        self.language = ""
+        self.subject = ""
+        self.body = ""
+        self.statementID = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id
+        case createdUnixMs
+        case language
+        case subject
+        case body
+        case statementID
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.id = try container.decodeIfPresent(Int64.self, forKey: .id) ?? 0
+        self.createdUnixMs = try container.decodeIfPresent(Int64.self, forKey: .createdUnixMs) ?? 0
+        self.language = try container.decodeIfPresent(String.self, forKey: .language) ?? ""
+        self.subject = try container.decodeIfPresent(String.self, forKey: .subject) ?? ""
+        self.body = try container.decodeIfPresent(String.self, forKey: .body) ?? ""
+        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.id, forKey: .id)
+        try container.encode(self.createdUnixMs, forKey: .createdUnixMs)
+        try container.encode(self.language, forKey: .language)
+        try container.encode(self.subject, forKey: .subject)
+        try container.encode(self.body, forKey: .body)
+        try container.encode(self.statementID, forKey: .statementID)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "id", number: 1, type: "int64", label: "singular"),
+            FieldSchema(name: "created_unix_ms", number: 2, type: "int64", label: "singular"),
+            FieldSchema(name: "language", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "subject", number: 4, type: "string", label: "singular"),
+            FieldSchema(name: "body", number: 5, type: "string", label: "singular"),
+            FieldSchema(name: "statement_id", number: 6, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.observedTime(Int64(truncatingIfNeeded: self.createdUnixMs), "created_unix_ms", in: path)
+        try validator.text(self.language, "language", in: path)
+        try validator.text(self.subject, "subject", in: path)
+        try validator.text(self.body, "body", in: path)
+        try validator.identifier(self.statementID, "statement_id", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            id: -1000,
+            createdUnixMs: 200000,
+            language: "language-0-é",
+            subject: "subject-0-é",
+            body: "body-0-é",
+            statementID: "statement_id-0-é"
+        )
+    }
+}
+
+extension CenterMessage: CBridged {
+    typealias CStruct = Sls__Delivery__V1__CenterMessage
+    static let wireLayout = WireLayout(strings: [3: "language", 4: "subject", 5: "body", 6: "statement_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__center_message__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__center_message__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__center_message__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__center_message__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.id = self.id
+        c.pointee.created_unix_ms = self.createdUnixMs
+        c.pointee.language = arena.cString(self.language)
+        c.pointee.subject = arena.cString(self.subject)
+        c.pointee.body = arena.cString(self.body)
+        c.pointee.statement_id = arena.cString(self.statementID)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.id = c.pointee.id
+        self.createdUnixMs = c.pointee.created_unix_ms
+        self.language = CArena.string(c.pointee.language)
+        self.subject = CArena.string(c.pointee.subject)
+        self.body = CArena.string(c.pointee.body)
+        self.statementID = CArena.string(c.pointee.statement_id)
+    }
+}
+
+public struct MessageList: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.MessageList"
+
+    public var messages: [CenterMessage]
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(messages: [CenterMessage] = []) {
+        self.messages = messages
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.messages = []
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case messages
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.messages = try container.decodeIfPresent([CenterMessage].self, forKey: .messages) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.messages, forKey: .messages)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "messages", number: 1, type: "sls.delivery.v1.CenterMessage", label: "repeated"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.count(self.messages.count, "messages", in: path)
+        for (index, element) in self.messages.enumerated() {
+            try element.validate(validator, in: validator.path(path, "messages", index: index))
+        }
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            messages: [CenterMessage.contractSample, CenterMessage.contractSample]
+        )
+    }
+}
+
+extension MessageList: CBridged {
+    typealias CStruct = Sls__Delivery__V1__MessageList
+    static let wireLayout = WireLayout(strings: [:], messages: [1: ("messages", { CenterMessage.wireLayout })])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__message_list__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__message_list__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__message_list__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__message_list__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.n_messages = self.messages.count
+        c.pointee.messages = arena.array(self.messages.map { arena.message($0) })
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.messages = try CArena.elements(c.pointee.messages, count: c.pointee.n_messages) { try CenterMessage(_c: CArena.nonNull($0, field: "sls.delivery.v1.MessageList.messages")) }
+    }
+}
+
+/// A statement handed over by another broker service (by call or as StatementIssued).
+public struct Statement: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.Statement"
+
+    /// The issuer's id; delivering the same id again does not deliver twice.
+    public var statementID: String
+
+    public var userName: String
+
+    /// The file name in the user's folder (".gpg" is added), e.g. "activity-2026-10.pdf".
+    public var name: String
+
+    /// The period covered, e.g. "2026-10" or "2026-10-31".
+    public var period: String
+
+    public var content: Data
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(statementID: String = "", userName: String = "", name: String = "", period: String = "", content: Data = Data()) {
+        self.statementID = statementID
+        self.userName = userName
+        self.name = name
+        self.period = period
+        self.content = content
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.statementID = ""
+        self.userName = ""
+        self.name = ""
+        self.period = ""
+        self.content = Data()
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case statementID
+        case userName
+        case name
+        case period
+        case content
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
+        self.period = try container.decodeIfPresent(String.self, forKey: .period) ?? ""
+        self.content = try container.decodeIfPresent(Data.self, forKey: .content) ?? Data()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.statementID, forKey: .statementID)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.name, forKey: .name)
+        try container.encode(self.period, forKey: .period)
+        try container.encode(self.content, forKey: .content)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "statement_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "user_name", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "name", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "period", number: 4, type: "string", label: "singular"),
+            FieldSchema(name: "content", number: 5, type: "bytes", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.statementID, "statement_id", in: path)
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.name, "name", in: path)
+        try validator.text(self.period, "period", in: path)
+        try validator.bytes(self.content.count, "content", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            statementID: "statement_id-0-é",
+            userName: "user_name-0-é",
+            name: "name-0-é",
+            period: "period-0-é",
+            content: Data([5, 0, 255, 0])
+        )
+    }
+}
+
+extension Statement: CBridged {
+    typealias CStruct = Sls__Delivery__V1__Statement
+    static let wireLayout = WireLayout(strings: [1: "statement_id", 2: "user_name", 3: "name", 4: "period"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__statement__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__statement__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__statement__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__statement__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.statement_id = arena.cString(self.statementID)
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.name = arena.cString(self.name)
+        c.pointee.period = arena.cString(self.period)
+        c.pointee.content = arena.binary(self.content)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.statementID = CArena.string(c.pointee.statement_id)
+        self.userName = CArena.string(c.pointee.user_name)
+        self.name = CArena.string(c.pointee.name)
+        self.period = CArena.string(c.pointee.period)
+        self.content = CArena.data(c.pointee.content)
+    }
+}
+
+public struct DeliveryReceipt: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.DeliveryReceipt"
+
+    public var statementID: String
+
+    public var state: DeliveryState
+
+    public var fileName: String
+
+    public var deliveredUnixMs: Int64
+
+    /// What happens next, e.g. why it is held.
+    public var note: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(statementID: String = "", state: DeliveryState = .unspecified, fileName: String = "", deliveredUnixMs: Int64 = 0, note: String = "") {
+        self.statementID = statementID
+        self.state = state
+        self.fileName = fileName
+        self.deliveredUnixMs = deliveredUnixMs
+        self.note = note
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.statementID = ""
+        self.state = .unspecified
+        self.fileName = ""
+        self.deliveredUnixMs = 0
+        self.note = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case statementID
+        case state
+        case fileName
+        case deliveredUnixMs
+        case note
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
+        self.state = try container.decodeIfPresent(DeliveryState.self, forKey: .state) ?? .unspecified
+        self.fileName = try container.decodeIfPresent(String.self, forKey: .fileName) ?? ""
+        self.deliveredUnixMs = try container.decodeIfPresent(Int64.self, forKey: .deliveredUnixMs) ?? 0
+        self.note = try container.decodeIfPresent(String.self, forKey: .note) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.statementID, forKey: .statementID)
+        try container.encode(self.state, forKey: .state)
+        try container.encode(self.fileName, forKey: .fileName)
+        try container.encode(self.deliveredUnixMs, forKey: .deliveredUnixMs)
+        try container.encode(self.note, forKey: .note)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "statement_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "state", number: 2, type: "sls.delivery.v1.DeliveryState", label: "singular"),
+            FieldSchema(name: "file_name", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "delivered_unix_ms", number: 4, type: "int64", label: "singular"),
+            FieldSchema(name: "note", number: 5, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.statementID, "statement_id", in: path)
+        try validator.text(self.fileName, "file_name", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.deliveredUnixMs), "delivered_unix_ms", in: path)
+        try validator.text(self.note, "note", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            statementID: "statement_id-0-é",
+            state: .delivered,
+            fileName: "file_name-0-é",
+            deliveredUnixMs: 400000,
+            note: "note-0-é"
+        )
+    }
+}
+
+extension DeliveryReceipt: CBridged {
+    typealias CStruct = Sls__Delivery__V1__DeliveryReceipt
+    static let wireLayout = WireLayout(strings: [1: "statement_id", 3: "file_name", 5: "note"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__delivery_receipt__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__delivery_receipt__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__delivery_receipt__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__delivery_receipt__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.statement_id = arena.cString(self.statementID)
+        c.pointee.state = .init(rawValue: .init(truncatingIfNeeded: self.state.protoNumber))
+        c.pointee.file_name = arena.cString(self.fileName)
+        c.pointee.delivered_unix_ms = self.deliveredUnixMs
+        c.pointee.note = arena.cString(self.note)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.statementID = CArena.string(c.pointee.statement_id)
+        self.state = DeliveryState(protoNumber: Int32(truncatingIfNeeded: c.pointee.state.rawValue))
+        self.fileName = CArena.string(c.pointee.file_name)
+        self.deliveredUnixMs = c.pointee.delivered_unix_ms
+        self.note = CArena.string(c.pointee.note)
+    }
+}
+
+public struct ListStatementsRequest: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.ListStatementsRequest"
+
+    public var userName: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "") {
+        self.userName = userName
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é"
+        )
+    }
+}
+
+extension ListStatementsRequest: CBridged {
+    typealias CStruct = Sls__Delivery__V1__ListStatementsRequest
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__list_statements_request__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__list_statements_request__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__list_statements_request__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__list_statements_request__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+    }
+}
+
+public struct StatementRecord: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.StatementRecord"
+
+    public var statementID: String
+
+    public var name: String
+
+    public var period: String
+
+    public var state: DeliveryState
+
+    public var fileName: String
+
+    public var receivedUnixMs: Int64
+
+    public var deliveredUnixMs: Int64
+
+    public var purgedUnixMs: Int64
+
+    public var sizeBytes: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(statementID: String = "", name: String = "", period: String = "", state: DeliveryState = .unspecified, fileName: String = "", receivedUnixMs: Int64 = 0, deliveredUnixMs: Int64 = 0, purgedUnixMs: Int64 = 0, sizeBytes: Int64 = 0) {
+        self.statementID = statementID
+        self.name = name
+        self.period = period
+        self.state = state
+        self.fileName = fileName
+        self.receivedUnixMs = receivedUnixMs
+        self.deliveredUnixMs = deliveredUnixMs
+        self.purgedUnixMs = purgedUnixMs
+        self.sizeBytes = sizeBytes
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.statementID = ""
+        self.name = ""
+        self.period = ""
+        self.state = .unspecified
+        self.fileName = ""
+        self.receivedUnixMs = 0
+        self.deliveredUnixMs = 0
+        self.purgedUnixMs = 0
+        self.sizeBytes = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case statementID
+        case name
+        case period
+        case state
+        case fileName
+        case receivedUnixMs
+        case deliveredUnixMs
+        case purgedUnixMs
+        case sizeBytes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
+        self.name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
+        self.period = try container.decodeIfPresent(String.self, forKey: .period) ?? ""
+        self.state = try container.decodeIfPresent(DeliveryState.self, forKey: .state) ?? .unspecified
+        self.fileName = try container.decodeIfPresent(String.self, forKey: .fileName) ?? ""
+        self.receivedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .receivedUnixMs) ?? 0
+        self.deliveredUnixMs = try container.decodeIfPresent(Int64.self, forKey: .deliveredUnixMs) ?? 0
+        self.purgedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .purgedUnixMs) ?? 0
+        self.sizeBytes = try container.decodeIfPresent(Int64.self, forKey: .sizeBytes) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.statementID, forKey: .statementID)
+        try container.encode(self.name, forKey: .name)
+        try container.encode(self.period, forKey: .period)
+        try container.encode(self.state, forKey: .state)
+        try container.encode(self.fileName, forKey: .fileName)
+        try container.encode(self.receivedUnixMs, forKey: .receivedUnixMs)
+        try container.encode(self.deliveredUnixMs, forKey: .deliveredUnixMs)
+        try container.encode(self.purgedUnixMs, forKey: .purgedUnixMs)
+        try container.encode(self.sizeBytes, forKey: .sizeBytes)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "statement_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "name", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "period", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "state", number: 4, type: "sls.delivery.v1.DeliveryState", label: "singular"),
+            FieldSchema(name: "file_name", number: 5, type: "string", label: "singular"),
+            FieldSchema(name: "received_unix_ms", number: 6, type: "int64", label: "singular"),
+            FieldSchema(name: "delivered_unix_ms", number: 7, type: "int64", label: "singular"),
+            FieldSchema(name: "purged_unix_ms", number: 8, type: "int64", label: "singular"),
+            FieldSchema(name: "size_bytes", number: 9, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.statementID, "statement_id", in: path)
+        try validator.text(self.name, "name", in: path)
+        try validator.text(self.period, "period", in: path)
+        try validator.text(self.fileName, "file_name", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.receivedUnixMs), "received_unix_ms", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.deliveredUnixMs), "delivered_unix_ms", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.purgedUnixMs), "purged_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            statementID: "statement_id-0-é",
+            name: "name-0-é",
+            period: "period-0-é",
+            state: .delivered,
+            fileName: "file_name-0-é",
+            receivedUnixMs: 600000,
+            deliveredUnixMs: -7000,
+            purgedUnixMs: 800000,
+            sizeBytes: -9000
+        )
+    }
+}
+
+extension StatementRecord: CBridged {
+    typealias CStruct = Sls__Delivery__V1__StatementRecord
+    static let wireLayout = WireLayout(strings: [1: "statement_id", 2: "name", 3: "period", 5: "file_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__statement_record__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__statement_record__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__statement_record__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__statement_record__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.statement_id = arena.cString(self.statementID)
+        c.pointee.name = arena.cString(self.name)
+        c.pointee.period = arena.cString(self.period)
+        c.pointee.state = .init(rawValue: .init(truncatingIfNeeded: self.state.protoNumber))
+        c.pointee.file_name = arena.cString(self.fileName)
+        c.pointee.received_unix_ms = self.receivedUnixMs
+        c.pointee.delivered_unix_ms = self.deliveredUnixMs
+        c.pointee.purged_unix_ms = self.purgedUnixMs
+        c.pointee.size_bytes = self.sizeBytes
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.statementID = CArena.string(c.pointee.statement_id)
+        self.name = CArena.string(c.pointee.name)
+        self.period = CArena.string(c.pointee.period)
+        self.state = DeliveryState(protoNumber: Int32(truncatingIfNeeded: c.pointee.state.rawValue))
+        self.fileName = CArena.string(c.pointee.file_name)
+        self.receivedUnixMs = c.pointee.received_unix_ms
+        self.deliveredUnixMs = c.pointee.delivered_unix_ms
+        self.purgedUnixMs = c.pointee.purged_unix_ms
+        self.sizeBytes = c.pointee.size_bytes
+    }
+}
+
+public struct StatementList: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.StatementList"
+
+    public var statements: [StatementRecord]
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(statements: [StatementRecord] = []) {
+        self.statements = statements
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.statements = []
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case statements
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.statements = try container.decodeIfPresent([StatementRecord].self, forKey: .statements) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.statements, forKey: .statements)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "statements", number: 1, type: "sls.delivery.v1.StatementRecord", label: "repeated"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.count(self.statements.count, "statements", in: path)
+        for (index, element) in self.statements.enumerated() {
+            try element.validate(validator, in: validator.path(path, "statements", index: index))
+        }
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            statements: [StatementRecord.contractSample, StatementRecord.contractSample]
+        )
+    }
+}
+
+extension StatementList: CBridged {
+    typealias CStruct = Sls__Delivery__V1__StatementList
+    static let wireLayout = WireLayout(strings: [:], messages: [1: ("statements", { StatementRecord.wireLayout })])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__statement_list__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__statement_list__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__statement_list__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__statement_list__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.n_statements = self.statements.count
+        c.pointee.statements = arena.array(self.statements.map { arena.message($0) })
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.statements = try CArena.elements(c.pointee.statements, count: c.pointee.n_statements) { try StatementRecord(_c: CArena.nonNull($0, field: "sls.delivery.v1.StatementList.statements")) }
+    }
+}
+
+/// A statement for a user, published by the broker's reporting system.
+public struct StatementIssued: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.StatementIssued"
+
+    public var statement: Statement?
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(statement: Statement? = nil) {
+        self.statement = statement
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.statement = nil
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case statement
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.statement = try container.decodeIfPresent(Statement.self, forKey: .statement) ?? nil
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(self.statement, forKey: .statement)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "statement", number: 1, type: "sls.delivery.v1.Statement", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        if let nested = self.statement { try nested.validate(validator, in: validator.path(path, "statement")) }
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            statement: Statement.contractSample
+        )
+    }
+}
+
+extension StatementIssued: CBridged {
+    typealias CStruct = Sls__Delivery__V1__StatementIssued
+    static let wireLayout = WireLayout(strings: [:], messages: [1: ("statement", { Statement.wireLayout })])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__statement_issued__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__statement_issued__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__statement_issued__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__statement_issued__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.statement = self.statement.map { arena.message($0) }
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.statement = try c.pointee.statement.map { try Statement(_c: $0) }
+    }
+}
+
+/// DLV-10: the set-up is complete; the user may log in now.
+public struct AccessReady: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.AccessReady"
+
+    public var userName: String
+
+    public var readyUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", readyUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.readyUnixMs = readyUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.readyUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case readyUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.readyUnixMs = try container.decodeIfPresent(Int64.self, forKey: .readyUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.readyUnixMs, forKey: .readyUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "ready_unix_ms", number: 2, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.readyUnixMs), "ready_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            readyUnixMs: 200000
+        )
+    }
+}
+
+extension AccessReady: CBridged {
+    typealias CStruct = Sls__Delivery__V1__AccessReady
+    static let wireLayout = WireLayout(strings: [1: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__access_ready__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__access_ready__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__access_ready__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__access_ready__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.ready_unix_ms = self.readyUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.readyUnixMs = c.pointee.ready_unix_ms
+    }
+}
+
+public struct StatementDelivered: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.StatementDelivered"
+
+    public var statementID: String
+
+    public var userName: String
+
+    public var fileName: String
+
+    public var deliveredUnixMs: Int64
+
+    public var sizeBytes: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(statementID: String = "", userName: String = "", fileName: String = "", deliveredUnixMs: Int64 = 0, sizeBytes: Int64 = 0) {
+        self.statementID = statementID
+        self.userName = userName
+        self.fileName = fileName
+        self.deliveredUnixMs = deliveredUnixMs
+        self.sizeBytes = sizeBytes
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.statementID = ""
+        self.userName = ""
+        self.fileName = ""
+        self.deliveredUnixMs = 0
+        self.sizeBytes = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case statementID
+        case userName
+        case fileName
+        case deliveredUnixMs
+        case sizeBytes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.fileName = try container.decodeIfPresent(String.self, forKey: .fileName) ?? ""
+        self.deliveredUnixMs = try container.decodeIfPresent(Int64.self, forKey: .deliveredUnixMs) ?? 0
+        self.sizeBytes = try container.decodeIfPresent(Int64.self, forKey: .sizeBytes) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.statementID, forKey: .statementID)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.fileName, forKey: .fileName)
+        try container.encode(self.deliveredUnixMs, forKey: .deliveredUnixMs)
+        try container.encode(self.sizeBytes, forKey: .sizeBytes)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "statement_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "user_name", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "file_name", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "delivered_unix_ms", number: 4, type: "int64", label: "singular"),
+            FieldSchema(name: "size_bytes", number: 5, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.statementID, "statement_id", in: path)
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.fileName, "file_name", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.deliveredUnixMs), "delivered_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            statementID: "statement_id-0-é",
+            userName: "user_name-0-é",
+            fileName: "file_name-0-é",
+            deliveredUnixMs: 400000,
+            sizeBytes: -5000
+        )
+    }
+}
+
+extension StatementDelivered: CBridged {
+    typealias CStruct = Sls__Delivery__V1__StatementDelivered
+    static let wireLayout = WireLayout(strings: [1: "statement_id", 2: "user_name", 3: "file_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__statement_delivered__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__statement_delivered__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__statement_delivered__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__statement_delivered__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.statement_id = arena.cString(self.statementID)
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.file_name = arena.cString(self.fileName)
+        c.pointee.delivered_unix_ms = self.deliveredUnixMs
+        c.pointee.size_bytes = self.sizeBytes
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.statementID = CArena.string(c.pointee.statement_id)
+        self.userName = CArena.string(c.pointee.user_name)
+        self.fileName = CArena.string(c.pointee.file_name)
+        self.deliveredUnixMs = c.pointee.delivered_unix_ms
+        self.sizeBytes = c.pointee.size_bytes
+    }
+}
+
+/// DLV-08: no PGP key yet; the statement waits, sealed, and the user was told.
+public struct StatementHeld: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.StatementHeld"
+
+    public var statementID: String
+
+    public var userName: String
+
+    public var heldUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(statementID: String = "", userName: String = "", heldUnixMs: Int64 = 0) {
+        self.statementID = statementID
+        self.userName = userName
+        self.heldUnixMs = heldUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.statementID = ""
+        self.userName = ""
+        self.heldUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case statementID
+        case userName
+        case heldUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.heldUnixMs = try container.decodeIfPresent(Int64.self, forKey: .heldUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.statementID, forKey: .statementID)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.heldUnixMs, forKey: .heldUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "statement_id", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "user_name", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "held_unix_ms", number: 3, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.identifier(self.statementID, "statement_id", in: path)
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.heldUnixMs), "held_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            statementID: "statement_id-0-é",
+            userName: "user_name-0-é",
+            heldUnixMs: -3000
+        )
+    }
+}
+
+extension StatementHeld: CBridged {
+    typealias CStruct = Sls__Delivery__V1__StatementHeld
+    static let wireLayout = WireLayout(strings: [1: "statement_id", 2: "user_name"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__statement_held__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__statement_held__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__statement_held__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__statement_held__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.statement_id = arena.cString(self.statementID)
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.held_unix_ms = self.heldUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.statementID = CArena.string(c.pointee.statement_id)
+        self.userName = CArena.string(c.pointee.user_name)
+        self.heldUnixMs = c.pointee.held_unix_ms
+    }
+}
+
+/// DLV-07: a file removed by the retention sweep.
+public struct FilePurged: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.FilePurged"
+
+    public var userName: String
+
+    public var fileName: String
+
+    /// Set when the file was a delivered statement.
+    public var statementID: String
+
+    public var deliveredUnixMs: Int64
+
+    public var purgedUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", fileName: String = "", statementID: String = "", deliveredUnixMs: Int64 = 0, purgedUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.fileName = fileName
+        self.statementID = statementID
+        self.deliveredUnixMs = deliveredUnixMs
+        self.purgedUnixMs = purgedUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.fileName = ""
+        self.statementID = ""
+        self.deliveredUnixMs = 0
+        self.purgedUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case fileName
+        case statementID
+        case deliveredUnixMs
+        case purgedUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.fileName = try container.decodeIfPresent(String.self, forKey: .fileName) ?? ""
+        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
+        self.deliveredUnixMs = try container.decodeIfPresent(Int64.self, forKey: .deliveredUnixMs) ?? 0
+        self.purgedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .purgedUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.fileName, forKey: .fileName)
+        try container.encode(self.statementID, forKey: .statementID)
+        try container.encode(self.deliveredUnixMs, forKey: .deliveredUnixMs)
+        try container.encode(self.purgedUnixMs, forKey: .purgedUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "file_name", number: 2, type: "string", label: "singular"),
+            FieldSchema(name: "statement_id", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "delivered_unix_ms", number: 4, type: "int64", label: "singular"),
+            FieldSchema(name: "purged_unix_ms", number: 5, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.fileName, "file_name", in: path)
+        try validator.identifier(self.statementID, "statement_id", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.deliveredUnixMs), "delivered_unix_ms", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.purgedUnixMs), "purged_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            fileName: "file_name-0-é",
+            statementID: "statement_id-0-é",
+            deliveredUnixMs: 400000,
+            purgedUnixMs: -5000
+        )
+    }
+}
+
+extension FilePurged: CBridged {
+    typealias CStruct = Sls__Delivery__V1__FilePurged
+    static let wireLayout = WireLayout(strings: [1: "user_name", 2: "file_name", 3: "statement_id"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__file_purged__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__file_purged__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__file_purged__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__file_purged__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.file_name = arena.cString(self.fileName)
+        c.pointee.statement_id = arena.cString(self.statementID)
+        c.pointee.delivered_unix_ms = self.deliveredUnixMs
+        c.pointee.purged_unix_ms = self.purgedUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.fileName = CArena.string(c.pointee.file_name)
+        self.statementID = CArena.string(c.pointee.statement_id)
+        self.deliveredUnixMs = c.pointee.delivered_unix_ms
+        self.purgedUnixMs = c.pointee.purged_unix_ms
+    }
+}
+
+/// DLV-09: a summary for the e-mail or SMS gateway: never the statement or its figures.
+public struct NotificationRequested: ProtoMessage {
+    public static let protoName = "sls.delivery.v1.NotificationRequested"
+
+    public var userName: String
+
+    public var channel: Channel
+
+    public var language: String
+
+    public var subject: String
+
+    public var summary: String
+
+    public var requestedUnixMs: Int64
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(userName: String = "", channel: Channel = .unspecified, language: String = "", subject: String = "", summary: String = "", requestedUnixMs: Int64 = 0) {
+        self.userName = userName
+        self.channel = channel
+        self.language = language
+        self.subject = subject
+        self.summary = summary
+        self.requestedUnixMs = requestedUnixMs
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.userName = ""
+        self.channel = .unspecified
+        self.language = ""
+        self.subject = ""
+        self.summary = ""
+        self.requestedUnixMs = 0
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case userName
+        case channel
+        case language
+        case subject
+        case summary
+        case requestedUnixMs
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        self.channel = try container.decodeIfPresent(Channel.self, forKey: .channel) ?? .unspecified
+        self.language = try container.decodeIfPresent(String.self, forKey: .language) ?? ""
+        self.subject = try container.decodeIfPresent(String.self, forKey: .subject) ?? ""
+        self.summary = try container.decodeIfPresent(String.self, forKey: .summary) ?? ""
+        self.requestedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .requestedUnixMs) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.userName, forKey: .userName)
+        try container.encode(self.channel, forKey: .channel)
+        try container.encode(self.language, forKey: .language)
+        try container.encode(self.subject, forKey: .subject)
+        try container.encode(self.summary, forKey: .summary)
+        try container.encode(self.requestedUnixMs, forKey: .requestedUnixMs)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "user_name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "channel", number: 2, type: "sls.delivery.v1.Channel", label: "singular"),
+            FieldSchema(name: "language", number: 3, type: "string", label: "singular"),
+            FieldSchema(name: "subject", number: 4, type: "string", label: "singular"),
+            FieldSchema(name: "summary", number: 5, type: "string", label: "singular"),
+            FieldSchema(name: "requested_unix_ms", number: 6, type: "int64", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.userName, "user_name", in: path)
+        try validator.text(self.language, "language", in: path)
+        try validator.text(self.subject, "subject", in: path)
+        try validator.text(self.summary, "summary", in: path)
+        try validator.observedTime(Int64(truncatingIfNeeded: self.requestedUnixMs), "requested_unix_ms", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            userName: "user_name-0-é",
+            channel: .email,
+            language: "language-0-é",
+            subject: "subject-0-é",
+            summary: "summary-0-é",
+            requestedUnixMs: 600000
+        )
+    }
+}
+
+extension NotificationRequested: CBridged {
+    typealias CStruct = Sls__Delivery__V1__NotificationRequested
+    static let wireLayout = WireLayout(strings: [1: "user_name", 3: "language", 4: "subject", 5: "summary"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__delivery__v1__notification_requested__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__delivery__v1__notification_requested__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__delivery__v1__notification_requested__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__delivery__v1__notification_requested__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.user_name = arena.cString(self.userName)
+        c.pointee.channel = .init(rawValue: .init(truncatingIfNeeded: self.channel.protoNumber))
+        c.pointee.language = arena.cString(self.language)
+        c.pointee.subject = arena.cString(self.subject)
+        c.pointee.summary = arena.cString(self.summary)
+        c.pointee.requested_unix_ms = self.requestedUnixMs
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.userName = CArena.string(c.pointee.user_name)
+        self.channel = Channel(protoNumber: Int32(truncatingIfNeeded: c.pointee.channel.rawValue))
+        self.language = CArena.string(c.pointee.language)
+        self.subject = CArena.string(c.pointee.subject)
+        self.summary = CArena.string(c.pointee.summary)
+        self.requestedUnixMs = c.pointee.requested_unix_ms
+    }
+}
+
 public enum ReportDeliveryAPI {
     /// The proto service this namespace describes.
     public static let serviceName = "sls.delivery.v1.ReportDelivery"
@@ -16,6 +2704,36 @@ public enum ReportDeliveryAPI {
     /// `sls.delivery.v1.ReportDelivery/GetInfo`.
     public static let getInfo = RPCMethod<ServiceInfoRequest, ServiceInfo>("sls.delivery.v1.ReportDelivery/GetInfo")
 
+    /// DLV-10: a user of the SFTP endpoint (the broker's user name). Idempotent.
+    public static let createUser = RPCMethod<CreateUserRequest, Access>("sls.delivery.v1.ReportDelivery/CreateUser")
+
+    /// DLV-01, DLV-02: adds an SSH public key (OpenSSH one line or RFC 4716 / SSH2).
+    public static let addPublicKey = RPCMethod<AddPublicKeyRequest, Access>("sls.delivery.v1.ReportDelivery/AddPublicKey")
+
+    /// `sls.delivery.v1.ReportDelivery/RemovePublicKey`.
+    public static let removePublicKey = RPCMethod<RemovePublicKeyRequest, Access>("sls.delivery.v1.ReportDelivery/RemovePublicKey")
+
+    /// DLV-04: replaces the addresses the user connects from.
+    public static let setAddresses = RPCMethod<SetAddressesRequest, Access>("sls.delivery.v1.ReportDelivery/SetAddresses")
+
+    /// DLV-08: the PGP public key statements are encrypted to (replaces the previous one).
+    public static let setPgpKey = RPCMethod<SetPgpKeyRequest, Access>("sls.delivery.v1.ReportDelivery/SetPgpKey")
+
+    /// `sls.delivery.v1.ReportDelivery/GetAccess`.
+    public static let getAccess = RPCMethod<GetAccessRequest, Access>("sls.delivery.v1.ReportDelivery/GetAccess")
+
+    /// DLV-09: Message Center preferences.
+    public static let setPreferences = RPCMethod<Preferences, Preferences>("sls.delivery.v1.ReportDelivery/SetPreferences")
+
+    /// `sls.delivery.v1.ReportDelivery/ListMessages`.
+    public static let listMessages = RPCMethod<ListMessagesRequest, MessageList>("sls.delivery.v1.ReportDelivery/ListMessages")
+
+    /// DLV-08: a statement from another broker service, encrypted and written to the user's folder.
+    public static let deliverStatement = RPCMethod<Statement, DeliveryReceipt>("sls.delivery.v1.ReportDelivery/DeliverStatement")
+
+    /// `sls.delivery.v1.ReportDelivery/ListStatements`.
+    public static let listStatements = RPCMethod<ListStatementsRequest, StatementList>("sls.delivery.v1.ReportDelivery/ListStatements")
+
     /// Every method of the service, for registries and reflection.
-    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo)]
+    public static let allMethods: [AnyRPCMethod] = [AnyRPCMethod(getInfo), AnyRPCMethod(createUser), AnyRPCMethod(addPublicKey), AnyRPCMethod(removePublicKey), AnyRPCMethod(setAddresses), AnyRPCMethod(setPgpKey), AnyRPCMethod(getAccess), AnyRPCMethod(setPreferences), AnyRPCMethod(listMessages), AnyRPCMethod(deliverStatement), AnyRPCMethod(listStatements)]
 }

@@ -301,14 +301,18 @@ public struct ServiceInfo: ProtoMessage {
 
     public var methods: [String]
 
+    /// Facts particular to the service, e.g. report delivery's SSH host key fingerprints.
+    public var details: [InfoDetail]
+
     /// Creates the message; omitted fields take their proto3 defaults.
-    public init(service: String = "", version: String = "", startedUnixMs: Int64 = 0, listenEndpoint: String = "", apiPackage: String = "", methods: [String] = []) {
+    public init(service: String = "", version: String = "", startedUnixMs: Int64 = 0, listenEndpoint: String = "", apiPackage: String = "", methods: [String] = [], details: [InfoDetail] = []) {
         self.service = service
         self.version = version
         self.startedUnixMs = startedUnixMs
         self.listenEndpoint = listenEndpoint
         self.apiPackage = apiPackage
         self.methods = methods
+        self.details = details
     }
 
     /// A message with every field at its proto3 default.
@@ -319,6 +323,7 @@ public struct ServiceInfo: ProtoMessage {
         self.listenEndpoint = ""
         self.apiPackage = ""
         self.methods = []
+        self.details = []
     }
 
     public init(serializedBytes bytes: [UInt8]) throws {
@@ -336,6 +341,7 @@ public struct ServiceInfo: ProtoMessage {
         case listenEndpoint
         case apiPackage
         case methods
+        case details
     }
 
     public init(from decoder: any Decoder) throws {
@@ -346,6 +352,7 @@ public struct ServiceInfo: ProtoMessage {
         self.listenEndpoint = try container.decodeIfPresent(String.self, forKey: .listenEndpoint) ?? ""
         self.apiPackage = try container.decodeIfPresent(String.self, forKey: .apiPackage) ?? ""
         self.methods = try container.decodeIfPresent([String].self, forKey: .methods) ?? []
+        self.details = try container.decodeIfPresent([InfoDetail].self, forKey: .details) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -356,6 +363,7 @@ public struct ServiceInfo: ProtoMessage {
         try container.encode(self.listenEndpoint, forKey: .listenEndpoint)
         try container.encode(self.apiPackage, forKey: .apiPackage)
         try container.encode(self.methods, forKey: .methods)
+        try container.encode(self.details, forKey: .details)
     }
 
     public static let schema = MessageSchema(
@@ -367,6 +375,7 @@ public struct ServiceInfo: ProtoMessage {
             FieldSchema(name: "listen_endpoint", number: 4, type: "string", label: "singular"),
             FieldSchema(name: "api_package", number: 5, type: "string", label: "singular"),
             FieldSchema(name: "methods", number: 6, type: "string", label: "repeated"),
+            FieldSchema(name: "details", number: 7, type: "sls.health.v1.InfoDetail", label: "repeated"),
         ],
         reservedNumbers: [],
         reservedNames: []
@@ -381,6 +390,10 @@ public struct ServiceInfo: ProtoMessage {
         try validator.text(self.apiPackage, "api_package", in: path)
         try validator.count(self.methods.count, "methods", in: path)
         for element in self.methods { try validator.identifier(element, "methods", in: path) }
+        try validator.count(self.details.count, "details", in: path)
+        for (index, element) in self.details.enumerated() {
+            try element.validate(validator, in: validator.path(path, "details", index: index))
+        }
     }
 
     /// A value with every field set, for the contract tests' round trips.
@@ -391,14 +404,15 @@ public struct ServiceInfo: ProtoMessage {
             startedUnixMs: -3000,
             listenEndpoint: "listen_endpoint-0-é",
             apiPackage: "api_package-0-é",
-            methods: ["methods-0-é", "methods-1-é"]
+            methods: ["methods-0-é", "methods-1-é"],
+            details: [InfoDetail.contractSample, InfoDetail.contractSample]
         )
     }
 }
 
 extension ServiceInfo: CBridged {
     typealias CStruct = Sls__Health__V1__ServiceInfo
-    static let wireLayout = WireLayout(strings: [1: "service", 2: "version", 4: "listen_endpoint", 5: "api_package", 6: "methods"], messages: [:])
+    static let wireLayout = WireLayout(strings: [1: "service", 2: "version", 4: "listen_endpoint", 5: "api_package", 6: "methods"], messages: [7: ("details", { InfoDetail.wireLayout })])
     static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__health__v1__service_info__init(c) }
     static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__health__v1__service_info__get_packed_size(c) }
     static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
@@ -418,6 +432,8 @@ extension ServiceInfo: CBridged {
         c.pointee.api_package = arena.cString(self.apiPackage)
         c.pointee.n_methods = self.methods.count
         c.pointee.methods = arena.array(self.methods.map { arena.cString($0) })
+        c.pointee.n_details = self.details.count
+        c.pointee.details = arena.array(self.details.map { arena.message($0) })
     }
 
     init(_c c: UnsafePointer<CStruct>) throws {
@@ -427,6 +443,101 @@ extension ServiceInfo: CBridged {
         self.listenEndpoint = CArena.string(c.pointee.listen_endpoint)
         self.apiPackage = CArena.string(c.pointee.api_package)
         self.methods = CArena.elements(c.pointee.methods, count: c.pointee.n_methods) { CArena.string($0) }
+        self.details = try CArena.elements(c.pointee.details, count: c.pointee.n_details) { try InfoDetail(_c: CArena.nonNull($0, field: "sls.health.v1.ServiceInfo.details")) }
+    }
+}
+
+public struct InfoDetail: ProtoMessage {
+    public static let protoName = "sls.health.v1.InfoDetail"
+
+    public var name: String
+
+    public var value: String
+
+    /// Creates the message; omitted fields take their proto3 defaults.
+    public init(name: String = "", value: String = "") {
+        self.name = name
+        self.value = value
+    }
+
+    /// A message with every field at its proto3 default.
+    public init() {
+        self.name = ""
+        self.value = ""
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws {
+        self = try Self.decodeThroughC(bytes)
+    }
+
+    public func serializedBytes() -> [UInt8] {
+        encodeThroughC()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case name
+        case value
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
+        self.value = try container.decodeIfPresent(String.self, forKey: .value) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.name, forKey: .name)
+        try container.encode(self.value, forKey: .value)
+    }
+
+    public static let schema = MessageSchema(
+        name: protoName,
+        fields: [
+            FieldSchema(name: "name", number: 1, type: "string", label: "singular"),
+            FieldSchema(name: "value", number: 2, type: "string", label: "singular"),
+        ],
+        reservedNumbers: [],
+        reservedNames: []
+    )
+
+    /// Checks every field against the validator's limits; throws the first violation.
+    public func validate(_ validator: FieldValidator, in path: String = "") throws(FieldViolation) {
+        try validator.text(self.name, "name", in: path)
+        try validator.text(self.value, "value", in: path)
+    }
+
+    /// A value with every field set, for the contract tests' round trips.
+    public static var contractSample: Self {
+        Self(
+            name: "name-0-é",
+            value: "value-0-é"
+        )
+    }
+}
+
+extension InfoDetail: CBridged {
+    typealias CStruct = Sls__Health__V1__InfoDetail
+    static let wireLayout = WireLayout(strings: [1: "name", 2: "value"], messages: [:])
+    static func cInit(_ c: UnsafeMutablePointer<CStruct>) { sls__health__v1__info_detail__init(c) }
+    static func cPackedSize(_ c: UnsafePointer<CStruct>) -> Int { sls__health__v1__info_detail__get_packed_size(c) }
+    static func cPack(_ c: UnsafePointer<CStruct>, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        sls__health__v1__info_detail__pack(c, out)
+    }
+    static func cUnpack(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ allocator: UnsafeMutablePointer<ProtobufCAllocator>
+    ) -> UnsafeMutablePointer<CStruct>? {
+        sls__health__v1__info_detail__unpack(allocator, bytes.count, bytes.baseAddress)
+    }
+
+    func fill(_ c: UnsafeMutablePointer<CStruct>, _ arena: CArena) {
+        c.pointee.name = arena.cString(self.name)
+        c.pointee.value = arena.cString(self.value)
+    }
+
+    init(_c c: UnsafePointer<CStruct>) throws {
+        self.name = CArena.string(c.pointee.name)
+        self.value = CArena.string(c.pointee.value)
     }
 }
 

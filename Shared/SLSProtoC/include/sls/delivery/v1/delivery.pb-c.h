@@ -16,15 +16,940 @@ PROTOBUF_C__BEGIN_DECLS
 
 #include "sls/health/v1/health.pb-c.h"
 
+typedef struct Sls__Delivery__V1__CreateUserRequest Sls__Delivery__V1__CreateUserRequest;
+typedef struct Sls__Delivery__V1__AddPublicKeyRequest Sls__Delivery__V1__AddPublicKeyRequest;
+typedef struct Sls__Delivery__V1__RemovePublicKeyRequest Sls__Delivery__V1__RemovePublicKeyRequest;
+typedef struct Sls__Delivery__V1__SetAddressesRequest Sls__Delivery__V1__SetAddressesRequest;
+typedef struct Sls__Delivery__V1__SetPgpKeyRequest Sls__Delivery__V1__SetPgpKeyRequest;
+typedef struct Sls__Delivery__V1__GetAccessRequest Sls__Delivery__V1__GetAccessRequest;
+typedef struct Sls__Delivery__V1__PublicKey Sls__Delivery__V1__PublicKey;
+typedef struct Sls__Delivery__V1__Access Sls__Delivery__V1__Access;
+typedef struct Sls__Delivery__V1__Preferences Sls__Delivery__V1__Preferences;
+typedef struct Sls__Delivery__V1__ListMessagesRequest Sls__Delivery__V1__ListMessagesRequest;
+typedef struct Sls__Delivery__V1__CenterMessage Sls__Delivery__V1__CenterMessage;
+typedef struct Sls__Delivery__V1__MessageList Sls__Delivery__V1__MessageList;
+typedef struct Sls__Delivery__V1__Statement Sls__Delivery__V1__Statement;
+typedef struct Sls__Delivery__V1__DeliveryReceipt Sls__Delivery__V1__DeliveryReceipt;
+typedef struct Sls__Delivery__V1__ListStatementsRequest Sls__Delivery__V1__ListStatementsRequest;
+typedef struct Sls__Delivery__V1__StatementRecord Sls__Delivery__V1__StatementRecord;
+typedef struct Sls__Delivery__V1__StatementList Sls__Delivery__V1__StatementList;
+typedef struct Sls__Delivery__V1__StatementIssued Sls__Delivery__V1__StatementIssued;
+typedef struct Sls__Delivery__V1__AccessReady Sls__Delivery__V1__AccessReady;
+typedef struct Sls__Delivery__V1__StatementDelivered Sls__Delivery__V1__StatementDelivered;
+typedef struct Sls__Delivery__V1__StatementHeld Sls__Delivery__V1__StatementHeld;
+typedef struct Sls__Delivery__V1__FilePurged Sls__Delivery__V1__FilePurged;
+typedef struct Sls__Delivery__V1__NotificationRequested Sls__Delivery__V1__NotificationRequested;
 
 
 /* --- enums --- */
 
+typedef enum _Sls__Delivery__V1__Channel {
+  SLS__DELIVERY__V1__CHANNEL__CHANNEL_UNSPECIFIED = 0,
+  SLS__DELIVERY__V1__CHANNEL__EMAIL = 1,
+  SLS__DELIVERY__V1__CHANNEL__SMS = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLS__DELIVERY__V1__CHANNEL)
+} Sls__Delivery__V1__Channel;
+typedef enum _Sls__Delivery__V1__DeliveryState {
+  SLS__DELIVERY__V1__DELIVERY_STATE__DELIVERY_STATE_UNSPECIFIED = 0,
+  /*
+   * Encrypted and in the user's folder.
+   */
+  SLS__DELIVERY__V1__DELIVERY_STATE__DELIVERED = 1,
+  /*
+   * Kept sealed by the service until the user registers a PGP key (DLV-08).
+   */
+  SLS__DELIVERY__V1__DELIVERY_STATE__HELD = 2,
+  /*
+   * Removed by the retention sweep (DLV-07).
+   */
+  SLS__DELIVERY__V1__DELIVERY_STATE__PURGED = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLS__DELIVERY__V1__DELIVERY_STATE)
+} Sls__Delivery__V1__DeliveryState;
 
 /* --- messages --- */
 
+struct  Sls__Delivery__V1__CreateUserRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The login name on the SFTP endpoint: letters, digits, '.', '_' and '-', at most 64.
+   */
+  char *user_name;
+};
+#define SLS__DELIVERY__V1__CREATE_USER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__create_user_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Delivery__V1__AddPublicKeyRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+  /*
+   * The public half only; text containing a private key is refused (DLV-03).
+   */
+  char *public_key;
+};
+#define SLS__DELIVERY__V1__ADD_PUBLIC_KEY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__add_public_key_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Delivery__V1__RemovePublicKeyRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+  /*
+   * As shown in Access, e.g. "SHA256:...".
+   */
+  char *fingerprint;
+};
+#define SLS__DELIVERY__V1__REMOVE_PUBLIC_KEY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__remove_public_key_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Delivery__V1__SetAddressesRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+  /*
+   * IPv4, IPv6 or CIDR ranges, at most 100; replaces the list.
+   */
+  size_t n_addresses;
+  char **addresses;
+};
+#define SLS__DELIVERY__V1__SET_ADDRESSES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__set_addresses_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Sls__Delivery__V1__SetPgpKeyRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+  /*
+   * An ASCII-armored OpenPGP public key; a secret key is refused (DLV-03).
+   */
+  char *public_key;
+};
+#define SLS__DELIVERY__V1__SET_PGP_KEY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__set_pgp_key_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Delivery__V1__GetAccessRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+};
+#define SLS__DELIVERY__V1__GET_ACCESS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__get_access_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * An SSH public key as registered.
+ */
+struct  Sls__Delivery__V1__PublicKey
+{
+  ProtobufCMessage base;
+  /*
+   * "SHA256:" and the unpadded base64 of the key's SHA-256, as ssh-keygen -l prints it.
+   */
+  char *fingerprint;
+  /*
+   * ssh-rsa, ssh-ed25519, ecdsa-sha2-nistp256, ...
+   */
+  char *key_type;
+  int32_t bits;
+  char *comment;
+  int64_t added_unix_ms;
+};
+#define SLS__DELIVERY__V1__PUBLIC_KEY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__public_key__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * A user's access to the SFTP endpoint (DLV-10).
+ */
+struct  Sls__Delivery__V1__Access
+{
+  ProtobufCMessage base;
+  char *user_name;
+  size_t n_public_keys;
+  Sls__Delivery__V1__PublicKey **public_keys;
+  size_t n_addresses;
+  char **addresses;
+  /*
+   * Empty when none is registered: statements are held (DLV-08).
+   */
+  char *pgp_fingerprint;
+  /*
+   * Set-up complete (a key and an address): the user was notified and may log in.
+   */
+  protobuf_c_boolean ready;
+  int64_t ready_unix_ms;
+  /*
+   * What the set-up still needs, e.g. "a public key".
+   */
+  size_t n_missing;
+  char **missing;
+  Sls__Delivery__V1__Preferences *preferences;
+};
+#define SLS__DELIVERY__V1__ACCESS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__access__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, NULL }
+
+
+/*
+ * DLV-09. Languages: "en", "zh-Hant", "pt" (the templates shipped).
+ */
+struct  Sls__Delivery__V1__Preferences
+{
+  ProtobufCMessage base;
+  char *user_name;
+  char *primary_language;
+  char *secondary_language;
+  /*
+   * Where a summary notification goes besides the Message Center.
+   */
+  size_t n_channels;
+  Sls__Delivery__V1__Channel *channels;
+};
+#define SLS__DELIVERY__V1__PREFERENCES__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__preferences__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Sls__Delivery__V1__ListMessagesRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+  /*
+   * At most this many, newest first; 0 means 50, at most 200.
+   */
+  int32_t limit;
+};
+#define SLS__DELIVERY__V1__LIST_MESSAGES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__list_messages_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * One message in the user's Message Center.
+ */
+struct  Sls__Delivery__V1__CenterMessage
+{
+  ProtobufCMessage base;
+  int64_t id;
+  int64_t created_unix_ms;
+  char *language;
+  char *subject;
+  char *body;
+  char *statement_id;
+};
+#define SLS__DELIVERY__V1__CENTER_MESSAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__center_message__descriptor) \
+    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Delivery__V1__MessageList
+{
+  ProtobufCMessage base;
+  size_t n_messages;
+  Sls__Delivery__V1__CenterMessage **messages;
+};
+#define SLS__DELIVERY__V1__MESSAGE_LIST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__message_list__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * A statement handed over by another broker service (by call or as StatementIssued).
+ */
+struct  Sls__Delivery__V1__Statement
+{
+  ProtobufCMessage base;
+  /*
+   * The issuer's id; delivering the same id again does not deliver twice.
+   */
+  char *statement_id;
+  char *user_name;
+  /*
+   * The file name in the user's folder (".gpg" is added), e.g. "activity-2026-10.pdf".
+   */
+  char *name;
+  /*
+   * The period covered, e.g. "2026-10" or "2026-10-31".
+   */
+  char *period;
+  ProtobufCBinaryData content;
+};
+#define SLS__DELIVERY__V1__STATEMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__statement__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL} }
+
+
+struct  Sls__Delivery__V1__DeliveryReceipt
+{
+  ProtobufCMessage base;
+  char *statement_id;
+  Sls__Delivery__V1__DeliveryState state;
+  char *file_name;
+  int64_t delivered_unix_ms;
+  /*
+   * What happens next, e.g. why it is held.
+   */
+  char *note;
+};
+#define SLS__DELIVERY__V1__DELIVERY_RECEIPT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__delivery_receipt__descriptor) \
+    , (char *)protobuf_c_empty_string, SLS__DELIVERY__V1__DELIVERY_STATE__DELIVERY_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Delivery__V1__ListStatementsRequest
+{
+  ProtobufCMessage base;
+  char *user_name;
+};
+#define SLS__DELIVERY__V1__LIST_STATEMENTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__list_statements_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Sls__Delivery__V1__StatementRecord
+{
+  ProtobufCMessage base;
+  char *statement_id;
+  char *name;
+  char *period;
+  Sls__Delivery__V1__DeliveryState state;
+  char *file_name;
+  int64_t received_unix_ms;
+  int64_t delivered_unix_ms;
+  int64_t purged_unix_ms;
+  int64_t size_bytes;
+};
+#define SLS__DELIVERY__V1__STATEMENT_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__statement_record__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, SLS__DELIVERY__V1__DELIVERY_STATE__DELIVERY_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+
+
+struct  Sls__Delivery__V1__StatementList
+{
+  ProtobufCMessage base;
+  size_t n_statements;
+  Sls__Delivery__V1__StatementRecord **statements;
+};
+#define SLS__DELIVERY__V1__STATEMENT_LIST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__statement_list__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * A statement for a user, published by the broker's reporting system.
+ */
+struct  Sls__Delivery__V1__StatementIssued
+{
+  ProtobufCMessage base;
+  Sls__Delivery__V1__Statement *statement;
+};
+#define SLS__DELIVERY__V1__STATEMENT_ISSUED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__statement_issued__descriptor) \
+    , NULL }
+
+
+/*
+ * DLV-10: the set-up is complete; the user may log in now.
+ */
+struct  Sls__Delivery__V1__AccessReady
+{
+  ProtobufCMessage base;
+  char *user_name;
+  int64_t ready_unix_ms;
+};
+#define SLS__DELIVERY__V1__ACCESS_READY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__access_ready__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Sls__Delivery__V1__StatementDelivered
+{
+  ProtobufCMessage base;
+  char *statement_id;
+  char *user_name;
+  char *file_name;
+  int64_t delivered_unix_ms;
+  int64_t size_bytes;
+};
+#define SLS__DELIVERY__V1__STATEMENT_DELIVERED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__statement_delivered__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * DLV-08: no PGP key yet; the statement waits, sealed, and the user was told.
+ */
+struct  Sls__Delivery__V1__StatementHeld
+{
+  ProtobufCMessage base;
+  char *statement_id;
+  char *user_name;
+  int64_t held_unix_ms;
+};
+#define SLS__DELIVERY__V1__STATEMENT_HELD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__statement_held__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * DLV-07: a file removed by the retention sweep.
+ */
+struct  Sls__Delivery__V1__FilePurged
+{
+  ProtobufCMessage base;
+  char *user_name;
+  char *file_name;
+  /*
+   * Set when the file was a delivered statement.
+   */
+  char *statement_id;
+  int64_t delivered_unix_ms;
+  int64_t purged_unix_ms;
+};
+#define SLS__DELIVERY__V1__FILE_PURGED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__file_purged__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * DLV-09: a summary for the e-mail or SMS gateway: never the statement or its figures.
+ */
+struct  Sls__Delivery__V1__NotificationRequested
+{
+  ProtobufCMessage base;
+  char *user_name;
+  Sls__Delivery__V1__Channel channel;
+  char *language;
+  char *subject;
+  char *summary;
+  int64_t requested_unix_ms;
+};
+#define SLS__DELIVERY__V1__NOTIFICATION_REQUESTED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__delivery__v1__notification_requested__descriptor) \
+    , (char *)protobuf_c_empty_string, SLS__DELIVERY__V1__CHANNEL__CHANNEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/* Sls__Delivery__V1__CreateUserRequest methods */
+void   sls__delivery__v1__create_user_request__init
+                     (Sls__Delivery__V1__CreateUserRequest         *message);
+size_t sls__delivery__v1__create_user_request__get_packed_size
+                     (const Sls__Delivery__V1__CreateUserRequest   *message);
+size_t sls__delivery__v1__create_user_request__pack
+                     (const Sls__Delivery__V1__CreateUserRequest   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__create_user_request__pack_to_buffer
+                     (const Sls__Delivery__V1__CreateUserRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__CreateUserRequest *
+       sls__delivery__v1__create_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__create_user_request__free_unpacked
+                     (Sls__Delivery__V1__CreateUserRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__AddPublicKeyRequest methods */
+void   sls__delivery__v1__add_public_key_request__init
+                     (Sls__Delivery__V1__AddPublicKeyRequest         *message);
+size_t sls__delivery__v1__add_public_key_request__get_packed_size
+                     (const Sls__Delivery__V1__AddPublicKeyRequest   *message);
+size_t sls__delivery__v1__add_public_key_request__pack
+                     (const Sls__Delivery__V1__AddPublicKeyRequest   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__add_public_key_request__pack_to_buffer
+                     (const Sls__Delivery__V1__AddPublicKeyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__AddPublicKeyRequest *
+       sls__delivery__v1__add_public_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__add_public_key_request__free_unpacked
+                     (Sls__Delivery__V1__AddPublicKeyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__RemovePublicKeyRequest methods */
+void   sls__delivery__v1__remove_public_key_request__init
+                     (Sls__Delivery__V1__RemovePublicKeyRequest         *message);
+size_t sls__delivery__v1__remove_public_key_request__get_packed_size
+                     (const Sls__Delivery__V1__RemovePublicKeyRequest   *message);
+size_t sls__delivery__v1__remove_public_key_request__pack
+                     (const Sls__Delivery__V1__RemovePublicKeyRequest   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__remove_public_key_request__pack_to_buffer
+                     (const Sls__Delivery__V1__RemovePublicKeyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__RemovePublicKeyRequest *
+       sls__delivery__v1__remove_public_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__remove_public_key_request__free_unpacked
+                     (Sls__Delivery__V1__RemovePublicKeyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__SetAddressesRequest methods */
+void   sls__delivery__v1__set_addresses_request__init
+                     (Sls__Delivery__V1__SetAddressesRequest         *message);
+size_t sls__delivery__v1__set_addresses_request__get_packed_size
+                     (const Sls__Delivery__V1__SetAddressesRequest   *message);
+size_t sls__delivery__v1__set_addresses_request__pack
+                     (const Sls__Delivery__V1__SetAddressesRequest   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__set_addresses_request__pack_to_buffer
+                     (const Sls__Delivery__V1__SetAddressesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__SetAddressesRequest *
+       sls__delivery__v1__set_addresses_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__set_addresses_request__free_unpacked
+                     (Sls__Delivery__V1__SetAddressesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__SetPgpKeyRequest methods */
+void   sls__delivery__v1__set_pgp_key_request__init
+                     (Sls__Delivery__V1__SetPgpKeyRequest         *message);
+size_t sls__delivery__v1__set_pgp_key_request__get_packed_size
+                     (const Sls__Delivery__V1__SetPgpKeyRequest   *message);
+size_t sls__delivery__v1__set_pgp_key_request__pack
+                     (const Sls__Delivery__V1__SetPgpKeyRequest   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__set_pgp_key_request__pack_to_buffer
+                     (const Sls__Delivery__V1__SetPgpKeyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__SetPgpKeyRequest *
+       sls__delivery__v1__set_pgp_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__set_pgp_key_request__free_unpacked
+                     (Sls__Delivery__V1__SetPgpKeyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__GetAccessRequest methods */
+void   sls__delivery__v1__get_access_request__init
+                     (Sls__Delivery__V1__GetAccessRequest         *message);
+size_t sls__delivery__v1__get_access_request__get_packed_size
+                     (const Sls__Delivery__V1__GetAccessRequest   *message);
+size_t sls__delivery__v1__get_access_request__pack
+                     (const Sls__Delivery__V1__GetAccessRequest   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__get_access_request__pack_to_buffer
+                     (const Sls__Delivery__V1__GetAccessRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__GetAccessRequest *
+       sls__delivery__v1__get_access_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__get_access_request__free_unpacked
+                     (Sls__Delivery__V1__GetAccessRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__PublicKey methods */
+void   sls__delivery__v1__public_key__init
+                     (Sls__Delivery__V1__PublicKey         *message);
+size_t sls__delivery__v1__public_key__get_packed_size
+                     (const Sls__Delivery__V1__PublicKey   *message);
+size_t sls__delivery__v1__public_key__pack
+                     (const Sls__Delivery__V1__PublicKey   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__public_key__pack_to_buffer
+                     (const Sls__Delivery__V1__PublicKey   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__PublicKey *
+       sls__delivery__v1__public_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__public_key__free_unpacked
+                     (Sls__Delivery__V1__PublicKey *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__Access methods */
+void   sls__delivery__v1__access__init
+                     (Sls__Delivery__V1__Access         *message);
+size_t sls__delivery__v1__access__get_packed_size
+                     (const Sls__Delivery__V1__Access   *message);
+size_t sls__delivery__v1__access__pack
+                     (const Sls__Delivery__V1__Access   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__access__pack_to_buffer
+                     (const Sls__Delivery__V1__Access   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__Access *
+       sls__delivery__v1__access__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__access__free_unpacked
+                     (Sls__Delivery__V1__Access *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__Preferences methods */
+void   sls__delivery__v1__preferences__init
+                     (Sls__Delivery__V1__Preferences         *message);
+size_t sls__delivery__v1__preferences__get_packed_size
+                     (const Sls__Delivery__V1__Preferences   *message);
+size_t sls__delivery__v1__preferences__pack
+                     (const Sls__Delivery__V1__Preferences   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__preferences__pack_to_buffer
+                     (const Sls__Delivery__V1__Preferences   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__Preferences *
+       sls__delivery__v1__preferences__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__preferences__free_unpacked
+                     (Sls__Delivery__V1__Preferences *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__ListMessagesRequest methods */
+void   sls__delivery__v1__list_messages_request__init
+                     (Sls__Delivery__V1__ListMessagesRequest         *message);
+size_t sls__delivery__v1__list_messages_request__get_packed_size
+                     (const Sls__Delivery__V1__ListMessagesRequest   *message);
+size_t sls__delivery__v1__list_messages_request__pack
+                     (const Sls__Delivery__V1__ListMessagesRequest   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__list_messages_request__pack_to_buffer
+                     (const Sls__Delivery__V1__ListMessagesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__ListMessagesRequest *
+       sls__delivery__v1__list_messages_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__list_messages_request__free_unpacked
+                     (Sls__Delivery__V1__ListMessagesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__CenterMessage methods */
+void   sls__delivery__v1__center_message__init
+                     (Sls__Delivery__V1__CenterMessage         *message);
+size_t sls__delivery__v1__center_message__get_packed_size
+                     (const Sls__Delivery__V1__CenterMessage   *message);
+size_t sls__delivery__v1__center_message__pack
+                     (const Sls__Delivery__V1__CenterMessage   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__center_message__pack_to_buffer
+                     (const Sls__Delivery__V1__CenterMessage   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__CenterMessage *
+       sls__delivery__v1__center_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__center_message__free_unpacked
+                     (Sls__Delivery__V1__CenterMessage *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__MessageList methods */
+void   sls__delivery__v1__message_list__init
+                     (Sls__Delivery__V1__MessageList         *message);
+size_t sls__delivery__v1__message_list__get_packed_size
+                     (const Sls__Delivery__V1__MessageList   *message);
+size_t sls__delivery__v1__message_list__pack
+                     (const Sls__Delivery__V1__MessageList   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__message_list__pack_to_buffer
+                     (const Sls__Delivery__V1__MessageList   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__MessageList *
+       sls__delivery__v1__message_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__message_list__free_unpacked
+                     (Sls__Delivery__V1__MessageList *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__Statement methods */
+void   sls__delivery__v1__statement__init
+                     (Sls__Delivery__V1__Statement         *message);
+size_t sls__delivery__v1__statement__get_packed_size
+                     (const Sls__Delivery__V1__Statement   *message);
+size_t sls__delivery__v1__statement__pack
+                     (const Sls__Delivery__V1__Statement   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__statement__pack_to_buffer
+                     (const Sls__Delivery__V1__Statement   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__Statement *
+       sls__delivery__v1__statement__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__statement__free_unpacked
+                     (Sls__Delivery__V1__Statement *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__DeliveryReceipt methods */
+void   sls__delivery__v1__delivery_receipt__init
+                     (Sls__Delivery__V1__DeliveryReceipt         *message);
+size_t sls__delivery__v1__delivery_receipt__get_packed_size
+                     (const Sls__Delivery__V1__DeliveryReceipt   *message);
+size_t sls__delivery__v1__delivery_receipt__pack
+                     (const Sls__Delivery__V1__DeliveryReceipt   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__delivery_receipt__pack_to_buffer
+                     (const Sls__Delivery__V1__DeliveryReceipt   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__DeliveryReceipt *
+       sls__delivery__v1__delivery_receipt__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__delivery_receipt__free_unpacked
+                     (Sls__Delivery__V1__DeliveryReceipt *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__ListStatementsRequest methods */
+void   sls__delivery__v1__list_statements_request__init
+                     (Sls__Delivery__V1__ListStatementsRequest         *message);
+size_t sls__delivery__v1__list_statements_request__get_packed_size
+                     (const Sls__Delivery__V1__ListStatementsRequest   *message);
+size_t sls__delivery__v1__list_statements_request__pack
+                     (const Sls__Delivery__V1__ListStatementsRequest   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__list_statements_request__pack_to_buffer
+                     (const Sls__Delivery__V1__ListStatementsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__ListStatementsRequest *
+       sls__delivery__v1__list_statements_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__list_statements_request__free_unpacked
+                     (Sls__Delivery__V1__ListStatementsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__StatementRecord methods */
+void   sls__delivery__v1__statement_record__init
+                     (Sls__Delivery__V1__StatementRecord         *message);
+size_t sls__delivery__v1__statement_record__get_packed_size
+                     (const Sls__Delivery__V1__StatementRecord   *message);
+size_t sls__delivery__v1__statement_record__pack
+                     (const Sls__Delivery__V1__StatementRecord   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__statement_record__pack_to_buffer
+                     (const Sls__Delivery__V1__StatementRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__StatementRecord *
+       sls__delivery__v1__statement_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__statement_record__free_unpacked
+                     (Sls__Delivery__V1__StatementRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__StatementList methods */
+void   sls__delivery__v1__statement_list__init
+                     (Sls__Delivery__V1__StatementList         *message);
+size_t sls__delivery__v1__statement_list__get_packed_size
+                     (const Sls__Delivery__V1__StatementList   *message);
+size_t sls__delivery__v1__statement_list__pack
+                     (const Sls__Delivery__V1__StatementList   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__statement_list__pack_to_buffer
+                     (const Sls__Delivery__V1__StatementList   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__StatementList *
+       sls__delivery__v1__statement_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__statement_list__free_unpacked
+                     (Sls__Delivery__V1__StatementList *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__StatementIssued methods */
+void   sls__delivery__v1__statement_issued__init
+                     (Sls__Delivery__V1__StatementIssued         *message);
+size_t sls__delivery__v1__statement_issued__get_packed_size
+                     (const Sls__Delivery__V1__StatementIssued   *message);
+size_t sls__delivery__v1__statement_issued__pack
+                     (const Sls__Delivery__V1__StatementIssued   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__statement_issued__pack_to_buffer
+                     (const Sls__Delivery__V1__StatementIssued   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__StatementIssued *
+       sls__delivery__v1__statement_issued__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__statement_issued__free_unpacked
+                     (Sls__Delivery__V1__StatementIssued *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__AccessReady methods */
+void   sls__delivery__v1__access_ready__init
+                     (Sls__Delivery__V1__AccessReady         *message);
+size_t sls__delivery__v1__access_ready__get_packed_size
+                     (const Sls__Delivery__V1__AccessReady   *message);
+size_t sls__delivery__v1__access_ready__pack
+                     (const Sls__Delivery__V1__AccessReady   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__access_ready__pack_to_buffer
+                     (const Sls__Delivery__V1__AccessReady   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__AccessReady *
+       sls__delivery__v1__access_ready__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__access_ready__free_unpacked
+                     (Sls__Delivery__V1__AccessReady *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__StatementDelivered methods */
+void   sls__delivery__v1__statement_delivered__init
+                     (Sls__Delivery__V1__StatementDelivered         *message);
+size_t sls__delivery__v1__statement_delivered__get_packed_size
+                     (const Sls__Delivery__V1__StatementDelivered   *message);
+size_t sls__delivery__v1__statement_delivered__pack
+                     (const Sls__Delivery__V1__StatementDelivered   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__statement_delivered__pack_to_buffer
+                     (const Sls__Delivery__V1__StatementDelivered   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__StatementDelivered *
+       sls__delivery__v1__statement_delivered__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__statement_delivered__free_unpacked
+                     (Sls__Delivery__V1__StatementDelivered *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__StatementHeld methods */
+void   sls__delivery__v1__statement_held__init
+                     (Sls__Delivery__V1__StatementHeld         *message);
+size_t sls__delivery__v1__statement_held__get_packed_size
+                     (const Sls__Delivery__V1__StatementHeld   *message);
+size_t sls__delivery__v1__statement_held__pack
+                     (const Sls__Delivery__V1__StatementHeld   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__statement_held__pack_to_buffer
+                     (const Sls__Delivery__V1__StatementHeld   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__StatementHeld *
+       sls__delivery__v1__statement_held__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__statement_held__free_unpacked
+                     (Sls__Delivery__V1__StatementHeld *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__FilePurged methods */
+void   sls__delivery__v1__file_purged__init
+                     (Sls__Delivery__V1__FilePurged         *message);
+size_t sls__delivery__v1__file_purged__get_packed_size
+                     (const Sls__Delivery__V1__FilePurged   *message);
+size_t sls__delivery__v1__file_purged__pack
+                     (const Sls__Delivery__V1__FilePurged   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__file_purged__pack_to_buffer
+                     (const Sls__Delivery__V1__FilePurged   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__FilePurged *
+       sls__delivery__v1__file_purged__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__file_purged__free_unpacked
+                     (Sls__Delivery__V1__FilePurged *message,
+                      ProtobufCAllocator *allocator);
+/* Sls__Delivery__V1__NotificationRequested methods */
+void   sls__delivery__v1__notification_requested__init
+                     (Sls__Delivery__V1__NotificationRequested         *message);
+size_t sls__delivery__v1__notification_requested__get_packed_size
+                     (const Sls__Delivery__V1__NotificationRequested   *message);
+size_t sls__delivery__v1__notification_requested__pack
+                     (const Sls__Delivery__V1__NotificationRequested   *message,
+                      uint8_t             *out);
+size_t sls__delivery__v1__notification_requested__pack_to_buffer
+                     (const Sls__Delivery__V1__NotificationRequested   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Delivery__V1__NotificationRequested *
+       sls__delivery__v1__notification_requested__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__delivery__v1__notification_requested__free_unpacked
+                     (Sls__Delivery__V1__NotificationRequested *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
+typedef void (*Sls__Delivery__V1__CreateUserRequest_Closure)
+                 (const Sls__Delivery__V1__CreateUserRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__AddPublicKeyRequest_Closure)
+                 (const Sls__Delivery__V1__AddPublicKeyRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__RemovePublicKeyRequest_Closure)
+                 (const Sls__Delivery__V1__RemovePublicKeyRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__SetAddressesRequest_Closure)
+                 (const Sls__Delivery__V1__SetAddressesRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__SetPgpKeyRequest_Closure)
+                 (const Sls__Delivery__V1__SetPgpKeyRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__GetAccessRequest_Closure)
+                 (const Sls__Delivery__V1__GetAccessRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__PublicKey_Closure)
+                 (const Sls__Delivery__V1__PublicKey *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__Access_Closure)
+                 (const Sls__Delivery__V1__Access *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__Preferences_Closure)
+                 (const Sls__Delivery__V1__Preferences *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__ListMessagesRequest_Closure)
+                 (const Sls__Delivery__V1__ListMessagesRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__CenterMessage_Closure)
+                 (const Sls__Delivery__V1__CenterMessage *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__MessageList_Closure)
+                 (const Sls__Delivery__V1__MessageList *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__Statement_Closure)
+                 (const Sls__Delivery__V1__Statement *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__DeliveryReceipt_Closure)
+                 (const Sls__Delivery__V1__DeliveryReceipt *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__ListStatementsRequest_Closure)
+                 (const Sls__Delivery__V1__ListStatementsRequest *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__StatementRecord_Closure)
+                 (const Sls__Delivery__V1__StatementRecord *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__StatementList_Closure)
+                 (const Sls__Delivery__V1__StatementList *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__StatementIssued_Closure)
+                 (const Sls__Delivery__V1__StatementIssued *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__AccessReady_Closure)
+                 (const Sls__Delivery__V1__AccessReady *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__StatementDelivered_Closure)
+                 (const Sls__Delivery__V1__StatementDelivered *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__StatementHeld_Closure)
+                 (const Sls__Delivery__V1__StatementHeld *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__FilePurged_Closure)
+                 (const Sls__Delivery__V1__FilePurged *message,
+                  void *closure_data);
+typedef void (*Sls__Delivery__V1__NotificationRequested_Closure)
+                 (const Sls__Delivery__V1__NotificationRequested *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -36,6 +961,46 @@ struct Sls__Delivery__V1__ReportDelivery_Service
                    const Sls__Health__V1__ServiceInfoRequest *input,
                    Sls__Health__V1__ServiceInfo_Closure closure,
                    void *closure_data);
+  void (*create_user)(Sls__Delivery__V1__ReportDelivery_Service *service,
+                      const Sls__Delivery__V1__CreateUserRequest *input,
+                      Sls__Delivery__V1__Access_Closure closure,
+                      void *closure_data);
+  void (*add_public_key)(Sls__Delivery__V1__ReportDelivery_Service *service,
+                         const Sls__Delivery__V1__AddPublicKeyRequest *input,
+                         Sls__Delivery__V1__Access_Closure closure,
+                         void *closure_data);
+  void (*remove_public_key)(Sls__Delivery__V1__ReportDelivery_Service *service,
+                            const Sls__Delivery__V1__RemovePublicKeyRequest *input,
+                            Sls__Delivery__V1__Access_Closure closure,
+                            void *closure_data);
+  void (*set_addresses)(Sls__Delivery__V1__ReportDelivery_Service *service,
+                        const Sls__Delivery__V1__SetAddressesRequest *input,
+                        Sls__Delivery__V1__Access_Closure closure,
+                        void *closure_data);
+  void (*set_pgp_key)(Sls__Delivery__V1__ReportDelivery_Service *service,
+                      const Sls__Delivery__V1__SetPgpKeyRequest *input,
+                      Sls__Delivery__V1__Access_Closure closure,
+                      void *closure_data);
+  void (*get_access)(Sls__Delivery__V1__ReportDelivery_Service *service,
+                     const Sls__Delivery__V1__GetAccessRequest *input,
+                     Sls__Delivery__V1__Access_Closure closure,
+                     void *closure_data);
+  void (*set_preferences)(Sls__Delivery__V1__ReportDelivery_Service *service,
+                          const Sls__Delivery__V1__Preferences *input,
+                          Sls__Delivery__V1__Preferences_Closure closure,
+                          void *closure_data);
+  void (*list_messages)(Sls__Delivery__V1__ReportDelivery_Service *service,
+                        const Sls__Delivery__V1__ListMessagesRequest *input,
+                        Sls__Delivery__V1__MessageList_Closure closure,
+                        void *closure_data);
+  void (*deliver_statement)(Sls__Delivery__V1__ReportDelivery_Service *service,
+                            const Sls__Delivery__V1__Statement *input,
+                            Sls__Delivery__V1__DeliveryReceipt_Closure closure,
+                            void *closure_data);
+  void (*list_statements)(Sls__Delivery__V1__ReportDelivery_Service *service,
+                          const Sls__Delivery__V1__ListStatementsRequest *input,
+                          Sls__Delivery__V1__StatementList_Closure closure,
+                          void *closure_data);
 };
 typedef void (*Sls__Delivery__V1__ReportDelivery_ServiceDestroy)(Sls__Delivery__V1__ReportDelivery_Service *);
 void sls__delivery__v1__report_delivery__init (Sls__Delivery__V1__ReportDelivery_Service *service,
@@ -44,14 +1009,89 @@ void sls__delivery__v1__report_delivery__init (Sls__Delivery__V1__ReportDelivery
     { &sls__delivery__v1__report_delivery__descriptor, protobuf_c_service_invoke_internal, NULL }
 #define SLS__DELIVERY__V1__REPORT_DELIVERY__INIT(function_prefix__) \
     { SLS__DELIVERY__V1__REPORT_DELIVERY__BASE_INIT,\
-      function_prefix__ ## get_info  }
+      function_prefix__ ## get_info,\
+      function_prefix__ ## create_user,\
+      function_prefix__ ## add_public_key,\
+      function_prefix__ ## remove_public_key,\
+      function_prefix__ ## set_addresses,\
+      function_prefix__ ## set_pgp_key,\
+      function_prefix__ ## get_access,\
+      function_prefix__ ## set_preferences,\
+      function_prefix__ ## list_messages,\
+      function_prefix__ ## deliver_statement,\
+      function_prefix__ ## list_statements  }
 void sls__delivery__v1__report_delivery__get_info(ProtobufCService *service,
                                                   const Sls__Health__V1__ServiceInfoRequest *input,
                                                   Sls__Health__V1__ServiceInfo_Closure closure,
                                                   void *closure_data);
+void sls__delivery__v1__report_delivery__create_user(ProtobufCService *service,
+                                                     const Sls__Delivery__V1__CreateUserRequest *input,
+                                                     Sls__Delivery__V1__Access_Closure closure,
+                                                     void *closure_data);
+void sls__delivery__v1__report_delivery__add_public_key(ProtobufCService *service,
+                                                        const Sls__Delivery__V1__AddPublicKeyRequest *input,
+                                                        Sls__Delivery__V1__Access_Closure closure,
+                                                        void *closure_data);
+void sls__delivery__v1__report_delivery__remove_public_key(ProtobufCService *service,
+                                                           const Sls__Delivery__V1__RemovePublicKeyRequest *input,
+                                                           Sls__Delivery__V1__Access_Closure closure,
+                                                           void *closure_data);
+void sls__delivery__v1__report_delivery__set_addresses(ProtobufCService *service,
+                                                       const Sls__Delivery__V1__SetAddressesRequest *input,
+                                                       Sls__Delivery__V1__Access_Closure closure,
+                                                       void *closure_data);
+void sls__delivery__v1__report_delivery__set_pgp_key(ProtobufCService *service,
+                                                     const Sls__Delivery__V1__SetPgpKeyRequest *input,
+                                                     Sls__Delivery__V1__Access_Closure closure,
+                                                     void *closure_data);
+void sls__delivery__v1__report_delivery__get_access(ProtobufCService *service,
+                                                    const Sls__Delivery__V1__GetAccessRequest *input,
+                                                    Sls__Delivery__V1__Access_Closure closure,
+                                                    void *closure_data);
+void sls__delivery__v1__report_delivery__set_preferences(ProtobufCService *service,
+                                                         const Sls__Delivery__V1__Preferences *input,
+                                                         Sls__Delivery__V1__Preferences_Closure closure,
+                                                         void *closure_data);
+void sls__delivery__v1__report_delivery__list_messages(ProtobufCService *service,
+                                                       const Sls__Delivery__V1__ListMessagesRequest *input,
+                                                       Sls__Delivery__V1__MessageList_Closure closure,
+                                                       void *closure_data);
+void sls__delivery__v1__report_delivery__deliver_statement(ProtobufCService *service,
+                                                           const Sls__Delivery__V1__Statement *input,
+                                                           Sls__Delivery__V1__DeliveryReceipt_Closure closure,
+                                                           void *closure_data);
+void sls__delivery__v1__report_delivery__list_statements(ProtobufCService *service,
+                                                         const Sls__Delivery__V1__ListStatementsRequest *input,
+                                                         Sls__Delivery__V1__StatementList_Closure closure,
+                                                         void *closure_data);
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    sls__delivery__v1__channel__descriptor;
+extern const ProtobufCEnumDescriptor    sls__delivery__v1__delivery_state__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__create_user_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__add_public_key_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__remove_public_key_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__set_addresses_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__set_pgp_key_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__get_access_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__public_key__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__access__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__preferences__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__list_messages_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__center_message__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__message_list__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__statement__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__delivery_receipt__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__list_statements_request__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__statement_record__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__statement_list__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__statement_issued__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__access_ready__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__statement_delivered__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__statement_held__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__file_purged__descriptor;
+extern const ProtobufCMessageDescriptor sls__delivery__v1__notification_requested__descriptor;
 extern const ProtobufCServiceDescriptor sls__delivery__v1__report_delivery__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -19,6 +19,7 @@ typedef struct Sls__Health__V1__HealthCheckRequest Sls__Health__V1__HealthCheckR
 typedef struct Sls__Health__V1__HealthCheckResponse Sls__Health__V1__HealthCheckResponse;
 typedef struct Sls__Health__V1__ServiceInfoRequest Sls__Health__V1__ServiceInfoRequest;
 typedef struct Sls__Health__V1__ServiceInfo Sls__Health__V1__ServiceInfo;
+typedef struct Sls__Health__V1__InfoDetail Sls__Health__V1__InfoDetail;
 
 
 /* --- enums --- */
@@ -81,10 +82,26 @@ struct  Sls__Health__V1__ServiceInfo
   char *api_package;
   size_t n_methods;
   char **methods;
+  /*
+   * Facts particular to the service, e.g. report delivery's SSH host key fingerprints.
+   */
+  size_t n_details;
+  Sls__Health__V1__InfoDetail **details;
 };
 #define SLS__HEALTH__V1__SERVICE_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sls__health__v1__service_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
+
+
+struct  Sls__Health__V1__InfoDetail
+{
+  ProtobufCMessage base;
+  char *name;
+  char *value;
+};
+#define SLS__HEALTH__V1__INFO_DETAIL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sls__health__v1__info_detail__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /* Sls__Health__V1__HealthCheckRequest methods */
@@ -163,6 +180,25 @@ Sls__Health__V1__ServiceInfo *
 void   sls__health__v1__service_info__free_unpacked
                      (Sls__Health__V1__ServiceInfo *message,
                       ProtobufCAllocator *allocator);
+/* Sls__Health__V1__InfoDetail methods */
+void   sls__health__v1__info_detail__init
+                     (Sls__Health__V1__InfoDetail         *message);
+size_t sls__health__v1__info_detail__get_packed_size
+                     (const Sls__Health__V1__InfoDetail   *message);
+size_t sls__health__v1__info_detail__pack
+                     (const Sls__Health__V1__InfoDetail   *message,
+                      uint8_t             *out);
+size_t sls__health__v1__info_detail__pack_to_buffer
+                     (const Sls__Health__V1__InfoDetail   *message,
+                      ProtobufCBuffer     *buffer);
+Sls__Health__V1__InfoDetail *
+       sls__health__v1__info_detail__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sls__health__v1__info_detail__free_unpacked
+                     (Sls__Health__V1__InfoDetail *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Sls__Health__V1__HealthCheckRequest_Closure)
@@ -176,6 +212,9 @@ typedef void (*Sls__Health__V1__ServiceInfoRequest_Closure)
                   void *closure_data);
 typedef void (*Sls__Health__V1__ServiceInfo_Closure)
                  (const Sls__Health__V1__ServiceInfo *message,
+                  void *closure_data);
+typedef void (*Sls__Health__V1__InfoDetail_Closure)
+                 (const Sls__Health__V1__InfoDetail *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -209,6 +248,7 @@ extern const ProtobufCMessageDescriptor sls__health__v1__health_check_request__d
 extern const ProtobufCMessageDescriptor sls__health__v1__health_check_response__descriptor;
 extern const ProtobufCMessageDescriptor sls__health__v1__service_info_request__descriptor;
 extern const ProtobufCMessageDescriptor sls__health__v1__service_info__descriptor;
+extern const ProtobufCMessageDescriptor sls__health__v1__info_detail__descriptor;
 extern const ProtobufCServiceDescriptor sls__health__v1__health__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -7,12 +7,2731 @@
 #endif
 
 #include "sls/delivery/v1/delivery.pb-c.h"
-static const ProtobufCMethodDescriptor sls__delivery__v1__report_delivery__method_descriptors[1] =
+void   sls__delivery__v1__create_user_request__init
+                     (Sls__Delivery__V1__CreateUserRequest         *message)
+{
+  static const Sls__Delivery__V1__CreateUserRequest init_value = SLS__DELIVERY__V1__CREATE_USER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__create_user_request__get_packed_size
+                     (const Sls__Delivery__V1__CreateUserRequest *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__create_user_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__create_user_request__pack
+                     (const Sls__Delivery__V1__CreateUserRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__create_user_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__create_user_request__pack_to_buffer
+                     (const Sls__Delivery__V1__CreateUserRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__create_user_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__CreateUserRequest *
+       sls__delivery__v1__create_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__CreateUserRequest *)
+     protobuf_c_message_unpack (&sls__delivery__v1__create_user_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__create_user_request__free_unpacked
+                     (Sls__Delivery__V1__CreateUserRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__create_user_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__add_public_key_request__init
+                     (Sls__Delivery__V1__AddPublicKeyRequest         *message)
+{
+  static const Sls__Delivery__V1__AddPublicKeyRequest init_value = SLS__DELIVERY__V1__ADD_PUBLIC_KEY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__add_public_key_request__get_packed_size
+                     (const Sls__Delivery__V1__AddPublicKeyRequest *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__add_public_key_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__add_public_key_request__pack
+                     (const Sls__Delivery__V1__AddPublicKeyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__add_public_key_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__add_public_key_request__pack_to_buffer
+                     (const Sls__Delivery__V1__AddPublicKeyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__add_public_key_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__AddPublicKeyRequest *
+       sls__delivery__v1__add_public_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__AddPublicKeyRequest *)
+     protobuf_c_message_unpack (&sls__delivery__v1__add_public_key_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__add_public_key_request__free_unpacked
+                     (Sls__Delivery__V1__AddPublicKeyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__add_public_key_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__remove_public_key_request__init
+                     (Sls__Delivery__V1__RemovePublicKeyRequest         *message)
+{
+  static const Sls__Delivery__V1__RemovePublicKeyRequest init_value = SLS__DELIVERY__V1__REMOVE_PUBLIC_KEY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__remove_public_key_request__get_packed_size
+                     (const Sls__Delivery__V1__RemovePublicKeyRequest *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__remove_public_key_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__remove_public_key_request__pack
+                     (const Sls__Delivery__V1__RemovePublicKeyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__remove_public_key_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__remove_public_key_request__pack_to_buffer
+                     (const Sls__Delivery__V1__RemovePublicKeyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__remove_public_key_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__RemovePublicKeyRequest *
+       sls__delivery__v1__remove_public_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__RemovePublicKeyRequest *)
+     protobuf_c_message_unpack (&sls__delivery__v1__remove_public_key_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__remove_public_key_request__free_unpacked
+                     (Sls__Delivery__V1__RemovePublicKeyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__remove_public_key_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__set_addresses_request__init
+                     (Sls__Delivery__V1__SetAddressesRequest         *message)
+{
+  static const Sls__Delivery__V1__SetAddressesRequest init_value = SLS__DELIVERY__V1__SET_ADDRESSES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__set_addresses_request__get_packed_size
+                     (const Sls__Delivery__V1__SetAddressesRequest *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__set_addresses_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__set_addresses_request__pack
+                     (const Sls__Delivery__V1__SetAddressesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__set_addresses_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__set_addresses_request__pack_to_buffer
+                     (const Sls__Delivery__V1__SetAddressesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__set_addresses_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__SetAddressesRequest *
+       sls__delivery__v1__set_addresses_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__SetAddressesRequest *)
+     protobuf_c_message_unpack (&sls__delivery__v1__set_addresses_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__set_addresses_request__free_unpacked
+                     (Sls__Delivery__V1__SetAddressesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__set_addresses_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__set_pgp_key_request__init
+                     (Sls__Delivery__V1__SetPgpKeyRequest         *message)
+{
+  static const Sls__Delivery__V1__SetPgpKeyRequest init_value = SLS__DELIVERY__V1__SET_PGP_KEY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__set_pgp_key_request__get_packed_size
+                     (const Sls__Delivery__V1__SetPgpKeyRequest *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__set_pgp_key_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__set_pgp_key_request__pack
+                     (const Sls__Delivery__V1__SetPgpKeyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__set_pgp_key_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__set_pgp_key_request__pack_to_buffer
+                     (const Sls__Delivery__V1__SetPgpKeyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__set_pgp_key_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__SetPgpKeyRequest *
+       sls__delivery__v1__set_pgp_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__SetPgpKeyRequest *)
+     protobuf_c_message_unpack (&sls__delivery__v1__set_pgp_key_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__set_pgp_key_request__free_unpacked
+                     (Sls__Delivery__V1__SetPgpKeyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__set_pgp_key_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__get_access_request__init
+                     (Sls__Delivery__V1__GetAccessRequest         *message)
+{
+  static const Sls__Delivery__V1__GetAccessRequest init_value = SLS__DELIVERY__V1__GET_ACCESS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__get_access_request__get_packed_size
+                     (const Sls__Delivery__V1__GetAccessRequest *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__get_access_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__get_access_request__pack
+                     (const Sls__Delivery__V1__GetAccessRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__get_access_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__get_access_request__pack_to_buffer
+                     (const Sls__Delivery__V1__GetAccessRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__get_access_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__GetAccessRequest *
+       sls__delivery__v1__get_access_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__GetAccessRequest *)
+     protobuf_c_message_unpack (&sls__delivery__v1__get_access_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__get_access_request__free_unpacked
+                     (Sls__Delivery__V1__GetAccessRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__get_access_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__public_key__init
+                     (Sls__Delivery__V1__PublicKey         *message)
+{
+  static const Sls__Delivery__V1__PublicKey init_value = SLS__DELIVERY__V1__PUBLIC_KEY__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__public_key__get_packed_size
+                     (const Sls__Delivery__V1__PublicKey *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__public_key__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__public_key__pack
+                     (const Sls__Delivery__V1__PublicKey *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__public_key__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__public_key__pack_to_buffer
+                     (const Sls__Delivery__V1__PublicKey *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__public_key__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__PublicKey *
+       sls__delivery__v1__public_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__PublicKey *)
+     protobuf_c_message_unpack (&sls__delivery__v1__public_key__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__public_key__free_unpacked
+                     (Sls__Delivery__V1__PublicKey *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__public_key__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__access__init
+                     (Sls__Delivery__V1__Access         *message)
+{
+  static const Sls__Delivery__V1__Access init_value = SLS__DELIVERY__V1__ACCESS__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__access__get_packed_size
+                     (const Sls__Delivery__V1__Access *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__access__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__access__pack
+                     (const Sls__Delivery__V1__Access *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__access__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__access__pack_to_buffer
+                     (const Sls__Delivery__V1__Access *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__access__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__Access *
+       sls__delivery__v1__access__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__Access *)
+     protobuf_c_message_unpack (&sls__delivery__v1__access__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__access__free_unpacked
+                     (Sls__Delivery__V1__Access *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__access__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__preferences__init
+                     (Sls__Delivery__V1__Preferences         *message)
+{
+  static const Sls__Delivery__V1__Preferences init_value = SLS__DELIVERY__V1__PREFERENCES__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__preferences__get_packed_size
+                     (const Sls__Delivery__V1__Preferences *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__preferences__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__preferences__pack
+                     (const Sls__Delivery__V1__Preferences *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__preferences__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__preferences__pack_to_buffer
+                     (const Sls__Delivery__V1__Preferences *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__preferences__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__Preferences *
+       sls__delivery__v1__preferences__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__Preferences *)
+     protobuf_c_message_unpack (&sls__delivery__v1__preferences__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__preferences__free_unpacked
+                     (Sls__Delivery__V1__Preferences *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__preferences__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__list_messages_request__init
+                     (Sls__Delivery__V1__ListMessagesRequest         *message)
+{
+  static const Sls__Delivery__V1__ListMessagesRequest init_value = SLS__DELIVERY__V1__LIST_MESSAGES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__list_messages_request__get_packed_size
+                     (const Sls__Delivery__V1__ListMessagesRequest *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__list_messages_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__list_messages_request__pack
+                     (const Sls__Delivery__V1__ListMessagesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__list_messages_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__list_messages_request__pack_to_buffer
+                     (const Sls__Delivery__V1__ListMessagesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__list_messages_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__ListMessagesRequest *
+       sls__delivery__v1__list_messages_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__ListMessagesRequest *)
+     protobuf_c_message_unpack (&sls__delivery__v1__list_messages_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__list_messages_request__free_unpacked
+                     (Sls__Delivery__V1__ListMessagesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__list_messages_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__center_message__init
+                     (Sls__Delivery__V1__CenterMessage         *message)
+{
+  static const Sls__Delivery__V1__CenterMessage init_value = SLS__DELIVERY__V1__CENTER_MESSAGE__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__center_message__get_packed_size
+                     (const Sls__Delivery__V1__CenterMessage *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__center_message__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__center_message__pack
+                     (const Sls__Delivery__V1__CenterMessage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__center_message__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__center_message__pack_to_buffer
+                     (const Sls__Delivery__V1__CenterMessage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__center_message__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__CenterMessage *
+       sls__delivery__v1__center_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__CenterMessage *)
+     protobuf_c_message_unpack (&sls__delivery__v1__center_message__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__center_message__free_unpacked
+                     (Sls__Delivery__V1__CenterMessage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__center_message__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__message_list__init
+                     (Sls__Delivery__V1__MessageList         *message)
+{
+  static const Sls__Delivery__V1__MessageList init_value = SLS__DELIVERY__V1__MESSAGE_LIST__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__message_list__get_packed_size
+                     (const Sls__Delivery__V1__MessageList *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__message_list__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__message_list__pack
+                     (const Sls__Delivery__V1__MessageList *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__message_list__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__message_list__pack_to_buffer
+                     (const Sls__Delivery__V1__MessageList *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__message_list__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__MessageList *
+       sls__delivery__v1__message_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__MessageList *)
+     protobuf_c_message_unpack (&sls__delivery__v1__message_list__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__message_list__free_unpacked
+                     (Sls__Delivery__V1__MessageList *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__message_list__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__statement__init
+                     (Sls__Delivery__V1__Statement         *message)
+{
+  static const Sls__Delivery__V1__Statement init_value = SLS__DELIVERY__V1__STATEMENT__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__statement__get_packed_size
+                     (const Sls__Delivery__V1__Statement *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__statement__pack
+                     (const Sls__Delivery__V1__Statement *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__statement__pack_to_buffer
+                     (const Sls__Delivery__V1__Statement *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__Statement *
+       sls__delivery__v1__statement__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__Statement *)
+     protobuf_c_message_unpack (&sls__delivery__v1__statement__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__statement__free_unpacked
+                     (Sls__Delivery__V1__Statement *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__statement__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__delivery_receipt__init
+                     (Sls__Delivery__V1__DeliveryReceipt         *message)
+{
+  static const Sls__Delivery__V1__DeliveryReceipt init_value = SLS__DELIVERY__V1__DELIVERY_RECEIPT__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__delivery_receipt__get_packed_size
+                     (const Sls__Delivery__V1__DeliveryReceipt *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__delivery_receipt__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__delivery_receipt__pack
+                     (const Sls__Delivery__V1__DeliveryReceipt *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__delivery_receipt__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__delivery_receipt__pack_to_buffer
+                     (const Sls__Delivery__V1__DeliveryReceipt *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__delivery_receipt__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__DeliveryReceipt *
+       sls__delivery__v1__delivery_receipt__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__DeliveryReceipt *)
+     protobuf_c_message_unpack (&sls__delivery__v1__delivery_receipt__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__delivery_receipt__free_unpacked
+                     (Sls__Delivery__V1__DeliveryReceipt *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__delivery_receipt__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__list_statements_request__init
+                     (Sls__Delivery__V1__ListStatementsRequest         *message)
+{
+  static const Sls__Delivery__V1__ListStatementsRequest init_value = SLS__DELIVERY__V1__LIST_STATEMENTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__list_statements_request__get_packed_size
+                     (const Sls__Delivery__V1__ListStatementsRequest *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__list_statements_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__list_statements_request__pack
+                     (const Sls__Delivery__V1__ListStatementsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__list_statements_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__list_statements_request__pack_to_buffer
+                     (const Sls__Delivery__V1__ListStatementsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__list_statements_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__ListStatementsRequest *
+       sls__delivery__v1__list_statements_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__ListStatementsRequest *)
+     protobuf_c_message_unpack (&sls__delivery__v1__list_statements_request__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__list_statements_request__free_unpacked
+                     (Sls__Delivery__V1__ListStatementsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__list_statements_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__statement_record__init
+                     (Sls__Delivery__V1__StatementRecord         *message)
+{
+  static const Sls__Delivery__V1__StatementRecord init_value = SLS__DELIVERY__V1__STATEMENT_RECORD__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__statement_record__get_packed_size
+                     (const Sls__Delivery__V1__StatementRecord *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__statement_record__pack
+                     (const Sls__Delivery__V1__StatementRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__statement_record__pack_to_buffer
+                     (const Sls__Delivery__V1__StatementRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__StatementRecord *
+       sls__delivery__v1__statement_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__StatementRecord *)
+     protobuf_c_message_unpack (&sls__delivery__v1__statement_record__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__statement_record__free_unpacked
+                     (Sls__Delivery__V1__StatementRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__statement_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__statement_list__init
+                     (Sls__Delivery__V1__StatementList         *message)
+{
+  static const Sls__Delivery__V1__StatementList init_value = SLS__DELIVERY__V1__STATEMENT_LIST__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__statement_list__get_packed_size
+                     (const Sls__Delivery__V1__StatementList *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_list__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__statement_list__pack
+                     (const Sls__Delivery__V1__StatementList *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_list__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__statement_list__pack_to_buffer
+                     (const Sls__Delivery__V1__StatementList *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_list__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__StatementList *
+       sls__delivery__v1__statement_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__StatementList *)
+     protobuf_c_message_unpack (&sls__delivery__v1__statement_list__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__statement_list__free_unpacked
+                     (Sls__Delivery__V1__StatementList *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__statement_list__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__statement_issued__init
+                     (Sls__Delivery__V1__StatementIssued         *message)
+{
+  static const Sls__Delivery__V1__StatementIssued init_value = SLS__DELIVERY__V1__STATEMENT_ISSUED__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__statement_issued__get_packed_size
+                     (const Sls__Delivery__V1__StatementIssued *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_issued__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__statement_issued__pack
+                     (const Sls__Delivery__V1__StatementIssued *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_issued__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__statement_issued__pack_to_buffer
+                     (const Sls__Delivery__V1__StatementIssued *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_issued__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__StatementIssued *
+       sls__delivery__v1__statement_issued__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__StatementIssued *)
+     protobuf_c_message_unpack (&sls__delivery__v1__statement_issued__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__statement_issued__free_unpacked
+                     (Sls__Delivery__V1__StatementIssued *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__statement_issued__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__access_ready__init
+                     (Sls__Delivery__V1__AccessReady         *message)
+{
+  static const Sls__Delivery__V1__AccessReady init_value = SLS__DELIVERY__V1__ACCESS_READY__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__access_ready__get_packed_size
+                     (const Sls__Delivery__V1__AccessReady *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__access_ready__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__access_ready__pack
+                     (const Sls__Delivery__V1__AccessReady *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__access_ready__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__access_ready__pack_to_buffer
+                     (const Sls__Delivery__V1__AccessReady *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__access_ready__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__AccessReady *
+       sls__delivery__v1__access_ready__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__AccessReady *)
+     protobuf_c_message_unpack (&sls__delivery__v1__access_ready__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__access_ready__free_unpacked
+                     (Sls__Delivery__V1__AccessReady *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__access_ready__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__statement_delivered__init
+                     (Sls__Delivery__V1__StatementDelivered         *message)
+{
+  static const Sls__Delivery__V1__StatementDelivered init_value = SLS__DELIVERY__V1__STATEMENT_DELIVERED__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__statement_delivered__get_packed_size
+                     (const Sls__Delivery__V1__StatementDelivered *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_delivered__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__statement_delivered__pack
+                     (const Sls__Delivery__V1__StatementDelivered *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_delivered__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__statement_delivered__pack_to_buffer
+                     (const Sls__Delivery__V1__StatementDelivered *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_delivered__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__StatementDelivered *
+       sls__delivery__v1__statement_delivered__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__StatementDelivered *)
+     protobuf_c_message_unpack (&sls__delivery__v1__statement_delivered__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__statement_delivered__free_unpacked
+                     (Sls__Delivery__V1__StatementDelivered *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__statement_delivered__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__statement_held__init
+                     (Sls__Delivery__V1__StatementHeld         *message)
+{
+  static const Sls__Delivery__V1__StatementHeld init_value = SLS__DELIVERY__V1__STATEMENT_HELD__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__statement_held__get_packed_size
+                     (const Sls__Delivery__V1__StatementHeld *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_held__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__statement_held__pack
+                     (const Sls__Delivery__V1__StatementHeld *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_held__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__statement_held__pack_to_buffer
+                     (const Sls__Delivery__V1__StatementHeld *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__statement_held__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__StatementHeld *
+       sls__delivery__v1__statement_held__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__StatementHeld *)
+     protobuf_c_message_unpack (&sls__delivery__v1__statement_held__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__statement_held__free_unpacked
+                     (Sls__Delivery__V1__StatementHeld *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__statement_held__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__file_purged__init
+                     (Sls__Delivery__V1__FilePurged         *message)
+{
+  static const Sls__Delivery__V1__FilePurged init_value = SLS__DELIVERY__V1__FILE_PURGED__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__file_purged__get_packed_size
+                     (const Sls__Delivery__V1__FilePurged *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__file_purged__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__file_purged__pack
+                     (const Sls__Delivery__V1__FilePurged *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__file_purged__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__file_purged__pack_to_buffer
+                     (const Sls__Delivery__V1__FilePurged *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__file_purged__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__FilePurged *
+       sls__delivery__v1__file_purged__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__FilePurged *)
+     protobuf_c_message_unpack (&sls__delivery__v1__file_purged__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__file_purged__free_unpacked
+                     (Sls__Delivery__V1__FilePurged *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__file_purged__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sls__delivery__v1__notification_requested__init
+                     (Sls__Delivery__V1__NotificationRequested         *message)
+{
+  static const Sls__Delivery__V1__NotificationRequested init_value = SLS__DELIVERY__V1__NOTIFICATION_REQUESTED__INIT;
+  *message = init_value;
+}
+size_t sls__delivery__v1__notification_requested__get_packed_size
+                     (const Sls__Delivery__V1__NotificationRequested *message)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__notification_requested__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__delivery__v1__notification_requested__pack
+                     (const Sls__Delivery__V1__NotificationRequested *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__notification_requested__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__delivery__v1__notification_requested__pack_to_buffer
+                     (const Sls__Delivery__V1__NotificationRequested *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__delivery__v1__notification_requested__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Delivery__V1__NotificationRequested *
+       sls__delivery__v1__notification_requested__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Delivery__V1__NotificationRequested *)
+     protobuf_c_message_unpack (&sls__delivery__v1__notification_requested__descriptor,
+                                allocator, len, data);
+}
+void   sls__delivery__v1__notification_requested__free_unpacked
+                     (Sls__Delivery__V1__NotificationRequested *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__delivery__v1__notification_requested__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+static const ProtobufCFieldDescriptor sls__delivery__v1__create_user_request__field_descriptors[1] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__CreateUserRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__create_user_request__field_indices_by_name[] = {
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__create_user_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__create_user_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.CreateUserRequest",
+  "CreateUserRequest",
+  "Sls__Delivery__V1__CreateUserRequest",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__CreateUserRequest),
+  1,
+  sls__delivery__v1__create_user_request__field_descriptors,
+  sls__delivery__v1__create_user_request__field_indices_by_name,
+  1,  sls__delivery__v1__create_user_request__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__create_user_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__add_public_key_request__field_descriptors[2] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__AddPublicKeyRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "public_key",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__AddPublicKeyRequest, public_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__add_public_key_request__field_indices_by_name[] = {
+  1,   /* field[1] = public_key */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__add_public_key_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__add_public_key_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.AddPublicKeyRequest",
+  "AddPublicKeyRequest",
+  "Sls__Delivery__V1__AddPublicKeyRequest",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__AddPublicKeyRequest),
+  2,
+  sls__delivery__v1__add_public_key_request__field_descriptors,
+  sls__delivery__v1__add_public_key_request__field_indices_by_name,
+  1,  sls__delivery__v1__add_public_key_request__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__add_public_key_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__remove_public_key_request__field_descriptors[2] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__RemovePublicKeyRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fingerprint",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__RemovePublicKeyRequest, fingerprint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__remove_public_key_request__field_indices_by_name[] = {
+  1,   /* field[1] = fingerprint */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__remove_public_key_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__remove_public_key_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.RemovePublicKeyRequest",
+  "RemovePublicKeyRequest",
+  "Sls__Delivery__V1__RemovePublicKeyRequest",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__RemovePublicKeyRequest),
+  2,
+  sls__delivery__v1__remove_public_key_request__field_descriptors,
+  sls__delivery__v1__remove_public_key_request__field_indices_by_name,
+  1,  sls__delivery__v1__remove_public_key_request__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__remove_public_key_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__set_addresses_request__field_descriptors[2] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__SetAddressesRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "addresses",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sls__Delivery__V1__SetAddressesRequest, n_addresses),
+    offsetof(Sls__Delivery__V1__SetAddressesRequest, addresses),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__set_addresses_request__field_indices_by_name[] = {
+  1,   /* field[1] = addresses */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__set_addresses_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__set_addresses_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.SetAddressesRequest",
+  "SetAddressesRequest",
+  "Sls__Delivery__V1__SetAddressesRequest",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__SetAddressesRequest),
+  2,
+  sls__delivery__v1__set_addresses_request__field_descriptors,
+  sls__delivery__v1__set_addresses_request__field_indices_by_name,
+  1,  sls__delivery__v1__set_addresses_request__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__set_addresses_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__set_pgp_key_request__field_descriptors[2] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__SetPgpKeyRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "public_key",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__SetPgpKeyRequest, public_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__set_pgp_key_request__field_indices_by_name[] = {
+  1,   /* field[1] = public_key */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__set_pgp_key_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__set_pgp_key_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.SetPgpKeyRequest",
+  "SetPgpKeyRequest",
+  "Sls__Delivery__V1__SetPgpKeyRequest",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__SetPgpKeyRequest),
+  2,
+  sls__delivery__v1__set_pgp_key_request__field_descriptors,
+  sls__delivery__v1__set_pgp_key_request__field_indices_by_name,
+  1,  sls__delivery__v1__set_pgp_key_request__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__set_pgp_key_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__get_access_request__field_descriptors[1] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__GetAccessRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__get_access_request__field_indices_by_name[] = {
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__get_access_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__get_access_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.GetAccessRequest",
+  "GetAccessRequest",
+  "Sls__Delivery__V1__GetAccessRequest",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__GetAccessRequest),
+  1,
+  sls__delivery__v1__get_access_request__field_descriptors,
+  sls__delivery__v1__get_access_request__field_indices_by_name,
+  1,  sls__delivery__v1__get_access_request__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__get_access_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__public_key__field_descriptors[5] =
+{
+  {
+    "fingerprint",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__PublicKey, fingerprint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "key_type",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__PublicKey, key_type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bits",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__PublicKey, bits),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "comment",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__PublicKey, comment),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "added_unix_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__PublicKey, added_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__public_key__field_indices_by_name[] = {
+  4,   /* field[4] = added_unix_ms */
+  2,   /* field[2] = bits */
+  3,   /* field[3] = comment */
+  0,   /* field[0] = fingerprint */
+  1,   /* field[1] = key_type */
+};
+static const ProtobufCIntRange sls__delivery__v1__public_key__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__public_key__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.PublicKey",
+  "PublicKey",
+  "Sls__Delivery__V1__PublicKey",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__PublicKey),
+  5,
+  sls__delivery__v1__public_key__field_descriptors,
+  sls__delivery__v1__public_key__field_indices_by_name,
+  1,  sls__delivery__v1__public_key__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__public_key__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__access__field_descriptors[8] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Access, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "public_keys",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sls__Delivery__V1__Access, n_public_keys),
+    offsetof(Sls__Delivery__V1__Access, public_keys),
+    &sls__delivery__v1__public_key__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "addresses",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sls__Delivery__V1__Access, n_addresses),
+    offsetof(Sls__Delivery__V1__Access, addresses),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pgp_fingerprint",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Access, pgp_fingerprint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ready",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Access, ready),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ready_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Access, ready_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "missing",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sls__Delivery__V1__Access, n_missing),
+    offsetof(Sls__Delivery__V1__Access, missing),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "preferences",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Access, preferences),
+    &sls__delivery__v1__preferences__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__access__field_indices_by_name[] = {
+  2,   /* field[2] = addresses */
+  6,   /* field[6] = missing */
+  3,   /* field[3] = pgp_fingerprint */
+  7,   /* field[7] = preferences */
+  1,   /* field[1] = public_keys */
+  4,   /* field[4] = ready */
+  5,   /* field[5] = ready_unix_ms */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__access__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__access__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.Access",
+  "Access",
+  "Sls__Delivery__V1__Access",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__Access),
+  8,
+  sls__delivery__v1__access__field_descriptors,
+  sls__delivery__v1__access__field_indices_by_name,
+  1,  sls__delivery__v1__access__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__access__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__preferences__field_descriptors[4] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Preferences, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "primary_language",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Preferences, primary_language),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "secondary_language",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Preferences, secondary_language),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "channels",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Sls__Delivery__V1__Preferences, n_channels),
+    offsetof(Sls__Delivery__V1__Preferences, channels),
+    &sls__delivery__v1__channel__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__preferences__field_indices_by_name[] = {
+  3,   /* field[3] = channels */
+  1,   /* field[1] = primary_language */
+  2,   /* field[2] = secondary_language */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__preferences__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__preferences__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.Preferences",
+  "Preferences",
+  "Sls__Delivery__V1__Preferences",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__Preferences),
+  4,
+  sls__delivery__v1__preferences__field_descriptors,
+  sls__delivery__v1__preferences__field_indices_by_name,
+  1,  sls__delivery__v1__preferences__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__preferences__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__list_messages_request__field_descriptors[2] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__ListMessagesRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__ListMessagesRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__list_messages_request__field_indices_by_name[] = {
+  1,   /* field[1] = limit */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__list_messages_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__list_messages_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.ListMessagesRequest",
+  "ListMessagesRequest",
+  "Sls__Delivery__V1__ListMessagesRequest",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__ListMessagesRequest),
+  2,
+  sls__delivery__v1__list_messages_request__field_descriptors,
+  sls__delivery__v1__list_messages_request__field_indices_by_name,
+  1,  sls__delivery__v1__list_messages_request__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__list_messages_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__center_message__field_descriptors[6] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__CenterMessage, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_unix_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__CenterMessage, created_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "language",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__CenterMessage, language),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subject",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__CenterMessage, subject),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "body",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__CenterMessage, body),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "statement_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__CenterMessage, statement_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__center_message__field_indices_by_name[] = {
+  4,   /* field[4] = body */
+  1,   /* field[1] = created_unix_ms */
+  0,   /* field[0] = id */
+  2,   /* field[2] = language */
+  5,   /* field[5] = statement_id */
+  3,   /* field[3] = subject */
+};
+static const ProtobufCIntRange sls__delivery__v1__center_message__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__center_message__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.CenterMessage",
+  "CenterMessage",
+  "Sls__Delivery__V1__CenterMessage",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__CenterMessage),
+  6,
+  sls__delivery__v1__center_message__field_descriptors,
+  sls__delivery__v1__center_message__field_indices_by_name,
+  1,  sls__delivery__v1__center_message__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__center_message__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__message_list__field_descriptors[1] =
+{
+  {
+    "messages",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sls__Delivery__V1__MessageList, n_messages),
+    offsetof(Sls__Delivery__V1__MessageList, messages),
+    &sls__delivery__v1__center_message__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__message_list__field_indices_by_name[] = {
+  0,   /* field[0] = messages */
+};
+static const ProtobufCIntRange sls__delivery__v1__message_list__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__message_list__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.MessageList",
+  "MessageList",
+  "Sls__Delivery__V1__MessageList",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__MessageList),
+  1,
+  sls__delivery__v1__message_list__field_descriptors,
+  sls__delivery__v1__message_list__field_indices_by_name,
+  1,  sls__delivery__v1__message_list__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__message_list__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__statement__field_descriptors[5] =
+{
+  {
+    "statement_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Statement, statement_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Statement, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Statement, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Statement, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__Statement, content),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__statement__field_indices_by_name[] = {
+  4,   /* field[4] = content */
+  2,   /* field[2] = name */
+  3,   /* field[3] = period */
+  0,   /* field[0] = statement_id */
+  1,   /* field[1] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__statement__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__statement__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.Statement",
+  "Statement",
+  "Sls__Delivery__V1__Statement",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__Statement),
+  5,
+  sls__delivery__v1__statement__field_descriptors,
+  sls__delivery__v1__statement__field_indices_by_name,
+  1,  sls__delivery__v1__statement__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__statement__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__delivery_receipt__field_descriptors[5] =
+{
+  {
+    "statement_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__DeliveryReceipt, statement_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__DeliveryReceipt, state),
+    &sls__delivery__v1__delivery_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file_name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__DeliveryReceipt, file_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "delivered_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__DeliveryReceipt, delivered_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "note",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__DeliveryReceipt, note),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__delivery_receipt__field_indices_by_name[] = {
+  3,   /* field[3] = delivered_unix_ms */
+  2,   /* field[2] = file_name */
+  4,   /* field[4] = note */
+  1,   /* field[1] = state */
+  0,   /* field[0] = statement_id */
+};
+static const ProtobufCIntRange sls__delivery__v1__delivery_receipt__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__delivery_receipt__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.DeliveryReceipt",
+  "DeliveryReceipt",
+  "Sls__Delivery__V1__DeliveryReceipt",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__DeliveryReceipt),
+  5,
+  sls__delivery__v1__delivery_receipt__field_descriptors,
+  sls__delivery__v1__delivery_receipt__field_indices_by_name,
+  1,  sls__delivery__v1__delivery_receipt__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__delivery_receipt__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__list_statements_request__field_descriptors[1] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__ListStatementsRequest, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__list_statements_request__field_indices_by_name[] = {
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__list_statements_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__list_statements_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.ListStatementsRequest",
+  "ListStatementsRequest",
+  "Sls__Delivery__V1__ListStatementsRequest",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__ListStatementsRequest),
+  1,
+  sls__delivery__v1__list_statements_request__field_descriptors,
+  sls__delivery__v1__list_statements_request__field_indices_by_name,
+  1,  sls__delivery__v1__list_statements_request__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__list_statements_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__statement_record__field_descriptors[9] =
+{
+  {
+    "statement_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementRecord, statement_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementRecord, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementRecord, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementRecord, state),
+    &sls__delivery__v1__delivery_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file_name",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementRecord, file_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "received_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementRecord, received_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "delivered_unix_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementRecord, delivered_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "purged_unix_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementRecord, purged_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "size_bytes",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementRecord, size_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__statement_record__field_indices_by_name[] = {
+  6,   /* field[6] = delivered_unix_ms */
+  4,   /* field[4] = file_name */
+  1,   /* field[1] = name */
+  2,   /* field[2] = period */
+  7,   /* field[7] = purged_unix_ms */
+  5,   /* field[5] = received_unix_ms */
+  8,   /* field[8] = size_bytes */
+  3,   /* field[3] = state */
+  0,   /* field[0] = statement_id */
+};
+static const ProtobufCIntRange sls__delivery__v1__statement_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__statement_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.StatementRecord",
+  "StatementRecord",
+  "Sls__Delivery__V1__StatementRecord",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__StatementRecord),
+  9,
+  sls__delivery__v1__statement_record__field_descriptors,
+  sls__delivery__v1__statement_record__field_indices_by_name,
+  1,  sls__delivery__v1__statement_record__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__statement_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__statement_list__field_descriptors[1] =
+{
+  {
+    "statements",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sls__Delivery__V1__StatementList, n_statements),
+    offsetof(Sls__Delivery__V1__StatementList, statements),
+    &sls__delivery__v1__statement_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__statement_list__field_indices_by_name[] = {
+  0,   /* field[0] = statements */
+};
+static const ProtobufCIntRange sls__delivery__v1__statement_list__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__statement_list__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.StatementList",
+  "StatementList",
+  "Sls__Delivery__V1__StatementList",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__StatementList),
+  1,
+  sls__delivery__v1__statement_list__field_descriptors,
+  sls__delivery__v1__statement_list__field_indices_by_name,
+  1,  sls__delivery__v1__statement_list__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__statement_list__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__statement_issued__field_descriptors[1] =
+{
+  {
+    "statement",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementIssued, statement),
+    &sls__delivery__v1__statement__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__statement_issued__field_indices_by_name[] = {
+  0,   /* field[0] = statement */
+};
+static const ProtobufCIntRange sls__delivery__v1__statement_issued__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__statement_issued__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.StatementIssued",
+  "StatementIssued",
+  "Sls__Delivery__V1__StatementIssued",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__StatementIssued),
+  1,
+  sls__delivery__v1__statement_issued__field_descriptors,
+  sls__delivery__v1__statement_issued__field_indices_by_name,
+  1,  sls__delivery__v1__statement_issued__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__statement_issued__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__access_ready__field_descriptors[2] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__AccessReady, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ready_unix_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__AccessReady, ready_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__access_ready__field_indices_by_name[] = {
+  1,   /* field[1] = ready_unix_ms */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__access_ready__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__access_ready__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.AccessReady",
+  "AccessReady",
+  "Sls__Delivery__V1__AccessReady",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__AccessReady),
+  2,
+  sls__delivery__v1__access_ready__field_descriptors,
+  sls__delivery__v1__access_ready__field_indices_by_name,
+  1,  sls__delivery__v1__access_ready__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__access_ready__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__statement_delivered__field_descriptors[5] =
+{
+  {
+    "statement_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementDelivered, statement_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementDelivered, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file_name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementDelivered, file_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "delivered_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementDelivered, delivered_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "size_bytes",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementDelivered, size_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__statement_delivered__field_indices_by_name[] = {
+  3,   /* field[3] = delivered_unix_ms */
+  2,   /* field[2] = file_name */
+  4,   /* field[4] = size_bytes */
+  0,   /* field[0] = statement_id */
+  1,   /* field[1] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__statement_delivered__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__statement_delivered__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.StatementDelivered",
+  "StatementDelivered",
+  "Sls__Delivery__V1__StatementDelivered",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__StatementDelivered),
+  5,
+  sls__delivery__v1__statement_delivered__field_descriptors,
+  sls__delivery__v1__statement_delivered__field_indices_by_name,
+  1,  sls__delivery__v1__statement_delivered__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__statement_delivered__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__statement_held__field_descriptors[3] =
+{
+  {
+    "statement_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementHeld, statement_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementHeld, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "held_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__StatementHeld, held_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__statement_held__field_indices_by_name[] = {
+  2,   /* field[2] = held_unix_ms */
+  0,   /* field[0] = statement_id */
+  1,   /* field[1] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__statement_held__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__statement_held__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.StatementHeld",
+  "StatementHeld",
+  "Sls__Delivery__V1__StatementHeld",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__StatementHeld),
+  3,
+  sls__delivery__v1__statement_held__field_descriptors,
+  sls__delivery__v1__statement_held__field_indices_by_name,
+  1,  sls__delivery__v1__statement_held__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__statement_held__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__file_purged__field_descriptors[5] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__FilePurged, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__FilePurged, file_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "statement_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__FilePurged, statement_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "delivered_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__FilePurged, delivered_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "purged_unix_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__FilePurged, purged_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__file_purged__field_indices_by_name[] = {
+  3,   /* field[3] = delivered_unix_ms */
+  1,   /* field[1] = file_name */
+  4,   /* field[4] = purged_unix_ms */
+  2,   /* field[2] = statement_id */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__file_purged__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__file_purged__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.FilePurged",
+  "FilePurged",
+  "Sls__Delivery__V1__FilePurged",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__FilePurged),
+  5,
+  sls__delivery__v1__file_purged__field_descriptors,
+  sls__delivery__v1__file_purged__field_indices_by_name,
+  1,  sls__delivery__v1__file_purged__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__file_purged__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__delivery__v1__notification_requested__field_descriptors[6] =
+{
+  {
+    "user_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__NotificationRequested, user_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "channel",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__NotificationRequested, channel),
+    &sls__delivery__v1__channel__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "language",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__NotificationRequested, language),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subject",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__NotificationRequested, subject),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "summary",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__NotificationRequested, summary),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "requested_unix_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Delivery__V1__NotificationRequested, requested_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__delivery__v1__notification_requested__field_indices_by_name[] = {
+  1,   /* field[1] = channel */
+  2,   /* field[2] = language */
+  5,   /* field[5] = requested_unix_ms */
+  3,   /* field[3] = subject */
+  4,   /* field[4] = summary */
+  0,   /* field[0] = user_name */
+};
+static const ProtobufCIntRange sls__delivery__v1__notification_requested__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sls__delivery__v1__notification_requested__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.NotificationRequested",
+  "NotificationRequested",
+  "Sls__Delivery__V1__NotificationRequested",
+  "sls.delivery.v1",
+  sizeof(Sls__Delivery__V1__NotificationRequested),
+  6,
+  sls__delivery__v1__notification_requested__field_descriptors,
+  sls__delivery__v1__notification_requested__field_indices_by_name,
+  1,  sls__delivery__v1__notification_requested__number_ranges,
+  (ProtobufCMessageInit) sls__delivery__v1__notification_requested__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue sls__delivery__v1__channel__enum_values_by_number[3] =
+{
+  { "CHANNEL_UNSPECIFIED", "SLS__DELIVERY__V1__CHANNEL__CHANNEL_UNSPECIFIED", 0 },
+  { "EMAIL", "SLS__DELIVERY__V1__CHANNEL__EMAIL", 1 },
+  { "SMS", "SLS__DELIVERY__V1__CHANNEL__SMS", 2 },
+};
+static const ProtobufCIntRange sls__delivery__v1__channel__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex sls__delivery__v1__channel__enum_values_by_name[3] =
+{
+  { "CHANNEL_UNSPECIFIED", 0 },
+  { "EMAIL", 1 },
+  { "SMS", 2 },
+};
+const ProtobufCEnumDescriptor sls__delivery__v1__channel__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.Channel",
+  "Channel",
+  "Sls__Delivery__V1__Channel",
+  "sls.delivery.v1",
+  3,
+  sls__delivery__v1__channel__enum_values_by_number,
+  3,
+  sls__delivery__v1__channel__enum_values_by_name,
+  1,
+  sls__delivery__v1__channel__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue sls__delivery__v1__delivery_state__enum_values_by_number[4] =
+{
+  { "DELIVERY_STATE_UNSPECIFIED", "SLS__DELIVERY__V1__DELIVERY_STATE__DELIVERY_STATE_UNSPECIFIED", 0 },
+  { "DELIVERED", "SLS__DELIVERY__V1__DELIVERY_STATE__DELIVERED", 1 },
+  { "HELD", "SLS__DELIVERY__V1__DELIVERY_STATE__HELD", 2 },
+  { "PURGED", "SLS__DELIVERY__V1__DELIVERY_STATE__PURGED", 3 },
+};
+static const ProtobufCIntRange sls__delivery__v1__delivery_state__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex sls__delivery__v1__delivery_state__enum_values_by_name[4] =
+{
+  { "DELIVERED", 1 },
+  { "DELIVERY_STATE_UNSPECIFIED", 0 },
+  { "HELD", 2 },
+  { "PURGED", 3 },
+};
+const ProtobufCEnumDescriptor sls__delivery__v1__delivery_state__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sls.delivery.v1.DeliveryState",
+  "DeliveryState",
+  "Sls__Delivery__V1__DeliveryState",
+  "sls.delivery.v1",
+  4,
+  sls__delivery__v1__delivery_state__enum_values_by_number,
+  4,
+  sls__delivery__v1__delivery_state__enum_values_by_name,
+  1,
+  sls__delivery__v1__delivery_state__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor sls__delivery__v1__report_delivery__method_descriptors[11] =
 {
   { "GetInfo", &sls__health__v1__service_info_request__descriptor, &sls__health__v1__service_info__descriptor },
+  { "CreateUser", &sls__delivery__v1__create_user_request__descriptor, &sls__delivery__v1__access__descriptor },
+  { "AddPublicKey", &sls__delivery__v1__add_public_key_request__descriptor, &sls__delivery__v1__access__descriptor },
+  { "RemovePublicKey", &sls__delivery__v1__remove_public_key_request__descriptor, &sls__delivery__v1__access__descriptor },
+  { "SetAddresses", &sls__delivery__v1__set_addresses_request__descriptor, &sls__delivery__v1__access__descriptor },
+  { "SetPgpKey", &sls__delivery__v1__set_pgp_key_request__descriptor, &sls__delivery__v1__access__descriptor },
+  { "GetAccess", &sls__delivery__v1__get_access_request__descriptor, &sls__delivery__v1__access__descriptor },
+  { "SetPreferences", &sls__delivery__v1__preferences__descriptor, &sls__delivery__v1__preferences__descriptor },
+  { "ListMessages", &sls__delivery__v1__list_messages_request__descriptor, &sls__delivery__v1__message_list__descriptor },
+  { "DeliverStatement", &sls__delivery__v1__statement__descriptor, &sls__delivery__v1__delivery_receipt__descriptor },
+  { "ListStatements", &sls__delivery__v1__list_statements_request__descriptor, &sls__delivery__v1__statement_list__descriptor },
 };
 const unsigned sls__delivery__v1__report_delivery__method_indices_by_name[] = {
-  0         /* GetInfo */
+  2,        /* AddPublicKey */
+  1,        /* CreateUser */
+  9,        /* DeliverStatement */
+  6,        /* GetAccess */
+  0,        /* GetInfo */
+  8,        /* ListMessages */
+  10,        /* ListStatements */
+  3,        /* RemovePublicKey */
+  4,        /* SetAddresses */
+  5,        /* SetPgpKey */
+  7         /* SetPreferences */
 };
 const ProtobufCServiceDescriptor sls__delivery__v1__report_delivery__descriptor =
 {
@@ -21,7 +2740,7 @@ const ProtobufCServiceDescriptor sls__delivery__v1__report_delivery__descriptor 
   "ReportDelivery",
   "Sls__Delivery__V1__ReportDelivery",
   "sls.delivery.v1",
-  1,
+  11,
   sls__delivery__v1__report_delivery__method_descriptors,
   sls__delivery__v1__report_delivery__method_indices_by_name
 };
@@ -32,6 +2751,86 @@ void sls__delivery__v1__report_delivery__get_info(ProtobufCService *service,
 {
   assert(service->descriptor == &sls__delivery__v1__report_delivery__descriptor);
   service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__delivery__v1__report_delivery__create_user(ProtobufCService *service,
+                                                     const Sls__Delivery__V1__CreateUserRequest *input,
+                                                     Sls__Delivery__V1__Access_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &sls__delivery__v1__report_delivery__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__delivery__v1__report_delivery__add_public_key(ProtobufCService *service,
+                                                        const Sls__Delivery__V1__AddPublicKeyRequest *input,
+                                                        Sls__Delivery__V1__Access_Closure closure,
+                                                        void *closure_data)
+{
+  assert(service->descriptor == &sls__delivery__v1__report_delivery__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__delivery__v1__report_delivery__remove_public_key(ProtobufCService *service,
+                                                           const Sls__Delivery__V1__RemovePublicKeyRequest *input,
+                                                           Sls__Delivery__V1__Access_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &sls__delivery__v1__report_delivery__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__delivery__v1__report_delivery__set_addresses(ProtobufCService *service,
+                                                       const Sls__Delivery__V1__SetAddressesRequest *input,
+                                                       Sls__Delivery__V1__Access_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &sls__delivery__v1__report_delivery__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__delivery__v1__report_delivery__set_pgp_key(ProtobufCService *service,
+                                                     const Sls__Delivery__V1__SetPgpKeyRequest *input,
+                                                     Sls__Delivery__V1__Access_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &sls__delivery__v1__report_delivery__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__delivery__v1__report_delivery__get_access(ProtobufCService *service,
+                                                    const Sls__Delivery__V1__GetAccessRequest *input,
+                                                    Sls__Delivery__V1__Access_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &sls__delivery__v1__report_delivery__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__delivery__v1__report_delivery__set_preferences(ProtobufCService *service,
+                                                         const Sls__Delivery__V1__Preferences *input,
+                                                         Sls__Delivery__V1__Preferences_Closure closure,
+                                                         void *closure_data)
+{
+  assert(service->descriptor == &sls__delivery__v1__report_delivery__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__delivery__v1__report_delivery__list_messages(ProtobufCService *service,
+                                                       const Sls__Delivery__V1__ListMessagesRequest *input,
+                                                       Sls__Delivery__V1__MessageList_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &sls__delivery__v1__report_delivery__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__delivery__v1__report_delivery__deliver_statement(ProtobufCService *service,
+                                                           const Sls__Delivery__V1__Statement *input,
+                                                           Sls__Delivery__V1__DeliveryReceipt_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &sls__delivery__v1__report_delivery__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void sls__delivery__v1__report_delivery__list_statements(ProtobufCService *service,
+                                                         const Sls__Delivery__V1__ListStatementsRequest *input,
+                                                         Sls__Delivery__V1__StatementList_Closure closure,
+                                                         void *closure_data)
+{
+  assert(service->descriptor == &sls__delivery__v1__report_delivery__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void sls__delivery__v1__report_delivery__init (Sls__Delivery__V1__ReportDelivery_Service *service,
                                                Sls__Delivery__V1__ReportDelivery_ServiceDestroy destroy)

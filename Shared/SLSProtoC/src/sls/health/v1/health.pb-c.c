@@ -187,6 +187,51 @@ void   sls__health__v1__service_info__free_unpacked
   assert(message->base.descriptor == &sls__health__v1__service_info__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sls__health__v1__info_detail__init
+                     (Sls__Health__V1__InfoDetail         *message)
+{
+  static const Sls__Health__V1__InfoDetail init_value = SLS__HEALTH__V1__INFO_DETAIL__INIT;
+  *message = init_value;
+}
+size_t sls__health__v1__info_detail__get_packed_size
+                     (const Sls__Health__V1__InfoDetail *message)
+{
+  assert(message->base.descriptor == &sls__health__v1__info_detail__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sls__health__v1__info_detail__pack
+                     (const Sls__Health__V1__InfoDetail *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sls__health__v1__info_detail__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sls__health__v1__info_detail__pack_to_buffer
+                     (const Sls__Health__V1__InfoDetail *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sls__health__v1__info_detail__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sls__Health__V1__InfoDetail *
+       sls__health__v1__info_detail__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sls__Health__V1__InfoDetail *)
+     protobuf_c_message_unpack (&sls__health__v1__info_detail__descriptor,
+                                allocator, len, data);
+}
+void   sls__health__v1__info_detail__free_unpacked
+                     (Sls__Health__V1__InfoDetail *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sls__health__v1__info_detail__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor sls__health__v1__health_check_request__field_descriptors[1] =
 {
   {
@@ -281,7 +326,7 @@ const ProtobufCMessageDescriptor sls__health__v1__service_info_request__descript
   (ProtobufCMessageInit) sls__health__v1__service_info_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sls__health__v1__service_info__field_descriptors[6] =
+static const ProtobufCFieldDescriptor sls__health__v1__service_info__field_descriptors[7] =
 {
   {
     "service",
@@ -355,9 +400,22 @@ static const ProtobufCFieldDescriptor sls__health__v1__service_info__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "details",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sls__Health__V1__ServiceInfo, n_details),
+    offsetof(Sls__Health__V1__ServiceInfo, details),
+    &sls__health__v1__info_detail__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sls__health__v1__service_info__field_indices_by_name[] = {
   4,   /* field[4] = api_package */
+  6,   /* field[6] = details */
   3,   /* field[3] = listen_endpoint */
   5,   /* field[5] = methods */
   0,   /* field[0] = service */
@@ -367,7 +425,7 @@ static const unsigned sls__health__v1__service_info__field_indices_by_name[] = {
 static const ProtobufCIntRange sls__health__v1__service_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor sls__health__v1__service_info__descriptor =
 {
@@ -377,11 +435,62 @@ const ProtobufCMessageDescriptor sls__health__v1__service_info__descriptor =
   "Sls__Health__V1__ServiceInfo",
   "sls.health.v1",
   sizeof(Sls__Health__V1__ServiceInfo),
-  6,
+  7,
   sls__health__v1__service_info__field_descriptors,
   sls__health__v1__service_info__field_indices_by_name,
   1,  sls__health__v1__service_info__number_ranges,
   (ProtobufCMessageInit) sls__health__v1__service_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sls__health__v1__info_detail__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Health__V1__InfoDetail, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sls__Health__V1__InfoDetail, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sls__health__v1__info_detail__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange sls__health__v1__info_detail__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sls__health__v1__info_detail__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sls.health.v1.InfoDetail",
+  "InfoDetail",
+  "Sls__Health__V1__InfoDetail",
+  "sls.health.v1",
+  sizeof(Sls__Health__V1__InfoDetail),
+  2,
+  sls__health__v1__info_detail__field_descriptors,
+  sls__health__v1__info_detail__field_indices_by_name,
+  1,  sls__health__v1__info_detail__number_ranges,
+  (ProtobufCMessageInit) sls__health__v1__info_detail__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue sls__health__v1__serving_status__enum_values_by_number[4] =

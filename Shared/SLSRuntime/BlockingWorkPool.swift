@@ -1,25 +1,29 @@
 import Dispatch
 import SLSBus
 
-/// Runs blocking password hashing off the socket threads, at most `width` at once (the cores), so
-/// 200 logins in flight hold `width` hash buffers, not 200.
-actor HashingPool {
+/// Runs blocking work (password hashing, GnuPG) off the socket threads and off Swift's task pool,
+/// at most `width` at once, so a burst of calls holds `width` workers' buffers, not one per call.
+public actor BlockingWorkPool {
     private let width: Int
-    /// Hashes waiting at most; past it a call is refused at once, so a flood cannot pile up.
+    /// Jobs waiting at most; past it a call is refused at once, so a flood cannot pile up.
     private let queueLimit: Int
+    /// What the jobs are, for the refusal: "password checks".
+    private let jobs: String
     private var running = 0
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
-    init(width: Int, queueLimit: Int = 256) {
+    public init(width: Int, queueLimit: Int = 256, jobs: String) {
         self.width = max(1, width)
         self.queueLimit = max(1, queueLimit)
+        self.jobs = jobs
     }
 
-    /// Runs `work` on a dispatch thread when a slot is free and returns its result.
-    func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    /// Runs `work` on a dispatch thread when a slot is free and returns its result. May wait for a
+    /// slot; throws RESOURCE_EXHAUSTED when `queueLimit` jobs are waiting already.
+    public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         if running >= width {
             guard waiting.count < queueLimit else {
-                throw RPCError(.resourceExhausted, "\(queueLimit) password checks are waiting already; retry shortly")
+                throw RPCError(.resourceExhausted, "\(queueLimit) \(jobs) are waiting already; retry shortly")
             }
             await withCheckedContinuation { waiting.append($0) }
         } else {

@@ -1,0 +1,17 @@
+/// Report delivery's rules that DOMAIN.md leaves as settings, with its values as defaults.
+public struct DeliverySettings: Sendable {
+    /// DLV-07: days a file is kept after delivery.
+    public var retention = RetentionRule.standard
+    /// DLV-08: deliver a statement unencrypted when the user has no PGP key. Off: it is held.
+    public var allowPlainDelivery = false
+    /// SSH public keys one user may register.
+    public var maxPublicKeysPerUser = 10
+    /// Bytes one user's folder may hold (statements and the user's own uploads).
+    public var folderQuotaBytes: Int64 = 1 << 30
+    /// Messages kept in one user's Message Center (the oldest go first).
+    public var maxMessagesPerUser = 500
+    /// Statements one user may have waiting for a PGP key.
+    public var maxHeldPerUser = 100
+
+    public init() {}
+}

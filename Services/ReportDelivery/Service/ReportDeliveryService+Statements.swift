@@ -1,0 +1,156 @@
+import Foundation
+import GRDB
+import ReportDeliveryCore
+import SLSBus
+import SLSMessages
+import SLSStorage
+
+/// DLV-08: statements in, encrypted with the user's PGP key, written atomically to the folder;
+/// held (sealed with the service's key, never in clear) while the user has no PGP key.
+extension ReportDeliveryService {
+    func deliver(_ statement: SLSMessages.Statement) async throws -> DeliveryReceipt {
+        let checked = try Self.check(statement)
+        if let existing = try await receipt(for: checked.statementID, userName: checked.userName) { return existing }
+        let user = try await database.read { try Self.requireUser(checked.userName, $0) }
+        if !user.pgpFingerprint.isEmpty || settings.allowPlainDelivery {
+            return try await write(checked, content: statement.content, for: user)
+        }
+        return try await hold(checked, content: statement.content, for: user)
+    }
+
+    /// Encrypts (or, when allowed and there is no key, not), writes, then records and announces.
+    private func write(_ statement: CheckedStatement, content: Data, for user: DeliveryUserRow) async throws -> DeliveryReceipt {
+        let encrypted = !user.pgpFingerprint.isEmpty
+        let fileName = statement.name + (encrypted ? ".gpg" : "")
+        let fingerprint = user.pgpFingerprint
+        let bytes: Data
+        if encrypted {
+            do {
+                bytes = try await pool.run { [keyring] in try keyring.encrypt(content, to: fingerprint) }
+            } catch let error as PGPKeyError {
+                throw RPCError(.internal, "statement \(statement.statementID) could not be encrypted: \(error.description)")
+            }
+        } else {
+            bytes = content
+        }
+        try await pool.run { [folders] in try folders.write(bytes, as: fileName, for: user.userName) }
+        let nowMs = now()
+        try await database.write { [self] db in
+            var row = try StatementRow.fetchOne(db, key: statement.statementID)
+                ?? StatementRow(statementID: statement.statementID, userName: user.userName, name: statement.name,
+                                period: statement.period, state: "", fileName: fileName, receivedMs: nowMs,
+                                deliveredMs: nil, purgedMs: nil, sizeBytes: 0, sealed: nil)
+            row.state = "delivered"
+            row.fileName = fileName
+            row.deliveredMs = nowMs
+            row.sizeBytes = Int64(bytes.count)
+            row.sealed = nil
+            try row.save(db)
+            try Outbox.append(StatementDelivered(statementID: row.statementID, userName: user.userName, fileName: fileName,
+                                                 deliveredUnixMs: nowMs, sizeBytes: row.sizeBytes), in: db, nowUnixMs: nowMs)
+            try notify(user, .statementAvailable, values: ["user_name": user.userName, "period": row.period,
+                                                            "file_name": fileName],
+                       statementID: row.statementID, db, nowMs: nowMs)
+        }
+        outbox.notify()
+        logger.info("statement delivered", metadata: ["user": "\(user.userName)", "statement_id": "\(statement.statementID)",
+                                                      "file": "\(fileName)", "encrypted": "\(encrypted)"])
+        return DeliveryReceipt(statementID: statement.statementID, state: .delivered, fileName: fileName,
+                               deliveredUnixMs: nowMs, note: encrypted ? "" : "delivered without encryption (--allow-plain-delivery)")
+    }
+
+    /// No PGP key: the statement waits sealed in the database and the user is told what to do.
+    private func hold(_ statement: CheckedStatement, content: Data, for user: DeliveryUserRow) async throws -> DeliveryReceipt {
+        let sealed = try vault.seal(content, label: statement.statementID)
+        let nowMs = now()
+        let limit = settings.maxHeldPerUser
+        try await database.write { [self] db in
+            let held = try StatementRow.filter(Column("user_name") == user.userName && Column("state") == "held").fetchCount(db)
+            guard held < limit else {
+                throw RPCError(.resourceExhausted, "\(limit) statements are already held for \(user.userName), "
+                               + "waiting for a PGP key (DLV-08); register one first", ruleID: "DLV-08")
+            }
+            try StatementRow(statementID: statement.statementID, userName: user.userName, name: statement.name,
+                             period: statement.period, state: "held", fileName: statement.name + ".gpg", receivedMs: nowMs,
+                             deliveredMs: nil, purgedMs: nil, sizeBytes: Int64(content.count), sealed: Data(sealed)).insert(db)
+            try Outbox.append(StatementHeld(statementID: statement.statementID, userName: user.userName, heldUnixMs: nowMs),
+                              in: db, nowUnixMs: nowMs)
+            try notify(user, .statementHeld, values: ["user_name": user.userName, "period": statement.period],
+                       statementID: statement.statementID, db, nowMs: nowMs)
+        }
+        outbox.notify()
+        logger.notice("statement held: no PGP key", metadata: ["user": "\(user.userName)",
+                                                                "statement_id": "\(statement.statementID)"])
+        return DeliveryReceipt(statementID: statement.statementID, state: .held, fileName: "", deliveredUnixMs: 0,
+                               note: "held: \(user.userName) has no PGP public key; it is delivered, encrypted, as soon "
+                                   + "as one is registered (SetPgpKey). The user was told in the Message Center.")
+    }
+
+    /// Delivers the user's held statements, oldest first (after a PGP key was registered).
+    func releaseHeld(for userName: String) async throws {
+        let held = try await database.read { db in
+            try StatementRow.filter(Column("user_name") == userName && Column("state") == "held")
+                .order(Column("received_ms")).fetchAll(db)
+        }
+        for row in held {
+            guard let sealed = row.sealed else { continue }
+            let content = Data(try vault.open(sealed, label: row.statementID))
+            let user = try await database.read { try Self.requireUser(userName, $0) }
+            _ = try await write(CheckedStatement(statementID: row.statementID, userName: userName, name: row.name,
+                                                 period: row.period), content: content, for: user)
+        }
+    }
+
+    func listStatements(_ request: ListStatementsRequest) async throws -> StatementList {
+        let userName = try Self.userName(request.userName)
+        return try await database.read { db in
+            try Self.requireUser(userName, db)
+            let rows = try StatementRow.filter(Column("user_name") == userName).order(Column("received_ms").desc)
+                .limit(1000).fetchAll(db)
+            return StatementList(statements: rows.map(Self.record))
+        }
+    }
+
+    /// The receipt of a statement id already received, so a retry does not deliver twice.
+    private func receipt(for statementID: String, userName: String) async throws -> DeliveryReceipt? {
+        guard let row = try await database.read({ try StatementRow.fetchOne($0, key: statementID) }) else { return nil }
+        guard row.userName == userName else {
+            throw RPCError(.alreadyExists, "statement_id \(statementID) was already used for another user")
+        }
+        let record = Self.record(row)
+        return DeliveryReceipt(statementID: statementID, state: record.state, fileName: record.fileName,
+                               deliveredUnixMs: record.deliveredUnixMs, note: "already received; not delivered again")
+    }
+
+    static func record(_ row: StatementRow) -> StatementRecord {
+        let state: DeliveryState = switch row.state {
+        case "delivered": .delivered
+        case "held": .held
+        case "purged": .purged
+        default: .unspecified
+        }
+        return StatementRecord(statementID: row.statementID, name: row.name, period: row.period, state: state,
+                               fileName: row.fileName, receivedUnixMs: row.receivedMs, deliveredUnixMs: row.deliveredMs ?? 0,
+                               purgedUnixMs: row.purgedMs ?? 0, sizeBytes: row.sizeBytes)
+    }
+
+    struct CheckedStatement {
+        let statementID: String
+        let userName: String
+        let name: String
+        let period: String
+    }
+
+    static func check(_ statement: SLSMessages.Statement) throws -> CheckedStatement {
+        do {
+            let checked = CheckedStatement(statementID: try DeliveryNames.checkStatementID(statement.statementID),
+                                           userName: try DeliveryNames.checkUserName(statement.userName),
+                                           name: try DeliveryNames.checkFileName(statement.name),
+                                           period: try DeliveryNames.checkPeriod(statement.period))
+            guard !statement.content.isEmpty else { throw DeliveryRefusal.invalid(field: "content", "not empty") }
+            return checked
+        } catch let refusal as DeliveryRefusal {
+            throw RPCError.invalidArgument(refusal.description)
+        }
+    }
+}

@@ -1,0 +1,2 @@
+// GPGME (Debian's libgpgme-dev): OpenPGP encryption through GnuPG.
+#include <gpgme.h>
