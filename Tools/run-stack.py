@@ -51,11 +51,19 @@ def main():
                     env[key] = host
                 elif value.startswith(target + "/"):
                     env[key] = host + value[len(target):]
+        port = env.get("SLS_DELIVERY_SFTP_PORT", "")
+        if port.isdigit() and int(port) < 1024 and os.geteuid() != 0:
+            # Ports under 1024 need root (the container has it); a developer's shell may not.
+            env["SLS_DELIVERY_SFTP_PORT"] = str(2200 + int(port))
+            print("note: not root, so report delivery's SFTP port %s becomes %s (SLS_DELIVERY_SFTP_PORT)"
+                  % (port, env["SLS_DELIVERY_SFTP_PORT"]), flush=True)
         command = list(spec["command"])
         command[0] = os.path.join(binaries, command[0])
         processes.append((name, subprocess.Popen(command, env=env)))
         listen = env.get("SLS_LISTEN", "")
         extra = ""
+        if "SLS_DELIVERY_SFTP_PORT" in env:
+            extra = "  sftp %s:%s" % (env.get("SLS_DELIVERY_SFTP_HOST", "0.0.0.0"), env["SLS_DELIVERY_SFTP_PORT"])
         if name == "event-bus":
             extra = "  publishers %s  subscribers %s" % (env.get("SLS_EVENTS_PUBLISH"), env.get("SLS_EVENTS_SUBSCRIBE"))
         print("started %-24s %s%s" % (name, listen, extra), flush=True)
