@@ -68,6 +68,7 @@ compose-check: deps
 bench: deps
 	$(SWIFT) build -c release
 	"$$($(SWIFT) build -c release --show-bin-path)/sls-bench"
+	/usr/bin/python3 Tools/bench/sftp_bench.py "$$($(SWIFT) build -c release --show-bin-path)"
 
 ## fuzz: release build, then the structure-aware fuzz campaign against crypto-rules and the event bus
 fuzz: deps
