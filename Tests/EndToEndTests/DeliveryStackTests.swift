@@ -31,7 +31,17 @@ struct DeliveryStackTests {
         // DLV-10 by the reporting team (operations): user, ssh-keygen key, address, PGP key.
         let key = try StockTools.sshKeygen("rsa", bits: 2048, in: try StockTools.scratch())
         let gnupg = try StackGnuPG()
-        _ = try await operations.call(ReportDeliveryAPI.createUser, CreateUserRequest(userName: "carol"))
+        // ACC-05: the account service announces Carol's account first.
+        let accounts = try EventPublisher(context: context, endpoint: stack.endpoint(stack.ports.publishers),
+                                          producer: "accounts", security: try stack.client("accounts", of: "event-bus"))
+        defer { accounts.close() }
+        var created: Access?
+        for _ in 0..<100 where created == nil {
+            try accounts.publish(AccountOpened(accountID: "U7", userName: "carol"))
+            try await Task.sleep(for: .milliseconds(50))
+            created = try? await operations.call(ReportDeliveryAPI.createUser, CreateUserRequest(userName: "carol"))
+        }
+        #expect(created != nil)
         _ = try await operations.call(ReportDeliveryAPI.addPublicKey, AddPublicKeyRequest(
             userName: "carol", publicKey: try String(contentsOfFile: key + ".pub", encoding: .utf8)))
         let ready = try await operations.call(ReportDeliveryAPI.setAddresses,

@@ -28,13 +28,27 @@ struct AccessTests {
         let privateKey = folder.appendingPathComponent("id_rsa").path
         try StockTools.run("puttygen", [ppk, "-O", "private-openssh", "-o", privateKey, "--new-passphrase", "/dev/null"])
         let publicText = try StockTools.run("puttygen", [export, ppk])
-        _ = try await harness.service.createUser(CreateUserRequest(userName: "alice"))
+        _ = try await harness.createUser("alice")
         let access = try await harness.service.addPublicKey(AddPublicKeyRequest(userName: "alice", publicKey: publicText))
         _ = try await harness.service.setAddresses(SetAddressesRequest(userName: "alice", addresses: ["127.0.0.0/8"]))
         let outcome = try harness.sftp("alice", key: privateKey, ["ls"])
         await harness.shutdown()
         #expect(access.publicKeys.first?.bits == 2048)
         #expect(outcome.status == 0, "\(outcome.stderr)")
+    }
+
+    @Test("ACC-05: the reporting team can set up only user names the account service announced")
+    func knownAccountsOnly() async throws {
+        let harness = try DeliveryHarness()
+        do {
+            _ = try await harness.service.createUser(CreateUserRequest(userName: "ghost"))
+            Issue.record("a user without an account was set up")
+        } catch let error as RPCError {
+            #expect(error.ruleID == "ACC-05" && error.message.contains("ghost"))
+        }
+        let access = try await harness.createUser("ghost")
+        await harness.shutdown()
+        #expect(access.userName == "ghost" && !access.ready)
     }
 
     @Test("DLV-05: a key that is not the registered one is refused ('Permission denied (publickey)')")
@@ -89,7 +103,7 @@ struct AccessTests {
     @Test("DLV-04: bad addresses are refused naming the entry")
     func badAddresses() async throws {
         let harness = try DeliveryHarness()
-        _ = try await harness.service.createUser(CreateUserRequest(userName: "alice"))
+        _ = try await harness.createUser("alice")
         await #expect(throws: RPCError.self) {
             _ = try await harness.service.setAddresses(SetAddressesRequest(userName: "alice", addresses: ["10.0.0.300"]))
         }
@@ -105,7 +119,7 @@ struct AccessTests {
     func setUpThenLogin() async throws {
         let harness = try DeliveryHarness()
         let key = try StockTools.sshKeygen("ed25519", in: try StockTools.scratch())
-        _ = try await harness.service.createUser(CreateUserRequest(userName: "alice"))
+        _ = try await harness.createUser("alice")
         let keyed = try await harness.service.addPublicKey(
             AddPublicKeyRequest(userName: "alice", publicKey: try String(contentsOfFile: key + ".pub", encoding: .utf8)))
         // Not complete: the address is missing, so nothing gets past the banner.
@@ -153,7 +167,7 @@ struct AccessTests {
     @Test("Private keys (DLV-03) and malformed keys are refused with a clear error naming the rule")
     func refusals() async throws {
         let harness = try DeliveryHarness()
-        _ = try await harness.service.createUser(CreateUserRequest(userName: "alice"))
+        _ = try await harness.createUser("alice")
         let folder = try StockTools.scratch()
         let privateKey = try String(contentsOfFile: try StockTools.sshKeygen("ed25519", in: folder), encoding: .utf8)
         do {

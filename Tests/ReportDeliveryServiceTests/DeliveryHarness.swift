@@ -72,12 +72,19 @@ final class DeliveryHarness: @unchecked Sendable {
         await endpoint.stop()
     }
 
+    /// ACC-05: the account service announces the account, then the reporting team creates the user.
+    @discardableResult
+    func createUser(_ user: String) async throws -> Access {
+        try await service.apply(AccountOpened(accountID: "U-" + user, userName: user))
+        return try await service.createUser(CreateUserRequest(userName: user))
+    }
+
     /// A user set up by the reporting team: a key from ssh-keygen, an address (DLV-10).
     @discardableResult
     func setUp(_ user: String = "alice", keyType: String = "ed25519", bits: Int? = nil,
                addresses: [String] = ["127.0.0.1"]) async throws -> String {
         let key = try StockTools.sshKeygen(keyType, bits: bits, in: try StockTools.scratch())
-        _ = try await service.createUser(CreateUserRequest(userName: user))
+        try await createUser(user)
         _ = try await service.addPublicKey(AddPublicKeyRequest(userName: user,
                                                                publicKey: try String(contentsOfFile: key + ".pub", encoding: .utf8)))
         _ = try await service.setAddresses(SetAddressesRequest(userName: user, addresses: addresses))

@@ -76,7 +76,7 @@ struct StatementTests {
     @Test("DLV-03: every private key format is refused for SSH and PGP; no trace in the database, data folder or logs")
     func privateKeysLeaveNoTrace() async throws {
         let harness = try DeliveryHarness()
-        _ = try await harness.service.createUser(CreateUserRequest(userName: "alice"))
+        _ = try await harness.createUser("alice")
         let folder = try StockTools.scratch()
         var secrets: [String] = []
         secrets.append(try String(contentsOfFile: try StockTools.sshKeygen("ed25519", in: folder), encoding: .utf8))

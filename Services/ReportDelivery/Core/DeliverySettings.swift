@@ -12,6 +12,8 @@ public struct DeliverySettings: Sendable {
     public var maxMessagesPerUser = 500
     /// Statements one user may have waiting for a PGP key.
     public var maxHeldPerUser = 100
+    /// ACC-05: SFTP users must be broker users the account service announced (AccountOpened).
+    public var requireKnownAccount = true
 
     public init() {}
 }

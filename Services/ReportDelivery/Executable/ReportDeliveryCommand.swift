@@ -18,7 +18,7 @@ struct ReportDeliveryCommand: AsyncParsableCommand {
         commandName: "sls-report-delivery",
         abstract: "Statement delivery (DLV-01..DLV-10): an SFTP endpoint with public-key login, PGP-encrypted statements, 100-day retention, the Message Center.",
         discussion: """
-            Serves sls.delivery.v1.ReportDelivery on the bus and SFTP on --sftp-port. Consumes StatementIssued; \
+            Serves sls.delivery.v1.ReportDelivery on the bus and SFTP on --sftp-port. Consumes AccountOpened (ACC-05) and StatementIssued; \
             publishes AccessReady, StatementDelivered, StatementHeld, FilePurged and NotificationRequested through \
             its outbox. Files live under <data-dir>/sftp (users/<name>, host-keys), PGP public keys in <data-dir>/gnupg.
             """)

@@ -65,6 +65,11 @@ struct ReportDeliveryOptions: ParsableArguments {
           help: "Deliver statements unencrypted to users without a PGP key instead of holding them, DLV-08 (off; env SLS_DELIVERY_ALLOW_PLAIN_DELIVERY=1).")
     var allowPlainFlag = false
 
+    @Flag(name: .customLong("require-known-account"), inversion: .prefixedNo,
+          help: "Let the reporting team set up only user names the account service announced (AccountOpened), ACC-05 (on; env SLS_DELIVERY_REQUIRE_KNOWN_ACCOUNT=0 turns it off).")
+    var requireKnownAccountFlag = !["0", "false", "no"].contains(
+        Environment.string("SLS_DELIVERY_REQUIRE_KNOWN_ACCOUNT", default: "").lowercased())
+
     var allowPlainDelivery: Bool {
         allowPlainFlag || ["1", "true", "yes"].contains(Environment.string("SLS_DELIVERY_ALLOW_PLAIN_DELIVERY", default: "").lowercased())
     }
@@ -75,6 +80,7 @@ struct ReportDeliveryOptions: ParsableArguments {
         var settings = DeliverySettings()
         settings.retention = RetentionRule(days: retentionDays)
         settings.allowPlainDelivery = allowPlainDelivery
+        settings.requireKnownAccount = requireKnownAccountFlag
         settings.folderQuotaBytes = Int64(folderQuotaBytes)
         return settings
     }

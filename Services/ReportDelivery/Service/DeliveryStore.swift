@@ -52,5 +52,14 @@ enum DeliveryStore {
                 t.column("statement_id", .text).notNull()
             }
         }
+
+        migrator.registerMigration("delivery.v2") { db in
+            // ACC-05: the broker's user names, from AccountOpened.
+            try db.create(table: AccountRow.databaseTableName) { t in
+                t.primaryKey("user_name", .text)
+                t.column("account_id", .text).notNull()
+                t.column("opened_ms", .integer).notNull()
+            }
+        }
     }
 }

@@ -73,8 +73,9 @@ public final class ReportDeliveryService: Sendable {
         server.register(ReportDeliveryAPI.listStatements) { [self] request, _ in try await listStatements(request) }
     }
 
-    /// DLV-08: statements published by the broker's reporting system.
+    /// ACC-05: the broker's accounts; DLV-08: statements published by the broker's reporting system.
     public func routeEvents(_ router: EventRouter) {
+        router.on(AccountOpened.self) { [self] event, _ in try await apply(event) }
         router.on(StatementIssued.self) { [self] event, _ in
             guard let statement = event.statement else {
                 logger.warning("StatementIssued without a statement ignored")
@@ -93,17 +94,35 @@ public final class ReportDeliveryService: Sendable {
 
     // MARK: - Set-up (DLV-10)
 
+    /// ACC-05: a broker account and its user name, as the account service announces it.
+    func apply(_ event: AccountOpened) async throws {
+        let userName = try Self.userName(event.userName)
+        guard !event.accountID.isEmpty else { throw RPCError.invalidArgument("account_id is empty") }
+        let nowMs = now()
+        try await database.write { db in
+            guard try AccountRow.fetchOne(db, key: userName) == nil else { return }
+            try AccountRow(userName: userName, accountID: event.accountID, openedMs: nowMs).insert(db)
+        }
+    }
+
     func createUser(_ request: CreateUserRequest) async throws -> Access {
         let userName = try Self.userName(request.userName)
-        try folders.ensureFolder(of: userName)
         let nowMs = now()
-        return try await database.write { db in
+        let requireAccount = settings.requireKnownAccount
+        let access = try await database.write { db in
+            if requireAccount, try AccountRow.fetchOne(db, key: userName) == nil {
+                throw RPCError.failedPrecondition(
+                    "no broker account with user name '\(userName)': user names come from the account service "
+                    + "(AccountOpened); check the spelling or wait for the account to be opened", ruleID: "ACC-05")
+            }
             if try DeliveryUserRow.fetchOne(db, key: userName) == nil {
                 try DeliveryUserRow(userName: userName, createdMs: nowMs, readyMs: nil, pgpFingerprint: "",
                                     primaryLanguage: "en", secondaryLanguage: "", channels: "").insert(db)
             }
             return try Self.access(of: userName, db)
         }
+        try folders.ensureFolder(of: userName)
+        return access
     }
 
     func addPublicKey(_ request: AddPublicKeyRequest) async throws -> Access {

@@ -99,3 +99,17 @@ struct CenterMessageRow: Codable, FetchableRecord, MutablePersistableRecord {
         id = inserted.rowID
     }
 }
+
+/// One row of `delivery_account`: the read model of ACC-05 this service needs: which broker user
+/// names exist (from AccountOpened). Contact details stay with the account services.
+struct AccountRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "delivery_account"
+
+    var userName: String
+    var accountID: String
+    var openedMs: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case userName = "user_name", accountID = "account_id", openedMs = "opened_ms"
+    }
+}
