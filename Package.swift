@@ -150,8 +150,8 @@ let package = Package(
                           path: "Benchmarks/SLSBench", swiftSettings: strict),
 
         // MARK: Tests
-        .testTarget(name: "ContractTests", dependencies: ["SLSMessages", "SLSBus"],
-                    path: "Tests/ContractTests", exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "ContractTests", dependencies: ["SLSMessages", "SLSBus", "SLSTesting"],
+                    path: "Tests/ContractTests", exclude: ["Fixtures", "python"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["SLSTesting", "SLSBus", "SLSMessages", "ZeroMQ", "SLSStorage", "SLSRuntime"],
                     path: "Tests/BusTests", swiftSettings: strict),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode", "SLSTesting"], path: "Tests/QRCodeTests", swiftSettings: strict),

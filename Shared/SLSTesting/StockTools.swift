@@ -13,6 +13,8 @@ public enum StockTools {
         public let status: Int32
         public let stdout: String
         public let stderr: String
+        /// Standard output as bytes, for tools that write binary.
+        public let output: Data
     }
 
     /// Runs `tool` with `arguments` and `environment` added, bounded by `timeout` seconds.
@@ -38,7 +40,7 @@ public enum StockTools {
         process.waitUntilExit()
         group.wait()
         return Outcome(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-                       stderr: String(decoding: err, as: UTF8.self))
+                       stderr: String(decoding: err, as: UTF8.self), output: out)
     }
 
     /// Runs `tool` with `arguments`; returns standard output, throws with standard error on failure.

@@ -137,15 +137,15 @@ struct CryptoRulesStackTests {
         defer { crypto.close() }
         #expect(try crypto.stack.waitUntilServing(["crypto-rules"]))
         try await crypto.prepareAccount("E2", cash: "100000", equity: "1000000")
-        let buy = #"{"accountID":"E2","asset":"BTC","side":"BUY","type":"MARKET","cashValue":"100","timeInForce":"IOC"}"#
+        let buy = #"{"accountId":"E2","asset":"BTC","side":"BUY","type":"MARKET","cashValue":"100","timeInForce":"IOC"}"#
         let dry = try crypto.stack.slsctl(as: "portal", "call", "crypto-rules", "CheckOrder", buy)
         #expect(dry.status == 0)
-        #expect(dry.stdout.contains(#""ruleID" : "CRY-07""#))
+        #expect(dry.stdout.contains(#""ruleId" : "CRY-07""#))
         let placed = try crypto.stack.slsctl(as: "portal", "call", "crypto-rules", "PlaceOrder", buy)
         #expect(placed.status == 1)
         #expect(placed.stderr.contains("ERROR FAILED_PRECONDITION [CRY-07]"))
         let transfer = try crypto.stack.slsctl(as: "portal", "call", "crypto-rules", "RequestTransfer",
-                                               #"{"accountID":"E2","asset":"BTC","quantity":"1","direction":"withdrawal"}"#)
+                                               #"{"accountId":"E2","asset":"BTC","quantity":"1","direction":"withdrawal"}"#)
         #expect(transfer.stderr.contains("[CRY-13]"))
     }
 

@@ -70,13 +70,13 @@ struct StackTests {
         // A subscriber joins asynchronously: publish until it has seen one (bounded).
         for _ in 0..<40 where watcher.isRunning {
             published = try stack.slsctl(as: "accounts", "publish", "sls.accounts.v1.AccountOpened",
-                                         #"{"accountID":"from-test"}"#, "--settle-ms", "100").status == 0 || published
+                                         #"{"accountId":"from-test"}"#, "--settle-ms", "100").status == 0 || published
             usleep(100_000)
         }
         watcher.waitUntilExit()
         let line = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(published)
-        #expect(line.contains(#""accountID":"from-test""#))
+        #expect(line.contains(#""accountId":"from-test""#))
         #expect(line.contains(#""producer":"accounts""#))
         stack.stopAll()
     }

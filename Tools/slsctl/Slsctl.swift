@@ -26,7 +26,7 @@ struct Slsctl: AsyncParsableCommand {
             the services' keys in --public-keys / SLSCTL_PUBLIC_KEYS; what it may do is what the bus policy \
             allows the identity of its key.
             """,
-        subcommands: [Health.self, Call.self, Publish.self, Watch.self, List.self, Keys.self, Activation.self])
+        subcommands: [Health.self, Call.self, Publish.self, Watch.self, List.self, JSONCommand.self, Keys.self, Activation.self])
 }
 
 struct Health: AsyncParsableCommand {

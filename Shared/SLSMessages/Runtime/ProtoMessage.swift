@@ -29,10 +29,39 @@ public protocol ProtoMessage: Sendable, Hashable, Codable {
 }
 
 extension ProtoMessage {
-    /// Decodes a message of this type from JSON (the `Codable` form: field names in
-    /// lowerCamelCase, enums by value name, bytes in base64; missing fields take defaults).
+    /// Decodes a message of this type from JSON in the proto3 JSON mapping (see ``ProtoJSONReader``).
+    /// Errors say what is wrong in a sentence (``ProtoJSONError``), never repeating the input.
     public static func decodedFromJSON(_ json: Data) throws -> any ProtoMessage {
-        try JSONDecoder().decode(Self.self, from: json)
+        do {
+            return try JSONDecoder().decode(Self.self, from: json)
+        } catch let error as DecodingError {
+            throw ProtoJSONError(Self.describe(error))
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? protoName : "field " + keys.joined(separator: ".") + " of " + protoName
+        }
+        switch error {
+        case .typeMismatch(let type, let context): return "\(path(context)) must be \(Self.kind(of: type))"
+        case .valueNotFound(let type, let context): return "\(path(context)) must be \(Self.kind(of: type))"
+        case .keyNotFound(let key, let context): return "\(path(context)) lacks \(key.stringValue)"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON" : "\(path(context)): \(context.debugDescription)"
+        @unknown default: return "not a valid \(protoName)"
+        }
+    }
+
+    private static func kind(of type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is any BinaryInteger.Type, is Double.Type, is Float.Type: "a number"
+        case is [Any].Type: "a list"
+        default: "an object"
+        }
     }
 
     /// Decodes the wire format into an existential, for code that only knows the type at run time.

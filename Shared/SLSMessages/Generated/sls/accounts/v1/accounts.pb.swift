@@ -85,24 +85,24 @@ public struct AccountOpened: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-        case userName
-        case openedUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("openedUnixMs", "opened_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.openedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .openedUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.userName = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.openedUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.openedUnixMs, forKey: .openedUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
+        try json.value(self.userName, "userName")
+        try json.integer(self.openedUnixMs, "openedUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -201,30 +201,30 @@ public struct AccountProfileUpdated: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-        case hongKongResident
-        case professionalInvestor
-        case investorType
-        case assetsHkd
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("hongKongResident", "hong_kong_resident"),
+        ProtoJSONField("professionalInvestor", "professional_investor"),
+        ProtoJSONField("investorType", "investor_type"),
+        ProtoJSONField("assetsHkd", "assets_hkd"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.hongKongResident = try container.decodeIfPresent(Bool.self, forKey: .hongKongResident) ?? false
-        self.professionalInvestor = try container.decodeIfPresent(Bool.self, forKey: .professionalInvestor) ?? false
-        self.investorType = try container.decodeIfPresent(InvestorType.self, forKey: .investorType) ?? .unspecified
-        self.assetsHkd = try container.decodeIfPresent(String.self, forKey: .assetsHkd) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.hongKongResident = try json.value(Bool.self, Self.jsonFields[1]) ?? false
+        self.professionalInvestor = try json.value(Bool.self, Self.jsonFields[2]) ?? false
+        self.investorType = try json.value(InvestorType.self, Self.jsonFields[3]) ?? .unspecified
+        self.assetsHkd = try json.value(String.self, Self.jsonFields[4]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.hongKongResident, forKey: .hongKongResident)
-        try container.encode(self.professionalInvestor, forKey: .professionalInvestor)
-        try container.encode(self.investorType, forKey: .investorType)
-        try container.encode(self.assetsHkd, forKey: .assetsHkd)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
+        try json.value(self.hongKongResident, "hongKongResident")
+        try json.value(self.professionalInvestor, "professionalInvestor")
+        try json.value(self.investorType, "investorType")
+        try json.value(self.assetsHkd, "assetsHkd")
     }
 
     public static let schema = MessageSchema(
@@ -322,24 +322,24 @@ public struct MobileNumberUpdated: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-        case mobileNumber
-        case verified
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("mobileNumber", "mobile_number"),
+        ProtoJSONField("verified", "verified"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.mobileNumber = try container.decodeIfPresent(String.self, forKey: .mobileNumber) ?? ""
-        self.verified = try container.decodeIfPresent(Bool.self, forKey: .verified) ?? false
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.mobileNumber = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.verified = try json.value(Bool.self, Self.jsonFields[2]) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.mobileNumber, forKey: .mobileNumber)
-        try container.encode(self.verified, forKey: .verified)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
+        try json.value(self.mobileNumber, "mobileNumber")
+        try json.value(self.verified, "verified")
     }
 
     public static let schema = MessageSchema(
@@ -428,24 +428,24 @@ public struct AccountBalanceUpdated: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-        case totalEquity
-        case cash
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("totalEquity", "total_equity"),
+        ProtoJSONField("cash", "cash"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.totalEquity = try container.decodeIfPresent(String.self, forKey: .totalEquity) ?? ""
-        self.cash = try container.decodeIfPresent(String.self, forKey: .cash) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.totalEquity = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.cash = try json.value(String.self, Self.jsonFields[2]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.totalEquity, forKey: .totalEquity)
-        try container.encode(self.cash, forKey: .cash)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
+        try json.value(self.totalEquity, "totalEquity")
+        try json.value(self.cash, "cash")
     }
 
     public static let schema = MessageSchema(

@@ -32,18 +32,18 @@ public struct EchoRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case payload
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("payload", "payload"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.payload = try container.decodeIfPresent(Data.self, forKey: .payload) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.payload = try json.bytes(Self.jsonFields[0]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.payload, forKey: .payload)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.payload, "payload")
     }
 
     public static let schema = MessageSchema(
@@ -114,18 +114,18 @@ public struct EchoReply: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case payload
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("payload", "payload"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.payload = try container.decodeIfPresent(Data.self, forKey: .payload) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.payload = try json.bytes(Self.jsonFields[0]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.payload, forKey: .payload)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.payload, "payload")
     }
 
     public static let schema = MessageSchema(

@@ -148,24 +148,24 @@ public struct SetPasswordRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case newPassword
-        case currentPassword
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("newPassword", "new_password"),
+        ProtoJSONField("currentPassword", "current_password"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.newPassword = try container.decodeIfPresent(String.self, forKey: .newPassword) ?? ""
-        self.currentPassword = try container.decodeIfPresent(String.self, forKey: .currentPassword) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.newPassword = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.currentPassword = try json.value(String.self, Self.jsonFields[2]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.newPassword, forKey: .newPassword)
-        try container.encode(self.currentPassword, forKey: .currentPassword)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.newPassword, "newPassword")
+        try json.value(self.currentPassword, "currentPassword")
     }
 
     public static let schema = MessageSchema(
@@ -246,18 +246,18 @@ public struct SetPasswordReply: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case changedUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("changedUnixMs", "changed_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.changedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .changedUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.changedUnixMs = try json.integer(Int64.self, Self.jsonFields[0]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.changedUnixMs, forKey: .changedUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.integer(self.changedUnixMs, "changedUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -338,24 +338,24 @@ public struct SetIPRestrictionsRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case enabled
-        case allowed
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("enabled", "enabled"),
+        ProtoJSONField("allowed", "allowed"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? false
-        self.allowed = try container.decodeIfPresent([String].self, forKey: .allowed) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.enabled = try json.value(Bool.self, Self.jsonFields[1]) ?? false
+        self.allowed = try json.value([String].self, Self.jsonFields[2]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.enabled, forKey: .enabled)
-        try container.encode(self.allowed, forKey: .allowed)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.enabled, "enabled")
+        try json.value(self.allowed, "allowed")
     }
 
     public static let schema = MessageSchema(
@@ -441,21 +441,21 @@ public struct SetIPRestrictionsReply: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case enabled
-        case allowed
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("enabled", "enabled"),
+        ProtoJSONField("allowed", "allowed"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? false
-        self.allowed = try container.decodeIfPresent([String].self, forKey: .allowed) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.enabled = try json.value(Bool.self, Self.jsonFields[0]) ?? false
+        self.allowed = try json.value([String].self, Self.jsonFields[1]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.enabled, forKey: .enabled)
-        try container.encode(self.allowed, forKey: .allowed)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.enabled, "enabled")
+        try json.value(self.allowed, "allowed")
     }
 
     public static let schema = MessageSchema(
@@ -547,27 +547,27 @@ public struct BeginLoginRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case password
-        case clientAddress
-        case purpose
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("password", "password"),
+        ProtoJSONField("clientAddress", "client_address"),
+        ProtoJSONField("purpose", "purpose"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.password = try container.decodeIfPresent(String.self, forKey: .password) ?? ""
-        self.clientAddress = try container.decodeIfPresent(String.self, forKey: .clientAddress) ?? ""
-        self.purpose = try container.decodeIfPresent(LoginPurpose.self, forKey: .purpose) ?? .login
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.password = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.clientAddress = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.purpose = try json.value(LoginPurpose.self, Self.jsonFields[3]) ?? .login
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.password, forKey: .password)
-        try container.encode(self.clientAddress, forKey: .clientAddress)
-        try container.encode(self.purpose, forKey: .purpose)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.password, "password")
+        try json.value(self.clientAddress, "clientAddress")
+        try json.value(self.purpose, "purpose")
     }
 
     public static let schema = MessageSchema(
@@ -658,21 +658,21 @@ public struct FactorChoice: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case factor
-        case deviceID
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("factor", "factor"),
+        ProtoJSONField("deviceId", "device_id"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.factor = try container.decodeIfPresent(LoginFactor.self, forKey: .factor) ?? .unspecified
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.factor = try json.value(LoginFactor.self, Self.jsonFields[0]) ?? .unspecified
+        self.deviceID = try json.value(String.self, Self.jsonFields[1]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.factor, forKey: .factor)
-        try container.encode(self.deviceID, forKey: .deviceID)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.factor, "factor")
+        try json.value(self.deviceID, "deviceId")
     }
 
     public static let schema = MessageSchema(
@@ -755,24 +755,24 @@ public struct LoginStarted: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case factors
-        case expiresUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("factors", "factors"),
+        ProtoJSONField("expiresUnixMs", "expires_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.factors = try container.decodeIfPresent([FactorChoice].self, forKey: .factors) ?? []
-        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.factors = try json.value([FactorChoice].self, Self.jsonFields[1]) ?? []
+        self.expiresUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.factors, forKey: .factors)
-        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.factors, "factors")
+        try json.integer(self.expiresUnixMs, "expiresUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -866,24 +866,24 @@ public struct ChooseFactorRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case factor
-        case deviceID
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("factor", "factor"),
+        ProtoJSONField("deviceId", "device_id"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.factor = try container.decodeIfPresent(LoginFactor.self, forKey: .factor) ?? .unspecified
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.factor = try json.value(LoginFactor.self, Self.jsonFields[1]) ?? .unspecified
+        self.deviceID = try json.value(String.self, Self.jsonFields[2]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.factor, forKey: .factor)
-        try container.encode(self.deviceID, forKey: .deviceID)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.factor, "factor")
+        try json.value(self.deviceID, "deviceId")
     }
 
     public static let schema = MessageSchema(
@@ -978,27 +978,27 @@ public struct ChallengeIssued: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case challenge
-        case expiresUnixMs
-        case sentTo
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("challenge", "challenge"),
+        ProtoJSONField("expiresUnixMs", "expires_unix_ms"),
+        ProtoJSONField("sentTo", "sent_to"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.challenge = try container.decodeIfPresent(String.self, forKey: .challenge) ?? ""
-        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
-        self.sentTo = try container.decodeIfPresent(String.self, forKey: .sentTo) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.challenge = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.expiresUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
+        self.sentTo = try json.value(String.self, Self.jsonFields[3]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.challenge, forKey: .challenge)
-        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
-        try container.encode(self.sentTo, forKey: .sentTo)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.challenge, "challenge")
+        try json.integer(self.expiresUnixMs, "expiresUnixMs")
+        try json.value(self.sentTo, "sentTo")
     }
 
     public static let schema = MessageSchema(
@@ -1089,21 +1089,21 @@ public struct AnswerChallengeRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case response
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("response", "response"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.response = try container.decodeIfPresent(String.self, forKey: .response) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.response = try json.value(String.self, Self.jsonFields[1]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.response, forKey: .response)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.response, "response")
     }
 
     public static let schema = MessageSchema(
@@ -1189,24 +1189,24 @@ public struct PushSent: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case number
-        case expiresUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("number", "number"),
+        ProtoJSONField("expiresUnixMs", "expires_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.number = try container.decodeIfPresent(UInt32.self, forKey: .number) ?? 0
-        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.number = try json.integer(UInt32.self, Self.jsonFields[1]) ?? 0
+        self.expiresUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.number, forKey: .number)
-        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.number, "number")
+        try json.integer(self.expiresUnixMs, "expiresUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -1296,24 +1296,24 @@ public struct PollPushRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case deviceID
-        case signedUnixMs
-        case signature
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("deviceId", "device_id"),
+        ProtoJSONField("signedUnixMs", "signed_unix_ms"),
+        ProtoJSONField("signature", "signature"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
-        self.signedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .signedUnixMs) ?? 0
-        self.signature = try container.decodeIfPresent(Data.self, forKey: .signature) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.deviceID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.signedUnixMs = try json.integer(Int64.self, Self.jsonFields[1]) ?? 0
+        self.signature = try json.bytes(Self.jsonFields[2]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.deviceID, forKey: .deviceID)
-        try container.encode(self.signedUnixMs, forKey: .signedUnixMs)
-        try container.encode(self.signature, forKey: .signature)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.deviceID, "deviceId")
+        try json.integer(self.signedUnixMs, "signedUnixMs")
+        try json.value(self.signature, "signature")
     }
 
     public static let schema = MessageSchema(
@@ -1407,27 +1407,27 @@ public struct PendingPush: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case userName
-        case clientAddress
-        case choices
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("clientAddress", "client_address"),
+        ProtoJSONField("choices", "choices"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.clientAddress = try container.decodeIfPresent(String.self, forKey: .clientAddress) ?? ""
-        self.choices = try container.decodeIfPresent([UInt32].self, forKey: .choices) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.userName = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.clientAddress = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.choices = try json.integers(UInt32.self, Self.jsonFields[3]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.clientAddress, forKey: .clientAddress)
-        try container.encode(self.choices, forKey: .choices)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.userName, "userName")
+        try json.value(self.clientAddress, "clientAddress")
+        try json.value(self.choices, "choices")
     }
 
     public static let schema = MessageSchema(
@@ -1514,18 +1514,18 @@ public struct PendingPushList: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case requests
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("requests", "requests"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.requests = try container.decodeIfPresent([PendingPush].self, forKey: .requests) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.requests = try json.value([PendingPush].self, Self.jsonFields[0]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.requests, forKey: .requests)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.requests, "requests")
     }
 
     public static let schema = MessageSchema(
@@ -1622,33 +1622,33 @@ public struct AnswerPushRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case deviceID
-        case approve
-        case number
-        case signedUnixMs
-        case signature
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("deviceId", "device_id"),
+        ProtoJSONField("approve", "approve"),
+        ProtoJSONField("number", "number"),
+        ProtoJSONField("signedUnixMs", "signed_unix_ms"),
+        ProtoJSONField("signature", "signature"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
-        self.approve = try container.decodeIfPresent(Bool.self, forKey: .approve) ?? false
-        self.number = try container.decodeIfPresent(UInt32.self, forKey: .number) ?? 0
-        self.signedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .signedUnixMs) ?? 0
-        self.signature = try container.decodeIfPresent(Data.self, forKey: .signature) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.deviceID = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.approve = try json.value(Bool.self, Self.jsonFields[2]) ?? false
+        self.number = try json.integer(UInt32.self, Self.jsonFields[3]) ?? 0
+        self.signedUnixMs = try json.integer(Int64.self, Self.jsonFields[4]) ?? 0
+        self.signature = try json.bytes(Self.jsonFields[5]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.deviceID, forKey: .deviceID)
-        try container.encode(self.approve, forKey: .approve)
-        try container.encode(self.number, forKey: .number)
-        try container.encode(self.signedUnixMs, forKey: .signedUnixMs)
-        try container.encode(self.signature, forKey: .signature)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.deviceID, "deviceId")
+        try json.value(self.approve, "approve")
+        try json.value(self.number, "number")
+        try json.integer(self.signedUnixMs, "signedUnixMs")
+        try json.value(self.signature, "signature")
     }
 
     public static let schema = MessageSchema(
@@ -1743,18 +1743,18 @@ public struct AnswerPushReply: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case outcome
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("outcome", "outcome"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.outcome = try container.decodeIfPresent(String.self, forKey: .outcome) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.outcome = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.outcome, forKey: .outcome)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.outcome, "outcome")
     }
 
     public static let schema = MessageSchema(
@@ -1839,27 +1839,27 @@ public struct RefreshPushRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case deviceID
-        case pushToken
-        case signedUnixMs
-        case signature
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("deviceId", "device_id"),
+        ProtoJSONField("pushToken", "push_token"),
+        ProtoJSONField("signedUnixMs", "signed_unix_ms"),
+        ProtoJSONField("signature", "signature"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
-        self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
-        self.signedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .signedUnixMs) ?? 0
-        self.signature = try container.decodeIfPresent(Data.self, forKey: .signature) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.deviceID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.pushToken = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.signedUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
+        self.signature = try json.bytes(Self.jsonFields[3]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.deviceID, forKey: .deviceID)
-        try container.encode(self.pushToken, forKey: .pushToken)
-        try container.encode(self.signedUnixMs, forKey: .signedUnixMs)
-        try container.encode(self.signature, forKey: .signature)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.deviceID, "deviceId")
+        try json.value(self.pushToken, "pushToken")
+        try json.integer(self.signedUnixMs, "signedUnixMs")
+        try json.value(self.signature, "signature")
     }
 
     public static let schema = MessageSchema(
@@ -1946,18 +1946,18 @@ public struct RefreshPushReply: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case refreshed
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("refreshed", "refreshed"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.refreshed = try container.decodeIfPresent(UInt32.self, forKey: .refreshed) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.refreshed = try json.integer(UInt32.self, Self.jsonFields[0]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.refreshed, forKey: .refreshed)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.refreshed, "refreshed")
     }
 
     public static let schema = MessageSchema(
@@ -2027,18 +2027,18 @@ public struct LoginStatusRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
     }
 
     public static let schema = MessageSchema(
@@ -2114,21 +2114,21 @@ public struct LoginStatus: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case state
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("state", "state"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.state = try container.decodeIfPresent(String.self, forKey: .state) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.state = try json.value(String.self, Self.jsonFields[1]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.state, forKey: .state)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.state, "state")
     }
 
     public static let schema = MessageSchema(
@@ -2216,27 +2216,27 @@ public struct LoginVerified: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case factor
-        case verifiedUnixMs
-        case purpose
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("factor", "factor"),
+        ProtoJSONField("verifiedUnixMs", "verified_unix_ms"),
+        ProtoJSONField("purpose", "purpose"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.factor = try container.decodeIfPresent(LoginFactor.self, forKey: .factor) ?? .unspecified
-        self.verifiedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .verifiedUnixMs) ?? 0
-        self.purpose = try container.decodeIfPresent(LoginPurpose.self, forKey: .purpose) ?? .login
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.factor = try json.value(LoginFactor.self, Self.jsonFields[1]) ?? .unspecified
+        self.verifiedUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
+        self.purpose = try json.value(LoginPurpose.self, Self.jsonFields[3]) ?? .login
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.factor, forKey: .factor)
-        try container.encode(self.verifiedUnixMs, forKey: .verifiedUnixMs)
-        try container.encode(self.purpose, forKey: .purpose)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.factor, "factor")
+        try json.integer(self.verifiedUnixMs, "verifiedUnixMs")
+        try json.value(self.purpose, "purpose")
     }
 
     public static let schema = MessageSchema(
@@ -2326,21 +2326,21 @@ public struct ListAuditRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case limit
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("limit", "limit"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.limit = try container.decodeIfPresent(UInt32.self, forKey: .limit) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.limit = try json.integer(UInt32.self, Self.jsonFields[1]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.limit, forKey: .limit)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.limit, "limit")
     }
 
     public static let schema = MessageSchema(
@@ -2432,30 +2432,30 @@ public struct AuditEntry: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case atUnixMs
-        case clientAddress
-        case factor
-        case outcome
-        case ruleID
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("atUnixMs", "at_unix_ms"),
+        ProtoJSONField("clientAddress", "client_address"),
+        ProtoJSONField("factor", "factor"),
+        ProtoJSONField("outcome", "outcome"),
+        ProtoJSONField("ruleId", "rule_id"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.atUnixMs = try container.decodeIfPresent(Int64.self, forKey: .atUnixMs) ?? 0
-        self.clientAddress = try container.decodeIfPresent(String.self, forKey: .clientAddress) ?? ""
-        self.factor = try container.decodeIfPresent(String.self, forKey: .factor) ?? ""
-        self.outcome = try container.decodeIfPresent(String.self, forKey: .outcome) ?? ""
-        self.ruleID = try container.decodeIfPresent(String.self, forKey: .ruleID) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.atUnixMs = try json.integer(Int64.self, Self.jsonFields[0]) ?? 0
+        self.clientAddress = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.factor = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.outcome = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.ruleID = try json.value(String.self, Self.jsonFields[4]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.atUnixMs, forKey: .atUnixMs)
-        try container.encode(self.clientAddress, forKey: .clientAddress)
-        try container.encode(self.factor, forKey: .factor)
-        try container.encode(self.outcome, forKey: .outcome)
-        try container.encode(self.ruleID, forKey: .ruleID)
+        var json = ProtoJSONWriter(encoder)
+        try json.integer(self.atUnixMs, "atUnixMs")
+        try json.value(self.clientAddress, "clientAddress")
+        try json.value(self.factor, "factor")
+        try json.value(self.outcome, "outcome")
+        try json.value(self.ruleID, "ruleId")
     }
 
     public static let schema = MessageSchema(
@@ -2555,24 +2555,24 @@ public struct AuditList: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case entries
-        case chainIntact
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("entries", "entries"),
+        ProtoJSONField("chainIntact", "chain_intact"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.entries = try container.decodeIfPresent([AuditEntry].self, forKey: .entries) ?? []
-        self.chainIntact = try container.decodeIfPresent(Bool.self, forKey: .chainIntact) ?? false
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.entries = try json.value([AuditEntry].self, Self.jsonFields[1]) ?? []
+        self.chainIntact = try json.value(Bool.self, Self.jsonFields[2]) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.entries, forKey: .entries)
-        try container.encode(self.chainIntact, forKey: .chainIntact)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.entries, "entries")
+        try json.value(self.chainIntact, "chainIntact")
     }
 
     public static let schema = MessageSchema(
@@ -2657,18 +2657,18 @@ public struct StartPasswordResetRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
     }
 
     public static let schema = MessageSchema(
@@ -2748,24 +2748,24 @@ public struct PasswordResetStarted: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case resetID
-        case sentTo
-        case expiresUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("resetId", "reset_id"),
+        ProtoJSONField("sentTo", "sent_to"),
+        ProtoJSONField("expiresUnixMs", "expires_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.resetID = try container.decodeIfPresent(String.self, forKey: .resetID) ?? ""
-        self.sentTo = try container.decodeIfPresent(String.self, forKey: .sentTo) ?? ""
-        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.resetID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.sentTo = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.expiresUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.resetID, forKey: .resetID)
-        try container.encode(self.sentTo, forKey: .sentTo)
-        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.resetID, "resetId")
+        try json.value(self.sentTo, "sentTo")
+        try json.integer(self.expiresUnixMs, "expiresUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -2854,24 +2854,24 @@ public struct CompletePasswordResetRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case resetID
-        case code
-        case newPassword
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("resetId", "reset_id"),
+        ProtoJSONField("code", "code"),
+        ProtoJSONField("newPassword", "new_password"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.resetID = try container.decodeIfPresent(String.self, forKey: .resetID) ?? ""
-        self.code = try container.decodeIfPresent(String.self, forKey: .code) ?? ""
-        self.newPassword = try container.decodeIfPresent(String.self, forKey: .newPassword) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.resetID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.code = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.newPassword = try json.value(String.self, Self.jsonFields[2]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.resetID, forKey: .resetID)
-        try container.encode(self.code, forKey: .code)
-        try container.encode(self.newPassword, forKey: .newPassword)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.resetID, "resetId")
+        try json.value(self.code, "code")
+        try json.value(self.newPassword, "newPassword")
     }
 
     public static let schema = MessageSchema(
@@ -2957,21 +2957,21 @@ public struct PasswordResetCompleted: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case changedUnixMs
-        case loginsEnded
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("changedUnixMs", "changed_unix_ms"),
+        ProtoJSONField("loginsEnded", "logins_ended"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.changedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .changedUnixMs) ?? 0
-        self.loginsEnded = try container.decodeIfPresent(UInt32.self, forKey: .loginsEnded) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.changedUnixMs = try json.integer(Int64.self, Self.jsonFields[0]) ?? 0
+        self.loginsEnded = try json.integer(UInt32.self, Self.jsonFields[1]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.changedUnixMs, forKey: .changedUnixMs)
-        try container.encode(self.loginsEnded, forKey: .loginsEnded)
+        var json = ProtoJSONWriter(encoder)
+        try json.integer(self.changedUnixMs, "changedUnixMs")
+        try json.value(self.loginsEnded, "loginsEnded")
     }
 
     public static let schema = MessageSchema(
@@ -3040,7 +3040,11 @@ public struct AgreementKeyRequest: ProtoMessage {
         encodeThroughC()
     }
 
+    private static let jsonFields: [ProtoJSONField] = [
+    ]
+
     public init(from decoder: any Decoder) throws {
+        _ = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -3113,18 +3117,18 @@ public struct AgreementKey: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case publicKey
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("publicKey", "public_key"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.publicKey = try container.decodeIfPresent(Data.self, forKey: .publicKey) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.publicKey = try json.bytes(Self.jsonFields[0]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.publicKey, forKey: .publicKey)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.publicKey, "publicKey")
     }
 
     public static let schema = MessageSchema(
@@ -3208,27 +3212,27 @@ public struct FactorLocked: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case factor
-        case lockedUntilUnixMs
-        case permanent
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("factor", "factor"),
+        ProtoJSONField("lockedUntilUnixMs", "locked_until_unix_ms"),
+        ProtoJSONField("permanent", "permanent"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.factor = try container.decodeIfPresent(LoginFactor.self, forKey: .factor) ?? .unspecified
-        self.lockedUntilUnixMs = try container.decodeIfPresent(Int64.self, forKey: .lockedUntilUnixMs) ?? 0
-        self.permanent = try container.decodeIfPresent(Bool.self, forKey: .permanent) ?? false
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.factor = try json.value(LoginFactor.self, Self.jsonFields[1]) ?? .unspecified
+        self.lockedUntilUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
+        self.permanent = try json.value(Bool.self, Self.jsonFields[3]) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.factor, forKey: .factor)
-        try container.encode(self.lockedUntilUnixMs, forKey: .lockedUntilUnixMs)
-        try container.encode(self.permanent, forKey: .permanent)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.factor, "factor")
+        try json.integer(self.lockedUntilUnixMs, "lockedUntilUnixMs")
+        try json.value(self.permanent, "permanent")
     }
 
     public static let schema = MessageSchema(
@@ -3335,33 +3339,33 @@ public struct SmsCodeRequested: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case userName
-        case mobileNumber
-        case code
-        case voice
-        case expiresUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("mobileNumber", "mobile_number"),
+        ProtoJSONField("code", "code"),
+        ProtoJSONField("voice", "voice"),
+        ProtoJSONField("expiresUnixMs", "expires_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.mobileNumber = try container.decodeIfPresent(String.self, forKey: .mobileNumber) ?? ""
-        self.code = try container.decodeIfPresent(String.self, forKey: .code) ?? ""
-        self.voice = try container.decodeIfPresent(Bool.self, forKey: .voice) ?? false
-        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.userName = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.mobileNumber = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.code = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.voice = try json.value(Bool.self, Self.jsonFields[4]) ?? false
+        self.expiresUnixMs = try json.integer(Int64.self, Self.jsonFields[5]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.mobileNumber, forKey: .mobileNumber)
-        try container.encode(self.code, forKey: .code)
-        try container.encode(self.voice, forKey: .voice)
-        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.userName, "userName")
+        try json.value(self.mobileNumber, "mobileNumber")
+        try json.value(self.code, "code")
+        try json.value(self.voice, "voice")
+        try json.integer(self.expiresUnixMs, "expiresUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -3466,24 +3470,24 @@ public struct PushRequested: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case deviceID
-        case pushToken
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("deviceId", "device_id"),
+        ProtoJSONField("pushToken", "push_token"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
-        self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.deviceID = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.pushToken = try json.value(String.self, Self.jsonFields[2]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.deviceID, forKey: .deviceID)
-        try container.encode(self.pushToken, forKey: .pushToken)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.deviceID, "deviceId")
+        try json.value(self.pushToken, "pushToken")
     }
 
     public static let schema = MessageSchema(
@@ -3573,24 +3577,24 @@ public struct SuspiciousLogin: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case clientAddress
-        case declinedUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("clientAddress", "client_address"),
+        ProtoJSONField("declinedUnixMs", "declined_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.clientAddress = try container.decodeIfPresent(String.self, forKey: .clientAddress) ?? ""
-        self.declinedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .declinedUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.clientAddress = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.declinedUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.clientAddress, forKey: .clientAddress)
-        try container.encode(self.declinedUnixMs, forKey: .declinedUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.clientAddress, "clientAddress")
+        try json.integer(self.declinedUnixMs, "declinedUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -3676,21 +3680,21 @@ public struct PasswordWasReset: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case resetUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("resetUnixMs", "reset_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.resetUnixMs = try container.decodeIfPresent(Int64.self, forKey: .resetUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.resetUnixMs = try json.integer(Int64.self, Self.jsonFields[1]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.resetUnixMs, forKey: .resetUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.integer(self.resetUnixMs, "resetUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -3792,36 +3796,36 @@ public struct LoginDecided: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case clientAddress
-        case factor
-        case outcome
-        case ruleID
-        case decidedUnixMs
-        case purpose
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("clientAddress", "client_address"),
+        ProtoJSONField("factor", "factor"),
+        ProtoJSONField("outcome", "outcome"),
+        ProtoJSONField("ruleId", "rule_id"),
+        ProtoJSONField("decidedUnixMs", "decided_unix_ms"),
+        ProtoJSONField("purpose", "purpose"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.clientAddress = try container.decodeIfPresent(String.self, forKey: .clientAddress) ?? ""
-        self.factor = try container.decodeIfPresent(LoginFactor.self, forKey: .factor) ?? .unspecified
-        self.outcome = try container.decodeIfPresent(String.self, forKey: .outcome) ?? ""
-        self.ruleID = try container.decodeIfPresent(String.self, forKey: .ruleID) ?? ""
-        self.decidedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .decidedUnixMs) ?? 0
-        self.purpose = try container.decodeIfPresent(LoginPurpose.self, forKey: .purpose) ?? .login
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.clientAddress = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.factor = try json.value(LoginFactor.self, Self.jsonFields[2]) ?? .unspecified
+        self.outcome = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.ruleID = try json.value(String.self, Self.jsonFields[4]) ?? ""
+        self.decidedUnixMs = try json.integer(Int64.self, Self.jsonFields[5]) ?? 0
+        self.purpose = try json.value(LoginPurpose.self, Self.jsonFields[6]) ?? .login
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.clientAddress, forKey: .clientAddress)
-        try container.encode(self.factor, forKey: .factor)
-        try container.encode(self.outcome, forKey: .outcome)
-        try container.encode(self.ruleID, forKey: .ruleID)
-        try container.encode(self.decidedUnixMs, forKey: .decidedUnixMs)
-        try container.encode(self.purpose, forKey: .purpose)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.clientAddress, "clientAddress")
+        try json.value(self.factor, "factor")
+        try json.value(self.outcome, "outcome")
+        try json.value(self.ruleID, "ruleId")
+        try json.integer(self.decidedUnixMs, "decidedUnixMs")
+        try json.value(self.purpose, "purpose")
     }
 
     public static let schema = MessageSchema(

@@ -308,42 +308,42 @@ public struct OrderRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-        case asset
-        case side
-        case type
-        case quantity
-        case cashValue
-        case limitPrice
-        case timeInForce
-        case clientOrderID
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("asset", "asset"),
+        ProtoJSONField("side", "side"),
+        ProtoJSONField("type", "type"),
+        ProtoJSONField("quantity", "quantity"),
+        ProtoJSONField("cashValue", "cash_value"),
+        ProtoJSONField("limitPrice", "limit_price"),
+        ProtoJSONField("timeInForce", "time_in_force"),
+        ProtoJSONField("clientOrderId", "client_order_id"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.asset = try container.decodeIfPresent(Asset.self, forKey: .asset) ?? .unspecified
-        self.side = try container.decodeIfPresent(OrderSide.self, forKey: .side) ?? .unspecified
-        self.type = try container.decodeIfPresent(OrderType.self, forKey: .type) ?? .unspecified
-        self.quantity = try container.decodeIfPresent(String.self, forKey: .quantity) ?? ""
-        self.cashValue = try container.decodeIfPresent(String.self, forKey: .cashValue) ?? ""
-        self.limitPrice = try container.decodeIfPresent(String.self, forKey: .limitPrice) ?? ""
-        self.timeInForce = try container.decodeIfPresent(TimeInForce.self, forKey: .timeInForce) ?? .unspecified
-        self.clientOrderID = try container.decodeIfPresent(String.self, forKey: .clientOrderID) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.asset = try json.value(Asset.self, Self.jsonFields[1]) ?? .unspecified
+        self.side = try json.value(OrderSide.self, Self.jsonFields[2]) ?? .unspecified
+        self.type = try json.value(OrderType.self, Self.jsonFields[3]) ?? .unspecified
+        self.quantity = try json.value(String.self, Self.jsonFields[4]) ?? ""
+        self.cashValue = try json.value(String.self, Self.jsonFields[5]) ?? ""
+        self.limitPrice = try json.value(String.self, Self.jsonFields[6]) ?? ""
+        self.timeInForce = try json.value(TimeInForce.self, Self.jsonFields[7]) ?? .unspecified
+        self.clientOrderID = try json.value(String.self, Self.jsonFields[8]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.asset, forKey: .asset)
-        try container.encode(self.side, forKey: .side)
-        try container.encode(self.type, forKey: .type)
-        try container.encode(self.quantity, forKey: .quantity)
-        try container.encode(self.cashValue, forKey: .cashValue)
-        try container.encode(self.limitPrice, forKey: .limitPrice)
-        try container.encode(self.timeInForce, forKey: .timeInForce)
-        try container.encode(self.clientOrderID, forKey: .clientOrderID)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
+        try json.value(self.asset, "asset")
+        try json.value(self.side, "side")
+        try json.value(self.type, "type")
+        try json.value(self.quantity, "quantity")
+        try json.value(self.cashValue, "cashValue")
+        try json.value(self.limitPrice, "limitPrice")
+        try json.value(self.timeInForce, "timeInForce")
+        try json.value(self.clientOrderID, "clientOrderId")
     }
 
     public static let schema = MessageSchema(
@@ -479,36 +479,36 @@ public struct CheckOrderReply: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accepted
-        case ruleID
-        case reason
-        case quantity
-        case tradeValue
-        case commissionEstimate
-        case expiresUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accepted", "accepted"),
+        ProtoJSONField("ruleId", "rule_id"),
+        ProtoJSONField("reason", "reason"),
+        ProtoJSONField("quantity", "quantity"),
+        ProtoJSONField("tradeValue", "trade_value"),
+        ProtoJSONField("commissionEstimate", "commission_estimate"),
+        ProtoJSONField("expiresUnixMs", "expires_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accepted = try container.decodeIfPresent(Bool.self, forKey: .accepted) ?? false
-        self.ruleID = try container.decodeIfPresent(String.self, forKey: .ruleID) ?? ""
-        self.reason = try container.decodeIfPresent(String.self, forKey: .reason) ?? ""
-        self.quantity = try container.decodeIfPresent(String.self, forKey: .quantity) ?? ""
-        self.tradeValue = try container.decodeIfPresent(String.self, forKey: .tradeValue) ?? ""
-        self.commissionEstimate = try container.decodeIfPresent(String.self, forKey: .commissionEstimate) ?? ""
-        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accepted = try json.value(Bool.self, Self.jsonFields[0]) ?? false
+        self.ruleID = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.reason = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.quantity = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.tradeValue = try json.value(String.self, Self.jsonFields[4]) ?? ""
+        self.commissionEstimate = try json.value(String.self, Self.jsonFields[5]) ?? ""
+        self.expiresUnixMs = try json.integer(Int64.self, Self.jsonFields[6]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accepted, forKey: .accepted)
-        try container.encode(self.ruleID, forKey: .ruleID)
-        try container.encode(self.reason, forKey: .reason)
-        try container.encode(self.quantity, forKey: .quantity)
-        try container.encode(self.tradeValue, forKey: .tradeValue)
-        try container.encode(self.commissionEstimate, forKey: .commissionEstimate)
-        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accepted, "accepted")
+        try json.value(self.ruleID, "ruleId")
+        try json.value(self.reason, "reason")
+        try json.value(self.quantity, "quantity")
+        try json.value(self.tradeValue, "tradeValue")
+        try json.value(self.commissionEstimate, "commissionEstimate")
+        try json.integer(self.expiresUnixMs, "expiresUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -670,63 +670,63 @@ public struct Order: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case orderID
-        case accountID
-        case asset
-        case side
-        case type
-        case quantity
-        case cashValue
-        case limitPrice
-        case timeInForce
-        case status
-        case filledQuantity
-        case reservedCash
-        case acceptedUnixMs
-        case expiresUnixMs
-        case clientOrderID
-        case closeReason
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("orderId", "order_id"),
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("asset", "asset"),
+        ProtoJSONField("side", "side"),
+        ProtoJSONField("type", "type"),
+        ProtoJSONField("quantity", "quantity"),
+        ProtoJSONField("cashValue", "cash_value"),
+        ProtoJSONField("limitPrice", "limit_price"),
+        ProtoJSONField("timeInForce", "time_in_force"),
+        ProtoJSONField("status", "status"),
+        ProtoJSONField("filledQuantity", "filled_quantity"),
+        ProtoJSONField("reservedCash", "reserved_cash"),
+        ProtoJSONField("acceptedUnixMs", "accepted_unix_ms"),
+        ProtoJSONField("expiresUnixMs", "expires_unix_ms"),
+        ProtoJSONField("clientOrderId", "client_order_id"),
+        ProtoJSONField("closeReason", "close_reason"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.orderID = try container.decodeIfPresent(String.self, forKey: .orderID) ?? ""
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.asset = try container.decodeIfPresent(Asset.self, forKey: .asset) ?? .unspecified
-        self.side = try container.decodeIfPresent(OrderSide.self, forKey: .side) ?? .unspecified
-        self.type = try container.decodeIfPresent(OrderType.self, forKey: .type) ?? .unspecified
-        self.quantity = try container.decodeIfPresent(String.self, forKey: .quantity) ?? ""
-        self.cashValue = try container.decodeIfPresent(String.self, forKey: .cashValue) ?? ""
-        self.limitPrice = try container.decodeIfPresent(String.self, forKey: .limitPrice) ?? ""
-        self.timeInForce = try container.decodeIfPresent(TimeInForce.self, forKey: .timeInForce) ?? .unspecified
-        self.status = try container.decodeIfPresent(OrderStatus.self, forKey: .status) ?? .unspecified
-        self.filledQuantity = try container.decodeIfPresent(String.self, forKey: .filledQuantity) ?? ""
-        self.reservedCash = try container.decodeIfPresent(String.self, forKey: .reservedCash) ?? ""
-        self.acceptedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .acceptedUnixMs) ?? 0
-        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
-        self.clientOrderID = try container.decodeIfPresent(String.self, forKey: .clientOrderID) ?? ""
-        self.closeReason = try container.decodeIfPresent(String.self, forKey: .closeReason) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.orderID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.accountID = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.asset = try json.value(Asset.self, Self.jsonFields[2]) ?? .unspecified
+        self.side = try json.value(OrderSide.self, Self.jsonFields[3]) ?? .unspecified
+        self.type = try json.value(OrderType.self, Self.jsonFields[4]) ?? .unspecified
+        self.quantity = try json.value(String.self, Self.jsonFields[5]) ?? ""
+        self.cashValue = try json.value(String.self, Self.jsonFields[6]) ?? ""
+        self.limitPrice = try json.value(String.self, Self.jsonFields[7]) ?? ""
+        self.timeInForce = try json.value(TimeInForce.self, Self.jsonFields[8]) ?? .unspecified
+        self.status = try json.value(OrderStatus.self, Self.jsonFields[9]) ?? .unspecified
+        self.filledQuantity = try json.value(String.self, Self.jsonFields[10]) ?? ""
+        self.reservedCash = try json.value(String.self, Self.jsonFields[11]) ?? ""
+        self.acceptedUnixMs = try json.integer(Int64.self, Self.jsonFields[12]) ?? 0
+        self.expiresUnixMs = try json.integer(Int64.self, Self.jsonFields[13]) ?? 0
+        self.clientOrderID = try json.value(String.self, Self.jsonFields[14]) ?? ""
+        self.closeReason = try json.value(String.self, Self.jsonFields[15]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.orderID, forKey: .orderID)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.asset, forKey: .asset)
-        try container.encode(self.side, forKey: .side)
-        try container.encode(self.type, forKey: .type)
-        try container.encode(self.quantity, forKey: .quantity)
-        try container.encode(self.cashValue, forKey: .cashValue)
-        try container.encode(self.limitPrice, forKey: .limitPrice)
-        try container.encode(self.timeInForce, forKey: .timeInForce)
-        try container.encode(self.status, forKey: .status)
-        try container.encode(self.filledQuantity, forKey: .filledQuantity)
-        try container.encode(self.reservedCash, forKey: .reservedCash)
-        try container.encode(self.acceptedUnixMs, forKey: .acceptedUnixMs)
-        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
-        try container.encode(self.clientOrderID, forKey: .clientOrderID)
-        try container.encode(self.closeReason, forKey: .closeReason)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.orderID, "orderId")
+        try json.value(self.accountID, "accountId")
+        try json.value(self.asset, "asset")
+        try json.value(self.side, "side")
+        try json.value(self.type, "type")
+        try json.value(self.quantity, "quantity")
+        try json.value(self.cashValue, "cashValue")
+        try json.value(self.limitPrice, "limitPrice")
+        try json.value(self.timeInForce, "timeInForce")
+        try json.value(self.status, "status")
+        try json.value(self.filledQuantity, "filledQuantity")
+        try json.value(self.reservedCash, "reservedCash")
+        try json.integer(self.acceptedUnixMs, "acceptedUnixMs")
+        try json.integer(self.expiresUnixMs, "expiresUnixMs")
+        try json.value(self.clientOrderID, "clientOrderId")
+        try json.value(self.closeReason, "closeReason")
     }
 
     public static let schema = MessageSchema(
@@ -871,21 +871,21 @@ public struct CancelOrderRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-        case orderID
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("orderId", "order_id"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.orderID = try container.decodeIfPresent(String.self, forKey: .orderID) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.orderID = try json.value(String.self, Self.jsonFields[1]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.orderID, forKey: .orderID)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
+        try json.value(self.orderID, "orderId")
     }
 
     public static let schema = MessageSchema(
@@ -961,18 +961,18 @@ public struct GetAccountStateRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
     }
 
     public static let schema = MessageSchema(
@@ -1057,27 +1057,27 @@ public struct Position: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case asset
-        case quantity
-        case pendingSellQuantity
-        case marketValue
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("asset", "asset"),
+        ProtoJSONField("quantity", "quantity"),
+        ProtoJSONField("pendingSellQuantity", "pending_sell_quantity"),
+        ProtoJSONField("marketValue", "market_value"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.asset = try container.decodeIfPresent(Asset.self, forKey: .asset) ?? .unspecified
-        self.quantity = try container.decodeIfPresent(String.self, forKey: .quantity) ?? ""
-        self.pendingSellQuantity = try container.decodeIfPresent(String.self, forKey: .pendingSellQuantity) ?? ""
-        self.marketValue = try container.decodeIfPresent(String.self, forKey: .marketValue) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.asset = try json.value(Asset.self, Self.jsonFields[0]) ?? .unspecified
+        self.quantity = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.pendingSellQuantity = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.marketValue = try json.value(String.self, Self.jsonFields[3]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.asset, forKey: .asset)
-        try container.encode(self.quantity, forKey: .quantity)
-        try container.encode(self.pendingSellQuantity, forKey: .pendingSellQuantity)
-        try container.encode(self.marketValue, forKey: .marketValue)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.asset, "asset")
+        try json.value(self.quantity, "quantity")
+        try json.value(self.pendingSellQuantity, "pendingSellQuantity")
+        try json.value(self.marketValue, "marketValue")
     }
 
     public static let schema = MessageSchema(
@@ -1206,48 +1206,48 @@ public struct AccountState: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-        case permissionGranted
-        case mobileVerified
-        case cash
-        case availableCash
-        case totalEquity
-        case holdingsCap
-        case holdingsUsed
-        case monthVolume
-        case positions
-        case openOrders
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("permissionGranted", "permission_granted"),
+        ProtoJSONField("mobileVerified", "mobile_verified"),
+        ProtoJSONField("cash", "cash"),
+        ProtoJSONField("availableCash", "available_cash"),
+        ProtoJSONField("totalEquity", "total_equity"),
+        ProtoJSONField("holdingsCap", "holdings_cap"),
+        ProtoJSONField("holdingsUsed", "holdings_used"),
+        ProtoJSONField("monthVolume", "month_volume"),
+        ProtoJSONField("positions", "positions"),
+        ProtoJSONField("openOrders", "open_orders"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.permissionGranted = try container.decodeIfPresent(Bool.self, forKey: .permissionGranted) ?? false
-        self.mobileVerified = try container.decodeIfPresent(Bool.self, forKey: .mobileVerified) ?? false
-        self.cash = try container.decodeIfPresent(String.self, forKey: .cash) ?? ""
-        self.availableCash = try container.decodeIfPresent(String.self, forKey: .availableCash) ?? ""
-        self.totalEquity = try container.decodeIfPresent(String.self, forKey: .totalEquity) ?? ""
-        self.holdingsCap = try container.decodeIfPresent(String.self, forKey: .holdingsCap) ?? ""
-        self.holdingsUsed = try container.decodeIfPresent(String.self, forKey: .holdingsUsed) ?? ""
-        self.monthVolume = try container.decodeIfPresent(String.self, forKey: .monthVolume) ?? ""
-        self.positions = try container.decodeIfPresent([Position].self, forKey: .positions) ?? []
-        self.openOrders = try container.decodeIfPresent([Order].self, forKey: .openOrders) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.permissionGranted = try json.value(Bool.self, Self.jsonFields[1]) ?? false
+        self.mobileVerified = try json.value(Bool.self, Self.jsonFields[2]) ?? false
+        self.cash = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.availableCash = try json.value(String.self, Self.jsonFields[4]) ?? ""
+        self.totalEquity = try json.value(String.self, Self.jsonFields[5]) ?? ""
+        self.holdingsCap = try json.value(String.self, Self.jsonFields[6]) ?? ""
+        self.holdingsUsed = try json.value(String.self, Self.jsonFields[7]) ?? ""
+        self.monthVolume = try json.value(String.self, Self.jsonFields[8]) ?? ""
+        self.positions = try json.value([Position].self, Self.jsonFields[9]) ?? []
+        self.openOrders = try json.value([Order].self, Self.jsonFields[10]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.permissionGranted, forKey: .permissionGranted)
-        try container.encode(self.mobileVerified, forKey: .mobileVerified)
-        try container.encode(self.cash, forKey: .cash)
-        try container.encode(self.availableCash, forKey: .availableCash)
-        try container.encode(self.totalEquity, forKey: .totalEquity)
-        try container.encode(self.holdingsCap, forKey: .holdingsCap)
-        try container.encode(self.holdingsUsed, forKey: .holdingsUsed)
-        try container.encode(self.monthVolume, forKey: .monthVolume)
-        try container.encode(self.positions, forKey: .positions)
-        try container.encode(self.openOrders, forKey: .openOrders)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
+        try json.value(self.permissionGranted, "permissionGranted")
+        try json.value(self.mobileVerified, "mobileVerified")
+        try json.value(self.cash, "cash")
+        try json.value(self.availableCash, "availableCash")
+        try json.value(self.totalEquity, "totalEquity")
+        try json.value(self.holdingsCap, "holdingsCap")
+        try json.value(self.holdingsUsed, "holdingsUsed")
+        try json.value(self.monthVolume, "monthVolume")
+        try json.value(self.positions, "positions")
+        try json.value(self.openOrders, "openOrders")
     }
 
     public static let schema = MessageSchema(
@@ -1374,18 +1374,18 @@ public struct PermissionRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
     }
 
     public static let schema = MessageSchema(
@@ -1473,30 +1473,30 @@ public struct PermissionReply: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-        case granted
-        case ruleID
-        case reason
-        case decidedUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("granted", "granted"),
+        ProtoJSONField("ruleId", "rule_id"),
+        ProtoJSONField("reason", "reason"),
+        ProtoJSONField("decidedUnixMs", "decided_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.granted = try container.decodeIfPresent(Bool.self, forKey: .granted) ?? false
-        self.ruleID = try container.decodeIfPresent(String.self, forKey: .ruleID) ?? ""
-        self.reason = try container.decodeIfPresent(String.self, forKey: .reason) ?? ""
-        self.decidedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .decidedUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.granted = try json.value(Bool.self, Self.jsonFields[1]) ?? false
+        self.ruleID = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.reason = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.decidedUnixMs = try json.integer(Int64.self, Self.jsonFields[4]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.granted, forKey: .granted)
-        try container.encode(self.ruleID, forKey: .ruleID)
-        try container.encode(self.reason, forKey: .reason)
-        try container.encode(self.decidedUnixMs, forKey: .decidedUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
+        try json.value(self.granted, "granted")
+        try json.value(self.ruleID, "ruleId")
+        try json.value(self.reason, "reason")
+        try json.integer(self.decidedUnixMs, "decidedUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -1599,27 +1599,27 @@ public struct TransferRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-        case asset
-        case quantity
-        case direction
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("asset", "asset"),
+        ProtoJSONField("quantity", "quantity"),
+        ProtoJSONField("direction", "direction"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.asset = try container.decodeIfPresent(Asset.self, forKey: .asset) ?? .unspecified
-        self.quantity = try container.decodeIfPresent(String.self, forKey: .quantity) ?? ""
-        self.direction = try container.decodeIfPresent(String.self, forKey: .direction) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.asset = try json.value(Asset.self, Self.jsonFields[1]) ?? .unspecified
+        self.quantity = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.direction = try json.value(String.self, Self.jsonFields[3]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.asset, forKey: .asset)
-        try container.encode(self.quantity, forKey: .quantity)
-        try container.encode(self.direction, forKey: .direction)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
+        try json.value(self.asset, "asset")
+        try json.value(self.quantity, "quantity")
+        try json.value(self.direction, "direction")
     }
 
     public static let schema = MessageSchema(
@@ -1696,7 +1696,11 @@ public struct TransferReply: ProtoMessage {
         encodeThroughC()
     }
 
+    private static let jsonFields: [ProtoJSONField] = [
+    ]
+
     public init(from decoder: any Decoder) throws {
+        _ = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -1769,18 +1773,18 @@ public struct CustodyFeeRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case month
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("month", "month"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.month = try container.decodeIfPresent(String.self, forKey: .month) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.month = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.month, forKey: .month)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.month, "month")
     }
 
     public static let schema = MessageSchema(
@@ -1867,30 +1871,30 @@ public struct CustodyFeeCharged: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case accountID
-        case month
-        case averageDailyValue
-        case fee
-        case days
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("month", "month"),
+        ProtoJSONField("averageDailyValue", "average_daily_value"),
+        ProtoJSONField("fee", "fee"),
+        ProtoJSONField("days", "days"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.month = try container.decodeIfPresent(String.self, forKey: .month) ?? ""
-        self.averageDailyValue = try container.decodeIfPresent(String.self, forKey: .averageDailyValue) ?? ""
-        self.fee = try container.decodeIfPresent(String.self, forKey: .fee) ?? ""
-        self.days = try container.decodeIfPresent(Int32.self, forKey: .days) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.accountID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.month = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.averageDailyValue = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.fee = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.days = try json.integer(Int32.self, Self.jsonFields[4]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.month, forKey: .month)
-        try container.encode(self.averageDailyValue, forKey: .averageDailyValue)
-        try container.encode(self.fee, forKey: .fee)
-        try container.encode(self.days, forKey: .days)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.accountID, "accountId")
+        try json.value(self.month, "month")
+        try json.value(self.averageDailyValue, "averageDailyValue")
+        try json.value(self.fee, "fee")
+        try json.value(self.days, "days")
     }
 
     public static let schema = MessageSchema(
@@ -1980,18 +1984,18 @@ public struct CustodyFeeReply: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case charges
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("charges", "charges"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.charges = try container.decodeIfPresent([CustodyFeeCharged].self, forKey: .charges) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.charges = try json.value([CustodyFeeCharged].self, Self.jsonFields[0]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.charges, forKey: .charges)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.charges, "charges")
     }
 
     public static let schema = MessageSchema(
@@ -2075,24 +2079,24 @@ public struct MarkPriceUpdated: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case asset
-        case price
-        case asOfUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("asset", "asset"),
+        ProtoJSONField("price", "price"),
+        ProtoJSONField("asOfUnixMs", "as_of_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.asset = try container.decodeIfPresent(Asset.self, forKey: .asset) ?? .unspecified
-        self.price = try container.decodeIfPresent(String.self, forKey: .price) ?? ""
-        self.asOfUnixMs = try container.decodeIfPresent(Int64.self, forKey: .asOfUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.asset = try json.value(Asset.self, Self.jsonFields[0]) ?? .unspecified
+        self.price = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.asOfUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.asset, forKey: .asset)
-        try container.encode(self.price, forKey: .price)
-        try container.encode(self.asOfUnixMs, forKey: .asOfUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.asset, "asset")
+        try json.value(self.price, "price")
+        try json.integer(self.asOfUnixMs, "asOfUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -2185,27 +2189,27 @@ public struct VenueOrderFilled: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case orderID
-        case fillID
-        case quantity
-        case price
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("orderId", "order_id"),
+        ProtoJSONField("fillId", "fill_id"),
+        ProtoJSONField("quantity", "quantity"),
+        ProtoJSONField("price", "price"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.orderID = try container.decodeIfPresent(String.self, forKey: .orderID) ?? ""
-        self.fillID = try container.decodeIfPresent(String.self, forKey: .fillID) ?? ""
-        self.quantity = try container.decodeIfPresent(String.self, forKey: .quantity) ?? ""
-        self.price = try container.decodeIfPresent(String.self, forKey: .price) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.orderID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.fillID = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.quantity = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.price = try json.value(String.self, Self.jsonFields[3]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.orderID, forKey: .orderID)
-        try container.encode(self.fillID, forKey: .fillID)
-        try container.encode(self.quantity, forKey: .quantity)
-        try container.encode(self.price, forKey: .price)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.orderID, "orderId")
+        try json.value(self.fillID, "fillId")
+        try json.value(self.quantity, "quantity")
+        try json.value(self.price, "price")
     }
 
     public static let schema = MessageSchema(
@@ -2301,24 +2305,24 @@ public struct VenueOrderClosed: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case orderID
-        case outcome
-        case reason
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("orderId", "order_id"),
+        ProtoJSONField("outcome", "outcome"),
+        ProtoJSONField("reason", "reason"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.orderID = try container.decodeIfPresent(String.self, forKey: .orderID) ?? ""
-        self.outcome = try container.decodeIfPresent(String.self, forKey: .outcome) ?? ""
-        self.reason = try container.decodeIfPresent(String.self, forKey: .reason) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.orderID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.outcome = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.reason = try json.value(String.self, Self.jsonFields[2]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.orderID, forKey: .orderID)
-        try container.encode(self.outcome, forKey: .outcome)
-        try container.encode(self.reason, forKey: .reason)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.orderID, "orderId")
+        try json.value(self.outcome, "outcome")
+        try json.value(self.reason, "reason")
     }
 
     public static let schema = MessageSchema(
@@ -2400,18 +2404,18 @@ public struct OrderAccepted: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case order
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("order", "order"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.order = try container.decodeIfPresent(Order.self, forKey: .order) ?? nil
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.order = try json.value(Order.self, Self.jsonFields[0]) ?? nil
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(self.order, forKey: .order)
+        var json = ProtoJSONWriter(encoder)
+        try json.optional(self.order, "order")
     }
 
     public static let schema = MessageSchema(
@@ -2523,48 +2527,48 @@ public struct OrderSettled: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case orderID
-        case accountID
-        case fillID
-        case asset
-        case side
-        case quantity
-        case price
-        case commission
-        case cashAfter
-        case positionAfter
-        case orderStatus
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("orderId", "order_id"),
+        ProtoJSONField("accountId", "account_id"),
+        ProtoJSONField("fillId", "fill_id"),
+        ProtoJSONField("asset", "asset"),
+        ProtoJSONField("side", "side"),
+        ProtoJSONField("quantity", "quantity"),
+        ProtoJSONField("price", "price"),
+        ProtoJSONField("commission", "commission"),
+        ProtoJSONField("cashAfter", "cash_after"),
+        ProtoJSONField("positionAfter", "position_after"),
+        ProtoJSONField("orderStatus", "order_status"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.orderID = try container.decodeIfPresent(String.self, forKey: .orderID) ?? ""
-        self.accountID = try container.decodeIfPresent(String.self, forKey: .accountID) ?? ""
-        self.fillID = try container.decodeIfPresent(String.self, forKey: .fillID) ?? ""
-        self.asset = try container.decodeIfPresent(Asset.self, forKey: .asset) ?? .unspecified
-        self.side = try container.decodeIfPresent(OrderSide.self, forKey: .side) ?? .unspecified
-        self.quantity = try container.decodeIfPresent(String.self, forKey: .quantity) ?? ""
-        self.price = try container.decodeIfPresent(String.self, forKey: .price) ?? ""
-        self.commission = try container.decodeIfPresent(String.self, forKey: .commission) ?? ""
-        self.cashAfter = try container.decodeIfPresent(String.self, forKey: .cashAfter) ?? ""
-        self.positionAfter = try container.decodeIfPresent(String.self, forKey: .positionAfter) ?? ""
-        self.orderStatus = try container.decodeIfPresent(OrderStatus.self, forKey: .orderStatus) ?? .unspecified
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.orderID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.accountID = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.fillID = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.asset = try json.value(Asset.self, Self.jsonFields[3]) ?? .unspecified
+        self.side = try json.value(OrderSide.self, Self.jsonFields[4]) ?? .unspecified
+        self.quantity = try json.value(String.self, Self.jsonFields[5]) ?? ""
+        self.price = try json.value(String.self, Self.jsonFields[6]) ?? ""
+        self.commission = try json.value(String.self, Self.jsonFields[7]) ?? ""
+        self.cashAfter = try json.value(String.self, Self.jsonFields[8]) ?? ""
+        self.positionAfter = try json.value(String.self, Self.jsonFields[9]) ?? ""
+        self.orderStatus = try json.value(OrderStatus.self, Self.jsonFields[10]) ?? .unspecified
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.orderID, forKey: .orderID)
-        try container.encode(self.accountID, forKey: .accountID)
-        try container.encode(self.fillID, forKey: .fillID)
-        try container.encode(self.asset, forKey: .asset)
-        try container.encode(self.side, forKey: .side)
-        try container.encode(self.quantity, forKey: .quantity)
-        try container.encode(self.price, forKey: .price)
-        try container.encode(self.commission, forKey: .commission)
-        try container.encode(self.cashAfter, forKey: .cashAfter)
-        try container.encode(self.positionAfter, forKey: .positionAfter)
-        try container.encode(self.orderStatus, forKey: .orderStatus)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.orderID, "orderId")
+        try json.value(self.accountID, "accountId")
+        try json.value(self.fillID, "fillId")
+        try json.value(self.asset, "asset")
+        try json.value(self.side, "side")
+        try json.value(self.quantity, "quantity")
+        try json.value(self.price, "price")
+        try json.value(self.commission, "commission")
+        try json.value(self.cashAfter, "cashAfter")
+        try json.value(self.positionAfter, "positionAfter")
+        try json.value(self.orderStatus, "orderStatus")
     }
 
     public static let schema = MessageSchema(
@@ -2683,18 +2687,18 @@ public struct OrderClosed: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case order
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("order", "order"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.order = try container.decodeIfPresent(Order.self, forKey: .order) ?? nil
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.order = try json.value(Order.self, Self.jsonFields[0]) ?? nil
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(self.order, forKey: .order)
+        var json = ProtoJSONWriter(encoder)
+        try json.optional(self.order, "order")
     }
 
     public static let schema = MessageSchema(
@@ -2766,18 +2770,18 @@ public struct PermissionDecided: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case decision
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("decision", "decision"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.decision = try container.decodeIfPresent(PermissionReply.self, forKey: .decision) ?? nil
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.decision = try json.value(PermissionReply.self, Self.jsonFields[0]) ?? nil
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(self.decision, forKey: .decision)
+        var json = ProtoJSONWriter(encoder)
+        try json.optional(self.decision, "decision")
     }
 
     public static let schema = MessageSchema(

@@ -126,18 +126,18 @@ public struct CreateUserRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
     }
 
     public static let schema = MessageSchema(
@@ -213,21 +213,21 @@ public struct AddPublicKeyRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case publicKey
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("publicKey", "public_key"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.publicKey = try container.decodeIfPresent(String.self, forKey: .publicKey) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.publicKey = try json.value(String.self, Self.jsonFields[1]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.publicKey, forKey: .publicKey)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.publicKey, "publicKey")
     }
 
     public static let schema = MessageSchema(
@@ -308,21 +308,21 @@ public struct RemovePublicKeyRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case fingerprint
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("fingerprint", "fingerprint"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.fingerprint = try container.decodeIfPresent(String.self, forKey: .fingerprint) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.fingerprint = try json.value(String.self, Self.jsonFields[1]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.fingerprint, forKey: .fingerprint)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.fingerprint, "fingerprint")
     }
 
     public static let schema = MessageSchema(
@@ -403,21 +403,21 @@ public struct SetAddressesRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case addresses
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("addresses", "addresses"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.addresses = try container.decodeIfPresent([String].self, forKey: .addresses) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.addresses = try json.value([String].self, Self.jsonFields[1]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.addresses, forKey: .addresses)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.addresses, "addresses")
     }
 
     public static let schema = MessageSchema(
@@ -500,21 +500,21 @@ public struct SetPgpKeyRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case publicKey
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("publicKey", "public_key"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.publicKey = try container.decodeIfPresent(String.self, forKey: .publicKey) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.publicKey = try json.value(String.self, Self.jsonFields[1]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.publicKey, forKey: .publicKey)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.publicKey, "publicKey")
     }
 
     public static let schema = MessageSchema(
@@ -590,18 +590,18 @@ public struct GetAccessRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
     }
 
     public static let schema = MessageSchema(
@@ -691,30 +691,30 @@ public struct PublicKey: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case fingerprint
-        case keyType
-        case bits
-        case comment
-        case addedUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("fingerprint", "fingerprint"),
+        ProtoJSONField("keyType", "key_type"),
+        ProtoJSONField("bits", "bits"),
+        ProtoJSONField("comment", "comment"),
+        ProtoJSONField("addedUnixMs", "added_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.fingerprint = try container.decodeIfPresent(String.self, forKey: .fingerprint) ?? ""
-        self.keyType = try container.decodeIfPresent(String.self, forKey: .keyType) ?? ""
-        self.bits = try container.decodeIfPresent(Int32.self, forKey: .bits) ?? 0
-        self.comment = try container.decodeIfPresent(String.self, forKey: .comment) ?? ""
-        self.addedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .addedUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.fingerprint = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.keyType = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.bits = try json.integer(Int32.self, Self.jsonFields[2]) ?? 0
+        self.comment = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.addedUnixMs = try json.integer(Int64.self, Self.jsonFields[4]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.fingerprint, forKey: .fingerprint)
-        try container.encode(self.keyType, forKey: .keyType)
-        try container.encode(self.bits, forKey: .bits)
-        try container.encode(self.comment, forKey: .comment)
-        try container.encode(self.addedUnixMs, forKey: .addedUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.fingerprint, "fingerprint")
+        try json.value(self.keyType, "keyType")
+        try json.value(self.bits, "bits")
+        try json.value(self.comment, "comment")
+        try json.integer(self.addedUnixMs, "addedUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -836,39 +836,39 @@ public struct Access: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case publicKeys
-        case addresses
-        case pgpFingerprint
-        case ready
-        case readyUnixMs
-        case missing
-        case preferences
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("publicKeys", "public_keys"),
+        ProtoJSONField("addresses", "addresses"),
+        ProtoJSONField("pgpFingerprint", "pgp_fingerprint"),
+        ProtoJSONField("ready", "ready"),
+        ProtoJSONField("readyUnixMs", "ready_unix_ms"),
+        ProtoJSONField("missing", "missing"),
+        ProtoJSONField("preferences", "preferences"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.publicKeys = try container.decodeIfPresent([PublicKey].self, forKey: .publicKeys) ?? []
-        self.addresses = try container.decodeIfPresent([String].self, forKey: .addresses) ?? []
-        self.pgpFingerprint = try container.decodeIfPresent(String.self, forKey: .pgpFingerprint) ?? ""
-        self.ready = try container.decodeIfPresent(Bool.self, forKey: .ready) ?? false
-        self.readyUnixMs = try container.decodeIfPresent(Int64.self, forKey: .readyUnixMs) ?? 0
-        self.missing = try container.decodeIfPresent([String].self, forKey: .missing) ?? []
-        self.preferences = try container.decodeIfPresent(Preferences.self, forKey: .preferences) ?? nil
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.publicKeys = try json.value([PublicKey].self, Self.jsonFields[1]) ?? []
+        self.addresses = try json.value([String].self, Self.jsonFields[2]) ?? []
+        self.pgpFingerprint = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.ready = try json.value(Bool.self, Self.jsonFields[4]) ?? false
+        self.readyUnixMs = try json.integer(Int64.self, Self.jsonFields[5]) ?? 0
+        self.missing = try json.value([String].self, Self.jsonFields[6]) ?? []
+        self.preferences = try json.value(Preferences.self, Self.jsonFields[7]) ?? nil
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.publicKeys, forKey: .publicKeys)
-        try container.encode(self.addresses, forKey: .addresses)
-        try container.encode(self.pgpFingerprint, forKey: .pgpFingerprint)
-        try container.encode(self.ready, forKey: .ready)
-        try container.encode(self.readyUnixMs, forKey: .readyUnixMs)
-        try container.encode(self.missing, forKey: .missing)
-        try container.encodeIfPresent(self.preferences, forKey: .preferences)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.publicKeys, "publicKeys")
+        try json.value(self.addresses, "addresses")
+        try json.value(self.pgpFingerprint, "pgpFingerprint")
+        try json.value(self.ready, "ready")
+        try json.integer(self.readyUnixMs, "readyUnixMs")
+        try json.value(self.missing, "missing")
+        try json.optional(self.preferences, "preferences")
     }
 
     public static let schema = MessageSchema(
@@ -995,27 +995,27 @@ public struct Preferences: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case primaryLanguage
-        case secondaryLanguage
-        case channels
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("primaryLanguage", "primary_language"),
+        ProtoJSONField("secondaryLanguage", "secondary_language"),
+        ProtoJSONField("channels", "channels"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.primaryLanguage = try container.decodeIfPresent(String.self, forKey: .primaryLanguage) ?? ""
-        self.secondaryLanguage = try container.decodeIfPresent(String.self, forKey: .secondaryLanguage) ?? ""
-        self.channels = try container.decodeIfPresent([Channel].self, forKey: .channels) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.primaryLanguage = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.secondaryLanguage = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.channels = try json.value([Channel].self, Self.jsonFields[3]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.primaryLanguage, forKey: .primaryLanguage)
-        try container.encode(self.secondaryLanguage, forKey: .secondaryLanguage)
-        try container.encode(self.channels, forKey: .channels)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.primaryLanguage, "primaryLanguage")
+        try json.value(self.secondaryLanguage, "secondaryLanguage")
+        try json.value(self.channels, "channels")
     }
 
     public static let schema = MessageSchema(
@@ -1107,21 +1107,21 @@ public struct ListMessagesRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case limit
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("limit", "limit"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.limit = try container.decodeIfPresent(Int32.self, forKey: .limit) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.limit = try json.integer(Int32.self, Self.jsonFields[1]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.limit, forKey: .limit)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.limit, "limit")
     }
 
     public static let schema = MessageSchema(
@@ -1217,33 +1217,33 @@ public struct CenterMessage: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case id
-        case createdUnixMs
-        case language
-        case subject
-        case body
-        case statementID
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("id", "id"),
+        ProtoJSONField("createdUnixMs", "created_unix_ms"),
+        ProtoJSONField("language", "language"),
+        ProtoJSONField("subject", "subject"),
+        ProtoJSONField("body", "body"),
+        ProtoJSONField("statementId", "statement_id"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.id = try container.decodeIfPresent(Int64.self, forKey: .id) ?? 0
-        self.createdUnixMs = try container.decodeIfPresent(Int64.self, forKey: .createdUnixMs) ?? 0
-        self.language = try container.decodeIfPresent(String.self, forKey: .language) ?? ""
-        self.subject = try container.decodeIfPresent(String.self, forKey: .subject) ?? ""
-        self.body = try container.decodeIfPresent(String.self, forKey: .body) ?? ""
-        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.id = try json.integer(Int64.self, Self.jsonFields[0]) ?? 0
+        self.createdUnixMs = try json.integer(Int64.self, Self.jsonFields[1]) ?? 0
+        self.language = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.subject = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.body = try json.value(String.self, Self.jsonFields[4]) ?? ""
+        self.statementID = try json.value(String.self, Self.jsonFields[5]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.id, forKey: .id)
-        try container.encode(self.createdUnixMs, forKey: .createdUnixMs)
-        try container.encode(self.language, forKey: .language)
-        try container.encode(self.subject, forKey: .subject)
-        try container.encode(self.body, forKey: .body)
-        try container.encode(self.statementID, forKey: .statementID)
+        var json = ProtoJSONWriter(encoder)
+        try json.integer(self.id, "id")
+        try json.integer(self.createdUnixMs, "createdUnixMs")
+        try json.value(self.language, "language")
+        try json.value(self.subject, "subject")
+        try json.value(self.body, "body")
+        try json.value(self.statementID, "statementId")
     }
 
     public static let schema = MessageSchema(
@@ -1338,18 +1338,18 @@ public struct MessageList: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case messages
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("messages", "messages"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.messages = try container.decodeIfPresent([CenterMessage].self, forKey: .messages) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.messages = try json.value([CenterMessage].self, Self.jsonFields[0]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.messages, forKey: .messages)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.messages, "messages")
     }
 
     public static let schema = MessageSchema(
@@ -1444,30 +1444,30 @@ public struct Statement: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case statementID
-        case userName
-        case name
-        case period
-        case content
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("statementId", "statement_id"),
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("name", "name"),
+        ProtoJSONField("period", "period"),
+        ProtoJSONField("content", "content"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
-        self.period = try container.decodeIfPresent(String.self, forKey: .period) ?? ""
-        self.content = try container.decodeIfPresent(Data.self, forKey: .content) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.statementID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.userName = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.name = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.period = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.content = try json.bytes(Self.jsonFields[4]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.statementID, forKey: .statementID)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.name, forKey: .name)
-        try container.encode(self.period, forKey: .period)
-        try container.encode(self.content, forKey: .content)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.statementID, "statementId")
+        try json.value(self.userName, "userName")
+        try json.value(self.name, "name")
+        try json.value(self.period, "period")
+        try json.value(self.content, "content")
     }
 
     public static let schema = MessageSchema(
@@ -1575,30 +1575,30 @@ public struct DeliveryReceipt: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case statementID
-        case state
-        case fileName
-        case deliveredUnixMs
-        case note
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("statementId", "statement_id"),
+        ProtoJSONField("state", "state"),
+        ProtoJSONField("fileName", "file_name"),
+        ProtoJSONField("deliveredUnixMs", "delivered_unix_ms"),
+        ProtoJSONField("note", "note"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
-        self.state = try container.decodeIfPresent(DeliveryState.self, forKey: .state) ?? .unspecified
-        self.fileName = try container.decodeIfPresent(String.self, forKey: .fileName) ?? ""
-        self.deliveredUnixMs = try container.decodeIfPresent(Int64.self, forKey: .deliveredUnixMs) ?? 0
-        self.note = try container.decodeIfPresent(String.self, forKey: .note) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.statementID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.state = try json.value(DeliveryState.self, Self.jsonFields[1]) ?? .unspecified
+        self.fileName = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.deliveredUnixMs = try json.integer(Int64.self, Self.jsonFields[3]) ?? 0
+        self.note = try json.value(String.self, Self.jsonFields[4]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.statementID, forKey: .statementID)
-        try container.encode(self.state, forKey: .state)
-        try container.encode(self.fileName, forKey: .fileName)
-        try container.encode(self.deliveredUnixMs, forKey: .deliveredUnixMs)
-        try container.encode(self.note, forKey: .note)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.statementID, "statementId")
+        try json.value(self.state, "state")
+        try json.value(self.fileName, "fileName")
+        try json.integer(self.deliveredUnixMs, "deliveredUnixMs")
+        try json.value(self.note, "note")
     }
 
     public static let schema = MessageSchema(
@@ -1688,18 +1688,18 @@ public struct ListStatementsRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
     }
 
     public static let schema = MessageSchema(
@@ -1802,42 +1802,42 @@ public struct StatementRecord: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case statementID
-        case name
-        case period
-        case state
-        case fileName
-        case receivedUnixMs
-        case deliveredUnixMs
-        case purgedUnixMs
-        case sizeBytes
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("statementId", "statement_id"),
+        ProtoJSONField("name", "name"),
+        ProtoJSONField("period", "period"),
+        ProtoJSONField("state", "state"),
+        ProtoJSONField("fileName", "file_name"),
+        ProtoJSONField("receivedUnixMs", "received_unix_ms"),
+        ProtoJSONField("deliveredUnixMs", "delivered_unix_ms"),
+        ProtoJSONField("purgedUnixMs", "purged_unix_ms"),
+        ProtoJSONField("sizeBytes", "size_bytes"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
-        self.name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
-        self.period = try container.decodeIfPresent(String.self, forKey: .period) ?? ""
-        self.state = try container.decodeIfPresent(DeliveryState.self, forKey: .state) ?? .unspecified
-        self.fileName = try container.decodeIfPresent(String.self, forKey: .fileName) ?? ""
-        self.receivedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .receivedUnixMs) ?? 0
-        self.deliveredUnixMs = try container.decodeIfPresent(Int64.self, forKey: .deliveredUnixMs) ?? 0
-        self.purgedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .purgedUnixMs) ?? 0
-        self.sizeBytes = try container.decodeIfPresent(Int64.self, forKey: .sizeBytes) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.statementID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.name = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.period = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.state = try json.value(DeliveryState.self, Self.jsonFields[3]) ?? .unspecified
+        self.fileName = try json.value(String.self, Self.jsonFields[4]) ?? ""
+        self.receivedUnixMs = try json.integer(Int64.self, Self.jsonFields[5]) ?? 0
+        self.deliveredUnixMs = try json.integer(Int64.self, Self.jsonFields[6]) ?? 0
+        self.purgedUnixMs = try json.integer(Int64.self, Self.jsonFields[7]) ?? 0
+        self.sizeBytes = try json.integer(Int64.self, Self.jsonFields[8]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.statementID, forKey: .statementID)
-        try container.encode(self.name, forKey: .name)
-        try container.encode(self.period, forKey: .period)
-        try container.encode(self.state, forKey: .state)
-        try container.encode(self.fileName, forKey: .fileName)
-        try container.encode(self.receivedUnixMs, forKey: .receivedUnixMs)
-        try container.encode(self.deliveredUnixMs, forKey: .deliveredUnixMs)
-        try container.encode(self.purgedUnixMs, forKey: .purgedUnixMs)
-        try container.encode(self.sizeBytes, forKey: .sizeBytes)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.statementID, "statementId")
+        try json.value(self.name, "name")
+        try json.value(self.period, "period")
+        try json.value(self.state, "state")
+        try json.value(self.fileName, "fileName")
+        try json.integer(self.receivedUnixMs, "receivedUnixMs")
+        try json.integer(self.deliveredUnixMs, "deliveredUnixMs")
+        try json.integer(self.purgedUnixMs, "purgedUnixMs")
+        try json.integer(self.sizeBytes, "sizeBytes")
     }
 
     public static let schema = MessageSchema(
@@ -1946,18 +1946,18 @@ public struct StatementList: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case statements
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("statements", "statements"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.statements = try container.decodeIfPresent([StatementRecord].self, forKey: .statements) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.statements = try json.value([StatementRecord].self, Self.jsonFields[0]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.statements, forKey: .statements)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.statements, "statements")
     }
 
     public static let schema = MessageSchema(
@@ -2033,18 +2033,18 @@ public struct StatementIssued: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case statement
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("statement", "statement"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.statement = try container.decodeIfPresent(Statement.self, forKey: .statement) ?? nil
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.statement = try json.value(Statement.self, Self.jsonFields[0]) ?? nil
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(self.statement, forKey: .statement)
+        var json = ProtoJSONWriter(encoder)
+        try json.optional(self.statement, "statement")
     }
 
     public static let schema = MessageSchema(
@@ -2120,21 +2120,21 @@ public struct AccessReady: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case readyUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("readyUnixMs", "ready_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.readyUnixMs = try container.decodeIfPresent(Int64.self, forKey: .readyUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.readyUnixMs = try json.integer(Int64.self, Self.jsonFields[1]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.readyUnixMs, forKey: .readyUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.integer(self.readyUnixMs, "readyUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -2226,30 +2226,30 @@ public struct StatementDelivered: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case statementID
-        case userName
-        case fileName
-        case deliveredUnixMs
-        case sizeBytes
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("statementId", "statement_id"),
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("fileName", "file_name"),
+        ProtoJSONField("deliveredUnixMs", "delivered_unix_ms"),
+        ProtoJSONField("sizeBytes", "size_bytes"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.fileName = try container.decodeIfPresent(String.self, forKey: .fileName) ?? ""
-        self.deliveredUnixMs = try container.decodeIfPresent(Int64.self, forKey: .deliveredUnixMs) ?? 0
-        self.sizeBytes = try container.decodeIfPresent(Int64.self, forKey: .sizeBytes) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.statementID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.userName = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.fileName = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.deliveredUnixMs = try json.integer(Int64.self, Self.jsonFields[3]) ?? 0
+        self.sizeBytes = try json.integer(Int64.self, Self.jsonFields[4]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.statementID, forKey: .statementID)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.fileName, forKey: .fileName)
-        try container.encode(self.deliveredUnixMs, forKey: .deliveredUnixMs)
-        try container.encode(self.sizeBytes, forKey: .sizeBytes)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.statementID, "statementId")
+        try json.value(self.userName, "userName")
+        try json.value(self.fileName, "fileName")
+        try json.integer(self.deliveredUnixMs, "deliveredUnixMs")
+        try json.integer(self.sizeBytes, "sizeBytes")
     }
 
     public static let schema = MessageSchema(
@@ -2348,24 +2348,24 @@ public struct StatementHeld: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case statementID
-        case userName
-        case heldUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("statementId", "statement_id"),
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("heldUnixMs", "held_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.heldUnixMs = try container.decodeIfPresent(Int64.self, forKey: .heldUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.statementID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.userName = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.heldUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.statementID, forKey: .statementID)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.heldUnixMs, forKey: .heldUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.statementID, "statementId")
+        try json.value(self.userName, "userName")
+        try json.integer(self.heldUnixMs, "heldUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -2464,30 +2464,30 @@ public struct FilePurged: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case fileName
-        case statementID
-        case deliveredUnixMs
-        case purgedUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("fileName", "file_name"),
+        ProtoJSONField("statementId", "statement_id"),
+        ProtoJSONField("deliveredUnixMs", "delivered_unix_ms"),
+        ProtoJSONField("purgedUnixMs", "purged_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.fileName = try container.decodeIfPresent(String.self, forKey: .fileName) ?? ""
-        self.statementID = try container.decodeIfPresent(String.self, forKey: .statementID) ?? ""
-        self.deliveredUnixMs = try container.decodeIfPresent(Int64.self, forKey: .deliveredUnixMs) ?? 0
-        self.purgedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .purgedUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.fileName = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.statementID = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.deliveredUnixMs = try json.integer(Int64.self, Self.jsonFields[3]) ?? 0
+        self.purgedUnixMs = try json.integer(Int64.self, Self.jsonFields[4]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.fileName, forKey: .fileName)
-        try container.encode(self.statementID, forKey: .statementID)
-        try container.encode(self.deliveredUnixMs, forKey: .deliveredUnixMs)
-        try container.encode(self.purgedUnixMs, forKey: .purgedUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.fileName, "fileName")
+        try json.value(self.statementID, "statementId")
+        try json.integer(self.deliveredUnixMs, "deliveredUnixMs")
+        try json.integer(self.purgedUnixMs, "purgedUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -2599,33 +2599,33 @@ public struct NotificationRequested: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case channel
-        case language
-        case subject
-        case summary
-        case requestedUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("channel", "channel"),
+        ProtoJSONField("language", "language"),
+        ProtoJSONField("subject", "subject"),
+        ProtoJSONField("summary", "summary"),
+        ProtoJSONField("requestedUnixMs", "requested_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.channel = try container.decodeIfPresent(Channel.self, forKey: .channel) ?? .unspecified
-        self.language = try container.decodeIfPresent(String.self, forKey: .language) ?? ""
-        self.subject = try container.decodeIfPresent(String.self, forKey: .subject) ?? ""
-        self.summary = try container.decodeIfPresent(String.self, forKey: .summary) ?? ""
-        self.requestedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .requestedUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.channel = try json.value(Channel.self, Self.jsonFields[1]) ?? .unspecified
+        self.language = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.subject = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.summary = try json.value(String.self, Self.jsonFields[4]) ?? ""
+        self.requestedUnixMs = try json.integer(Int64.self, Self.jsonFields[5]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.channel, forKey: .channel)
-        try container.encode(self.language, forKey: .language)
-        try container.encode(self.subject, forKey: .subject)
-        try container.encode(self.summary, forKey: .summary)
-        try container.encode(self.requestedUnixMs, forKey: .requestedUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.channel, "channel")
+        try json.value(self.language, "language")
+        try json.value(self.subject, "subject")
+        try json.value(self.summary, "summary")
+        try json.integer(self.requestedUnixMs, "requestedUnixMs")
     }
 
     public static let schema = MessageSchema(

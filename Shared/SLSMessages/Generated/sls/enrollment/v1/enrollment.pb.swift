@@ -197,33 +197,33 @@ public struct Factor: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case kind
-        case state
-        case sinceUnixMs
-        case deviceID
-        case platform
-        case cardSerial
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("kind", "kind"),
+        ProtoJSONField("state", "state"),
+        ProtoJSONField("sinceUnixMs", "since_unix_ms"),
+        ProtoJSONField("deviceId", "device_id"),
+        ProtoJSONField("platform", "platform"),
+        ProtoJSONField("cardSerial", "card_serial"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.kind = try container.decodeIfPresent(FactorKind.self, forKey: .kind) ?? .unspecified
-        self.state = try container.decodeIfPresent(FactorState.self, forKey: .state) ?? .unspecified
-        self.sinceUnixMs = try container.decodeIfPresent(Int64.self, forKey: .sinceUnixMs) ?? 0
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
-        self.platform = try container.decodeIfPresent(DevicePlatform.self, forKey: .platform) ?? .unspecified
-        self.cardSerial = try container.decodeIfPresent(String.self, forKey: .cardSerial) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.kind = try json.value(FactorKind.self, Self.jsonFields[0]) ?? .unspecified
+        self.state = try json.value(FactorState.self, Self.jsonFields[1]) ?? .unspecified
+        self.sinceUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
+        self.deviceID = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.platform = try json.value(DevicePlatform.self, Self.jsonFields[4]) ?? .unspecified
+        self.cardSerial = try json.value(String.self, Self.jsonFields[5]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.kind, forKey: .kind)
-        try container.encode(self.state, forKey: .state)
-        try container.encode(self.sinceUnixMs, forKey: .sinceUnixMs)
-        try container.encode(self.deviceID, forKey: .deviceID)
-        try container.encode(self.platform, forKey: .platform)
-        try container.encode(self.cardSerial, forKey: .cardSerial)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.kind, "kind")
+        try json.value(self.state, "state")
+        try json.integer(self.sinceUnixMs, "sinceUnixMs")
+        try json.value(self.deviceID, "deviceId")
+        try json.value(self.platform, "platform")
+        try json.value(self.cardSerial, "cardSerial")
     }
 
     public static let schema = MessageSchema(
@@ -316,18 +316,18 @@ public struct ListFactorsRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
     }
 
     public static let schema = MessageSchema(
@@ -402,21 +402,21 @@ public struct FactorList: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case factors
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("factors", "factors"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.factors = try container.decodeIfPresent([Factor].self, forKey: .factors) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.factors = try json.value([Factor].self, Self.jsonFields[1]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.factors, forKey: .factors)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.factors, "factors")
     }
 
     public static let schema = MessageSchema(
@@ -502,21 +502,21 @@ public struct StartActivationRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case replaceExisting
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("replaceExisting", "replace_existing"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.replaceExisting = try container.decodeIfPresent(Bool.self, forKey: .replaceExisting) ?? false
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.replaceExisting = try json.value(Bool.self, Self.jsonFields[1]) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.replaceExisting, forKey: .replaceExisting)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.replaceExisting, "replaceExisting")
     }
 
     public static let schema = MessageSchema(
@@ -608,27 +608,27 @@ public struct ActivationTicket: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case activationString
-        case qrLink
-        case expiresUnixMs
-        case qrPng
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("activationString", "activation_string"),
+        ProtoJSONField("qrLink", "qr_link"),
+        ProtoJSONField("expiresUnixMs", "expires_unix_ms"),
+        ProtoJSONField("qrPng", "qr_png"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.activationString = try container.decodeIfPresent(String.self, forKey: .activationString) ?? ""
-        self.qrLink = try container.decodeIfPresent(String.self, forKey: .qrLink) ?? ""
-        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
-        self.qrPng = try container.decodeIfPresent(Data.self, forKey: .qrPng) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.activationString = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.qrLink = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.expiresUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
+        self.qrPng = try json.bytes(Self.jsonFields[3]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.activationString, forKey: .activationString)
-        try container.encode(self.qrLink, forKey: .qrLink)
-        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
-        try container.encode(self.qrPng, forKey: .qrPng)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.activationString, "activationString")
+        try json.value(self.qrLink, "qrLink")
+        try json.integer(self.expiresUnixMs, "expiresUnixMs")
+        try json.value(self.qrPng, "qrPng")
     }
 
     public static let schema = MessageSchema(
@@ -754,39 +754,39 @@ public struct ActivateRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case activationString
-        case platform
-        case pin
-        case deviceID
-        case devicePublicKey
-        case pushToken
-        case deviceAgreementKey
-        case sealedPinHash
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("activationString", "activation_string"),
+        ProtoJSONField("platform", "platform"),
+        ProtoJSONField("pin", "pin"),
+        ProtoJSONField("deviceId", "device_id"),
+        ProtoJSONField("devicePublicKey", "device_public_key"),
+        ProtoJSONField("pushToken", "push_token"),
+        ProtoJSONField("deviceAgreementKey", "device_agreement_key"),
+        ProtoJSONField("sealedPinHash", "sealed_pin_hash"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.activationString = try container.decodeIfPresent(String.self, forKey: .activationString) ?? ""
-        self.platform = try container.decodeIfPresent(DevicePlatform.self, forKey: .platform) ?? .unspecified
-        self.pin = try container.decodeIfPresent(String.self, forKey: .pin) ?? ""
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
-        self.devicePublicKey = try container.decodeIfPresent(Data.self, forKey: .devicePublicKey) ?? Data()
-        self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
-        self.deviceAgreementKey = try container.decodeIfPresent(Data.self, forKey: .deviceAgreementKey) ?? Data()
-        self.sealedPinHash = try container.decodeIfPresent(Data.self, forKey: .sealedPinHash) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.activationString = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.platform = try json.value(DevicePlatform.self, Self.jsonFields[1]) ?? .unspecified
+        self.pin = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.deviceID = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.devicePublicKey = try json.bytes(Self.jsonFields[4]) ?? Data()
+        self.pushToken = try json.value(String.self, Self.jsonFields[5]) ?? ""
+        self.deviceAgreementKey = try json.bytes(Self.jsonFields[6]) ?? Data()
+        self.sealedPinHash = try json.bytes(Self.jsonFields[7]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.activationString, forKey: .activationString)
-        try container.encode(self.platform, forKey: .platform)
-        try container.encode(self.pin, forKey: .pin)
-        try container.encode(self.deviceID, forKey: .deviceID)
-        try container.encode(self.devicePublicKey, forKey: .devicePublicKey)
-        try container.encode(self.pushToken, forKey: .pushToken)
-        try container.encode(self.deviceAgreementKey, forKey: .deviceAgreementKey)
-        try container.encode(self.sealedPinHash, forKey: .sealedPinHash)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.activationString, "activationString")
+        try json.value(self.platform, "platform")
+        try json.value(self.pin, "pin")
+        try json.value(self.deviceID, "deviceId")
+        try json.value(self.devicePublicKey, "devicePublicKey")
+        try json.value(self.pushToken, "pushToken")
+        try json.value(self.deviceAgreementKey, "deviceAgreementKey")
+        try json.value(self.sealedPinHash, "sealedPinHash")
     }
 
     public static let schema = MessageSchema(
@@ -904,24 +904,24 @@ public struct AddUserRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case activationString
-        case deviceID
-        case signature
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("activationString", "activation_string"),
+        ProtoJSONField("deviceId", "device_id"),
+        ProtoJSONField("signature", "signature"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.activationString = try container.decodeIfPresent(String.self, forKey: .activationString) ?? ""
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
-        self.signature = try container.decodeIfPresent(Data.self, forKey: .signature) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.activationString = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.deviceID = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.signature = try json.bytes(Self.jsonFields[2]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.activationString, forKey: .activationString)
-        try container.encode(self.deviceID, forKey: .deviceID)
-        try container.encode(self.signature, forKey: .signature)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.activationString, "activationString")
+        try json.value(self.deviceID, "deviceId")
+        try json.value(self.signature, "signature")
     }
 
     public static let schema = MessageSchema(
@@ -1022,30 +1022,30 @@ public struct AddUserByPasswordRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case password
-        case deviceID
-        case signedUnixMs
-        case signature
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("password", "password"),
+        ProtoJSONField("deviceId", "device_id"),
+        ProtoJSONField("signedUnixMs", "signed_unix_ms"),
+        ProtoJSONField("signature", "signature"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.password = try container.decodeIfPresent(String.self, forKey: .password) ?? ""
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
-        self.signedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .signedUnixMs) ?? 0
-        self.signature = try container.decodeIfPresent(Data.self, forKey: .signature) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.password = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.deviceID = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.signedUnixMs = try json.integer(Int64.self, Self.jsonFields[3]) ?? 0
+        self.signature = try json.bytes(Self.jsonFields[4]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.password, forKey: .password)
-        try container.encode(self.deviceID, forKey: .deviceID)
-        try container.encode(self.signedUnixMs, forKey: .signedUnixMs)
-        try container.encode(self.signature, forKey: .signature)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.password, "password")
+        try json.value(self.deviceID, "deviceId")
+        try json.integer(self.signedUnixMs, "signedUnixMs")
+        try json.value(self.signature, "signature")
     }
 
     public static let schema = MessageSchema(
@@ -1142,21 +1142,21 @@ public struct AddUserCodeSent: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case sentTo
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("sentTo", "sent_to"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.sentTo = try container.decodeIfPresent(String.self, forKey: .sentTo) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.sentTo = try json.value(String.self, Self.jsonFields[1]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.sentTo, forKey: .sentTo)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.sentTo, "sentTo")
     }
 
     public static let schema = MessageSchema(
@@ -1240,24 +1240,24 @@ public struct ConfirmAddUserRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case loginID
-        case code
-        case deviceID
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("loginId", "login_id"),
+        ProtoJSONField("code", "code"),
+        ProtoJSONField("deviceId", "device_id"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.loginID = try container.decodeIfPresent(String.self, forKey: .loginID) ?? ""
-        self.code = try container.decodeIfPresent(String.self, forKey: .code) ?? ""
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.loginID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.code = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.deviceID = try json.value(String.self, Self.jsonFields[2]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.loginID, forKey: .loginID)
-        try container.encode(self.code, forKey: .code)
-        try container.encode(self.deviceID, forKey: .deviceID)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.loginID, "loginId")
+        try json.value(self.code, "code")
+        try json.value(self.deviceID, "deviceId")
     }
 
     public static let schema = MessageSchema(
@@ -1346,24 +1346,24 @@ public struct ActivationResult: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case deviceID
-        case activatedUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("deviceId", "device_id"),
+        ProtoJSONField("activatedUnixMs", "activated_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
-        self.activatedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .activatedUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.deviceID = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.activatedUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.deviceID, forKey: .deviceID)
-        try container.encode(self.activatedUnixMs, forKey: .activatedUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.deviceID, "deviceId")
+        try json.integer(self.activatedUnixMs, "activatedUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -1446,18 +1446,18 @@ public struct ImportCardsRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case inventory
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("inventory", "inventory"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.inventory = try container.decodeIfPresent(Data.self, forKey: .inventory) ?? Data()
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.inventory = try json.bytes(Self.jsonFields[0]) ?? Data()
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.inventory, forKey: .inventory)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.inventory, "inventory")
     }
 
     public static let schema = MessageSchema(
@@ -1533,21 +1533,21 @@ public struct ImportCardsReply: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case imported
-        case alreadyKnown
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("imported", "imported"),
+        ProtoJSONField("alreadyKnown", "already_known"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.imported = try container.decodeIfPresent(UInt32.self, forKey: .imported) ?? 0
-        self.alreadyKnown = try container.decodeIfPresent(UInt32.self, forKey: .alreadyKnown) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.imported = try json.integer(UInt32.self, Self.jsonFields[0]) ?? 0
+        self.alreadyKnown = try json.integer(UInt32.self, Self.jsonFields[1]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.imported, forKey: .imported)
-        try container.encode(self.alreadyKnown, forKey: .alreadyKnown)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.imported, "imported")
+        try json.value(self.alreadyKnown, "alreadyKnown")
     }
 
     public static let schema = MessageSchema(
@@ -1626,21 +1626,21 @@ public struct AssignCardRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case cardSerial
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("cardSerial", "card_serial"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.cardSerial = try container.decodeIfPresent(String.self, forKey: .cardSerial) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.cardSerial = try json.value(String.self, Self.jsonFields[1]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.cardSerial, forKey: .cardSerial)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.cardSerial, "cardSerial")
     }
 
     public static let schema = MessageSchema(
@@ -1716,18 +1716,18 @@ public struct RecommendationRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
     }
 
     public static let schema = MessageSchema(
@@ -1799,18 +1799,18 @@ public struct Recommendation: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case showIbKeyBanner
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("showIbKeyBanner", "show_ib_key_banner"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.showIbKeyBanner = try container.decodeIfPresent(Bool.self, forKey: .showIbKeyBanner) ?? false
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.showIbKeyBanner = try json.value(Bool.self, Self.jsonFields[0]) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.showIbKeyBanner, forKey: .showIbKeyBanner)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.showIbKeyBanner, "showIbKeyBanner")
     }
 
     public static let schema = MessageSchema(
@@ -1922,48 +1922,48 @@ public struct FactorActivated: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case kind
-        case deviceID
-        case platform
-        case devicePublicKey
-        case pushToken
-        case activatedUnixMs
-        case deviceAgreementKey
-        case sealedPinHash
-        case sealedCardSeed
-        case ocraSuite
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("kind", "kind"),
+        ProtoJSONField("deviceId", "device_id"),
+        ProtoJSONField("platform", "platform"),
+        ProtoJSONField("devicePublicKey", "device_public_key"),
+        ProtoJSONField("pushToken", "push_token"),
+        ProtoJSONField("activatedUnixMs", "activated_unix_ms"),
+        ProtoJSONField("deviceAgreementKey", "device_agreement_key"),
+        ProtoJSONField("sealedPinHash", "sealed_pin_hash"),
+        ProtoJSONField("sealedCardSeed", "sealed_card_seed"),
+        ProtoJSONField("ocraSuite", "ocra_suite"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.kind = try container.decodeIfPresent(FactorKind.self, forKey: .kind) ?? .unspecified
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
-        self.platform = try container.decodeIfPresent(DevicePlatform.self, forKey: .platform) ?? .unspecified
-        self.devicePublicKey = try container.decodeIfPresent(Data.self, forKey: .devicePublicKey) ?? Data()
-        self.pushToken = try container.decodeIfPresent(String.self, forKey: .pushToken) ?? ""
-        self.activatedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .activatedUnixMs) ?? 0
-        self.deviceAgreementKey = try container.decodeIfPresent(Data.self, forKey: .deviceAgreementKey) ?? Data()
-        self.sealedPinHash = try container.decodeIfPresent(Data.self, forKey: .sealedPinHash) ?? Data()
-        self.sealedCardSeed = try container.decodeIfPresent(Data.self, forKey: .sealedCardSeed) ?? Data()
-        self.ocraSuite = try container.decodeIfPresent(String.self, forKey: .ocraSuite) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.kind = try json.value(FactorKind.self, Self.jsonFields[1]) ?? .unspecified
+        self.deviceID = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.platform = try json.value(DevicePlatform.self, Self.jsonFields[3]) ?? .unspecified
+        self.devicePublicKey = try json.bytes(Self.jsonFields[4]) ?? Data()
+        self.pushToken = try json.value(String.self, Self.jsonFields[5]) ?? ""
+        self.activatedUnixMs = try json.integer(Int64.self, Self.jsonFields[6]) ?? 0
+        self.deviceAgreementKey = try json.bytes(Self.jsonFields[7]) ?? Data()
+        self.sealedPinHash = try json.bytes(Self.jsonFields[8]) ?? Data()
+        self.sealedCardSeed = try json.bytes(Self.jsonFields[9]) ?? Data()
+        self.ocraSuite = try json.value(String.self, Self.jsonFields[10]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.kind, forKey: .kind)
-        try container.encode(self.deviceID, forKey: .deviceID)
-        try container.encode(self.platform, forKey: .platform)
-        try container.encode(self.devicePublicKey, forKey: .devicePublicKey)
-        try container.encode(self.pushToken, forKey: .pushToken)
-        try container.encode(self.activatedUnixMs, forKey: .activatedUnixMs)
-        try container.encode(self.deviceAgreementKey, forKey: .deviceAgreementKey)
-        try container.encode(self.sealedPinHash, forKey: .sealedPinHash)
-        try container.encode(self.sealedCardSeed, forKey: .sealedCardSeed)
-        try container.encode(self.ocraSuite, forKey: .ocraSuite)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.kind, "kind")
+        try json.value(self.deviceID, "deviceId")
+        try json.value(self.platform, "platform")
+        try json.value(self.devicePublicKey, "devicePublicKey")
+        try json.value(self.pushToken, "pushToken")
+        try json.integer(self.activatedUnixMs, "activatedUnixMs")
+        try json.value(self.deviceAgreementKey, "deviceAgreementKey")
+        try json.value(self.sealedPinHash, "sealedPinHash")
+        try json.value(self.sealedCardSeed, "sealedCardSeed")
+        try json.value(self.ocraSuite, "ocraSuite")
     }
 
     public static let schema = MessageSchema(
@@ -2098,30 +2098,30 @@ public struct FactorDeactivated: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case kind
-        case deviceID
-        case reason
-        case deactivatedUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("kind", "kind"),
+        ProtoJSONField("deviceId", "device_id"),
+        ProtoJSONField("reason", "reason"),
+        ProtoJSONField("deactivatedUnixMs", "deactivated_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.kind = try container.decodeIfPresent(FactorKind.self, forKey: .kind) ?? .unspecified
-        self.deviceID = try container.decodeIfPresent(String.self, forKey: .deviceID) ?? ""
-        self.reason = try container.decodeIfPresent(String.self, forKey: .reason) ?? ""
-        self.deactivatedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .deactivatedUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.kind = try json.value(FactorKind.self, Self.jsonFields[1]) ?? .unspecified
+        self.deviceID = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.reason = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.deactivatedUnixMs = try json.integer(Int64.self, Self.jsonFields[4]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.kind, forKey: .kind)
-        try container.encode(self.deviceID, forKey: .deviceID)
-        try container.encode(self.reason, forKey: .reason)
-        try container.encode(self.deactivatedUnixMs, forKey: .deactivatedUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.kind, "kind")
+        try json.value(self.deviceID, "deviceId")
+        try json.value(self.reason, "reason")
+        try json.integer(self.deactivatedUnixMs, "deactivatedUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -2215,21 +2215,21 @@ public struct ActivationStarted: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case expiresUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("expiresUnixMs", "expires_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.expiresUnixMs = try container.decodeIfPresent(Int64.self, forKey: .expiresUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.expiresUnixMs = try json.integer(Int64.self, Self.jsonFields[1]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.expiresUnixMs, forKey: .expiresUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.integer(self.expiresUnixMs, "expiresUnixMs")
     }
 
     public static let schema = MessageSchema(
@@ -2319,27 +2319,27 @@ public struct ActivationFailed: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case userName
-        case reason
-        case ruleID
-        case failedUnixMs
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("userName", "user_name"),
+        ProtoJSONField("reason", "reason"),
+        ProtoJSONField("ruleId", "rule_id"),
+        ProtoJSONField("failedUnixMs", "failed_unix_ms"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.userName = try container.decodeIfPresent(String.self, forKey: .userName) ?? ""
-        self.reason = try container.decodeIfPresent(String.self, forKey: .reason) ?? ""
-        self.ruleID = try container.decodeIfPresent(String.self, forKey: .ruleID) ?? ""
-        self.failedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .failedUnixMs) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.userName = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.reason = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.ruleID = try json.value(String.self, Self.jsonFields[2]) ?? ""
+        self.failedUnixMs = try json.integer(Int64.self, Self.jsonFields[3]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.userName, forKey: .userName)
-        try container.encode(self.reason, forKey: .reason)
-        try container.encode(self.ruleID, forKey: .ruleID)
-        try container.encode(self.failedUnixMs, forKey: .failedUnixMs)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.userName, "userName")
+        try json.value(self.reason, "reason")
+        try json.value(self.ruleID, "ruleId")
+        try json.integer(self.failedUnixMs, "failedUnixMs")
     }
 
     public static let schema = MessageSchema(

@@ -64,36 +64,36 @@ public struct EventHeader: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case eventID
-        case producer
-        case sequence
-        case timeUnixMs
-        case type
-        case traceID
-        case producerInstance
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("eventId", "event_id"),
+        ProtoJSONField("producer", "producer"),
+        ProtoJSONField("sequence", "sequence"),
+        ProtoJSONField("timeUnixMs", "time_unix_ms"),
+        ProtoJSONField("type", "type"),
+        ProtoJSONField("traceId", "trace_id"),
+        ProtoJSONField("producerInstance", "producer_instance"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.eventID = try container.decodeIfPresent(String.self, forKey: .eventID) ?? ""
-        self.producer = try container.decodeIfPresent(String.self, forKey: .producer) ?? ""
-        self.sequence = try container.decodeIfPresent(UInt64.self, forKey: .sequence) ?? 0
-        self.timeUnixMs = try container.decodeIfPresent(Int64.self, forKey: .timeUnixMs) ?? 0
-        self.type = try container.decodeIfPresent(String.self, forKey: .type) ?? ""
-        self.traceID = try container.decodeIfPresent(String.self, forKey: .traceID) ?? ""
-        self.producerInstance = try container.decodeIfPresent(String.self, forKey: .producerInstance) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.eventID = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.producer = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.sequence = try json.integer(UInt64.self, Self.jsonFields[2]) ?? 0
+        self.timeUnixMs = try json.integer(Int64.self, Self.jsonFields[3]) ?? 0
+        self.type = try json.value(String.self, Self.jsonFields[4]) ?? ""
+        self.traceID = try json.value(String.self, Self.jsonFields[5]) ?? ""
+        self.producerInstance = try json.value(String.self, Self.jsonFields[6]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.eventID, forKey: .eventID)
-        try container.encode(self.producer, forKey: .producer)
-        try container.encode(self.sequence, forKey: .sequence)
-        try container.encode(self.timeUnixMs, forKey: .timeUnixMs)
-        try container.encode(self.type, forKey: .type)
-        try container.encode(self.traceID, forKey: .traceID)
-        try container.encode(self.producerInstance, forKey: .producerInstance)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.eventID, "eventId")
+        try json.value(self.producer, "producer")
+        try json.integer(self.sequence, "sequence")
+        try json.integer(self.timeUnixMs, "timeUnixMs")
+        try json.value(self.type, "type")
+        try json.value(self.traceID, "traceId")
+        try json.value(self.producerInstance, "producerInstance")
     }
 
     public static let schema = MessageSchema(
@@ -207,27 +207,27 @@ public struct ServiceHeartbeat: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case service
-        case version
-        case startedUnixMs
-        case requestsServed
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("service", "service"),
+        ProtoJSONField("version", "version"),
+        ProtoJSONField("startedUnixMs", "started_unix_ms"),
+        ProtoJSONField("requestsServed", "requests_served"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.service = try container.decodeIfPresent(String.self, forKey: .service) ?? ""
-        self.version = try container.decodeIfPresent(String.self, forKey: .version) ?? ""
-        self.startedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .startedUnixMs) ?? 0
-        self.requestsServed = try container.decodeIfPresent(UInt64.self, forKey: .requestsServed) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.service = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.version = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.startedUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
+        self.requestsServed = try json.integer(UInt64.self, Self.jsonFields[3]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.service, forKey: .service)
-        try container.encode(self.version, forKey: .version)
-        try container.encode(self.startedUnixMs, forKey: .startedUnixMs)
-        try container.encode(self.requestsServed, forKey: .requestsServed)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.service, "service")
+        try json.value(self.version, "version")
+        try json.integer(self.startedUnixMs, "startedUnixMs")
+        try json.integer(self.requestsServed, "requestsServed")
     }
 
     public static let schema = MessageSchema(
@@ -320,21 +320,21 @@ public struct ReplayRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case fromSequence
-        case limit
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("fromSequence", "from_sequence"),
+        ProtoJSONField("limit", "limit"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.fromSequence = try container.decodeIfPresent(UInt64.self, forKey: .fromSequence) ?? 0
-        self.limit = try container.decodeIfPresent(UInt32.self, forKey: .limit) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.fromSequence = try json.integer(UInt64.self, Self.jsonFields[0]) ?? 0
+        self.limit = try json.integer(UInt32.self, Self.jsonFields[1]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.fromSequence, forKey: .fromSequence)
-        try container.encode(self.limit, forKey: .limit)
+        var json = ProtoJSONWriter(encoder)
+        try json.integer(self.fromSequence, "fromSequence")
+        try json.value(self.limit, "limit")
     }
 
     public static let schema = MessageSchema(
@@ -413,21 +413,21 @@ public struct ReplayReply: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case republished
-        case lastSequence
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("republished", "republished"),
+        ProtoJSONField("lastSequence", "last_sequence"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.republished = try container.decodeIfPresent(UInt32.self, forKey: .republished) ?? 0
-        self.lastSequence = try container.decodeIfPresent(UInt64.self, forKey: .lastSequence) ?? 0
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.republished = try json.integer(UInt32.self, Self.jsonFields[0]) ?? 0
+        self.lastSequence = try json.integer(UInt64.self, Self.jsonFields[1]) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.republished, forKey: .republished)
-        try container.encode(self.lastSequence, forKey: .lastSequence)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.republished, "republished")
+        try json.integer(self.lastSequence, "lastSequence")
     }
 
     public static let schema = MessageSchema(

@@ -80,18 +80,18 @@ public struct HealthCheckRequest: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case service
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("service", "service"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.service = try container.decodeIfPresent(String.self, forKey: .service) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.service = try json.value(String.self, Self.jsonFields[0]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.service, forKey: .service)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.service, "service")
     }
 
     public static let schema = MessageSchema(
@@ -162,18 +162,18 @@ public struct HealthCheckResponse: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case status
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("status", "status"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.status = try container.decodeIfPresent(ServingStatus.self, forKey: .status) ?? .unknown
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.status = try json.value(ServingStatus.self, Self.jsonFields[0]) ?? .unknown
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.status, forKey: .status)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.status, "status")
     }
 
     public static let schema = MessageSchema(
@@ -235,7 +235,11 @@ public struct ServiceInfoRequest: ProtoMessage {
         encodeThroughC()
     }
 
+    private static let jsonFields: [ProtoJSONField] = [
+    ]
+
     public init(from decoder: any Decoder) throws {
+        _ = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -334,36 +338,36 @@ public struct ServiceInfo: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case service
-        case version
-        case startedUnixMs
-        case listenEndpoint
-        case apiPackage
-        case methods
-        case details
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("service", "service"),
+        ProtoJSONField("version", "version"),
+        ProtoJSONField("startedUnixMs", "started_unix_ms"),
+        ProtoJSONField("listenEndpoint", "listen_endpoint"),
+        ProtoJSONField("apiPackage", "api_package"),
+        ProtoJSONField("methods", "methods"),
+        ProtoJSONField("details", "details"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.service = try container.decodeIfPresent(String.self, forKey: .service) ?? ""
-        self.version = try container.decodeIfPresent(String.self, forKey: .version) ?? ""
-        self.startedUnixMs = try container.decodeIfPresent(Int64.self, forKey: .startedUnixMs) ?? 0
-        self.listenEndpoint = try container.decodeIfPresent(String.self, forKey: .listenEndpoint) ?? ""
-        self.apiPackage = try container.decodeIfPresent(String.self, forKey: .apiPackage) ?? ""
-        self.methods = try container.decodeIfPresent([String].self, forKey: .methods) ?? []
-        self.details = try container.decodeIfPresent([InfoDetail].self, forKey: .details) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.service = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.version = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.startedUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
+        self.listenEndpoint = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.apiPackage = try json.value(String.self, Self.jsonFields[4]) ?? ""
+        self.methods = try json.value([String].self, Self.jsonFields[5]) ?? []
+        self.details = try json.value([InfoDetail].self, Self.jsonFields[6]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.service, forKey: .service)
-        try container.encode(self.version, forKey: .version)
-        try container.encode(self.startedUnixMs, forKey: .startedUnixMs)
-        try container.encode(self.listenEndpoint, forKey: .listenEndpoint)
-        try container.encode(self.apiPackage, forKey: .apiPackage)
-        try container.encode(self.methods, forKey: .methods)
-        try container.encode(self.details, forKey: .details)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.service, "service")
+        try json.value(self.version, "version")
+        try json.integer(self.startedUnixMs, "startedUnixMs")
+        try json.value(self.listenEndpoint, "listenEndpoint")
+        try json.value(self.apiPackage, "apiPackage")
+        try json.value(self.methods, "methods")
+        try json.value(self.details, "details")
     }
 
     public static let schema = MessageSchema(
@@ -474,21 +478,21 @@ public struct InfoDetail: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case name
-        case value
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("name", "name"),
+        ProtoJSONField("value", "value"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
-        self.value = try container.decodeIfPresent(String.self, forKey: .value) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.name = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.value = try json.value(String.self, Self.jsonFields[1]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.name, forKey: .name)
-        try container.encode(self.value, forKey: .value)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.name, "name")
+        try json.value(self.value, "value")
     }
 
     public static let schema = MessageSchema(

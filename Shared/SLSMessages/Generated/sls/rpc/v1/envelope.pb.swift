@@ -137,21 +137,21 @@ public struct MetadataEntry: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case key
-        case value
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("key", "key"),
+        ProtoJSONField("value", "value"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.key = try container.decodeIfPresent(String.self, forKey: .key) ?? ""
-        self.value = try container.decodeIfPresent(String.self, forKey: .value) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.key = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.value = try json.value(String.self, Self.jsonFields[1]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.key, forKey: .key)
-        try container.encode(self.value, forKey: .value)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.key, "key")
+        try json.value(self.value, "value")
     }
 
     public static let schema = MessageSchema(
@@ -253,33 +253,33 @@ public struct RequestHeader: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case method
-        case requestID
-        case deadlineUnixMs
-        case traceID
-        case caller
-        case metadata
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("method", "method"),
+        ProtoJSONField("requestId", "request_id"),
+        ProtoJSONField("deadlineUnixMs", "deadline_unix_ms"),
+        ProtoJSONField("traceId", "trace_id"),
+        ProtoJSONField("caller", "caller"),
+        ProtoJSONField("metadata", "metadata"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.method = try container.decodeIfPresent(String.self, forKey: .method) ?? ""
-        self.requestID = try container.decodeIfPresent(UInt64.self, forKey: .requestID) ?? 0
-        self.deadlineUnixMs = try container.decodeIfPresent(Int64.self, forKey: .deadlineUnixMs) ?? 0
-        self.traceID = try container.decodeIfPresent(String.self, forKey: .traceID) ?? ""
-        self.caller = try container.decodeIfPresent(String.self, forKey: .caller) ?? ""
-        self.metadata = try container.decodeIfPresent([MetadataEntry].self, forKey: .metadata) ?? []
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.method = try json.value(String.self, Self.jsonFields[0]) ?? ""
+        self.requestID = try json.integer(UInt64.self, Self.jsonFields[1]) ?? 0
+        self.deadlineUnixMs = try json.integer(Int64.self, Self.jsonFields[2]) ?? 0
+        self.traceID = try json.value(String.self, Self.jsonFields[3]) ?? ""
+        self.caller = try json.value(String.self, Self.jsonFields[4]) ?? ""
+        self.metadata = try json.value([MetadataEntry].self, Self.jsonFields[5]) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.method, forKey: .method)
-        try container.encode(self.requestID, forKey: .requestID)
-        try container.encode(self.deadlineUnixMs, forKey: .deadlineUnixMs)
-        try container.encode(self.traceID, forKey: .traceID)
-        try container.encode(self.caller, forKey: .caller)
-        try container.encode(self.metadata, forKey: .metadata)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.method, "method")
+        try json.integer(self.requestID, "requestId")
+        try json.integer(self.deadlineUnixMs, "deadlineUnixMs")
+        try json.value(self.traceID, "traceId")
+        try json.value(self.caller, "caller")
+        try json.value(self.metadata, "metadata")
     }
 
     public static let schema = MessageSchema(
@@ -389,24 +389,24 @@ public struct Status: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case code
-        case message
-        case ruleID
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("code", "code"),
+        ProtoJSONField("message", "message"),
+        ProtoJSONField("ruleId", "rule_id"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.code = try container.decodeIfPresent(StatusCode.self, forKey: .code) ?? .ok
-        self.message = try container.decodeIfPresent(String.self, forKey: .message) ?? ""
-        self.ruleID = try container.decodeIfPresent(String.self, forKey: .ruleID) ?? ""
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.code = try json.value(StatusCode.self, Self.jsonFields[0]) ?? .ok
+        self.message = try json.value(String.self, Self.jsonFields[1]) ?? ""
+        self.ruleID = try json.value(String.self, Self.jsonFields[2]) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.code, forKey: .code)
-        try container.encode(self.message, forKey: .message)
-        try container.encode(self.ruleID, forKey: .ruleID)
+        var json = ProtoJSONWriter(encoder)
+        try json.value(self.code, "code")
+        try json.value(self.message, "message")
+        try json.value(self.ruleID, "ruleId")
     }
 
     public static let schema = MessageSchema(
@@ -491,21 +491,21 @@ public struct ReplyHeader: ProtoMessage {
         encodeThroughC()
     }
 
-    private enum CodingKeys: String, CodingKey {
-        case requestID
-        case status
-    }
+    private static let jsonFields: [ProtoJSONField] = [
+        ProtoJSONField("requestId", "request_id"),
+        ProtoJSONField("status", "status"),
+    ]
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.requestID = try container.decodeIfPresent(UInt64.self, forKey: .requestID) ?? 0
-        self.status = try container.decodeIfPresent(Status.self, forKey: .status) ?? nil
+        let json = try ProtoJSONReader(decoder, message: Self.protoName, fields: Self.jsonFields)
+        self.requestID = try json.integer(UInt64.self, Self.jsonFields[0]) ?? 0
+        self.status = try json.value(Status.self, Self.jsonFields[1]) ?? nil
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(self.requestID, forKey: .requestID)
-        try container.encodeIfPresent(self.status, forKey: .status)
+        var json = ProtoJSONWriter(encoder)
+        try json.integer(self.requestID, "requestId")
+        try json.optional(self.status, "status")
     }
 
     public static let schema = MessageSchema(
