@@ -30,7 +30,7 @@ struct AccessTests {
         let publicText = try StockTools.run("puttygen", [export, ppk])
         _ = try await harness.createUser("alice")
         let access = try await harness.service.addPublicKey(AddPublicKeyRequest(userName: "alice", publicKey: publicText))
-        _ = try await harness.service.setAddresses(SetAddressesRequest(userName: "alice", addresses: ["127.0.0.0/8"]))
+        _ = try await harness.service.setAddresses(SetAddressesRequest(userName: "alice", addresses: ["127.0.0.0/16"]))
         let outcome = try harness.sftp("alice", key: privateKey, ["ls"])
         await harness.shutdown()
         #expect(access.publicKeys.first?.bits == 2048)

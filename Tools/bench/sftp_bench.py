@@ -73,7 +73,7 @@ class Bench:
     def start_service(self):
         self.rpc_port, self.sftp_port = free_port(), free_port()
         # No account service in this bench: the user is set up without its AccountOpened (ACC-05).
-        env = dict(os.environ, SLS_INSECURE="1", SLS_LOG_LEVEL="warning", SLS_DELIVERY_REQUIRE_KNOWN_ACCOUNT="0")
+        env = dict(os.environ, SLS_INSECURE="1", SLS_LOG_LEVEL="notice", SLS_DELIVERY_REQUIRE_KNOWN_ACCOUNT="0")
         log = open(self.path("report-delivery.log"), "w")
         self.service = subprocess.Popen(
             [os.path.join(self.bin_dir, "sls-report-delivery"), "--data-dir", self.path("data"),
@@ -141,7 +141,9 @@ class Bench:
              "-o", "LogLevel=ERROR"] + (["-c", cipher] if cipher else []) + ["%s@127.0.0.1" % user],
             cwd=cwd or self.work, capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
-            raise SystemExit("sftp failed on port %d: %s" % (port, result.stderr))
+            log = open(self.path("report-delivery.log")).read()[-2000:]
+            which = "report delivery" if port == self.sftp_port else "OpenSSH's sshd (log: %s)" % open(self.path("sshd.log")).read()[-1000:]
+            raise SystemExit("sftp failed against %s: %s\nreport-delivery's log ends:\n%s" % (which, result.stderr, log))
         return result
 
     def throughput(self):

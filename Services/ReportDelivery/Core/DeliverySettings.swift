@@ -12,6 +12,9 @@ public struct DeliverySettings: Sendable {
     public var maxMessagesPerUser = 500
     /// Statements one user may have waiting for a PGP key.
     public var maxHeldPerUser = 100
+    /// DLV-04: the widest ranges a user may register (IPv4 /16, IPv6 /48 by default).
+    public var minimumIPv4Prefix = 16
+    public var minimumIPv6Prefix = 48
     /// ACC-05: SFTP users must be broker users the account service announced (AccountOpened).
     public var requireKnownAccount = true
 

@@ -33,8 +33,8 @@ public struct SSHPublicKey: Sendable, Equatable {
 
     /// Parses `text` in either format and applies DLV-02's key rules.
     public init(parsing text: String) throws(PublicKeyError) {
-        guard text.utf8.count <= Self.maxTextBytes else { throw .tooLong(limit: Self.maxTextBytes) }
         guard !PrivateKeyDetector.containsPrivateKey(text) else { throw .privateKey }
+        guard text.utf8.count <= Self.maxTextBytes else { throw .tooLong(limit: Self.maxTextBytes) }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         let (declaredType, base64, comment): (String?, String, String)
         if trimmed.hasPrefix("---- BEGIN SSH2 PUBLIC KEY ----") {

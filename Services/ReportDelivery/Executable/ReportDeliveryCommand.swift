@@ -52,6 +52,7 @@ struct ReportDeliveryCommand: AsyncParsableCommand {
         host.every(.seconds(delivery.purgeIntervalSeconds), named: "retention sweep (DLV-07)") {
             try await service.purgeExpired()
         }
+        host.every(.seconds(60), named: "statement retries (DLV-08)") { try await service.retryPending() }
         try await host.run()
     }
 }

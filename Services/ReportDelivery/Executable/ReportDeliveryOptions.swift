@@ -38,6 +38,18 @@ struct ReportDeliveryOptions: ParsableArguments {
         static let heldKeyFile = Setting(
             flag: "held-statement-key-file", variable: "SLS_DELIVERY_HELD_STATEMENT_KEY_FILE", default: "",
             summary: "256-bit key (64 hex characters, mode 0600) sealing statements held for want of a PGP key; empty: <data-dir>/held-statements.key, made on first start.")
+        static let minimumIPv4Prefix = Setting(
+            flag: "min-ipv4-prefix", variable: "SLS_DELIVERY_MIN_IPV4_PREFIX", default: 16, range: 0...32,
+            summary: "Widest IPv4 range a user may register, as a prefix length (DLV-04).")
+        static let minimumIPv6Prefix = Setting(
+            flag: "min-ipv6-prefix", variable: "SLS_DELIVERY_MIN_IPV6_PREFIX", default: 48, range: 0...128,
+            summary: "Widest IPv6 range a user may register, as a prefix length (DLV-04).")
+        static let maxUnauthenticated = Setting(
+            flag: "sftp-max-unauthenticated", variable: "SLS_DELIVERY_SFTP_MAX_UNAUTHENTICATED", default: 30,
+            range: 1...10_000, summary: "SFTP connections not logged in yet, at once.")
+        static let maxFolderEntries = Setting(
+            flag: "folder-max-entries", variable: "SLS_DELIVERY_FOLDER_MAX_ENTRIES", default: 10_000,
+            range: 10...10_000_000, summary: "Files and folders a user's folder may hold.")
         static let templates = Setting(
             flag: "templates", variable: "SLS_DELIVERY_TEMPLATES", default: "",
             summary: "Folder of Message Center templates (<language>.json, DLV-09); empty: the bundled en, zh-Hant and pt.")
@@ -60,6 +72,14 @@ struct ReportDeliveryOptions: ParsableArguments {
     var folderQuotaBytes = S.folderQuotaBytes.initial
     @Option(name: .customLong(S.heldKeyFile.flag), help: S.heldKeyFile.help) var heldKeyFile = S.heldKeyFile.initial
     @Option(name: .customLong(S.templates.flag), help: S.templates.help) var templates = S.templates.initial
+    @Option(name: .customLong(S.minimumIPv4Prefix.flag), help: S.minimumIPv4Prefix.help)
+    var minimumIPv4Prefix = S.minimumIPv4Prefix.initial
+    @Option(name: .customLong(S.minimumIPv6Prefix.flag), help: S.minimumIPv6Prefix.help)
+    var minimumIPv6Prefix = S.minimumIPv6Prefix.initial
+    @Option(name: .customLong(S.maxUnauthenticated.flag), help: S.maxUnauthenticated.help)
+    var maxUnauthenticated = S.maxUnauthenticated.initial
+    @Option(name: .customLong(S.maxFolderEntries.flag), help: S.maxFolderEntries.help)
+    var maxFolderEntries = S.maxFolderEntries.initial
 
     @Flag(name: .customLong("allow-plain-delivery"),
           help: "Deliver statements unencrypted to users without a PGP key instead of holding them, DLV-08 (off; env SLS_DELIVERY_ALLOW_PLAIN_DELIVERY=1).")
@@ -81,6 +101,10 @@ struct ReportDeliveryOptions: ParsableArguments {
         settings.retention = RetentionRule(days: retentionDays)
         settings.allowPlainDelivery = allowPlainDelivery
         settings.requireKnownAccount = requireKnownAccountFlag
+        try S.minimumIPv4Prefix.check(minimumIPv4Prefix)
+        try S.minimumIPv6Prefix.check(minimumIPv6Prefix)
+        settings.minimumIPv4Prefix = minimumIPv4Prefix
+        settings.minimumIPv6Prefix = minimumIPv6Prefix
         settings.folderQuotaBytes = Int64(folderQuotaBytes)
         return settings
     }
@@ -99,6 +123,10 @@ struct ReportDeliveryOptions: ParsableArguments {
         configuration.loginGraceSeconds = loginGraceSeconds
         configuration.idleTimeoutSeconds = idleTimeoutSeconds
         configuration.folderQuotaBytes = Int64(folderQuotaBytes)
+        try S.maxUnauthenticated.check(maxUnauthenticated)
+        try S.maxFolderEntries.check(maxFolderEntries)
+        configuration.maxUnauthenticated = maxUnauthenticated
+        configuration.maxFolderEntries = maxFolderEntries
         configuration.portSettingName = "--\(S.sftpPort.flag) (\(S.sftpPort.variable))"
         return configuration
     }

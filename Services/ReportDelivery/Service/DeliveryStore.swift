@@ -61,5 +61,15 @@ enum DeliveryStore {
                 t.column("opened_ms", .integer).notNull()
             }
         }
+
+        migrator.registerMigration("delivery.v3") { db in
+            // DLV-08: statements from events, until delivered.
+            try db.create(table: InboxRow.databaseTableName) { t in
+                t.primaryKey("statement_id", .text)
+                t.column("sealed", .blob).notNull()
+                t.column("received_ms", .integer).notNull()
+                t.column("attempts", .integer).notNull()
+            }
+        }
     }
 }

@@ -78,10 +78,11 @@ extension ReportDeliveryService {
         var message = CenterMessageRow(id: nil, userName: user.userName, createdMs: nowMs, language: primary.language,
                                        subject: primary.subject, body: body, statementID: statementID)
         try message.insert(db)
-        // Bounded: the oldest messages go once the user has more than the limit.
-        if let id = message.id {
-            try CenterMessageRow.filter(Column("user_name") == user.userName
-                                        && Column("id") <= id - Int64(settings.maxMessagesPerUser)).deleteAll(db)
+        // Bounded: the user's oldest messages go once they have more than the limit.
+        let keep = try Int64.fetchAll(db, CenterMessageRow.filter(Column("user_name") == user.userName)
+            .select(Column("id")).order(Column("id").desc).limit(settings.maxMessagesPerUser))
+        if let oldestKept = keep.last, keep.count == settings.maxMessagesPerUser {
+            try CenterMessageRow.filter(Column("user_name") == user.userName && Column("id") < oldestKept).deleteAll(db)
         }
         for channel in Self.preferences(of: user).channels {
             try Outbox.append(NotificationRequested(userName: user.userName, channel: channel, language: primary.language,

@@ -11,11 +11,91 @@ extension ReportDeliveryService {
     func deliver(_ statement: SLSMessages.Statement) async throws -> DeliveryReceipt {
         let checked = try Self.check(statement)
         if let existing = try await receipt(for: checked.statementID, userName: checked.userName) { return existing }
-        let user = try await database.read { try Self.requireUser(checked.userName, $0) }
+        let user = try await database.read { db in
+            let user = try Self.requireUser(checked.userName, db)
+            // One name, one statement: a second would replace the first in the folder, and the
+            // first one's purge would take the second early.
+            if let clash = try StatementRow.filter(Column("user_name") == checked.userName
+                                                   && Column("name") == checked.name && Column("state") != "purged"
+                                                   && Column("statement_id") != checked.statementID).fetchOne(db) {
+                throw RPCError(.alreadyExists, "\(checked.userName) already has a statement named \(checked.name) "
+                               + "(statement_id \(clash.statementID)); give each statement its own name, e.g. with its period")
+            }
+            return user
+        }
         if !user.pgpFingerprint.isEmpty || settings.allowPlainDelivery {
             return try await write(checked, content: statement.content, for: user)
         }
-        return try await hold(checked, content: statement.content, for: user)
+        do {
+            return try await hold(checked, content: statement.content, for: user)
+        } catch is KeyArrived {
+            // The user registered a PGP key meanwhile: deliver now instead of holding.
+            let current = try await database.read { try Self.requireUser(checked.userName, $0) }
+            return try await write(checked, content: statement.content, for: current)
+        }
+    }
+
+    /// Thrown inside the hold transaction when the user has a PGP key by then.
+    private struct KeyArrived: Error {}
+
+    /// DLV-08 by event: the statement is kept (sealed) until it is delivered, so a passing failure
+    /// (disk, GnuPG, database) is retried by ``retryPending()`` instead of losing it. A refusal
+    /// (a bad name, an unknown user) is logged and dropped: the issuer has to fix it.
+    func receive(_ statement: SLSMessages.Statement) async throws {
+        let id = try Self.check(statement).statementID
+        let sealed = try vault.seal(statement.serializedBytes(), label: "inbox:" + id)
+        let nowMs = now()
+        try await database.write { db in
+            guard try InboxRow.fetchOne(db, key: id) == nil else { return }
+            try InboxRow(statementID: id, sealed: Data(sealed), receivedMs: nowMs, attempts: 0).insert(db)
+        }
+        try await processInbox(id)
+    }
+
+    /// Tries one inbox entry once.
+    private func processInbox(_ id: String) async throws {
+        guard let row = try await database.read({ try InboxRow.fetchOne($0, key: id) }) else { return }
+        do {
+            let statement = try SLSMessages.Statement(serializedBytes: try vault.open(row.sealed, label: "inbox:" + id))
+            _ = try await deliver(statement)
+            _ = try await database.write { try InboxRow.deleteOne($0, key: id) }
+        } catch let refusal as RPCError where refusal.code != .internal && refusal.code != .resourceExhausted
+                                              && refusal.code != .unavailable {
+            logger.warning("statement from the event stream refused", metadata: ["statement_id": "\(id)",
+                                                                                 "error": "\(refusal.message)"])
+            _ = try await database.write { try InboxRow.deleteOne($0, key: id) }
+        } catch {
+            let attempts = row.attempts + 1
+            logger.warning("statement from the event stream not delivered yet; it is retried",
+                           metadata: ["statement_id": "\(id)", "attempts": "\(attempts)", "error": "\(type(of: error))"])
+            try await database.write { db in
+                if attempts >= Self.maxInboxAttempts {
+                    _ = try InboxRow.deleteOne(db, key: id)
+                } else {
+                    try InboxRow(statementID: id, sealed: row.sealed, receivedMs: row.receivedMs, attempts: attempts).update(db)
+                }
+            }
+            if attempts >= Self.maxInboxAttempts {
+                logger.error("statement from the event stream dropped after repeated failures; ask the issuer to send it again",
+                             metadata: ["statement_id": "\(id)", "attempts": "\(attempts)"])
+            }
+        }
+    }
+
+    static let maxInboxAttempts = 50
+
+    /// The periodic retry: statements from events not delivered yet, and held statements of users
+    /// who have a PGP key by now (a release that failed halfway).
+    public func retryPending() async throws {
+        let pending = try await database.read { try String.fetchAll($0, sql: "SELECT statement_id FROM delivery_inbox LIMIT 100") }
+        for id in pending { try await processInbox(id) }
+        let users = try await database.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT DISTINCT s.user_name FROM delivery_statement s JOIN delivery_user u ON u.user_name = s.user_name
+                WHERE s.state = 'held' AND u.pgp_fingerprint != '' LIMIT 100
+                """)
+        }
+        for user in users { try await releaseHeld(for: user) }
     }
 
     /// Encrypts (or, when allowed and there is no key, not), writes, then records and announces.
@@ -65,6 +145,9 @@ extension ReportDeliveryService {
         let nowMs = now()
         let limit = settings.maxHeldPerUser
         try await database.write { [self] db in
+            if let current = try DeliveryUserRow.fetchOne(db, key: user.userName), !current.pgpFingerprint.isEmpty {
+                throw KeyArrived()
+            }
             let held = try StatementRow.filter(Column("user_name") == user.userName && Column("state") == "held").fetchCount(db)
             guard held < limit else {
                 throw RPCError(.resourceExhausted, "\(limit) statements are already held for \(user.userName), "
@@ -94,10 +177,16 @@ extension ReportDeliveryService {
         }
         for row in held {
             guard let sealed = row.sealed else { continue }
-            let content = Data(try vault.open(sealed, label: row.statementID))
-            let user = try await database.read { try Self.requireUser(userName, $0) }
-            _ = try await write(CheckedStatement(statementID: row.statementID, userName: userName, name: row.name,
-                                                 period: row.period), content: content, for: user)
+            do {
+                let content = Data(try vault.open(sealed, label: row.statementID))
+                let user = try await database.read { try Self.requireUser(userName, $0) }
+                _ = try await write(CheckedStatement(statementID: row.statementID, userName: userName, name: row.name,
+                                                     period: row.period), content: content, for: user)
+            } catch {
+                // The rest are still tried; this one again by the periodic retry.
+                logger.warning("held statement not released yet", metadata: ["statement_id": "\(row.statementID)",
+                                                                              "error": "\(type(of: error))"])
+            }
         }
     }
 

@@ -81,18 +81,9 @@ public final class ReportDeliveryService: Sendable {
                 logger.warning("StatementIssued without a statement ignored")
                 return
             }
-            do {
-                _ = try await deliver(statement)
-            } catch let error as RPCError {
-                // A refused statement is the issuer's to fix; the event stream goes on.
-                logger.warning("statement from the event stream refused",
-                               metadata: ["statement_id": "\(statement.statementID.prefix(128))",
-                                          "error": "\(error.message)"])
-            }
+            try await receive(statement)
         }
     }
-
-    // MARK: - Set-up (DLV-10)
 
     /// ACC-05: a broker account and its user name, as the account service announces it.
     func apply(_ event: AccountOpened) async throws {
@@ -146,9 +137,9 @@ public final class ReportDeliveryService: Sendable {
                               blob: key.blob, comment: key.comment, addedMs: nowMs).insert(db)
             }
             try completeSetupIfReady(userName, db, nowMs: nowMs)
-            try loginDirectory.reload(db)
             return try Self.access(of: userName, db)
         }
+        try await reloadLogins()
         outbox.notify()
         logger.info("public key registered", metadata: ["user": "\(userName)", "fingerprint": "\(key.fingerprint)",
                                                         "type": "\(key.keyType)", "bits": "\(key.bits)"])
@@ -158,14 +149,15 @@ public final class ReportDeliveryService: Sendable {
     func removePublicKey(_ request: RemovePublicKeyRequest) async throws -> Access {
         let userName = try Self.userName(request.userName)
         guard request.fingerprint.utf8.count <= 128 else { throw RPCError.invalidArgument("fingerprint is longer than 128 bytes") }
-        return try await database.write { [self] db in
+        let access = try await database.write { db in
             try Self.requireUser(userName, db)
             guard try SSHKeyRow.deleteOne(db, key: ["user_name": userName, "fingerprint": request.fingerprint]) else {
                 throw RPCError.notFound("user \(userName) has no key \(request.fingerprint)")
             }
-            try loginDirectory.reload(db)
             return try Self.access(of: userName, db)
         }
+        try await reloadLogins()
+        return access
     }
 
     /// DLV-04: replaces the user's addresses.
@@ -177,6 +169,14 @@ public final class ReportDeliveryService: Sendable {
         } catch {
             throw RPCError.invalidArgument("addresses: \(error.description)", ruleID: "DLV-04")
         }
+        for range in allowlist.ranges {
+            let minimum = range.network.count == 4 ? settings.minimumIPv4Prefix : settings.minimumIPv6Prefix
+            guard range.prefixLength >= minimum else {
+                throw RPCError.invalidArgument("addresses: \(range) is wider than /\(minimum); register the user's own "
+                                               + "public addresses (a range this wide would let most of the internet "
+                                               + "past the first check)", ruleID: "DLV-04")
+            }
+        }
         let nowMs = now()
         let access = try await database.write { [self] db in
             try Self.requireUser(userName, db)
@@ -185,9 +185,9 @@ public final class ReportDeliveryService: Sendable {
                 try AddressRow(userName: userName, position: position, range: range.description).insert(db)
             }
             try completeSetupIfReady(userName, db, nowMs: nowMs)
-            try loginDirectory.reload(db)
             return try Self.access(of: userName, db)
         }
+        try await reloadLogins()
         outbox.notify()
         return access
     }
@@ -235,6 +235,12 @@ public final class ReportDeliveryService: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// Rebuilds the SFTP endpoint's view of users from what is committed (never from a
+    /// transaction that could still roll back).
+    func reloadLogins() async throws {
+        try await database.read { [loginDirectory] in try loginDirectory.reload($0) }
+    }
 
     static func userName(_ text: String) throws -> String {
         do {

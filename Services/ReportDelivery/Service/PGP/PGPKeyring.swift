@@ -36,8 +36,8 @@ public final class PGPKeyring: Sendable {
     /// key that can encrypt. A secret key is refused (DLV-03) before GnuPG stores anything: the
     /// text markers first, then GnuPG's own reading (`--import-options show-only`).
     public func register(armored: String) throws(PGPKeyError) -> KeyInfo {
-        guard armored.utf8.count <= 64 * 1024 else { throw .tooLong(limit: 64 * 1024) }
         guard !PrivateKeyDetector.containsPrivateKey(armored) else { throw .privateKey }
+        guard armored.utf8.count <= 64 * 1024 else { throw .tooLong(limit: 64 * 1024) }
         guard armored.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") else { throw .notArmored }
         let context = try context()
         defer { gpgme_release(context) }

@@ -113,3 +113,18 @@ struct AccountRow: Codable, FetchableRecord, PersistableRecord {
         case userName = "user_name", accountID = "account_id", openedMs = "opened_ms"
     }
 }
+
+/// One row of `delivery_inbox`: a statement that arrived as an event and is not delivered yet
+/// (kept sealed, retried after a passing failure, so an event is never lost to one).
+struct InboxRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "delivery_inbox"
+
+    var statementID: String
+    var sealed: Data
+    var receivedMs: Int64
+    var attempts: Int
+
+    enum CodingKeys: String, CodingKey {
+        case statementID = "statement_id", sealed, receivedMs = "received_ms", attempts
+    }
+}

@@ -1,6 +1,7 @@
 import CSSH
 import Foundation
 import Logging
+import SLSRuntime
 import ServiceLifecycle
 import Synchronization
 #if canImport(Glibc)
@@ -21,7 +22,13 @@ public final class SFTPEndpoint: Service, Sendable {
     private let listener: Int32
     private let bind: SSHBind
     private let stopping = StopSignal()
+    /// Sessions in progress, per address (the limits), and their watches (the watchdog).
     private let sessions = Mutex<[String: Int]>([:])
+    private let watches = Mutex<[ObjectIdentifier: SessionWatch]>([:])
+    private let ledger: FolderLedger
+    private let maxHandles: Int
+    /// Refused connections are logged at most a few times a minute per address.
+    private let refusalLog = Mutex(RateLimiter(capacity: 5, refillPerSecond: 5.0 / 60, maxKeys: 10_000))
     /// The port actually bound (useful when the setting is 0 in tests).
     public let port: Int
     /// The host keys' fingerprints, for the log and GetInfo.
@@ -38,6 +45,29 @@ public final class SFTPEndpoint: Service, Sendable {
         (listener, port) = try Self.listen(host: configuration.host, port: configuration.port,
                                            setting: configuration.portSettingName)
         bind = try SSHBind(hostKeys: hostKeys)
+        ledger = FolderLedger(quotaBytes: configuration.folderQuotaBytes, maxEntries: configuration.maxFolderEntries)
+        maxHandles = Self.handlesPerSession(configuration, logger: logger)
+    }
+
+    /// Raises the descriptor limit to its hard maximum and fits the handles per session in it,
+    /// with 256 left for the database, GnuPG and the bus.
+    private static func handlesPerSession(_ configuration: SFTPEndpointConfiguration, logger: Logger) -> Int {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let available = Int(min(limit.rlim_cur, 1 << 30)) - 256
+        let fitting = max(4, available / max(1, configuration.maxSessions) - 2)
+        let handles = min(configuration.maxHandlesPerSession, fitting)
+        if handles < configuration.maxHandlesPerSession {
+            logger.warning("open files per SFTP session lowered to fit the descriptor limit",
+                           metadata: ["handles": "\(handles)", "limit": "\(limit.rlim_cur)",
+                                      "sessions": "\(configuration.maxSessions)"])
+        }
+        return handles
     }
 
     deinit {
@@ -61,13 +91,23 @@ public final class SFTPEndpoint: Service, Sendable {
             "host_keys": "\(hostKeys.keys.map { "\($0.keyType) \($0.fingerprint)" }.joined(separator: ", "))"])
     }
 
-    /// Stops accepting and tells sessions to end; returns when all have (within about a second).
+    /// Stops accepting and ends every session (their sockets are shut down); returns when all
+    /// have ended, or after 5 seconds at most.
     public func stop() async {
         stopping.set()
+        for watch in watches.withLock({ Array($0.values) }) { watch.cutOff() }
+        let deadline = ContinuousClock.now + .seconds(5)
         while sessions.withLock({ !$0.isEmpty }) || !acceptStopped.load(ordering: .relaxed) {
+            guard ContinuousClock.now < deadline else {
+                logger.warning("SFTP sessions still ending at shutdown", metadata: ["sessions": "\(sessionCount)"])
+                return
+            }
             try? await Task.sleep(for: .milliseconds(50))
         }
     }
+
+    /// Sessions in progress.
+    public var sessionCount: Int { sessions.withLock { $0.values.reduce(0, +) } }
 
     private let acceptStopped = Atomic<Bool>(false)
 
@@ -76,13 +116,18 @@ public final class SFTPEndpoint: Service, Sendable {
         defer { acceptStopped.store(true, ordering: .relaxed) }
         var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
         while !stopping.isSet {
+            enforceDeadlines()
             guard poll(&poller, 1, 250) > 0 else { continue }
             var address = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutablePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &length) }
             }
-            guard fd >= 0 else { continue }
+            guard fd >= 0 else {
+                // Out of descriptors (EMFILE) or memory: back off instead of spinning on the ready socket.
+                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM { usleep(100_000) }
+                continue
+            }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             let peer = Self.text(of: address)
             guard admit(fd: fd, peer: peer) else {
@@ -98,14 +143,19 @@ public final class SFTPEndpoint: Service, Sendable {
             ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
             guard bind.accept(fd: fd, into: session) else {
                 logger.warning("SFTP connection could not be set up", metadata: ["peer": "\(peer)"])
+                if ssh_get_fd(session) != fd { Glibc.close(fd) }
                 ssh_free(session)
                 release(peer)
                 continue
             }
-            let worker = SFTPSession(session: session, peer: peer, directory: directory, configuration: configuration,
-                                     stopping: stopping, logger: logger)
+            let watch = SessionWatch(fd: fd, peer: peer)
+            let worker = SFTPSession(session: session, watch: watch, directory: directory, configuration: configuration,
+                                     ledger: ledger, maxHandles: maxHandles, stopping: stopping, logger: logger)
+            let key = ObjectIdentifier(watch)
+            watches.withLock { $0[key] = watch }
             let thread = Thread { [self] in
                 worker.run()
+                watches.withLock { _ = $0.removeValue(forKey: key) }
                 release(peer)
             }
             thread.name = "sftp-session"
@@ -114,24 +164,42 @@ public final class SFTPEndpoint: Service, Sendable {
         }
     }
 
+    /// The watchdog: ends sessions past their login grace or idle time (or all, when stopping).
+    private func enforceDeadlines() {
+        let now = SessionWatch.now()
+        let grace = UInt64(configuration.loginGraceSeconds) * 1_000_000_000
+        let idle = UInt64(configuration.idleTimeoutSeconds) * 1_000_000_000
+        for watch in watches.withLock({ Array($0.values) })
+        where stopping.isSet || watch.isOverdue(loginGraceNs: grace, idleNs: idle, at: now) {
+            watch.cutOff()
+        }
+    }
+
     /// DLV-04 before anything is sent: the address must be registered by some user; then the
-    /// session limits.
+    /// session limits (overall, per address, not yet logged in).
     private func admit(fd: Int32, peer: String) -> Bool {
         guard directory.isRegisteredAddress(peer) else {
-            logger.notice("SFTP connection closed before the banner: address not registered (DLV-04)",
-                          metadata: ["peer": "\(peer)"])
+            logRefusal(peer, "SFTP connection closed before the banner: address not registered (DLV-04)")
             return false
         }
+        let unauthenticated = watches.withLock { $0.values.count { !$0.isLoggedIn } }
         return sessions.withLock { counts in
             let total = counts.values.reduce(0, +)
-            guard total < configuration.maxSessions, counts[peer, default: 0] < configuration.maxSessionsPerAddress else {
-                logger.warning("SFTP connection refused: too many sessions",
-                               metadata: ["peer": "\(peer)", "sessions": "\(total)"])
+            guard total < configuration.maxSessions, counts[peer, default: 0] < configuration.maxSessionsPerAddress,
+                  unauthenticated < configuration.maxUnauthenticated else {
+                logRefusal(peer, "SFTP connection refused: too many sessions")
                 return false
             }
             counts[peer, default: 0] += 1
             return true
         }
+    }
+
+    /// Logs a refused connection, a few a minute per address at most (a flood must not fill the log).
+    private func logRefusal(_ peer: String, _ message: Logger.Message) {
+        let nowMs = Int64(SessionWatch.now() / 1_000_000)
+        guard refusalLog.withLock({ $0.take(1, for: peer, nowMs: nowMs) }) else { return }
+        logger.notice(message, metadata: ["peer": "\(peer)"])
     }
 
     private func release(_ peer: String) {

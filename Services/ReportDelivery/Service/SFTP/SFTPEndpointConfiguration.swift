@@ -8,6 +8,8 @@ public struct SFTPEndpointConfiguration: Sendable {
     public var maxSessions = 100
     /// Sessions from one address at once.
     public var maxSessionsPerAddress = 20
+    /// Connections not logged in yet, at once (so they cannot take every session's place).
+    public var maxUnauthenticated = 30
     /// Seconds from connection to a started SFTP subsystem (key exchange and login).
     public var loginGraceSeconds = 30
     /// Seconds a session may stay without a request before it is closed.
@@ -16,6 +18,11 @@ public struct SFTPEndpointConfiguration: Sendable {
     public var maxAuthAttempts = 6
     /// Bytes one user's folder may hold; writes past it fail.
     public var folderQuotaBytes: Int64 = 1 << 30
+    /// Files and folders one user's folder may hold.
+    public var maxFolderEntries = 10_000
+    /// Open files and folders one session may hold (lowered at start when the process may not
+    /// open enough descriptors for every session).
+    public var maxHandlesPerSession = 64
     /// The name of the setting that chooses the port, for the error when it cannot be bound.
     public var portSettingName = "--sftp-port"
 

@@ -7,217 +7,270 @@ import Glibc
 
 /// An open file or folder listing of a session.
 enum OpenHandle {
-    case file(fd: Int32, path: VirtualPath, size: Int64)
-    case directory(entries: [(name: String, info: stat)], position: Int)
+    case file(fd: Int32, path: VirtualPath)
+    case directory(OpaquePointer)
 }
 
 /// SFTP version 3 requests (draft-ietf-secsh-filexfer-02), answered inside the user's folder.
 extension SFTPSession {
-    /// Entries one folder listing returns at most.
-    static let maxListing = 10_000
+    /// Entries one READDIR answer carries at most.
+    static let listingBatch = 100
 
-    func handle(_ message: sftp_client_message) {
-        guard let folder else { return reply(message, SFTPStatus.permissionDenied, "not logged in") }
+    /// Answers one request (`packet[0]` is its type). False when the session must end (a malformed
+    /// request, or the channel failed).
+    func handle(_ packet: [UInt8], length: Int, io: SFTPChannel, folder: UserFolder, user: String) -> Bool {
+        var reader = SFTPReader(Array(packet[0..<length]))
         do {
-            switch Int32(message.pointee.type) {
-            case SSH_FXP_REALPATH:
-                let path = try path(of: message)
-                var attributes = sftp_attributes_struct()
-                if let info = try? folder.attributes(path) { attributes = Self.attributes(info) }
-                sftp_reply_name(message, path.description, &attributes)
-            case SSH_FXP_STAT, SSH_FXP_LSTAT:
-                var attributes = Self.attributes(try folder.attributes(try path(of: message)))
-                sftp_reply_attr(message, &attributes)
-            case SSH_FXP_FSTAT:
-                try replyFileAttributes(message)
-            case SSH_FXP_OPENDIR:
-                let path = try path(of: message)
-                let entries = try folder.list(path, limit: Self.maxListing)
-                try replyHandle(message, .directory(entries: entries, position: 0))
-            case SSH_FXP_READDIR:
-                try readDirectory(message)
-            case SSH_FXP_OPEN:
-                try open(message, in: folder)
-            case SSH_FXP_READ:
-                try read(message)
-            case SSH_FXP_WRITE:
-                try write(message)
-            case SSH_FXP_CLOSE:
-                let number = try handleNumber(of: message)
-                if case .file(let fd, _, _) = handles.removeValue(forKey: number) { Glibc.close(fd) }
-                reply(message, SFTPStatus.ok, "")
-            case SSH_FXP_REMOVE:
-                try folder.remove(try path(of: message))
-                reply(message, SFTPStatus.ok, "")
-            case SSH_FXP_MKDIR:
-                try folder.makeDirectory(try path(of: message))
-                reply(message, SFTPStatus.ok, "")
-            case SSH_FXP_RMDIR:
-                try folder.removeDirectory(try path(of: message))
-                reply(message, SFTPStatus.ok, "")
-            case SSH_FXP_RENAME:
-                guard let target = message.pointee.data, let text = ssh_string_to_char(target) else {
-                    return reply(message, SFTPStatus.badMessage, "rename without a new name")
-                }
-                defer { ssh_string_free_char(text) }
-                try folder.rename(try path(of: message), to: try VirtualPath(String(cString: text)), overwrite: false)
-                reply(message, SFTPStatus.ok, "")
-            case SSH_FXP_EXTENDED:
-                let name = message.pointee.submessage.map { String(cString: $0) } ?? ""
-                guard name == "posix-rename@openssh.com", let target = message.pointee.data,
-                      let text = ssh_string_to_char(target) else {
-                    return reply(message, SFTPStatus.unsupported, "operation not supported")
-                }
-                defer { ssh_string_free_char(text) }
-                // OpenSSH's sftp renames with this extension: the target is replaced, as rename(2) does.
-                try folder.rename(try path(of: message), to: try VirtualPath(String(cString: text)), overwrite: true)
-                reply(message, SFTPStatus.ok, "")
-            case SSH_FXP_SETSTAT, SSH_FXP_FSETSTAT:
-                // Permissions and times are the service's: files stay 0600 and the retention clock
-                // (DLV-07) cannot be turned back. Clients that set them after a transfer carry on.
-                reply(message, SFTPStatus.ok, "")
-            case SSH_FXP_READLINK, SSH_FXP_SYMLINK:
-                reply(message, SFTPStatus.permissionDenied, "symbolic links are not supported")
-            default:
-                reply(message, SFTPStatus.unsupported, "operation not supported")
+            let type = try reader.byte()
+            guard type != SFTPPacketType.initialize.rawValue else { throw SFTPMalformed() }
+            let id = try reader.uint32()
+            do {
+                return try answer(type, id: id, &reader, io: io, folder: folder, user: user)
+            } catch let failure as UserFolder.Failure {
+                return io.write(Self.status(id, failure.status, failure.message))
+            } catch let error as VirtualPathError {
+                return io.write(Self.status(id, SFTPStatus.failure, error.description))
             }
-        } catch let failure as UserFolder.Failure {
-            reply(message, failure.status, failure.message)
-        } catch let error as VirtualPathError {
-            reply(message, SFTPStatus.failure, error.description)
         } catch {
-            reply(message, SFTPStatus.failure, "request failed")
+            logger.notice("SFTP session ended: malformed request", metadata: ["peer": "\(peer)", "user": "\(user)"])
+            return false
         }
     }
 
-    private func reply(_ message: sftp_client_message, _ status: Int32, _ text: String) {
-        sftp_reply_status(message, UInt32(status), text)
-    }
-
-    private func path(of message: sftp_client_message) throws -> VirtualPath {
-        guard let name = message.pointee.filename else { throw UserFolder.Failure(status: SFTPStatus.badMessage, message: "no path") }
-        return try VirtualPath(String(cString: name))
-    }
-
-    private func handleNumber(of message: sftp_client_message) throws -> UInt32 {
-        guard let handle = message.pointee.handle, ssh_string_len(handle) == 4,
-              let bytes = ssh_string_data(handle) else {
-            throw UserFolder.Failure(status: SFTPStatus.failure, message: "invalid handle")
+    private func answer(_ type: UInt8, id: UInt32, _ reader: inout SFTPReader, io: SFTPChannel, folder: UserFolder,
+                        user: String) throws -> Bool {
+        switch SFTPPacketType(rawValue: type) {
+        case .realpath:
+            let path = try VirtualPath(try reader.text())
+            var reply = SFTPWriter(.name, id: id)
+            reply.uint32(1)
+            reply.string(path.description)
+            reply.string(path.description)
+            if let info = try? folder.attributes(path) { reply.attributes(info) } else { reply.uint32(0) }
+            return io.write(reply.finished())
+        case .stat, .lstat:
+            var reply = SFTPWriter(.attrs, id: id)
+            reply.attributes(try folder.attributes(try VirtualPath(try reader.text())))
+            return io.write(reply.finished())
+        case .fstat:
+            guard case .file(let fd, _) = try handle(&reader) else { throw Self.notA("file") }
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw UserFolder.Failure.from(errno: errno, "file") }
+            var reply = SFTPWriter(.attrs, id: id)
+            reply.attributes(info)
+            return io.write(reply.finished())
+        case .opendir:
+            let listing = try folder.openListing(try VirtualPath(try reader.text()))
+            return io.write(try newHandle(id, .directory(listing)))
+        case .readdir:
+            let number = try handleNumber(&reader)
+            guard case .directory(let listing) = handles[number] else { throw Self.notA("folder") }
+            let batch = UserFolder.readBatch(listing, limit: Self.listingBatch)
+            guard !batch.isEmpty else { return io.write(Self.status(id, SFTPStatus.eof, "")) }
+            var reply = SFTPWriter(.name, id: id)
+            reply.uint32(UInt32(batch.count))
+            for entry in batch {
+                reply.string(entry.name)
+                reply.string(Self.longName(entry.name, entry.info))
+                reply.attributes(entry.info)
+            }
+            return io.write(reply.finished())
+        case .open:
+            return io.write(try open(id, &reader, folder: folder, user: user))
+        case .read:
+            return try read(id, &reader, io: io)
+        case .write:
+            try write(&reader, user: user)
+            return io.write(Self.status(id, SFTPStatus.ok, ""))
+        case .close:
+            let number = try handleNumber(&reader)
+            closeHandle(number)
+            return io.write(Self.status(id, SFTPStatus.ok, ""))
+        case .remove:
+            let size = try folder.remove(try VirtualPath(try reader.text()))
+            ledger.shrink(user, by: size)
+            ledger.removeEntry(user)
+            return io.write(Self.status(id, SFTPStatus.ok, ""))
+        case .mkdir:
+            let path = try VirtualPath(try reader.text())
+            guard ledger.addEntry(user) else { throw Self.tooManyEntries(ledger.maxEntries) }
+            do {
+                try folder.makeDirectory(path)
+            } catch {
+                ledger.removeEntry(user)
+                throw error
+            }
+            return io.write(Self.status(id, SFTPStatus.ok, ""))
+        case .rmdir:
+            try folder.removeDirectory(try VirtualPath(try reader.text()))
+            ledger.removeEntry(user)
+            return io.write(Self.status(id, SFTPStatus.ok, ""))
+        case .rename:
+            let from = try VirtualPath(try reader.text()), to = try VirtualPath(try reader.text())
+            try folder.rename(from, to: to, overwrite: false)
+            return io.write(Self.status(id, SFTPStatus.ok, ""))
+        case .setstat, .fsetstat:
+            // Permissions and times are the service's: files stay 0600 and the retention clock
+            // (DLV-07) cannot be turned back. Clients that set them after a transfer carry on.
+            return io.write(Self.status(id, SFTPStatus.ok, ""))
+        case .readlink, .symlink:
+            return io.write(Self.status(id, SFTPStatus.permissionDenied, "symbolic links are not supported"))
+        case .extended:
+            guard try reader.text() == "posix-rename@openssh.com" else {
+                return io.write(Self.status(id, SFTPStatus.unsupported, "operation not supported"))
+            }
+            // OpenSSH's sftp renames with this extension: the target is replaced, as rename(2) does.
+            let from = try VirtualPath(try reader.text()), to = try VirtualPath(try reader.text())
+            try folder.rename(from, to: to, overwrite: true)
+            return io.write(Self.status(id, SFTPStatus.ok, ""))
+        default:
+            return io.write(Self.status(id, SFTPStatus.unsupported, "operation not supported"))
         }
-        let raw = bytes.assumingMemoryBound(to: UInt8.self)
-        let number = (0..<4).reduce(UInt32(0)) { $0 << 8 | UInt32(raw[$1]) }
-        guard handles[number] != nil else { throw UserFolder.Failure(status: SFTPStatus.failure, message: "invalid handle") }
+    }
+
+    /// The VERSION answer to INIT: version 3 and the one extension served.
+    static func versionReply() -> [UInt8] {
+        var reply = SFTPWriter(.version, id: 3)
+        reply.string("posix-rename@openssh.com")
+        reply.string("1")
+        return reply.finished()
+    }
+
+    static func status(_ id: UInt32, _ code: UInt32, _ message: String) -> [UInt8] {
+        var reply = SFTPWriter(.status, id: id)
+        reply.uint32(code)
+        reply.string(message)
+        reply.string("en")
+        return reply.finished()
+    }
+
+    private static func notA(_ kind: String) -> UserFolder.Failure {
+        UserFolder.Failure(status: SFTPStatus.failure, message: "not a \(kind) handle")
+    }
+
+    private static func tooManyEntries(_ limit: Int) -> UserFolder.Failure {
+        UserFolder.Failure(status: SFTPStatus.failure, message: "your folder is limited to \(limit) files and folders")
+    }
+
+    private func handleNumber(_ reader: inout SFTPReader) throws -> UInt32 {
+        let range = try reader.stringRange()
+        guard range.count == 4 else { throw Self.notA("valid") }
+        let number = reader.bytes(in: range).reduce(0) { $0 << 8 | UInt32($1) }
+        guard handles[number] != nil else { throw Self.notA("valid") }
         return number
     }
 
-    private func replyHandle(_ message: sftp_client_message, _ handle: OpenHandle) throws {
-        guard handles.count < Self.maxHandles else {
-            if case .file(let fd, _, _) = handle { Glibc.close(fd) }
-            throw UserFolder.Failure(status: SFTPStatus.failure, message: "at most \(Self.maxHandles) open files per session")
+    private func handle(_ reader: inout SFTPReader) throws -> OpenHandle {
+        handles[try handleNumber(&reader)]!
+    }
+
+    private func newHandle(_ id: UInt32, _ handle: OpenHandle) throws -> [UInt8] {
+        guard handles.count < maxHandles else {
+            switch handle {
+            case .file(let fd, _): Glibc.close(fd)
+            case .directory(let listing): closedir(listing)
+            }
+            throw UserFolder.Failure(status: SFTPStatus.failure, message: "at most \(maxHandles) open files per session")
         }
         let number = nextHandle
         nextHandle &+= 1
         handles[number] = handle
-        var bigEndian = number.bigEndian
-        guard let string = ssh_string_new(4) else { return }
-        defer { ssh_string_free(string) }
-        ssh_string_fill(string, &bigEndian, 4)
-        sftp_reply_handle(message, string)
+        var reply = SFTPWriter(.handle, id: id)
+        reply.uint32(4)
+        reply.uint32(number)
+        return reply.finished()
     }
 
-    private func replyFileAttributes(_ message: sftp_client_message) throws {
-        guard case .file(let fd, _, _) = handles[try handleNumber(of: message)] else {
-            throw UserFolder.Failure(status: SFTPStatus.failure, message: "not a file handle")
-        }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw UserFolder.Failure.from(errno: errno, "file") }
-        var attributes = Self.attributes(info)
-        sftp_reply_attr(message, &attributes)
-    }
-
-    private func readDirectory(_ message: sftp_client_message) throws {
-        let number = try handleNumber(of: message)
-        guard case .directory(let entries, let position) = handles[number] else {
-            throw UserFolder.Failure(status: SFTPStatus.failure, message: "not a folder handle")
-        }
-        guard position < entries.count else { return reply(message, SFTPStatus.eof, "") }
-        let batch = entries[position..<min(position + 100, entries.count)]
-        for entry in batch {
-            var attributes = Self.attributes(entry.info)
-            sftp_reply_names_add(message, entry.name, Self.longName(entry.name, entry.info), &attributes)
-        }
-        sftp_reply_names(message)
-        handles[number] = .directory(entries: entries, position: position + batch.count)
-    }
-
-    private func open(_ message: sftp_client_message, in folder: UserFolder) throws {
-        let requested = Int32(bitPattern: message.pointee.flags)
-        let reading = requested & SSH_FXF_READ != 0
-        let writing = requested & (SSH_FXF_WRITE | SSH_FXF_APPEND) != 0
+    private func open(_ id: UInt32, _ reader: inout SFTPReader, folder: UserFolder, user: String) throws -> [UInt8] {
+        let path = try VirtualPath(try reader.text())
+        let requested = try reader.uint32()
+        try reader.skipAttributes()
+        let reading = requested & SFTPOpenFlags.read != 0
+        let writing = requested & (SFTPOpenFlags.write | SFTPOpenFlags.append) != 0
         var flags: Int32 = reading && writing ? O_RDWR : (writing ? O_WRONLY : O_RDONLY)
-        if requested & SSH_FXF_CREAT != 0 { flags |= O_CREAT }
-        if requested & SSH_FXF_TRUNC != 0 { flags |= O_TRUNC }
-        if requested & SSH_FXF_EXCL != 0 { flags |= O_EXCL }
-        let path = try path(of: message)
-        if requested & SSH_FXF_TRUNC != 0, let old = try? folder.attributes(path) { folderBytes -= Int64(old.st_size) }
-        let fd = try folder.openFile(path, flags: flags)
-        var info = stat()
-        fstat(fd, &info)
-        try replyHandle(message, .file(fd: fd, path: path, size: Int64(info.st_size)))
+        if requested & SFTPOpenFlags.create != 0 { flags |= O_CREAT }
+        if requested & SFTPOpenFlags.truncate != 0 { flags |= O_TRUNC }
+        if requested & SFTPOpenFlags.exclusive != 0 { flags |= O_EXCL }
+        let before = try? folder.attributes(path)
+        let creates = before == nil && flags & O_CREAT != 0
+        if creates { guard ledger.addEntry(user) else { throw Self.tooManyEntries(ledger.maxEntries) } }
+        let fd: Int32
+        do {
+            fd = try folder.openFile(path, flags: flags)
+        } catch {
+            if creates { ledger.removeEntry(user) }
+            throw error
+        }
+        // Only once the open succeeded: a truncated file gives its bytes back.
+        if flags & O_TRUNC != 0, let before { ledger.shrink(user, by: Int64(before.st_size)) }
+        return try newHandle(id, .file(fd: fd, path: path))
     }
 
-    private func read(_ message: sftp_client_message) throws {
-        guard case .file(let fd, _, _) = handles[try handleNumber(of: message)] else {
-            throw UserFolder.Failure(status: SFTPStatus.failure, message: "not a file handle")
-        }
-        guard message.pointee.offset <= UInt64(Int64.max) else { return reply(message, SFTPStatus.eof, "") }
-        let length = min(Int(message.pointee.len), Self.maxReadLength)
-        let count = readBuffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(message.pointee.offset)) }
+    private func read(_ id: UInt32, _ reader: inout SFTPReader, io: SFTPChannel) throws -> Bool {
+        guard case .file(let fd, _) = try handle(&reader) else { throw Self.notA("file") }
+        let offset = try reader.uint64()
+        let length = min(Int(try reader.uint32()), Self.maxReadLength)
+        guard offset <= UInt64(Int64.max) else { return io.write(Self.status(id, SFTPStatus.eof, "")) }
+        // DATA: length, type, id, data length, then the bytes read straight into the packet.
+        let header = 13
+        let count = readBuffer.withUnsafeMutableBytes { raw in pread(fd, raw.baseAddress! + header, length, off_t(offset)) }
         if count < 0 { throw UserFolder.Failure.from(errno: errno, "read") }
-        if count == 0 { return reply(message, SFTPStatus.eof, "") }
-        readBuffer.withUnsafeBytes { _ = sftp_reply_data(message, $0.baseAddress, Int32(count)) }
+        if count == 0 { return io.write(Self.status(id, SFTPStatus.eof, "")) }
+        readBuffer[0] = UInt8(truncatingIfNeeded: (count + 9) >> 24)
+        readBuffer[1] = UInt8(truncatingIfNeeded: (count + 9) >> 16)
+        readBuffer[2] = UInt8(truncatingIfNeeded: (count + 9) >> 8)
+        readBuffer[3] = UInt8(truncatingIfNeeded: count + 9)
+        readBuffer[4] = SFTPPacketType.data.rawValue
+        readBuffer[5] = UInt8(id >> 24)
+        readBuffer[6] = UInt8(id >> 16 & 0xFF)
+        readBuffer[7] = UInt8(id >> 8 & 0xFF)
+        readBuffer[8] = UInt8(id & 0xFF)
+        readBuffer[9] = UInt8(truncatingIfNeeded: count >> 24)
+        readBuffer[10] = UInt8(truncatingIfNeeded: count >> 16)
+        readBuffer[11] = UInt8(truncatingIfNeeded: count >> 8)
+        readBuffer[12] = UInt8(truncatingIfNeeded: count)
+        return readBuffer.withUnsafeBytes { io.write(UnsafeRawBufferPointer(rebasing: $0[0..<header + count])) }
     }
 
-    private func write(_ message: sftp_client_message) throws {
-        let number = try handleNumber(of: message)
-        guard case .file(let fd, let path, let size) = handles[number], let data = message.pointee.data else {
-            throw UserFolder.Failure(status: SFTPStatus.failure, message: "not a file handle")
-        }
-        let length = Int64(ssh_string_len(data))
-        guard message.pointee.offset <= UInt64(Int64.max - length) else {
+    private func write(_ reader: inout SFTPReader, user: String) throws {
+        guard case .file(let fd, let path) = try handle(&reader) else { throw Self.notA("file") }
+        let offset = try reader.uint64()
+        let range = try reader.stringRange()
+        let length = Int64(range.count)
+        guard offset <= UInt64(Int64.max - length) else {
             throw UserFolder.Failure(status: SFTPStatus.failure, message: "offset too large")
         }
-        let end = Int64(message.pointee.offset) + length
-        let growth = max(0, end - size)
-        guard folderBytes + growth <= configuration.folderQuotaBytes else {
-            throw UserFolder.Failure(status: SFTPStatus.failure,
-                                     message: "your folder is limited to \(configuration.folderQuotaBytes) bytes")
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw UserFolder.Failure.from(errno: errno, path.description) }
+        // Growth against the file's size now, whoever else wrote or truncated it meanwhile.
+        let growth = max(0, Int64(offset) + length - Int64(info.st_size))
+        guard ledger.grow(user, by: growth) else {
+            throw UserFolder.Failure(status: SFTPStatus.failure, message: "your folder is limited to \(ledger.quotaBytes) bytes")
         }
+        let bytes = reader.bytes(in: range)
         var written = 0
-        while Int64(written) < length {
-            let count = pwrite(fd, ssh_string_data(data)! + written, Int(length) - written,
-                               off_t(Int64(message.pointee.offset) + Int64(written)))
-            guard count > 0 else { throw UserFolder.Failure.from(errno: errno, path.description) }
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { raw in
+                pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(Int64(offset) + Int64(written)))
+            }
+            guard count > 0 else {
+                ledger.shrink(user, by: growth)
+                throw UserFolder.Failure.from(errno: errno, path.description)
+            }
             written += count
         }
-        folderBytes += growth
-        handles[number] = .file(fd: fd, path: path, size: max(size, end))
-        reply(message, SFTPStatus.ok, "")
+    }
+
+    func closeHandle(_ number: UInt32) {
+        switch handles.removeValue(forKey: number) {
+        case .file(let fd, _): Glibc.close(fd)
+        case .directory(let listing): closedir(listing)
+        case nil: break
+        }
     }
 
     func closeAllHandles() {
-        for case .file(let fd, _, _) in handles.values { Glibc.close(fd) }
-        handles.removeAll()
-    }
-
-    static func attributes(_ info: stat) -> sftp_attributes_struct {
-        var attributes = sftp_attributes_struct()
-        attributes.flags = UInt32(SSH_FILEXFER_ATTR_SIZE | SSH_FILEXFER_ATTR_PERMISSIONS | SSH_FILEXFER_ATTR_ACMODTIME)
-        attributes.size = UInt64(max(0, info.st_size))
-        attributes.permissions = UInt32(info.st_mode)
-        attributes.atime = UInt32(truncatingIfNeeded: info.st_atim.tv_sec)
-        attributes.mtime = UInt32(truncatingIfNeeded: info.st_mtim.tv_sec)
-        return attributes
+        for number in Array(handles.keys) { closeHandle(number) }
     }
 
     /// The `ls -l` line OpenSSH's `sftp ls -l` shows.
@@ -237,7 +290,7 @@ extension SFTPSession {
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         let month = months[Int(max(0, min(11, parts.tm_mon)))]
         let formatted = "\(month) \(String(parts.tm_mday).leftPadded(to: 2)) "
-            + "\(String(format: "%02d:%02d", parts.tm_hour, parts.tm_min))"
+            + String(format: "%02d:%02d", parts.tm_hour, parts.tm_min)
         return "\(type)\(permissions)    1 user     user     \(String(info.st_size).leftPadded(to: 10)) \(formatted) \(name)"
     }
 }

@@ -20,6 +20,12 @@ final class SFTPSession: @unchecked Sendable {
     let configuration: SFTPEndpointConfiguration
     let logger: Logger
     let stopping: StopSignal
+    /// The watchdog's view of this session.
+    let watch: SessionWatch
+    /// The users' folder sizes, shared by their sessions (quota).
+    let ledger: FolderLedger
+    /// Open files and folders this session may hold (bounded by the process's descriptors).
+    let maxHandles: Int
 
     /// Set by a successful login.
     var login: SFTPLogin?
@@ -34,17 +40,18 @@ final class SFTPSession: @unchecked Sendable {
     /// Open files and folders of the SFTP session, by handle number.
     var handles: [UInt32: OpenHandle] = [:]
     var nextHandle: UInt32 = 1
-    /// Bytes in the user's folder, counted at login and kept up to date by writes (quota).
-    var folderBytes: Int64 = 0
-    /// Reused for every READ.
-    var readBuffer = [UInt8](repeating: 0, count: SFTPSession.maxReadLength)
+    /// Reused for every READ answer: its header and the bytes read.
+    var readBuffer = [UInt8](repeating: 0, count: 13 + SFTPSession.maxReadLength)
     static let maxReadLength = 256 * 1024
-    static let maxHandles = 64
 
-    init(session: ssh_session, peer: String, directory: any SFTPUserDirectory, configuration: SFTPEndpointConfiguration,
-         stopping: StopSignal, logger: Logger) {
+    init(session: ssh_session, watch: SessionWatch, directory: any SFTPUserDirectory,
+         configuration: SFTPEndpointConfiguration, ledger: FolderLedger, maxHandles: Int, stopping: StopSignal,
+         logger: Logger) {
         self.session = session
-        self.peer = peer
+        self.watch = watch
+        self.peer = watch.peer
+        self.ledger = ledger
+        self.maxHandles = maxHandles
         self.directory = directory
         self.configuration = configuration
         self.stopping = stopping
@@ -123,7 +130,8 @@ final class SFTPSession: @unchecked Sendable {
             login = candidate
             let folder = UserFolder(path: candidate.folder)
             self.folder = folder
-            folderBytes = folder.usage()
+            ledger.join(candidate.userName) { folder.usage() }
+            watch.markLoggedIn()
             logger.info("SFTP login", metadata: ["peer": "\(peer)", "user": "\(shownUser)"])
             return Int32(SSH_AUTH_SUCCESS.rawValue)
         default:
@@ -170,29 +178,35 @@ final class SFTPSession: @unchecked Sendable {
         return true
     }
 
-    /// Answers SFTP requests until the client leaves, stays idle too long or the service stops.
+    /// Answers SFTP requests until the client leaves, stays idle too long, sends a malformed or
+    /// oversized request, or the service stops. Packets are framed here (see ``SFTPChannel``).
     private func serveFiles(on channel: ssh_channel) {
-        guard let sftp = sftp_server_new(session, channel) else { return }
-        defer { sftp_server_free(sftp) }
-        guard sftp_server_init(sftp) == SSH_OK else { return }
-        var lastRequest = ContinuousClock.now
-        let idle = Duration.seconds(configuration.idleTimeoutSeconds)
-        while !stopping.isSet {
-            let ready = ssh_channel_poll_timeout(channel, 500, 0)
-            if ready == SSH_ERROR || ready == SSH_EOF { break }
-            if ready == 0 {
-                if ContinuousClock.now - lastRequest > idle {
-                    logger.info("SFTP session idle too long", metadata: ["peer": "\(peer)"])
-                    break
-                }
-                continue
-            }
-            guard let message = sftp_get_client_message(sftp) else { break }
-            lastRequest = ContinuousClock.now
-            handle(message)
-            sftp_client_message_free(message)
+        guard let login, let folder else { return }
+        defer { ledger.leave(login.userName) }
+        let io = SFTPChannel(channel: channel)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let idleNs = UInt64(configuration.idleTimeoutSeconds) * 1_000_000_000
+        let keepWaiting = { [self] in
+            !stopping.isSet && !watch.isOverdue(loginGraceNs: .max, idleNs: idleNs, at: SessionWatch.now())
         }
-        closeAllHandles()
+        do {
+            // INIT first: the client's version, answered with 3.
+            let length = try io.readPacket(into: &buffer, pollMs: 500, keepWaiting: keepWaiting)
+            guard length >= 5, buffer[0] == SFTPPacketType.initialize.rawValue, io.write(Self.versionReply()) else { return }
+            while true {
+                let length = try io.readPacket(into: &buffer, pollMs: 500, keepWaiting: keepWaiting)
+                watch.touch()
+                guard handle(buffer, length: length, io: io, folder: folder, user: login.userName) else { return }
+                watch.touch()
+            }
+        } catch SFTPChannel.End.tooLarge {
+            logger.notice("SFTP session ended: request larger than \(SFTPChannel.maxPacketBytes) bytes",
+                          metadata: ["peer": "\(peer)", "user": "\(login.userName)"])
+        } catch SFTPChannel.End.stopped where !stopping.isSet {
+            logger.info("SFTP session idle too long", metadata: ["peer": "\(peer)", "user": "\(login.userName)"])
+        } catch {
+            return
+        }
     }
 
     private func close() {

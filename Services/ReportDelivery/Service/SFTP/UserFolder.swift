@@ -16,7 +16,7 @@ struct UserFolder {
 
     /// An error with its SFTP status code and a message for the client.
     struct Failure: Error {
-        let status: Int32
+        let status: UInt32
         let message: String
 
         static func from(errno code: Int32, _ what: String) -> Failure {
@@ -104,10 +104,40 @@ struct UserFolder {
         return entries
     }
 
-    func remove(_ path: VirtualPath) throws(Failure) {
+    /// Removes the file `path`; returns the bytes it held (for the quota).
+    @discardableResult
+    func remove(_ path: VirtualPath) throws(Failure) -> Int64 {
+        guard !path.isRoot else { throw Failure(status: SFTPStatus.permissionDenied, message: "/: your folder stays") }
         let parent = try openParent(of: path)
         defer { close(parent) }
+        var info = stat()
+        let size = fstatat(parent, path.name, &info, AT_SYMLINK_NOFOLLOW) == 0 ? Int64(info.st_size) : 0
         guard unlinkat(parent, path.name, 0) == 0 else { throw .from(errno: errno, path.description) }
+        return size
+    }
+
+    /// A listing of the folder `path`, read a batch at a time (``readBatch(_:limit:)``); close it with `closedir`.
+    func openListing(_ path: VirtualPath) throws(Failure) -> OpaquePointer {
+        let fd = try openDirectory(path)
+        guard let directory = fdopendir(fd) else {
+            close(fd)
+            throw .from(errno: errno, path.description)
+        }
+        return directory
+    }
+
+    /// Up to `limit` further entries of a listing, with their attributes (links not followed).
+    static func readBatch(_ directory: OpaquePointer, limit: Int) -> [(name: String, info: stat)] {
+        var entries: [(String, stat)] = []
+        while entries.count < limit, let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            var info = stat()
+            guard fstatat(dirfd(directory), name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            entries.append((name, info))
+        }
+        return entries
     }
 
     func makeDirectory(_ path: VirtualPath) throws(Failure) {
@@ -137,8 +167,9 @@ struct UserFolder {
         guard renameat(source, from.name, target, to.name) == 0 else { throw .from(errno: errno, from.description) }
     }
 
-    /// Bytes of regular files under the folder (for the quota), walking at most `limit` entries.
-    func usage(limit: Int = 100_000) -> Int64 {
+    /// Bytes of regular files and the number of entries under the folder (for the quota),
+    /// walking at most `limit` entries.
+    func usage(limit: Int = 100_000) -> (bytes: Int64, entries: Int) {
         var total: Int64 = 0
         var seen = 0
         var pending: [VirtualPath] = [.root]
@@ -153,17 +184,6 @@ struct UserFolder {
                 }
             }
         }
-        return total
+        return (total, seen)
     }
-}
-
-/// SFTP version 3 status codes (draft-ietf-secsh-filexfer-02), the ones clients understand.
-enum SFTPStatus {
-    static let ok: Int32 = 0
-    static let eof: Int32 = 1
-    static let noSuchFile: Int32 = 2
-    static let permissionDenied: Int32 = 3
-    static let failure: Int32 = 4
-    static let badMessage: Int32 = 5
-    static let unsupported: Int32 = 8
 }

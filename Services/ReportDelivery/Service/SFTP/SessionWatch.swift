@@ -1,0 +1,49 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the endpoint's watchdog knows of one session, shared between the session's thread and the
+/// accept thread. libssh's blocking calls can wait for ever on a client that stops halfway
+/// through a packet or stops reading; the watchdog ends such a session by shutting its socket
+/// down, which makes every blocked call on it return.
+final class SessionWatch: Sendable {
+    let fd: Int32
+    let peer: String
+    private let startedNs: UInt64
+    private let lastActivityNs: Atomic<UInt64>
+    private let loggedIn = Atomic<Bool>(false)
+    private let cut = Atomic<Bool>(false)
+
+    init(fd: Int32, peer: String) {
+        self.fd = fd
+        self.peer = peer
+        startedNs = Self.now()
+        lastActivityNs = Atomic(startedNs)
+    }
+
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    var isLoggedIn: Bool { loggedIn.load(ordering: .relaxed) }
+
+    /// The session finished a request (or logged in).
+    func touch() { lastActivityNs.store(Self.now(), ordering: .relaxed) }
+
+    func markLoggedIn() {
+        loggedIn.store(true, ordering: .relaxed)
+        touch()
+    }
+
+    /// Whether the session is past its time: the login grace before login, the idle timeout after.
+    func isOverdue(loginGraceNs: UInt64, idleNs: UInt64, at now: UInt64) -> Bool {
+        if !isLoggedIn { return now &- startedNs > loginGraceNs }
+        return now &- lastActivityNs.load(ordering: .relaxed) > idleNs
+    }
+
+    /// Shuts the socket down once (the session's thread closes it).
+    func cutOff() {
+        guard !cut.exchange(true, ordering: .relaxed) else { return }
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+}
