@@ -112,6 +112,13 @@ struct AccessTests {
         } catch let error as RPCError {
             #expect(error.message.contains("10.0.0.1/24"))
         }
+        // A range this wide would let most of the internet past the check before the banner.
+        do {
+            _ = try await harness.service.setAddresses(SetAddressesRequest(userName: "alice", addresses: ["10.0.0.0/8"]))
+            Issue.record("a /8 was accepted")
+        } catch let error as RPCError {
+            #expect(error.ruleID == "DLV-04" && error.message.contains("/16"))
+        }
         await harness.shutdown()
     }
 

@@ -211,6 +211,42 @@ struct StatementTests {
         await harness.shutdown()
     }
 
+    @Test("A second statement with the same file name is refused (it would replace the first and be purged early)")
+    func sameName() async throws {
+        var settings = DeliverySettings()
+        settings.allowPlainDelivery = true
+        let harness = try DeliveryHarness(settings: settings)
+        try await harness.setUp()
+        _ = try await harness.service.deliver(Self.statement("october"))
+        do {
+            _ = try await harness.service.deliver(Self.statement("october-corrected"))
+            Issue.record("a second statement with the same name was accepted")
+        } catch let error as RPCError {
+            #expect(error.code == .alreadyExists && error.message.contains("october"))
+        }
+        await harness.shutdown()
+    }
+
+    @Test("DLV-09: the Message Center keeps each user's newest messages, whatever other users receive")
+    func messagesBoundedPerUser() async throws {
+        var settings = DeliverySettings()
+        settings.allowPlainDelivery = true
+        settings.maxMessagesPerUser = 2
+        let harness = try DeliveryHarness(settings: settings)
+        try await harness.setUp("alice")
+        try await harness.setUp("bob")
+        for month in 1...3 {
+            _ = try await harness.service.deliver(SLSMessages.Statement(
+                statementID: "alice-\(month)", userName: "alice", name: "a-\(month).pdf", period: "2026-0\(month)",
+                content: Self.content))
+        }
+        let alice = try await harness.service.listMessages(ListMessagesRequest(userName: "alice"))
+        let bob = try await harness.service.listMessages(ListMessagesRequest(userName: "bob"))
+        await harness.shutdown()
+        #expect(alice.messages.map(\.statementID) == ["alice-3", "alice-2"])
+        #expect(bob.messages.count == 1, "bob's set-up message is still there")
+    }
+
     /// Files under `folder` whose bytes contain `text`.
     static func traces(of text: String, under folder: URL) throws -> [String] {
         let needle = Data(text.utf8)
