@@ -19,7 +19,11 @@ enum BusBenchmarks {
         let server = try RPCServer(context: context, configuration: .init(endpoint: "tcp://127.0.0.1:*",
                                                                          serviceName: "bench", busyPoll: busyPoll),
                                    logger: logger)
-        server.register(BenchAPI.echo) { _, _ in reply }
+        if ProcessInfo.processInfo.environment["SLS_BENCH_TASK_HANDLER"] == "1" {
+            server.register(BenchAPI.echo) { _, _ in reply }
+        } else {
+            server.register(BenchAPI.echo, synchronous: { _, _ in reply })
+        }
         try server.start()
         return server
     }
@@ -73,7 +77,7 @@ enum BusBenchmarks {
         for _ in 0..<7 {
             rawRates.append(RawBaselines.pipelinedThroughput(context: rawContext, messages: 40_000, inFlight: 64,
                                                              requestBytes: requestBytes, replyBytes: replyBytes))
-            busRates.append(try await busThroughput(client: client, calls: 40_000, inFlight: 64))
+            busRates.append(try await busThroughput(client: client, calls: 40_000, inFlight: 64, onClientThread: true))
             rateRatios.append(busRates.last! / rawRates.last!)
         }
         report("unary_throughput_raw_dealer_router_64", median(rawRates), "calls/s")
@@ -81,6 +85,23 @@ enum BusBenchmarks {
         ratio("unary_throughput_64", median(rateRatios))
         client.close()
         await server.shutdown()
+
+        // (c) The same with CurveZMQ: raw DEALER/ROUTER with CURVE against the bus with CURVE,
+        // its ZAP handler and the method policy.
+        let secure = try CurveBenchmarks.Side(secure: true)
+        var rawCurveRates: [Double] = [], busCurveRates: [Double] = [], curveRatios: [Double] = []
+        for _ in 0..<5 {
+            rawCurveRates.append(RawBaselines.pipelinedThroughput(context: rawContext, messages: 30_000, inFlight: 64,
+                                                                  requestBytes: requestBytes, replyBytes: replyBytes,
+                                                                  curve: true))
+            busCurveRates.append(try await busThroughput(client: secure.client, calls: 30_000, inFlight: 64,
+                                                         onClientThread: true))
+            curveRatios.append(busCurveRates.last! / rawCurveRates.last!)
+        }
+        report("unary_throughput_raw_dealer_router_curve_64", median(rawCurveRates), "calls/s")
+        report("unary_throughput_bus_curve_64", median(busCurveRates), "calls/s")
+        ratio("unary_throughput_curve_64", median(curveRatios))
+        await secure.close()
     }
 
     static func busLatencies(client: RPCClient, calls: Int, warmup: Int) async throws -> [UInt64] {
@@ -95,8 +116,9 @@ enum BusBenchmarks {
     }
 
     /// Calls per second with `inFlight` tasks each calling in a loop.
-    static func busThroughput(client: RPCClient, calls: Int, inFlight: Int) async throws -> Double {
+    static func busThroughput(client: RPCClient, calls: Int, inFlight: Int, onClientThread: Bool = false) async throws -> Double {
         let start = monotonicNanoseconds()
+        try await withTaskExecutorPreference(onClientThread ? client.executor : nil) {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<inFlight {
                 let share = calls / inFlight + (worker < calls % inFlight ? 1 : 0)
@@ -105,6 +127,7 @@ enum BusBenchmarks {
                 }
             }
             try await group.waitForAll()
+        }
         }
         return Double(calls) / (Double(monotonicNanoseconds() - start) / 1e9)
     }

@@ -66,7 +66,7 @@ enum CryptoBenchmarks {
 
         let server = try RPCServer(context: context, configuration: .init(endpoint: "tcp://127.0.0.1:*",
                                                                          serviceName: "crypto-rules"), logger: logger)
-        server.register(BenchAPI.echo) { _, _ in BusBenchmarks.reply }
+        server.register(BenchAPI.echo, synchronous: { _, _ in BusBenchmarks.reply })
         service.register(on: server)
         try server.start()
         let client = try RPCClient(context: context, configuration: .init(endpoint: server.boundEndpoint, caller: "bench"))

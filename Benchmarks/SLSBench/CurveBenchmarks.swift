@@ -63,7 +63,7 @@ enum CurveBenchmarks {
             }
             server = try RPCServer(context: context, configuration: .init(
                 endpoint: "tcp://127.0.0.1:*", serviceName: "bench", security: serverSecurity), logger: logger)
-            server.register(BenchAPI.echo) { _, _ in BusBenchmarks.reply }
+            server.register(BenchAPI.echo, synchronous: { _, _ in BusBenchmarks.reply })
             try server.start()
             client = try RPCClient(context: context, configuration: .init(
                 endpoint: server.boundEndpoint, caller: "bench-client", security: clientSecurity))

@@ -50,7 +50,7 @@ enum EnrollmentBenchmarks {
         let server = try RPCServer(context: context, configuration: .init(endpoint: "tcp://127.0.0.1:*",
                                                                          serviceName: "enrollment"), logger: logger)
         service.register(on: server)
-        server.register(BenchAPI.echo) { _, _ in BusBenchmarks.reply }
+        server.register(BenchAPI.echo, synchronous: { _, _ in BusBenchmarks.reply })
         try server.start()
         let client = try RPCClient(context: context, configuration: .init(endpoint: server.boundEndpoint, caller: "bench"))
 

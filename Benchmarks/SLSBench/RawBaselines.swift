@@ -1,4 +1,5 @@
 import CZeroMQ
+import ZeroMQ
 
 #if canImport(Glibc)
 import Glibc
@@ -40,10 +41,18 @@ enum RawBaselines {
         return samples
     }
 
-    /// Messages per second over DEALER/ROUTER with `inFlight` requests outstanding at all times.
+    /// Messages per second over DEALER/ROUTER with `inFlight` requests outstanding at all times;
+    /// with `curve`, both sockets speak CurveZMQ (no ZAP handler: encryption alone).
     static func pipelinedThroughput(context: UnsafeMutableRawPointer, messages: Int, inFlight: Int,
-                                    requestBytes: Int, replyBytes: Int) -> Double {
+                                    requestBytes: Int, replyBytes: Int, curve: Bool = false) -> Double {
         let server = zmq_socket(context, ZMQ_ROUTER)!
+        let serverKeys = curve ? try? CurveKeyPair.generate() : nil
+        let clientKeys = curve ? try? CurveKeyPair.generate() : nil
+        if let serverKeys {
+            var one: Int32 = 1
+            zmq_setsockopt(server, ZMQ_CURVE_SERVER, &one, 4)
+            zmq_setsockopt(server, ZMQ_CURVE_SECRETKEY, serverKeys.secretKey, 40)
+        }
         zmq_bind(server, "tcp://127.0.0.1:*")
         let endpoint = lastEndpoint(server)
         let thread = Thread { [server = UncheckedPointer(server)] in
@@ -58,6 +67,11 @@ enum RawBaselines {
             }
         }
         let client = zmq_socket(context, ZMQ_DEALER)!
+        if let serverKeys, let clientKeys {
+            zmq_setsockopt(client, ZMQ_CURVE_SERVERKEY, serverKeys.publicKey, 40)
+            zmq_setsockopt(client, ZMQ_CURVE_PUBLICKEY, clientKeys.publicKey, 40)
+            zmq_setsockopt(client, ZMQ_CURVE_SECRETKEY, clientKeys.secretKey, 40)
+        }
         zmq_connect(client, endpoint)
         let request = [UInt8](repeating: 1, count: requestBytes)
         var buffer = [UInt8](repeating: 0, count: 256)
@@ -81,14 +95,14 @@ enum RawBaselines {
         return Double(messages) / (Double(elapsed) / 1e9)
     }
 
-    private static func lastEndpoint(_ socket: UnsafeMutableRawPointer) -> String {
+    static func lastEndpoint(_ socket: UnsafeMutableRawPointer) -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         var size = buffer.count
         zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, &buffer, &size)
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    private static func closeQuietly(_ socket: UnsafeMutableRawPointer) {
+    static func closeQuietly(_ socket: UnsafeMutableRawPointer) {
         var linger: Int32 = 0
         zmq_setsockopt(socket, ZMQ_LINGER, &linger, 4)
         zmq_close(socket)

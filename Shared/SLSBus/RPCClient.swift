@@ -58,6 +58,11 @@ public final class RPCClient: @unchecked Sendable {
 
     public let configuration: Configuration
     private let loop: ZMQEventLoop
+
+    /// The client's socket thread as a task executor. Tasks that make many calls run best with it
+    /// as their executor preference (`withTaskExecutorPreference(client.executor)`): a call then
+    /// sends and is resumed on that thread, without a hop to the global pool and back.
+    public var executor: any TaskExecutor { loop }
     /// Read on the loop thread only: why the connection is not up, when a handshake failed.
     private let handshakes: HandshakeMonitor
     private let state = Mutex(State())

@@ -57,11 +57,18 @@ public final class RPCServer: @unchecked Sendable {
     }
 
     typealias RawHandler = @Sendable ([UInt8], RequestContext) async throws -> [UInt8]
+    typealias RawSynchronousHandler = @Sendable ([UInt8], RequestContext) throws -> [UInt8]
+
+    /// A registered method: run as a task, or answered inline on the socket thread.
+    enum Route: Sendable {
+        case task(RawHandler)
+        case inline(RawSynchronousHandler)
+    }
 
     public let configuration: Configuration
     private let logger: Logger
     private let loop: ZMQEventLoop
-    private var handlers: [String: RawHandler] = [:]
+    private var handlers: [String: Route] = [:]
     private var started = false
     private let draining = Atomic<Bool>(false)
     private let inFlight = Atomic<Int>(0)
@@ -88,7 +95,7 @@ public final class RPCServer: @unchecked Sendable {
         if let security = configuration.security { try socket.set(.curveServer(security.keyPair)) }
         loop = ZMQEventLoop(name: "rpc-\(configuration.serviceName)", socket: socket,
                             busyPoll: configuration.busyPoll, readsUserID: configuration.security != nil)
-        register(HealthAPI.check) { [unowned self] request, _ in try self.healthCheck(request) }
+        register(HealthAPI.check, synchronous: { [unowned self] request, _ in try self.healthCheck(request) })
     }
 
     /// Registers the handler of `method`. Call before ``start()``.
@@ -108,20 +115,39 @@ public final class RPCServer: @unchecked Sendable {
         handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
     ) {
         precondition(!started, "register methods before starting the server")
-        handlers[method.fullName] = { payload, context in
-            let request: Request
-            do {
-                request = try Request(serializedBytes: payload)
-            } catch let error as ProtoDecodingError {
-                throw RPCError.invalidArgument("request payload: \(error.description)")
-            }
-            do {
-                try request.validate(context.validator, in: "")
-            } catch {
-                throw RPCError.invalidArgument("\(Request.protoName) field \(error)")
-            }
-            return try await handler(request, context).serializedBytes()
+        handlers[method.fullName] = .task { payload, context in
+            try await handler(try Self.decode(Request.self, payload, context), context).serializedBytes()
         }
+    }
+
+    /// Registers a handler that answers at once, without awaiting anything: it runs inline on
+    /// the socket thread as the request is read, with no task, and its reply is sent before the
+    /// next request is read. Use it for pure computations on memory (a health check, a rule
+    /// check on an in-memory book); it **must not block** and should take microseconds.
+    public func register<Request, Response>(
+        _ method: RPCMethod<Request, Response>,
+        synchronous handler: @escaping @Sendable (Request, RequestContext) throws -> Response
+    ) {
+        precondition(!started, "register methods before starting the server")
+        handlers[method.fullName] = .inline { payload, context in
+            try handler(try Self.decode(Request.self, payload, context), context).serializedBytes()
+        }
+    }
+
+    private static func decode<Request: ProtoMessage>(_ type: Request.Type, _ payload: [UInt8],
+                                                      _ context: RequestContext) throws -> Request {
+        let request: Request
+        do {
+            request = try Request(serializedBytes: payload)
+        } catch let error as ProtoDecodingError {
+            throw RPCError.invalidArgument("request payload: \(error.description)")
+        }
+        do {
+            try request.validate(context.validator, in: "")
+        } catch {
+            throw RPCError.invalidArgument("\(Request.protoName) field \(error)")
+        }
+        return request
     }
 
     /// Every registered method name, sorted.
@@ -205,7 +231,7 @@ public final class RPCServer: @unchecked Sendable {
                 "the first frame is not a valid \(RequestHeader.protoName): field \(error)"))
             return
         }
-        guard let handler = handlers[header.method] else {
+        guard let route = handlers[header.method] else {
             refusedInvalid.add(1, ordering: .relaxed)
             let known = header.method.isEmpty ? "the header names no method" : "unknown method \(header.method)"
             reply(identity, requestID: header.requestID, error: RPCError(.unimplemented,
@@ -252,20 +278,42 @@ public final class RPCServer: @unchecked Sendable {
         }
         let context = makeContext(header, caller: caller, validator: validator)
         let payload = frames[2]
-        Task(executorPreference: loop) { [self] in
-            do {
-                let response = try await handler(payload, context)
-                reply(identity, requestID: header.requestID, status: Status(code: .ok), payload: response)
-            } catch let error as RPCError {
-                reply(identity, requestID: header.requestID, error: error)
-                if logger.logLevel <= .debug { context.logger.debug("refused", metadata: ["status": "\(error)"]) }
-            } catch {
-                reply(identity, requestID: header.requestID,
-                      error: RPCError(.internal, "internal error; the service logged the details"))
-                // Only the error's type: its description may carry request data, secrets included.
-                context.logger.error("handler failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            }
+        switch route {
+        case .inline(let handler):
+            // Answered now, on this thread: no task, no hop.
+            answer(identity, header.requestID, context) { try handler(payload, context) }
             inFlight.add(-1, ordering: .sequentiallyConsistent)
+        case .task(let handler):
+            Task(executorPreference: loop) { [self] in
+                do {
+                    let response = try await handler(payload, context)
+                    reply(identity, requestID: header.requestID, status: Status(code: .ok), payload: response)
+                } catch {
+                    refuse(identity, header.requestID, context, error)
+                }
+                inFlight.add(-1, ordering: .sequentiallyConsistent)
+            }
+        }
+    }
+
+    private func answer(_ identity: [UInt8], _ requestID: UInt64, _ context: RequestContext,
+                        _ body: () throws -> [UInt8]) {
+        do {
+            reply(identity, requestID: requestID, status: Status(code: .ok), payload: try body())
+        } catch {
+            refuse(identity, requestID, context, error)
+        }
+    }
+
+    private func refuse(_ identity: [UInt8], _ requestID: UInt64, _ context: RequestContext, _ error: any Error) {
+        if let error = error as? RPCError {
+            reply(identity, requestID: requestID, error: error)
+            if logger.logLevel <= .debug { context.logger.debug("refused", metadata: ["status": "\(error)"]) }
+        } else {
+            reply(identity, requestID: requestID,
+                  error: RPCError(.internal, "internal error; the service logged the details"))
+            // Only the error's type: its description may carry request data, secrets included.
+            context.logger.error("handler failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
         }
     }
 

@@ -57,11 +57,11 @@ public final class CryptoRulesService: Sendable {
     public func register(on server: RPCServer) {
         server.register(CryptoRulesAPI.requestPermission) { [self] request, _ in try await requestPermission(request) }
         server.register(CryptoRulesAPI.getPermission) { [self] request, _ in try getPermission(request) }
-        server.register(CryptoRulesAPI.checkOrder) { [self] request, _ in try checkOrder(request) }
+        server.register(CryptoRulesAPI.checkOrder, synchronous: { [self] request, _ in try checkOrder(request) })
         server.register(CryptoRulesAPI.placeOrder) { [self] request, _ in try await placeOrder(request) }
         server.register(CryptoRulesAPI.cancelOrder) { [self] request, _ in try await cancelOrder(request) }
-        server.register(CryptoRulesAPI.getAccountState) { [self] request, _ in try accountState(request) }
-        server.register(CryptoRulesAPI.requestTransfer) { [self] request, _ in try requestTransfer(request) }
+        server.register(CryptoRulesAPI.getAccountState, synchronous: { [self] request, _ in try accountState(request) })
+        server.register(CryptoRulesAPI.requestTransfer, synchronous: { [self] request, _ in try requestTransfer(request) })
         server.register(CryptoRulesAPI.chargeCustodyFees) { [self] request, _ in try await chargeCustodyFees(request) }
     }
 

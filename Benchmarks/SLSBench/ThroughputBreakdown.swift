@@ -1,0 +1,130 @@
+import CZeroMQ
+import Foundation
+import SLSBus
+import SLSMessages
+import ZeroMQ
+
+/// `sls-bench breakdown`: where the bus's throughput goes, by swapping one side at a time for
+/// plain libzmq (64 calls in flight, short alternating rounds, medians):
+///
+/// * raw pipelining with one frame each way (the `make bench` baseline);
+/// * raw pipelining with the bus's frame layout (a header frame and a payload frame each way);
+/// * a raw pipelining client sending real bus requests to the bus server (the server's ceiling);
+/// * the bus client against a raw server answering with prebuilt replies (the client's ceiling);
+/// * the bus on both sides.
+enum ThroughputBreakdown {
+    static let calls = 40_000
+
+    static func run() async throws {
+        let rawContext = zmq_ctx_new()!
+        defer { zmq_ctx_term(rawContext) }
+        let context = ZMQContext()
+        let server = try BusBenchmarks.makeServer(context: context)
+        let client = try RPCClient(context: context, configuration: .init(endpoint: server.boundEndpoint, caller: "bench"))
+        let header = RequestHeader(method: BenchAPI.echo.fullName, requestID: 1, traceID: "bench-1", caller: "bench")
+            .serializedBytes()
+        let request = BusBenchmarks.request.serializedBytes()
+        var rows: [String: [Double]] = [:]
+        for _ in 0..<5 {
+            rows["raw_one_frame", default: []].append(RawBaselines.pipelinedThroughput(
+                context: rawContext, messages: calls, inFlight: 64, requestBytes: BusBenchmarks.requestBytes,
+                replyBytes: BusBenchmarks.replyBytes))
+            rows["raw_bus_frame_layout", default: []].append(rawTwoFrames(context: rawContext, header: header, payload: request))
+            rows["raw_client_bus_server", default: []].append(rawClient(context: rawContext, endpoint: server.boundEndpoint,
+                                                                        header: header, payload: request))
+            rows["bus_client_raw_server", default: []].append(try await busClientRawServer(rawContext: rawContext))
+            rows["bus_both_sides", default: []].append(try await BusBenchmarks.busThroughput(
+                client: client, calls: calls, inFlight: 64, onClientThread: true))
+        }
+        for name in ["raw_one_frame", "raw_bus_frame_layout", "raw_client_bus_server", "bus_client_raw_server", "bus_both_sides"] {
+            report("breakdown_\(name)_64", median(rows[name]!), "calls/s")
+        }
+        let base = median(rows["raw_one_frame"]!)
+        for name in ["raw_bus_frame_layout", "raw_client_bus_server", "bus_client_raw_server", "bus_both_sides"] {
+            ratio("breakdown_\(name)_vs_raw", median(rows[name]!) / base)
+        }
+        client.close()
+        await server.shutdown()
+    }
+
+    /// Raw DEALER/ROUTER, two frames each way after the routing id, as the bus sends.
+    static func rawTwoFrames(context: UnsafeMutableRawPointer, header: [UInt8], payload: [UInt8]) -> Double {
+        let server = zmq_socket(context, ZMQ_ROUTER)!
+        zmq_bind(server, "tcp://127.0.0.1:*")
+        let endpoint = RawBaselines.lastEndpoint(server)
+        let replyHeader = ReplyHeader(requestID: 1, status: Status(code: .ok)).serializedBytes()
+        let reply = BusBenchmarks.reply.serializedBytes()
+        let thread = Thread { [server = UncheckedPointer(server)] in
+            var identity = [UInt8](repeating: 0, count: 256), frame = [UInt8](repeating: 0, count: 512)
+            for _ in 0..<calls {
+                let idLength = zmq_recv(server.pointer, &identity, identity.count, 0)
+                _ = zmq_recv(server.pointer, &frame, frame.count, 0)
+                _ = zmq_recv(server.pointer, &frame, frame.count, 0)
+                _ = zmq_send(server.pointer, identity, Int(idLength), ZMQ_SNDMORE)
+                _ = zmq_send(server.pointer, replyHeader, replyHeader.count, ZMQ_SNDMORE)
+                _ = zmq_send(server.pointer, reply, reply.count, 0)
+            }
+        }
+        let client = zmq_socket(context, ZMQ_DEALER)!
+        zmq_connect(client, endpoint)
+        let rate = pipeline(client: client, header: header, payload: payload, replyFrames: 2)
+        thread.join()
+        RawBaselines.closeQuietly(client)
+        RawBaselines.closeQuietly(server)
+        return rate
+    }
+
+    /// A raw DEALER sending real bus requests (64 in flight) to the bus server.
+    static func rawClient(context: UnsafeMutableRawPointer, endpoint: String, header: [UInt8], payload: [UInt8]) -> Double {
+        let client = zmq_socket(context, ZMQ_DEALER)!
+        zmq_connect(client, endpoint)
+        let rate = pipeline(client: client, header: header, payload: payload, replyFrames: 2)
+        RawBaselines.closeQuietly(client)
+        return rate
+    }
+
+    private static func pipeline(client: UnsafeMutableRawPointer, header: [UInt8], payload: [UInt8], replyFrames: Int) -> Double {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        func send() {
+            _ = zmq_send(client, header, header.count, ZMQ_SNDMORE)
+            _ = zmq_send(client, payload, payload.count, 0)
+        }
+        let start = monotonicNanoseconds()
+        var sent = 0
+        while sent < 64 { send(); sent += 1 }
+        for _ in 0..<calls {
+            for _ in 0..<replyFrames { _ = zmq_recv(client, &buffer, buffer.count, 0) }
+            if sent < calls { send(); sent += 1 }
+        }
+        return Double(calls) / (Double(monotonicNanoseconds() - start) / 1e9)
+    }
+
+    /// The bus client against a raw ROUTER that reads each request id and answers at once.
+    static func busClientRawServer(rawContext: UnsafeMutableRawPointer) async throws -> Double {
+        let server = zmq_socket(rawContext, ZMQ_ROUTER)!
+        zmq_bind(server, "tcp://127.0.0.1:*")
+        let endpoint = RawBaselines.lastEndpoint(server)
+        let reply = BusBenchmarks.reply.serializedBytes()
+        let thread = Thread { [server = UncheckedPointer(server)] in
+            var identity = [UInt8](repeating: 0, count: 256), frame = [UInt8](repeating: 0, count: 512)
+            for _ in 0..<calls {
+                let idLength = zmq_recv(server.pointer, &identity, identity.count, 0)
+                let headerLength = zmq_recv(server.pointer, &frame, frame.count, 0)
+                let id = (try? RequestHeader(serializedBytes: Array(frame[0..<Int(headerLength)])))?.requestID ?? 0
+                var payload = [UInt8](repeating: 0, count: 512)
+                _ = zmq_recv(server.pointer, &payload, payload.count, 0)
+                let header = ReplyHeader(requestID: id, status: Status(code: .ok)).serializedBytes()
+                _ = zmq_send(server.pointer, identity, Int(idLength), ZMQ_SNDMORE)
+                _ = zmq_send(server.pointer, header, header.count, ZMQ_SNDMORE)
+                _ = zmq_send(server.pointer, reply, reply.count, 0)
+            }
+        }
+        let context = ZMQContext()
+        let client = try RPCClient(context: context, configuration: .init(endpoint: endpoint, caller: "bench"))
+        let rate = try await BusBenchmarks.busThroughput(client: client, calls: calls, inFlight: 64, onClientThread: true)
+        thread.join()
+        client.close()
+        RawBaselines.closeQuietly(server)
+        return rate
+    }
+}
