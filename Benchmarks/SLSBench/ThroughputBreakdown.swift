@@ -13,7 +13,7 @@ import ZeroMQ
 /// * the bus client against a raw server answering with prebuilt replies (the client's ceiling);
 /// * the bus on both sides.
 enum ThroughputBreakdown {
-    static let calls = 40_000
+    static let calls = Int(ProcessInfo.processInfo.environment["SLS_BENCH_CALLS"] ?? "") ?? 40_000
 
     static func run() async throws {
         let rawContext = zmq_ctx_new()!
@@ -35,12 +35,15 @@ enum ThroughputBreakdown {
             rows["bus_client_raw_server", default: []].append(try await busClientRawServer(rawContext: rawContext))
             rows["bus_both_sides", default: []].append(try await BusBenchmarks.busThroughput(
                 client: client, calls: calls, inFlight: 64, onClientThread: true))
+            rows["codec_loops_no_tasks", default: []].append(codecLoops(context: rawContext))
         }
-        for name in ["raw_one_frame", "raw_bus_frame_layout", "raw_client_bus_server", "bus_client_raw_server", "bus_both_sides"] {
+        for name in ["raw_one_frame", "raw_bus_frame_layout", "raw_client_bus_server", "bus_client_raw_server", "bus_both_sides",
+                     "codec_loops_no_tasks"] {
             report("breakdown_\(name)_64", median(rows[name]!), "calls/s")
         }
         let base = median(rows["raw_one_frame"]!)
-        for name in ["raw_bus_frame_layout", "raw_client_bus_server", "bus_client_raw_server", "bus_both_sides"] {
+        for name in ["raw_bus_frame_layout", "raw_client_bus_server", "bus_client_raw_server", "bus_both_sides",
+                     "codec_loops_no_tasks"] {
             ratio("breakdown_\(name)_vs_raw", median(rows[name]!) / base)
         }
         client.close()
@@ -68,6 +71,69 @@ enum ThroughputBreakdown {
         let client = zmq_socket(context, ZMQ_DEALER)!
         zmq_connect(client, endpoint)
         let rate = pipeline(client: client, header: header, payload: payload, replyFrames: 2)
+        thread.join()
+        RawBaselines.closeQuietly(client)
+        RawBaselines.closeQuietly(server)
+        return rate
+    }
+
+    /// A design without tasks, continuations or locks, one plain loop per side on its socket,
+    /// but everything else the bus does per call: the request header built and encoded, the
+    /// payload encoded, both decoded and validated on the server, the reply and its header
+    /// encoded, decoded and matched by request id on the client. Its rate is what the codec and
+    /// frame layout leave; the gap to `bus_both_sides` is what tasks and locks cost.
+    static func codecLoops(context: UnsafeMutableRawPointer) -> Double {
+        let server = zmq_socket(context, ZMQ_ROUTER)!
+        zmq_bind(server, "tcp://127.0.0.1:*")
+        let endpoint = RawBaselines.lastEndpoint(server)
+        let thread = Thread { [server = UncheckedPointer(server)] in
+            var identity = [UInt8](repeating: 0, count: 256), frame = [UInt8](repeating: 0, count: 512)
+            var payload = [UInt8](repeating: 0, count: 512)
+            let limits = FieldLimits()
+            for _ in 0..<calls {
+                let idLength = zmq_recv(server.pointer, &identity, identity.count, 0)
+                let headerLength = zmq_recv(server.pointer, &frame, frame.count, 0)
+                let payloadLength = zmq_recv(server.pointer, &payload, payload.count, 0)
+                let validator = FieldValidator(limits: limits, nowUnixMs: unixMilliseconds())
+                guard let header = try? RequestHeader(serializedBytes: Array(frame[0..<Int(headerLength)])),
+                      (try? header.validate(validator, in: "")) != nil,
+                      let request = try? EchoRequest(serializedBytes: Array(payload[0..<Int(payloadLength)])),
+                      (try? request.validate(validator, in: "")) != nil else { continue }
+                let reply = EchoReply(payload: request.payload.prefix(14)).serializedBytes()
+                let replyHeader = ReplyHeader(requestID: header.requestID, status: Status(code: .ok)).serializedBytes()
+                _ = zmq_send(server.pointer, identity, Int(idLength), ZMQ_SNDMORE)
+                _ = zmq_send(server.pointer, replyHeader, replyHeader.count, ZMQ_SNDMORE)
+                _ = zmq_send(server.pointer, reply, reply.count, 0)
+            }
+        }
+        let client = zmq_socket(context, ZMQ_DEALER)!
+        zmq_connect(client, endpoint)
+        var pending = Set<UInt64>()
+        var nextID: UInt64 = 1
+        var headerBuffer = [UInt8](repeating: 0, count: 512), payloadBuffer = [UInt8](repeating: 0, count: 512)
+        func send() {
+            let header = RequestHeader(method: BenchAPI.echo.fullName, requestID: nextID,
+                                       deadlineUnixMs: unixMilliseconds() + 5000, traceID: "bench-\(nextID)",
+                                       caller: "bench").serializedBytes()
+            let payload = BusBenchmarks.request.serializedBytes()
+            pending.insert(nextID)
+            nextID += 1
+            _ = zmq_send(client, header, header.count, ZMQ_SNDMORE)
+            _ = zmq_send(client, payload, payload.count, 0)
+        }
+        let start = monotonicNanoseconds()
+        var sent = 0
+        while sent < 64 { send(); sent += 1 }
+        for _ in 0..<calls {
+            let headerLength = zmq_recv(client, &headerBuffer, headerBuffer.count, 0)
+            let payloadLength = zmq_recv(client, &payloadBuffer, payloadBuffer.count, 0)
+            if let header = try? ReplyHeader(serializedBytes: Array(headerBuffer[0..<Int(headerLength)])) {
+                pending.remove(header.requestID)
+                _ = try? EchoReply(serializedBytes: Array(payloadBuffer[0..<Int(payloadLength)]))
+            }
+            if sent < calls { send(); sent += 1 }
+        }
+        let rate = Double(calls) / (Double(monotonicNanoseconds() - start) / 1e9)
         thread.join()
         RawBaselines.closeQuietly(client)
         RawBaselines.closeQuietly(server)

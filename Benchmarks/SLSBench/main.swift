@@ -3,6 +3,7 @@
 import CZeroMQ
 import Foundation
 import SLSBus
+import SLSMessages
 import ZeroMQ
 
 let only = CommandLine.arguments.dropFirst().first
@@ -26,6 +27,23 @@ if only == nil || only == "challenge" {
 if only == nil || only == "memory" {
     try IdleMemory.run()
 }
+if only == "client-throughput" {
+    // The bus client alone, against a raw server (see ThroughputBreakdown), for perf.
+    let rawContext = zmq_ctx_new()!
+    report("breakdown_bus_client_raw_server_64", try await ThroughputBreakdown.busClientRawServer(rawContext: rawContext),
+           "calls/s")
+}
+if only == "server-throughput" {
+    // The bus server alone, against a raw pipelining client, for perf.
+    let context = ZMQContext()
+    let server = try BusBenchmarks.makeServer(context: context)
+    let rawContext = zmq_ctx_new()!
+    let header = RequestHeader(method: BenchAPI.echo.fullName, requestID: 1, traceID: "bench-1", caller: "bench").serializedBytes()
+    report("breakdown_raw_client_bus_server_64", ThroughputBreakdown.rawClient(
+        context: rawContext, endpoint: server.boundEndpoint, header: header,
+        payload: BusBenchmarks.request.serializedBytes()), "calls/s")
+    await server.shutdown()
+}
 if only == "breakdown" {
     try await ThroughputBreakdown.run()
 }
@@ -38,10 +56,13 @@ if only == "crypto-check" {
 if only == "bus-throughput" {
     // `sls-bench bus-throughput [CALLS]`: for `perf stat`, run with two counts and divide the
     // difference in instructions by the difference in calls (start-up cancels out).
+    // SLS_BENCH_BUSY_POLL_US=0 turns busy polling off on both sides, so CPU time counts work only.
     let calls = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 200_000
+    let busyPoll = Duration.microseconds(Int(ProcessInfo.processInfo.environment["SLS_BENCH_BUSY_POLL_US"] ?? "") ?? 100)
     let context = ZMQContext()
-    let server = try BusBenchmarks.makeServer(context: context)
-    let client = try RPCClient(context: context, configuration: .init(endpoint: server.boundEndpoint, caller: "bench"))
+    let server = try BusBenchmarks.makeServer(context: context, busyPoll: busyPoll)
+    let client = try RPCClient(context: context, configuration: .init(endpoint: server.boundEndpoint, caller: "bench",
+                                                                      busyPoll: busyPoll))
     let onClientThread = CommandLine.arguments.contains("--on-client-thread")
     report("unary_throughput_bus_64", try await BusBenchmarks.busThroughput(client: client, calls: calls, inFlight: 64,
                                                                             onClientThread: onClientThread),
