@@ -14,15 +14,22 @@ public struct IPAllowlist: Sendable, Equatable {
 
         /// `203.0.113.7`, `198.51.100.0/24`, `2001:db8::/32`; host bits must be zero.
         public init(_ text: String) throws(IPAllowlistError) {
+            // The entry is repeated in an error only when it could be an address: it is free text,
+            // and a pasted secret must not come back in an error.
+            let plausible = text.utf8.count <= 64 && text.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x46).contains(byte) || (0x61...0x66).contains(byte)
+                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "/")
+            }
+            let shown = plausible ? text : ""
             let parts = text.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count <= 2, text.utf8.count <= 64, let address = IPAllowlist.parse(String(parts[0])) else {
-                throw .notAnAddress(String(text.prefix(64)))
+                throw .notAnAddress(shown)
             }
             let bits = address.count * 8
             let length = parts.count == 2 ? Int(parts[1]) : bits
-            guard let length, (0...bits).contains(length) else { throw .badPrefix(String(text.prefix(64))) }
+            guard let length, (0...bits).contains(length) else { throw .badPrefix(shown) }
             for bit in length..<bits where address[bit / 8] & (0x80 >> UInt8(bit % 8)) != 0 {
-                throw .hostBitsSet(String(text.prefix(64)))
+                throw .hostBitsSet(shown)
             }
             network = address
             prefixLength = length
@@ -87,9 +94,12 @@ public enum IPAllowlistError: Error, Sendable, Equatable, CustomStringConvertibl
 
     public var description: String {
         switch self {
-        case .notAnAddress(let text): "'\(text)' is not an IPv4 or IPv6 address or CIDR range"
-        case .badPrefix(let text): "'\(text)': the prefix length is 0 to 32 (IPv4) or 0 to 128 (IPv6)"
-        case .hostBitsSet(let text): "'\(text)': the address has bits set past the prefix length (write the network)"
+        case .notAnAddress(let text):
+            (text.isEmpty ? "an entry" : "'\(text)'") + " is not an IPv4 or IPv6 address or CIDR range"
+        case .badPrefix(let text):
+            (text.isEmpty ? "an entry" : "'\(text)'") + ": the prefix length is 0 to 32 (IPv4) or 0 to 128 (IPv6)"
+        case .hostBitsSet(let text):
+            (text.isEmpty ? "an entry" : "'\(text)'") + ": the address has bits set past the prefix length (write the network)"
         case .tooMany(let limit): "at most \(limit) addresses and ranges"
         }
     }

@@ -247,6 +247,62 @@ struct StatementTests {
         #expect(bob.messages.count == 1, "bob's set-up message is still there")
     }
 
+    @Test("DLV-08: deliveries at the same moment cannot both pass: one id, one name, one file (found by the fuzz campaign)")
+    func simultaneousDeliveries() async throws {
+        let harness = try DeliveryHarness()
+        try await harness.setUp("keyed")
+        try await harness.setUp("bare")
+        let gnupg = try UserGnuPG()
+        _ = try await harness.service.setPgpKey(SetPgpKeyRequest(userName: "keyed", publicKey: gnupg.armoredPublicKey))
+        let service = harness.service
+        for round in 0..<5 {
+            // One id for two users (one held, one encrypted): exactly one gets it.
+            let id = "twin-\(round)"
+            async let first = try? service.deliver(SLSMessages.Statement(
+                statementID: id, userName: "bare", name: "b\(round).txt", period: "2026-10", content: Self.content))
+            async let second = try? service.deliver(SLSMessages.Statement(
+                statementID: id, userName: "keyed", name: "k\(round).txt", period: "2026-10", content: Self.content))
+            let outcomes = [await first, await second].compactMap { $0 }
+            #expect(outcomes.count == 1, "round \(round): \(outcomes.count) deliveries accepted one id")
+            // Two ids, one name, one user: exactly one is delivered, and its file is its own.
+            async let a = try? service.deliver(SLSMessages.Statement(
+                statementID: "a-\(round)", userName: "keyed", name: "same-\(round).txt", period: "2026-10",
+                content: Data("first \(round)".utf8)))
+            async let b = try? service.deliver(SLSMessages.Statement(
+                statementID: "b-\(round)", userName: "keyed", name: "same-\(round).txt", period: "2026-10",
+                content: Data("second \(round)".utf8)))
+            let named = [await a, await b].compactMap { $0 }
+            #expect(named.count == 1, "round \(round): \(named.count) statements got one name")
+        }
+        // Every delivered record has its own file, and every file its record.
+        for user in ["keyed", "bare"] {
+            let records = try await service.listStatements(ListStatementsRequest(userName: user)).statements
+            let files = Set(try FileManager.default.contentsOfDirectory(atPath: harness.folders.folder(of: user)))
+            #expect(Set(records.filter { $0.state == .delivered }.map(\.fileName)) == files, "\(user)")
+        }
+        await harness.shutdown()
+    }
+
+    @Test("A write a crash interrupted is given up (or held again) at start-up, never left half-claimed")
+    func interruptedWrites() async throws {
+        let harness = try DeliveryHarness()
+        try await harness.setUp()
+        try await harness.service.database.write { db in
+            try StatementRow(statementID: "lost", userName: "alice", name: "lost.pdf", period: "2026-10", state: "writing",
+                             fileName: "lost.pdf.gpg", receivedMs: 1, deliveredMs: nil, purgedMs: nil, sizeBytes: 3,
+                             sealed: nil).insert(db)
+            try StatementRow(statementID: "was-held", userName: "alice", name: "held.pdf", period: "2026-10",
+                             state: "writing", fileName: "held.pdf.gpg", receivedMs: 1, deliveredMs: nil, purgedMs: nil,
+                             sizeBytes: 3, sealed: Data([1, 2, 3])).insert(db)
+        }
+        try "half".write(toFile: harness.folders.folder(of: "alice") + "/lost.pdf.gpg", atomically: true, encoding: .utf8)
+        try await harness.service.recoverInterruptedWrites()
+        let states = try await harness.service.listStatements(ListStatementsRequest(userName: "alice")).statements
+        await harness.shutdown()
+        #expect(states.map(\.statementID) == ["was-held"] && states.first?.state == .held)
+        #expect(!FileManager.default.fileExists(atPath: harness.folders.folder(of: "alice") + "/lost.pdf.gpg"))
+    }
+
     /// Files under `folder` whose bytes contain `text`.
     static func traces(of text: String, under folder: URL) throws -> [String] {
         let needle = Data(text.utf8)

@@ -46,6 +46,7 @@ struct ReportDeliveryCommand: AsyncParsableCommand {
                                         directory: service.directory, logger: host.logger)
         host.setInfoDetails([InfoDetail(name: "sftp_port", value: String(endpoint.port))]
                             + hostKeys.keys.map { InfoDetail(name: "host_key \($0.keyType)", value: $0.fingerprint) })
+        try await service.recoverInterruptedWrites()
         service.register(on: host.server)
         service.routeEvents(host.events)
         host.add(endpoint, named: "sftp endpoint")

@@ -8,35 +8,96 @@ import SLSStorage
 /// DLV-08: statements in, encrypted with the user's PGP key, written atomically to the folder;
 /// held (sealed with the service's key, never in clear) while the user has no PGP key.
 extension ReportDeliveryService {
+    /// Receives a statement. Its id and file name are claimed in one transaction (`writing`, or
+    /// `held` at once when the user has no PGP key), so two deliveries at the same moment cannot
+    /// both pass the checks: the second gets the first's receipt or ALREADY_EXISTS. Only then is
+    /// the file encrypted and written, and the row marked `delivered`.
     func deliver(_ statement: SLSMessages.Statement) async throws -> DeliveryReceipt {
         let checked = try Self.check(statement)
         if let existing = try await receipt(for: checked.statementID, userName: checked.userName) { return existing }
-        let user = try await database.read { db in
-            let user = try Self.requireUser(checked.userName, db)
-            // One name, one statement: a second would replace the first in the folder, and the
-            // first one's purge would take the second early.
-            if let clash = try StatementRow.filter(Column("user_name") == checked.userName
-                                                   && Column("name") == checked.name && Column("state") != "purged"
-                                                   && Column("statement_id") != checked.statementID).fetchOne(db) {
-                throw RPCError(.alreadyExists, "\(checked.userName) already has a statement named \(checked.name) "
-                               + "(statement_id \(clash.statementID)); give each statement its own name, e.g. with its period")
-            }
-            return user
-        }
-        if !user.pgpFingerprint.isEmpty || settings.allowPlainDelivery {
-            return try await write(checked, content: statement.content, for: user)
-        }
+        let content = statement.content
+        let sealed = Data(try vault.seal(content, label: checked.statementID))
+        let nowMs = now()
+        let claim: Claim
         do {
-            return try await hold(checked, content: statement.content, for: user)
-        } catch is KeyArrived {
-            // The user registered a PGP key meanwhile: deliver now instead of holding.
-            let current = try await database.read { try Self.requireUser(checked.userName, $0) }
-            return try await write(checked, content: statement.content, for: current)
+            claim = try await database.write { [self] db in
+                try claimStatement(checked, content: content, sealed: sealed, db, nowMs: nowMs)
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            // Another delivery claimed this id between our check and our claim.
+            if let existing = try await receipt(for: checked.statementID, userName: checked.userName) { return existing }
+            throw error
+        }
+        switch claim {
+        case .existing(let receipt):
+            return receipt
+        case .held(let user):
+            outbox.notify()
+            logger.notice("statement held: no PGP key", metadata: ["user": "\(user.userName)",
+                                                                    "statement_id": "\(checked.statementID)"])
+            return DeliveryReceipt(statementID: checked.statementID, state: .held, fileName: "", deliveredUnixMs: 0,
+                                   note: "held: \(user.userName) has no PGP public key; it is delivered, encrypted, as soon "
+                                       + "as one is registered (SetPgpKey). The user was told in the Message Center.")
+        case .writing(let user):
+            do {
+                return try await write(checked, content: content, for: user)
+            } catch {
+                // Not delivered: give the id and the name back, so the issuer can send it again.
+                _ = try? await database.write { db in
+                    try StatementRow.filter(Column("statement_id") == checked.statementID && Column("state") == "writing")
+                        .deleteAll(db)
+                }
+                throw error
+            }
         }
     }
 
-    /// Thrown inside the hold transaction when the user has a PGP key by then.
-    private struct KeyArrived: Error {}
+    private enum Claim {
+        case existing(DeliveryReceipt)
+        case held(DeliveryUserRow)
+        case writing(DeliveryUserRow)
+    }
+
+    /// The claim, in the caller's transaction: the id not used yet, the name not taken by another
+    /// statement still in the folder, then `held` (no PGP key: sealed, the user told) or `writing`.
+    private func claimStatement(_ statement: CheckedStatement, content: Data, sealed: Data, _ db: Database,
+                                nowMs: Int64) throws -> Claim {
+        if let row = try StatementRow.fetchOne(db, key: statement.statementID) {
+            guard row.userName == statement.userName else {
+                throw RPCError(.alreadyExists, "statement_id \(statement.statementID) was already used for another user")
+            }
+            return .existing(Self.receipt(row))
+        }
+        let user = try Self.requireUser(statement.userName, db)
+        // One name, one statement: a second would replace the first in the folder, and the
+        // first one's purge would take the second early.
+        if let clash = try StatementRow.filter(Column("user_name") == statement.userName && Column("name") == statement.name
+                                               && Column("state") != "purged").fetchOne(db) {
+            throw RPCError(.alreadyExists, "\(statement.userName) already has a statement named \(statement.name) "
+                           + "(statement_id \(clash.statementID)); give each statement its own name, e.g. with its period")
+        }
+        var row = StatementRow(statementID: statement.statementID, userName: user.userName, name: statement.name,
+                               period: statement.period, state: "writing", fileName: statement.name + ".gpg",
+                               receivedMs: nowMs, deliveredMs: nil, purgedMs: nil, sizeBytes: Int64(content.count),
+                               sealed: nil)
+        if !user.pgpFingerprint.isEmpty || settings.allowPlainDelivery {
+            try row.insert(db)
+            return .writing(user)
+        }
+        let held = try StatementRow.filter(Column("user_name") == user.userName && Column("state") == "held").fetchCount(db)
+        guard held < settings.maxHeldPerUser else {
+            throw RPCError(.resourceExhausted, "\(settings.maxHeldPerUser) statements are already held for \(user.userName), "
+                           + "waiting for a PGP key (DLV-08); register one first", ruleID: "DLV-08")
+        }
+        row.state = "held"
+        row.sealed = sealed
+        try row.insert(db)
+        try Outbox.append(StatementHeld(statementID: statement.statementID, userName: user.userName, heldUnixMs: nowMs),
+                          in: db, nowUnixMs: nowMs)
+        try notify(user, .statementHeld, values: ["user_name": user.userName, "period": statement.period],
+                   statementID: statement.statementID, db, nowMs: nowMs)
+        return .held(user)
+    }
 
     /// DLV-08 by event: the statement is kept (sealed) until it is delivered, so a passing failure
     /// (disk, GnuPG, database) is retried by ``retryPending()`` instead of losing it. A refusal
@@ -116,16 +177,15 @@ extension ReportDeliveryService {
         try await pool.run { [folders] in try folders.write(bytes, as: fileName, for: user.userName) }
         let nowMs = now()
         try await database.write { [self] db in
-            var row = try StatementRow.fetchOne(db, key: statement.statementID)
-                ?? StatementRow(statementID: statement.statementID, userName: user.userName, name: statement.name,
-                                period: statement.period, state: "", fileName: fileName, receivedMs: nowMs,
-                                deliveredMs: nil, purgedMs: nil, sizeBytes: 0, sealed: nil)
+            guard var row = try StatementRow.fetchOne(db, key: statement.statementID), row.state == "writing" else {
+                throw RPCError(.internal, "statement \(statement.statementID) was not claimed for writing")
+            }
             row.state = "delivered"
             row.fileName = fileName
             row.deliveredMs = nowMs
             row.sizeBytes = Int64(bytes.count)
             row.sealed = nil
-            try row.save(db)
+            try row.update(db)
             try Outbox.append(StatementDelivered(statementID: row.statementID, userName: user.userName, fileName: fileName,
                                                  deliveredUnixMs: nowMs, sizeBytes: row.sizeBytes), in: db, nowUnixMs: nowMs)
             try notify(user, .statementAvailable, values: ["user_name": user.userName, "period": row.period,
@@ -139,36 +199,6 @@ extension ReportDeliveryService {
                                deliveredUnixMs: nowMs, note: encrypted ? "" : "delivered without encryption (--allow-plain-delivery)")
     }
 
-    /// No PGP key: the statement waits sealed in the database and the user is told what to do.
-    private func hold(_ statement: CheckedStatement, content: Data, for user: DeliveryUserRow) async throws -> DeliveryReceipt {
-        let sealed = try vault.seal(content, label: statement.statementID)
-        let nowMs = now()
-        let limit = settings.maxHeldPerUser
-        try await database.write { [self] db in
-            if let current = try DeliveryUserRow.fetchOne(db, key: user.userName), !current.pgpFingerprint.isEmpty {
-                throw KeyArrived()
-            }
-            let held = try StatementRow.filter(Column("user_name") == user.userName && Column("state") == "held").fetchCount(db)
-            guard held < limit else {
-                throw RPCError(.resourceExhausted, "\(limit) statements are already held for \(user.userName), "
-                               + "waiting for a PGP key (DLV-08); register one first", ruleID: "DLV-08")
-            }
-            try StatementRow(statementID: statement.statementID, userName: user.userName, name: statement.name,
-                             period: statement.period, state: "held", fileName: statement.name + ".gpg", receivedMs: nowMs,
-                             deliveredMs: nil, purgedMs: nil, sizeBytes: Int64(content.count), sealed: Data(sealed)).insert(db)
-            try Outbox.append(StatementHeld(statementID: statement.statementID, userName: user.userName, heldUnixMs: nowMs),
-                              in: db, nowUnixMs: nowMs)
-            try notify(user, .statementHeld, values: ["user_name": user.userName, "period": statement.period],
-                       statementID: statement.statementID, db, nowMs: nowMs)
-        }
-        outbox.notify()
-        logger.notice("statement held: no PGP key", metadata: ["user": "\(user.userName)",
-                                                                "statement_id": "\(statement.statementID)"])
-        return DeliveryReceipt(statementID: statement.statementID, state: .held, fileName: "", deliveredUnixMs: 0,
-                               note: "held: \(user.userName) has no PGP public key; it is delivered, encrypted, as soon "
-                                   + "as one is registered (SetPgpKey). The user was told in the Message Center.")
-    }
-
     /// Delivers the user's held statements, oldest first (after a PGP key was registered).
     func releaseHeld(for userName: String) async throws {
         let held = try await database.read { db in
@@ -177,13 +207,24 @@ extension ReportDeliveryService {
         }
         for row in held {
             guard let sealed = row.sealed else { continue }
+            // Claimed from `held` to `writing` first, so two releases at once deliver it once.
+            let claimed = try await database.write { db -> DeliveryUserRow? in
+                guard let user = try DeliveryUserRow.fetchOne(db, key: userName), !user.pgpFingerprint.isEmpty else { return nil }
+                try db.execute(sql: "UPDATE delivery_statement SET state = 'writing' WHERE statement_id = ? AND state = 'held'",
+                               arguments: [row.statementID])
+                return db.changesCount == 1 ? user : nil
+            }
+            guard let user = claimed else { continue }
             do {
                 let content = Data(try vault.open(sealed, label: row.statementID))
-                let user = try await database.read { try Self.requireUser(userName, $0) }
                 _ = try await write(CheckedStatement(statementID: row.statementID, userName: userName, name: row.name,
                                                      period: row.period), content: content, for: user)
             } catch {
-                // The rest are still tried; this one again by the periodic retry.
+                // Back to held, still sealed; the periodic retry tries again.
+                _ = try? await database.write { db in
+                    try db.execute(sql: "UPDATE delivery_statement SET state = 'held' WHERE statement_id = ? AND state = 'writing'",
+                                   arguments: [row.statementID])
+                }
                 logger.warning("held statement not released yet", metadata: ["statement_id": "\(row.statementID)",
                                                                               "error": "\(type(of: error))"])
             }
@@ -206,9 +247,38 @@ extension ReportDeliveryService {
         guard row.userName == userName else {
             throw RPCError(.alreadyExists, "statement_id \(statementID) was already used for another user")
         }
-        let record = Self.record(row)
-        return DeliveryReceipt(statementID: statementID, state: record.state, fileName: record.fileName,
-                               deliveredUnixMs: record.deliveredUnixMs, note: "already received; not delivered again")
+        return Self.receipt(row)
+    }
+
+    static func receipt(_ row: StatementRow) -> DeliveryReceipt {
+        let record = record(row)
+        return DeliveryReceipt(statementID: row.statementID, state: record.state, fileName: record.fileName,
+                               deliveredUnixMs: record.deliveredUnixMs,
+                               note: row.state == "writing" ? "being delivered now; ask again for the outcome"
+                                   : "already received; not delivered again")
+    }
+
+    /// At start-up: statements a crash left `writing` were never acknowledged. Held ones go back to
+    /// held (their sealed copy is kept); new ones are given up (row and any file), so the issuer's
+    /// retry, or the event inbox, delivers them again.
+    public func recoverInterruptedWrites() async throws {
+        let interrupted = try await database.read { db in
+            try StatementRow.filter(Column("state") == "writing").fetchAll(db)
+        }
+        for row in interrupted {
+            if row.sealed != nil {
+                _ = try await database.write { db in
+                    try db.execute(sql: "UPDATE delivery_statement SET state = 'held' WHERE statement_id = ?",
+                                   arguments: [row.statementID])
+                }
+            } else {
+                folders.remove(row.fileName, of: row.userName)
+                folders.remove(row.name, of: row.userName)
+                _ = try await database.write { try StatementRow.deleteOne($0, key: row.statementID) }
+            }
+            logger.notice("statement write interrupted by a restart; recovered",
+                          metadata: ["statement_id": "\(row.statementID)", "user": "\(row.userName)"])
+        }
     }
 
     static func record(_ row: StatementRow) -> StatementRecord {

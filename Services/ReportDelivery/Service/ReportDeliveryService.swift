@@ -152,7 +152,9 @@ public final class ReportDeliveryService: Sendable {
         let access = try await database.write { db in
             try Self.requireUser(userName, db)
             guard try SSHKeyRow.deleteOne(db, key: ["user_name": userName, "fingerprint": request.fingerprint]) else {
-                throw RPCError.notFound("user \(userName) has no key \(request.fingerprint)")
+                // The fingerprint is repeated only when it looks like one: the field is free text.
+                let shown = Self.looksLikeFingerprint(request.fingerprint) ? " " + request.fingerprint : " with that fingerprint"
+                throw RPCError.notFound("user \(userName) has no key\(shown) (see GetAccess for the registered ones)")
             }
             return try Self.access(of: userName, db)
         }
@@ -235,6 +237,14 @@ public final class ReportDeliveryService: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// `SHA256:` and base64 characters, as ``SSHPublicKey/fingerprint`` writes them.
+    static func looksLikeFingerprint(_ text: String) -> Bool {
+        text.hasPrefix("SHA256:") && text.utf8.count <= 60 && text.utf8.dropFirst(7).allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "/")
+        }
+    }
 
     /// Rebuilds the SFTP endpoint's view of users from what is committed (never from a
     /// transaction that could still roll back).
