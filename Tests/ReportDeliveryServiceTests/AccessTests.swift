@@ -37,6 +37,28 @@ struct AccessTests {
         #expect(outcome.status == 0, "\(outcome.stderr)")
     }
 
+    @Test("PuTTY's psftp logs in with the .ppk itself, pinning the host key GetInfo publishes")
+    func psftp() async throws {
+        let harness = try DeliveryHarness()
+        let folder = try StockTools.scratch()
+        let ppk = folder.appendingPathComponent("user.ppk").path
+        try StockTools.run("puttygen", ["-q", "-t", "rsa", "-b", "2048", "-o", ppk, "--new-passphrase", "/dev/null"])
+        try await harness.createUser("alice")
+        _ = try await harness.service.addPublicKey(AddPublicKeyRequest(userName: "alice",
+                                                                       publicKey: try StockTools.run("puttygen", ["-p", ppk])))
+        _ = try await harness.service.setAddresses(SetAddressesRequest(userName: "alice", addresses: ["127.0.0.1"]))
+        try "from putty\n".write(to: folder.appendingPathComponent("up.txt"), atomically: true, encoding: .utf8)
+        let batch = folder.appendingPathComponent("batch")
+        try "put up.txt\nls\nget up.txt back.txt\nquit\n".write(to: batch, atomically: true, encoding: .utf8)
+        let hostKey = harness.endpoint.hostKeys.keys[0].fingerprint
+        let run = try StockTools.outcome("sh", ["-c", "cd \"$0\" && exec psftp \"$@\"", folder.path, "-batch",
+                                                "-hostkey", hostKey, "-i", ppk, "-P", String(harness.endpoint.port),
+                                                "-b", batch.path, "alice@127.0.0.1"])
+        await harness.shutdown()
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(try String(contentsOf: folder.appendingPathComponent("back.txt"), encoding: .utf8) == "from putty\n")
+    }
+
     @Test("ACC-05: the reporting team can set up only user names the account service announced")
     func knownAccountsOnly() async throws {
         let harness = try DeliveryHarness()
