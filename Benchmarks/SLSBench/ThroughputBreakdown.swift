@@ -36,14 +36,15 @@ enum ThroughputBreakdown {
             rows["bus_both_sides", default: []].append(try await BusBenchmarks.busThroughput(
                 client: client, calls: calls, inFlight: 64, onClientThread: true))
             rows["codec_loops_no_tasks", default: []].append(codecLoops(context: rawContext))
+            rows["codec_loops_fast_headers", default: []].append(codecLoops(context: rawContext, fastHeaders: true))
         }
         for name in ["raw_one_frame", "raw_bus_frame_layout", "raw_client_bus_server", "bus_client_raw_server", "bus_both_sides",
-                     "codec_loops_no_tasks"] {
+                     "codec_loops_no_tasks", "codec_loops_fast_headers"] {
             report("breakdown_\(name)_64", median(rows[name]!), "calls/s")
         }
         let base = median(rows["raw_one_frame"]!)
         for name in ["raw_bus_frame_layout", "raw_client_bus_server", "bus_client_raw_server", "bus_both_sides",
-                     "codec_loops_no_tasks"] {
+                     "codec_loops_no_tasks", "codec_loops_fast_headers"] {
             ratio("breakdown_\(name)_vs_raw", median(rows[name]!) / base)
         }
         client.close()
@@ -82,7 +83,7 @@ enum ThroughputBreakdown {
     /// payload encoded, both decoded and validated on the server, the reply and its header
     /// encoded, decoded and matched by request id on the client. Its rate is what the codec and
     /// frame layout leave; the gap to `bus_both_sides` is what tasks and locks cost.
-    static func codecLoops(context: UnsafeMutableRawPointer) -> Double {
+    static func codecLoops(context: UnsafeMutableRawPointer, fastHeaders: Bool = false) -> Double {
         let server = zmq_socket(context, ZMQ_ROUTER)!
         zmq_bind(server, "tcp://127.0.0.1:*")
         let endpoint = RawBaselines.lastEndpoint(server)
@@ -100,7 +101,8 @@ enum ThroughputBreakdown {
                       let request = try? EchoRequest(serializedBytes: Array(payload[0..<Int(payloadLength)])),
                       (try? request.validate(validator, in: "")) != nil else { continue }
                 let reply = EchoReply(payload: request.payload.prefix(14)).serializedBytes()
-                let replyHeader = ReplyHeader(requestID: header.requestID, status: Status(code: .ok)).serializedBytes()
+                let replyHeader = fastHeaders ? FastHeaders.okReply(id: header.requestID)
+                    : ReplyHeader(requestID: header.requestID, status: Status(code: .ok)).serializedBytes()
                 _ = zmq_send(server.pointer, identity, Int(idLength), ZMQ_SNDMORE)
                 _ = zmq_send(server.pointer, replyHeader, replyHeader.count, ZMQ_SNDMORE)
                 _ = zmq_send(server.pointer, reply, reply.count, 0)
@@ -111,10 +113,16 @@ enum ThroughputBreakdown {
         var pending = Set<UInt64>()
         var nextID: UInt64 = 1
         var headerBuffer = [UInt8](repeating: 0, count: 512), payloadBuffer = [UInt8](repeating: 0, count: 512)
+        var prefix: [UInt8] = []
+        FastHeaders.string(1, Array(BenchAPI.echo.fullName.utf8), into: &prefix)
+        FastHeaders.string(5, Array("bench".utf8), into: &prefix)
         func send() {
-            let header = RequestHeader(method: BenchAPI.echo.fullName, requestID: nextID,
-                                       deadlineUnixMs: unixMilliseconds() + 5000, traceID: "bench-\(nextID)",
-                                       caller: "bench").serializedBytes()
+            let header = fastHeaders
+                ? FastHeaders.request(prefix: prefix, id: nextID, deadline: unixMilliseconds() + 5000,
+                                      trace: Array("bench-\(nextID)".utf8))
+                : RequestHeader(method: BenchAPI.echo.fullName, requestID: nextID,
+                                deadlineUnixMs: unixMilliseconds() + 5000, traceID: "bench-\(nextID)",
+                                caller: "bench").serializedBytes()
             let payload = BusBenchmarks.request.serializedBytes()
             pending.insert(nextID)
             nextID += 1
@@ -127,7 +135,10 @@ enum ThroughputBreakdown {
         for _ in 0..<calls {
             let headerLength = zmq_recv(client, &headerBuffer, headerBuffer.count, 0)
             let payloadLength = zmq_recv(client, &payloadBuffer, payloadBuffer.count, 0)
-            if let header = try? ReplyHeader(serializedBytes: Array(headerBuffer[0..<Int(headerLength)])) {
+            if fastHeaders, let id = FastHeaders.okReplyID(headerBuffer[0..<Int(headerLength)]) {
+                pending.remove(id)
+                _ = try? EchoReply(serializedBytes: Array(payloadBuffer[0..<Int(payloadLength)]))
+            } else if let header = try? ReplyHeader(serializedBytes: Array(headerBuffer[0..<Int(headerLength)])) {
                 pending.remove(header.requestID)
                 _ = try? EchoReply(serializedBytes: Array(payloadBuffer[0..<Int(payloadLength)]))
             }
@@ -192,5 +203,73 @@ enum ThroughputBreakdown {
         client.close()
         RawBaselines.closeQuietly(server)
         return rate
+    }
+}
+
+/// Protobuf wire encoding by hand for the two envelope headers, to measure what a fast path for
+/// them would leave (`codec_loops_fast_headers`): same bytes on the wire as protobuf-c writes
+/// (fields may come in any order), no C structs or arena.
+enum FastHeaders {
+    static func varint(_ value: UInt64, into bytes: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(value & 0x7F) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    static func string(_ field: UInt64, _ utf8: [UInt8], into bytes: inout [UInt8]) {
+        guard !utf8.isEmpty else { return }
+        varint(field << 3 | 2, into: &bytes)
+        varint(UInt64(utf8.count), into: &bytes)
+        bytes += utf8
+    }
+
+    /// RequestHeader: method (1), request_id (2), deadline (3), trace_id (4), caller (5).
+    static func request(prefix: [UInt8], id: UInt64, deadline: Int64, trace: [UInt8]) -> [UInt8] {
+        var bytes = prefix
+        bytes.reserveCapacity(prefix.count + 40)
+        varint(2 << 3, into: &bytes); varint(id, into: &bytes)
+        varint(3 << 3, into: &bytes); varint(UInt64(bitPattern: deadline), into: &bytes)
+        string(4, trace, into: &bytes)
+        return bytes
+    }
+
+    /// ReplyHeader with an OK status: request_id (1), status (2) empty.
+    static func okReply(id: UInt64) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16)
+        varint(1 << 3, into: &bytes); varint(id, into: &bytes)
+        bytes += [2 << 3 | 2, 0]
+        return bytes
+    }
+
+    /// The request id of a ReplyHeader whose status is OK, or nil when anything else is there.
+    static func okReplyID(_ bytes: ArraySlice<UInt8>) -> UInt64? {
+        var index = bytes.startIndex
+        var id: UInt64?
+        while index < bytes.endIndex {
+            let tag = bytes[index]
+            index += 1
+            switch tag {
+            case 1 << 3:
+                var value: UInt64 = 0, shift: UInt64 = 0
+                while index < bytes.endIndex, shift < 64 {
+                    let byte = bytes[index]
+                    index += 1
+                    value |= UInt64(byte & 0x7F) << shift
+                    if byte < 0x80 { break }
+                    shift += 7
+                }
+                id = value
+            case 2 << 3 | 2:
+                guard index < bytes.endIndex, bytes[index] == 0 else { return nil }   // a status with content
+                index += 1
+            default:
+                return nil
+            }
+        }
+        return id
     }
 }
