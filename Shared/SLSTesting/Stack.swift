@@ -198,22 +198,9 @@ public final class Stack: @unchecked Sendable {
     public func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval = 30,
                     overriding overrides: [String: String] = [:]) throws
         -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = environment.merging(overrides) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self),
-                String(decoding: errData, as: UTF8.self))
+        let result = try StockTools.outcome(executable: executable, arguments,
+                                            environment: environment.merging(overrides) { $1 }, timeout: timeout)
+        return (result.status, result.stdout, result.stderr)
     }
 
     public func slsctl(_ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {

@@ -17,12 +17,22 @@ public enum StockTools {
         public let output: Data
     }
 
-    /// Runs `tool` with `arguments` and `environment` added, bounded by `timeout` seconds.
+    /// Runs `tool` (found on the PATH) with `arguments` and `environment` added, bounded by
+    /// `timeout` seconds.
     public static func outcome(_ tool: String, _ arguments: [String], environment: [String: String] = [:],
                                timeout: TimeInterval = 60) throws -> Outcome {
+        try outcome(executable: URL(fileURLWithPath: "/usr/bin/env"), [tool] + arguments, environment: environment,
+                    timeout: timeout)
+    }
+
+    /// Runs `executable`: standard input empty, both outputs read while it runs (a chatty tool
+    /// cannot block on a full pipe), stopped after `timeout` seconds. The one process runner of
+    /// the test kit (``Stack``, ``Zbar`` and the tests use it).
+    public static func outcome(executable: URL, _ arguments: [String], environment: [String: String] = [:],
+                               timeout: TimeInterval = 60) throws -> Outcome {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
+        process.executableURL = executable
+        process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
@@ -30,7 +40,6 @@ public enum StockTools {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
-        // Read both pipes while waiting so a chatty tool cannot block on a full pipe.
         nonisolated(unsafe) var out = Data(), err = Data()
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { out = output.fileHandleForReading.readDataToEndOfFile() }
@@ -45,24 +54,12 @@ public enum StockTools {
 
     /// Runs `tool` with `arguments`; returns standard output, throws with standard error on failure.
     @discardableResult
-    public static func run(_ tool: String, _ arguments: [String], input: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let output = Pipe(), errors = Pipe(), stdin = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "\(tool) \(arguments.joined(separator: " ")): \(String(decoding: err, as: UTF8.self))")
+    public static func run(_ tool: String, _ arguments: [String]) throws -> String {
+        let result = try outcome(tool, arguments)
+        guard result.status == 0 else {
+            throw Failure(description: "\(tool) \(arguments.joined(separator: " ")): \(result.stderr)")
         }
-        return String(decoding: out, as: UTF8.self)
+        return result.stdout
     }
 
     /// A fresh folder for key files.

@@ -7,15 +7,8 @@ public enum Zbar {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("qr-\(UUID()).png")
         try Data(png).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/zbarimg")
-        process.arguments = ["--raw", "-q", file.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = Pipe()
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = try StockTools.outcome(executable: URL(fileURLWithPath: "/usr/bin/zbarimg"),
+                                          ["--raw", "-q", file.path]).stdout
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -27,20 +27,36 @@ final class LoginDirectory: SFTPUserDirectory {
         snapshot.withLock { $0.logins[userName] }
     }
 
-    /// Rebuilds the snapshot: users whose set-up is complete (DLV-10), their keys and addresses.
+    /// Builds the snapshot of every user whose set-up is complete (DLV-10): at start-up.
     func reload(_ db: Database) throws {
-        var next = Snapshot()
-        var ranges: [IPAllowlist.Range] = []
-        let users = try DeliveryUserRow.filter(Column("ready_ms") != nil).fetchAll(db)
-        for user in users {
-            let keys = try SSHKeyRow.filter(Column("user_name") == user.userName).fetchAll(db)
-            let addresses = try AddressRow.filter(Column("user_name") == user.userName).order(Column("position")).fetchAll(db)
-            guard let allowlist = try? IPAllowlist(addresses.map(\.range)) else { continue }
-            ranges += allowlist.ranges
-            next.logins[user.userName] = SFTPLogin(userName: user.userName, keyBlobs: Set(keys.map(\.blob)),
-                                                   addresses: allowlist, folder: folders.folder(of: user.userName))
+        var logins: [String: SFTPLogin] = [:]
+        for user in try DeliveryUserRow.filter(Column("ready_ms") != nil).fetchAll(db) {
+            logins[user.userName] = try login(of: user, db)
         }
-        next.anyAddress = IPAllowlist(ranges: ranges)
-        snapshot.withLock { $0 = next }
+        snapshot.withLock { $0 = Self.snapshot(logins) }
+    }
+
+    /// Refreshes one user after a change of theirs (a key, addresses, the set-up completed).
+    func reload(_ userName: String, _ db: Database) throws {
+        let user = try DeliveryUserRow.fetchOne(db, key: userName)
+        let login = try user.flatMap { $0.readyMs == nil ? nil : try self.login(of: $0, db) }
+        snapshot.withLock { current in
+            var logins = current.logins
+            logins[userName] = login
+            current = Self.snapshot(logins)
+        }
+    }
+
+    private func login(of user: DeliveryUserRow, _ db: Database) throws -> SFTPLogin? {
+        let keys = try SSHKeyRow.filter(Column("user_name") == user.userName).fetchAll(db)
+        let addresses = try AddressRow.filter(Column("user_name") == user.userName).order(Column("position")).fetchAll(db)
+        guard let allowlist = try? IPAllowlist(addresses.map(\.range)) else { return nil }
+        return SFTPLogin(userName: user.userName, keyBlobs: Set(keys.map(\.blob)), addresses: allowlist,
+                         folder: folders.folder(of: user.userName))
+    }
+
+    /// The snapshot of `logins`, with the union of their addresses (from memory: no database).
+    private static func snapshot(_ logins: [String: SFTPLogin]) -> Snapshot {
+        Snapshot(logins: logins, anyAddress: IPAllowlist(ranges: logins.values.flatMap(\.addresses.ranges)))
     }
 }

@@ -16,7 +16,8 @@ extension ReportDeliveryService {
         let checked = try Self.check(statement)
         if let existing = try await receipt(for: checked.statementID, userName: checked.userName) { return existing }
         let content = statement.content
-        let sealed = Data(try vault.seal(content, label: checked.statementID))
+        // Sealed in case it is held (up to the request limit of bytes: CPU work, off the socket thread).
+        let sealed = try await pool.run { [vault] in Data(try vault.seal(content, label: checked.statementID)) }
         let nowMs = now()
         let claim: Claim
         do {

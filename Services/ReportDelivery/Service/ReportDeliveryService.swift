@@ -112,7 +112,7 @@ public final class ReportDeliveryService: Sendable {
             }
             return try Self.access(of: userName, db)
         }
-        try folders.ensureFolder(of: userName)
+        try await pool.run { [folders] in try folders.ensureFolder(of: userName) }   // file I/O, off the socket thread
         return access
     }
 
@@ -139,7 +139,7 @@ public final class ReportDeliveryService: Sendable {
             try completeSetupIfReady(userName, db, nowMs: nowMs)
             return try Self.access(of: userName, db)
         }
-        try await reloadLogins()
+        try await reloadLogins(userName)
         outbox.notify()
         logger.info("public key registered", metadata: ["user": "\(userName)", "fingerprint": "\(key.fingerprint)",
                                                         "type": "\(key.keyType)", "bits": "\(key.bits)"])
@@ -158,7 +158,7 @@ public final class ReportDeliveryService: Sendable {
             }
             return try Self.access(of: userName, db)
         }
-        try await reloadLogins()
+        try await reloadLogins(userName)
         return access
     }
 
@@ -189,7 +189,7 @@ public final class ReportDeliveryService: Sendable {
             try completeSetupIfReady(userName, db, nowMs: nowMs)
             return try Self.access(of: userName, db)
         }
-        try await reloadLogins()
+        try await reloadLogins(userName)
         outbox.notify()
         return access
     }
@@ -246,10 +246,10 @@ public final class ReportDeliveryService: Sendable {
         }
     }
 
-    /// Rebuilds the SFTP endpoint's view of users from what is committed (never from a
+    /// Refreshes the SFTP endpoint's view of `userName` from what is committed (never from a
     /// transaction that could still roll back).
-    func reloadLogins() async throws {
-        try await database.read { [loginDirectory] in try loginDirectory.reload($0) }
+    func reloadLogins(_ userName: String) async throws {
+        try await database.read { [loginDirectory] in try loginDirectory.reload(userName, $0) }
     }
 
     static func userName(_ text: String) throws -> String {

@@ -44,8 +44,8 @@ public struct HostKeys: Sendable {
                 throw HostKeyError("cannot read the public half of \(path)")
             }
             ssh_string_free_char(base64)
-            let parsed = SSHPublicKey(storedBlob: blob, keyType: String(cString: ssh_key_type_to_char(ssh_key_type(key))),
-                                      bits: 0, comment: "")
+            let typeName = ssh_key_type_to_char(ssh_key_type(key)).map { String(cString: $0) } ?? "unknown"
+            let parsed = SSHPublicKey(storedBlob: blob, keyType: typeName, bits: 0, comment: "")
             keys.append(Key(path: path, keyType: parsed.keyType, fingerprint: parsed.fingerprint))
         }
         return HostKeys(keys: keys)

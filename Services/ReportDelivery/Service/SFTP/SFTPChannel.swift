@@ -18,9 +18,10 @@ struct SFTPChannel {
     /// The next request (type byte first), waiting in slices of `pollMs` and asking `keepWaiting`
     /// between them (idle timeout, shutdown).
     func readPacket(into buffer: inout [UInt8], pollMs: Int32, keepWaiting: () -> Bool) throws(End) -> Int {
-        var header = [UInt8](repeating: 0, count: 4)
-        try readExactly(&header, count: 4, pollMs: pollMs, keepWaiting: keepWaiting)
-        let length = header.reduce(0) { $0 << 8 | Int($1) }
+        // The length first, into the buffer the request is then read into (no allocation per request).
+        if buffer.count < 4 { buffer = [UInt8](repeating: 0, count: 64) }
+        try readExactly(&buffer, count: 4, pollMs: pollMs, keepWaiting: keepWaiting)
+        let length = buffer[0..<4].reduce(0) { $0 << 8 | Int($1) }
         guard length >= 1 else { throw .closed }
         guard length <= Self.maxPacketBytes else { throw .tooLarge }
         if buffer.count < length { buffer = [UInt8](repeating: 0, count: Self.maxPacketBytes) }

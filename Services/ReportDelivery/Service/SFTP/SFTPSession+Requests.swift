@@ -19,7 +19,7 @@ extension SFTPSession {
     /// Answers one request (`packet[0]` is its type). False when the session must end (a malformed
     /// request, or the channel failed).
     func handle(_ packet: [UInt8], length: Int, io: SFTPChannel, folder: UserFolder, user: String) -> Bool {
-        var reader = SFTPReader(Array(packet[0..<length]))
+        var reader = SFTPReader(packet, count: length)
         do {
             let type = try reader.byte()
             guard type != SFTPPacketType.initialize.rawValue else { throw SFTPMalformed() }

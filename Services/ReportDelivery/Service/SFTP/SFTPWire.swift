@@ -37,30 +37,33 @@ struct SFTPMalformed: Error {}
 /// Reads the fields of one request payload; every read is bounds-checked.
 struct SFTPReader {
     private let packet: [UInt8]
-    private var offset: Int
+    /// Where the request ends in `packet` (the buffer is reused, so it may hold more).
+    private let end: Int
+    private var offset = 0
 
-    init(_ packet: [UInt8], from offset: Int = 0) {
+    /// Reads the first `count` bytes of `packet`, without copying them.
+    init(_ packet: [UInt8], count: Int) {
         self.packet = packet
-        self.offset = offset
+        end = min(count, packet.count)
     }
 
     /// The bytes of a range returned by ``stringRange()``.
     func bytes(in range: Range<Int>) -> ArraySlice<UInt8> { packet[range] }
 
     mutating func byte() throws(SFTPMalformed) -> UInt8 {
-        guard offset < packet.count else { throw SFTPMalformed() }
+        guard offset < end else { throw SFTPMalformed() }
         defer { offset += 1 }
         return packet[offset]
     }
 
     mutating func uint32() throws(SFTPMalformed) -> UInt32 {
-        guard packet.count - offset >= 4 else { throw SFTPMalformed() }
+        guard end - offset >= 4 else { throw SFTPMalformed() }
         defer { offset += 4 }
         return packet[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
     }
 
     mutating func uint64() throws(SFTPMalformed) -> UInt64 {
-        guard packet.count - offset >= 8 else { throw SFTPMalformed() }
+        guard end - offset >= 8 else { throw SFTPMalformed() }
         defer { offset += 8 }
         return packet[offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) }
     }
@@ -68,7 +71,7 @@ struct SFTPReader {
     /// A length-prefixed string, as a range of the packet (no copy).
     mutating func stringRange() throws(SFTPMalformed) -> Range<Int> {
         let length = Int(try uint32())
-        guard length <= packet.count - offset else { throw SFTPMalformed() }
+        guard length <= end - offset else { throw SFTPMalformed() }
         defer { offset += length }
         return offset..<offset + length
     }
