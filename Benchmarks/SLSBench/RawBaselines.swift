@@ -46,8 +46,9 @@ enum RawBaselines {
     static func pipelinedThroughput(context: UnsafeMutableRawPointer, messages: Int, inFlight: Int,
                                     requestBytes: Int, replyBytes: Int, curve: Bool = false) -> Double {
         let server = zmq_socket(context, ZMQ_ROUTER)!
-        let serverKeys = curve ? try? CurveKeyPair.generate() : nil
-        let clientKeys = curve ? try? CurveKeyPair.generate() : nil
+        // A CURVE figure must come from CURVE: no quiet fallback to plaintext.
+        let serverKeys = curve ? try! CurveKeyPair.generate() : nil
+        let clientKeys = curve ? try! CurveKeyPair.generate() : nil
         if let serverKeys {
             var one: Int32 = 1
             zmq_setsockopt(server, ZMQ_CURVE_SERVER, &one, 4)

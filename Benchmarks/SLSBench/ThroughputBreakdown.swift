@@ -13,6 +13,10 @@ import ZeroMQ
 /// * the bus client against a raw server answering with prebuilt replies (the client's ceiling);
 /// * the bus on both sides.
 enum ThroughputBreakdown {
+    /// What `zmq_recv` returned as a valid count into a buffer of `capacity` (-1 on error, or more
+    /// than was kept when the frame was cut).
+    static func kept(_ received: Int32, _ capacity: Int) -> Int { Int(max(0, min(received, Int32(capacity)))) }
+
     static let calls = Int(ProcessInfo.processInfo.environment["SLS_BENCH_CALLS"] ?? "") ?? 40_000
 
     static func run() async throws {
@@ -64,7 +68,7 @@ enum ThroughputBreakdown {
                 let idLength = zmq_recv(server.pointer, &identity, identity.count, 0)
                 _ = zmq_recv(server.pointer, &frame, frame.count, 0)
                 _ = zmq_recv(server.pointer, &frame, frame.count, 0)
-                _ = zmq_send(server.pointer, identity, Int(idLength), ZMQ_SNDMORE)
+                _ = zmq_send(server.pointer, identity, kept(idLength, identity.count), ZMQ_SNDMORE)
                 _ = zmq_send(server.pointer, replyHeader, replyHeader.count, ZMQ_SNDMORE)
                 _ = zmq_send(server.pointer, reply, reply.count, 0)
             }
@@ -96,14 +100,14 @@ enum ThroughputBreakdown {
                 let headerLength = zmq_recv(server.pointer, &frame, frame.count, 0)
                 let payloadLength = zmq_recv(server.pointer, &payload, payload.count, 0)
                 let validator = FieldValidator(limits: limits, nowUnixMs: unixMilliseconds())
-                guard let header = try? RequestHeader(serializedBytes: Array(frame[0..<Int(headerLength)])),
+                guard let header = try? RequestHeader(serializedBytes: Array(frame[0..<kept(headerLength, frame.count)])),
                       (try? header.validate(validator, in: "")) != nil,
-                      let request = try? EchoRequest(serializedBytes: Array(payload[0..<Int(payloadLength)])),
+                      let request = try? EchoRequest(serializedBytes: Array(payload[0..<kept(payloadLength, payload.count)])),
                       (try? request.validate(validator, in: "")) != nil else { continue }
                 let reply = EchoReply(payload: request.payload.prefix(14)).serializedBytes()
                 let replyHeader = fastHeaders ? FastHeaders.okReply(id: header.requestID)
                     : ReplyHeader(requestID: header.requestID, status: Status(code: .ok)).serializedBytes()
-                _ = zmq_send(server.pointer, identity, Int(idLength), ZMQ_SNDMORE)
+                _ = zmq_send(server.pointer, identity, kept(idLength, identity.count), ZMQ_SNDMORE)
                 _ = zmq_send(server.pointer, replyHeader, replyHeader.count, ZMQ_SNDMORE)
                 _ = zmq_send(server.pointer, reply, reply.count, 0)
             }
@@ -135,12 +139,12 @@ enum ThroughputBreakdown {
         for _ in 0..<calls {
             let headerLength = zmq_recv(client, &headerBuffer, headerBuffer.count, 0)
             let payloadLength = zmq_recv(client, &payloadBuffer, payloadBuffer.count, 0)
-            if fastHeaders, let id = FastHeaders.okReplyID(headerBuffer[0..<Int(headerLength)]) {
+            if fastHeaders, let id = FastHeaders.okReplyID(headerBuffer[0..<kept(headerLength, headerBuffer.count)]) {
                 pending.remove(id)
-                _ = try? EchoReply(serializedBytes: Array(payloadBuffer[0..<Int(payloadLength)]))
-            } else if let header = try? ReplyHeader(serializedBytes: Array(headerBuffer[0..<Int(headerLength)])) {
+                _ = try? EchoReply(serializedBytes: Array(payloadBuffer[0..<kept(payloadLength, payloadBuffer.count)]))
+            } else if let header = try? ReplyHeader(serializedBytes: Array(headerBuffer[0..<kept(headerLength, headerBuffer.count)])) {
                 pending.remove(header.requestID)
-                _ = try? EchoReply(serializedBytes: Array(payloadBuffer[0..<Int(payloadLength)]))
+                _ = try? EchoReply(serializedBytes: Array(payloadBuffer[0..<kept(payloadLength, payloadBuffer.count)]))
             }
             if sent < calls { send(); sent += 1 }
         }
@@ -187,11 +191,11 @@ enum ThroughputBreakdown {
             for _ in 0..<calls {
                 let idLength = zmq_recv(server.pointer, &identity, identity.count, 0)
                 let headerLength = zmq_recv(server.pointer, &frame, frame.count, 0)
-                let id = (try? RequestHeader(serializedBytes: Array(frame[0..<Int(headerLength)])))?.requestID ?? 0
+                let id = (try? RequestHeader(serializedBytes: Array(frame[0..<kept(headerLength, frame.count)])))?.requestID ?? 0
                 var payload = [UInt8](repeating: 0, count: 512)
                 _ = zmq_recv(server.pointer, &payload, payload.count, 0)
                 let header = ReplyHeader(requestID: id, status: Status(code: .ok)).serializedBytes()
-                _ = zmq_send(server.pointer, identity, Int(idLength), ZMQ_SNDMORE)
+                _ = zmq_send(server.pointer, identity, kept(idLength, identity.count), ZMQ_SNDMORE)
                 _ = zmq_send(server.pointer, header, header.count, ZMQ_SNDMORE)
                 _ = zmq_send(server.pointer, reply, reply.count, 0)
             }

@@ -62,6 +62,8 @@ public final class RPCClient: @unchecked Sendable {
     /// The client's socket thread as a task executor. Tasks that make many calls run best with it
     /// as their executor preference (`withTaskExecutorPreference(client.executor)`): a call then
     /// sends and is resumed on that thread, without a hop to the global pool and back.
+    /// - Important: only for tasks that do little between calls: whatever else they compute runs
+    ///   on the socket thread and holds up every call of this client.
     public var executor: any TaskExecutor { loop }
     /// Read on the loop thread only: why the connection is not up, when a handshake failed.
     private let handshakes: HandshakeMonitor

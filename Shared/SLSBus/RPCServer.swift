@@ -69,6 +69,10 @@ public final class RPCServer: @unchecked Sendable {
     private let logger: Logger
     private let loop: ZMQEventLoop
     private var handlers: [String: Route] = [:]
+    /// Worked out once at ``start()``: the services health checks answer for, and the method list
+    /// an unknown-method refusal names.
+    private var serviceNames: Set<String> = []
+    private var methodList = ""
     private var started = false
     private let draining = Atomic<Bool>(false)
     private let inFlight = Atomic<Int>(0)
@@ -170,6 +174,8 @@ public final class RPCServer: @unchecked Sendable {
             try socket.bind(configuration.endpoint)
             return socket.lastEndpoint
         }
+        serviceNames = Set(handlers.keys.compactMap { $0.split(separator: "/").first.map(String.init) })
+        methodList = methodNames.joined(separator: ", ")
         started = true
         loop.start(onReceive: { [unowned self] message in receive(message) })
         logger.info("serving", metadata: ["endpoint": "\(boundEndpoint)", "methods": "\(handlers.count)",
@@ -235,7 +241,7 @@ public final class RPCServer: @unchecked Sendable {
             refusedInvalid.add(1, ordering: .relaxed)
             let known = header.method.isEmpty ? "the header names no method" : "unknown method \(header.method)"
             reply(identity, requestID: header.requestID, error: RPCError(.unimplemented,
-                "\(known); \(configuration.serviceName) serves \(methodNames.joined(separator: ", "))"))
+                "\(known); \(configuration.serviceName) serves \(methodList)"))
             return
         }
         // Who calls: the identity the ZAP handler bound to the connection, never the header's claim.
@@ -344,9 +350,8 @@ public final class RPCServer: @unchecked Sendable {
     }
 
     private func healthCheck(_ request: HealthCheckRequest) throws -> HealthCheckResponse {
-        let services = Set(handlers.keys.compactMap { $0.split(separator: "/").first.map(String.init) })
         guard request.service.isEmpty || request.service == configuration.serviceName
-                || services.contains(request.service) else {
+                || serviceNames.contains(request.service) else {
             throw RPCError.notFound("unknown service \(request.service)")
         }
         return HealthCheckResponse(status: draining.load(ordering: .relaxed) ? .notServing : .serving)

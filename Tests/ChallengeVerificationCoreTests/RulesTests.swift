@@ -176,3 +176,15 @@ struct OCRAKeyAgreementTests {
         }
     }
 }
+
+@Suite("OCRA suites from events are bounded")
+struct OCRASuiteBoundsTests {
+    @Test("CHL-05: a time step past RFC 6287's bounds is refused instead of overflowing")
+    func timeStepBounds() throws {
+        #expect(throws: OCRAError.self) { _ = try OCRASuite("OCRA-1:HOTP-SHA1-6:QN08-T999999999999999999H") }
+        #expect(throws: OCRAError.self) { _ = try OCRASuite("OCRA-1:HOTP-SHA1-6:QN08-T49H") }
+        #expect(throws: OCRAError.self) { _ = try OCRASuite("OCRA-1:HOTP-SHA1-6:QN08-T60S") }
+        _ = try OCRASuite("OCRA-1:HOTP-SHA1-6:QN08-T48H")
+        _ = try OCRASuite("OCRA-1:HOTP-SHA1-6:QN08-T1M")
+    }
+}

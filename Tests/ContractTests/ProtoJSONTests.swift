@@ -54,6 +54,19 @@ struct ProtoJSONTests {
         #expect(throws: ProtoJSONError.self) {
             _ = try OrderRequest.decodedFromJSON(Data(#"{"accountId":"U1","account_id":"U2"}"#.utf8))
         }
+        // Keys and enum names from outside are not repeated unless they look like names.
+        do {
+            _ = try OrderRequest.decodedFromJSON(Data(#"{"-----BEGIN SECRET\u001b[31m":1}"#.utf8))
+            Issue.record("an unknown key was accepted")
+        } catch {
+            #expect(!"\(error)".contains("SECRET") && !"\(error)".contains("\u{1b}"))
+        }
+        do {
+            _ = try OrderRequest.decodedFromJSON(Data(#"{"side":"hunter2-secret"}"#.utf8))
+            Issue.record("an unknown enum name was accepted")
+        } catch {
+            #expect(!"\(error)".contains("hunter2"))
+        }
     }
 
     @Test("64-bit integers are written as strings and read from strings or numbers; bytes are base64")

@@ -59,11 +59,13 @@ public struct OCRASuite: Sendable, Equatable {
                 guard input.count >= 3, let count = Int(input.dropFirst().dropLast()), count > 0 else {
                     throw .badSuite("a time step is T<n><S|M|H>")
                 }
+                // RFC 6287 bounds the step (1-59 S, 1-59 M, 1-48 H); a suite arrives in events, so
+                // an unbounded count would make the multiplication trap.
                 switch input.last {
-                case "S": step = count
-                case "M": step = count * 60
-                case "H": step = count * 3600
-                default: throw .badSuite("a time step is T<n><S|M|H>")
+                case "S" where count <= 59: step = count
+                case "M" where count <= 59: step = count * 60
+                case "H" where count <= 48: step = count * 3600
+                default: throw .badSuite("a time step is T<n><S|M|H>: 1-59 S, 1-59 M or 1-48 H")
                 }
             default: throw .badSuite("unknown data input '\(input.prefix(8))'")
             }

@@ -86,6 +86,8 @@ public final class ChallengeVerificationService: Sendable {
     public func routeEvents(_ router: EventRouter) {
         router.on(AccountOpened.self) { [self] event, _ in
             guard !event.userName.isEmpty else { throw RPCError.invalidArgument("user_name is empty") }
+            // The account id is how MobileNumberUpdated finds the user: an empty one would match others.
+            guard !event.accountID.isEmpty else { throw RPCError.invalidArgument("account_id is empty") }
             try await database.write { db in
                 guard try CVUserRow.fetchOne(db, key: event.userName) == nil else { return }
                 try CVUserRow(userName: event.userName, passwordHash: nil, ipRestricted: false, ipAllowed: "",
@@ -94,6 +96,7 @@ public final class ChallengeVerificationService: Sendable {
         }
         // ACC-03: codes go only to a verified number.
         router.on(MobileNumberUpdated.self) { [self] event, _ in
+            guard !event.accountID.isEmpty else { throw RPCError.invalidArgument("account_id is empty") }
             try await database.write { db in
                 guard var user = try CVUserRow.filter(Column("account_id") == event.accountID).fetchOne(db) else { return }
                 user.mobileNumber = event.mobileNumber
@@ -103,19 +106,33 @@ public final class ChallengeVerificationService: Sendable {
         }
         router.on(FactorActivated.self) { [self] event, _ in
             if event.kind == .dscPlus, !event.deviceID.isEmpty {
+                // Checked as it arrives, not when a user answers: a suite that does not parse (or a
+                // seed of an impossible size) is refused here, never stored.
+                do {
+                    _ = try OCRASuite(event.ocraSuite)
+                } catch {
+                    throw RPCError.invalidArgument("ocra_suite: \(error)")
+                }
+                guard (1...4096).contains(event.sealedCardSeed.count) else {
+                    throw RPCError.invalidArgument("sealed_card_seed is \(event.sealedCardSeed.count) bytes; 1 to 4096 expected")
+                }
                 try await database.write { db in
-                    try CardRow(userName: event.userName, serial: event.deviceID, sealedSeed: Array(event.sealedCardSeed.prefix(4096)),
+                    try CardRow(userName: event.userName, serial: event.deviceID, sealedSeed: Array(event.sealedCardSeed),
                                 suite: event.ocraSuite, active: true).save(db)
                 }
                 return
             }
             guard event.kind == .ibKey, !event.deviceID.isEmpty else { return }
+            // Refused when out of shape rather than cut to size (a cut key is garbage that looks stored).
+            guard event.devicePublicKey.count <= 65, event.sealedPinHash.count <= 256 else {
+                throw RPCError.invalidArgument("device_public_key is at most 65 bytes and sealed_pin_hash at most 256")
+            }
             try await database.write { db in
                 try PhoneRow(userName: event.userName, deviceID: event.deviceID,
                              platform: event.platform == .android ? "android" : "ios",
                              agreementKey: Array(event.deviceAgreementKey), active: true,
-                             sealedPINHash: Array(event.sealedPinHash.prefix(256)),
-                             signingKey: Array(event.devicePublicKey.prefix(65)), pushToken: event.pushToken).save(db)
+                             sealedPINHash: Array(event.sealedPinHash),
+                             signingKey: Array(event.devicePublicKey), pushToken: event.pushToken).save(db)
             }
         }
         router.on(FactorDeactivated.self) { [self] event, _ in

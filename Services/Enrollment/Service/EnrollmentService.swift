@@ -35,6 +35,9 @@ public final class EnrollmentService: Sendable {
     private let perDevice: Mutex<RateLimiter>
     private let perCaller: Mutex<RateLimiter>
     private let perUser: Mutex<RateLimiter>
+    /// CPU work of a request (drawing QR codes, parsing and sealing a card inventory) runs here,
+    /// not on the RPC socket thread.
+    let pool = BlockingWorkPool(width: ProcessInfo.processInfo.activeProcessorCount, jobs: "enrollment jobs")
 
     public init(database: DatabasePool, outbox: OutboxRelay, settings: EnrollmentSettings, activationLinkBase: String,
                 vault: SealingVault, challenge: any ChallengeGateway,
@@ -114,6 +117,9 @@ public final class EnrollmentService: Sendable {
         let code = ActivationCode.generate(length: settings.activationCodeLength)
         let issued = now()
         let expires = issued.addingTimeInterval(settings.activationLifetime)
+        // Drawn before anything is stored: a code that cannot be drawn leaves no string behind.
+        let link = activationLinkBase + code.characters
+        let png = try await pool.run { try Self.qrPNG(link) }
         try await database.write { db in
             guard try UserRow.fetchOne(db, key: userName) != nil else { throw Self.unknownUser(userName) }
             if try Self.activeIBKeys(of: userName, db).isEmpty == false && !request.replaceExisting {
@@ -127,9 +133,8 @@ public final class EnrollmentService: Sendable {
                               nowUnixMs: issued.unixMs)
         }
         outbox.notify()
-        let link = activationLinkBase + code.characters
         return ActivationTicket(activationString: code.grouped(by: settings.activationCodeGroup), qrLink: link,
-                                expiresUnixMs: expires.unixMs, qrPng: Data(try Self.qrPNG(link)))
+                                expiresUnixMs: expires.unixMs, qrPng: Data(png))
     }
 
     /// ENR-05 to ENR-07, ENR-09: the phone's activation. Any attempt with a known string uses it up.
@@ -379,17 +384,19 @@ public final class EnrollmentService: Sendable {
 
     /// Loads cards from an inventory file; seeds are sealed before they are stored.
     func importCards(_ request: ImportCardsRequest) async throws -> ImportCardsReply {
-        guard let text = String(data: request.inventory, encoding: .utf8) else {
-            throw RPCError.invalidArgument("inventory is not UTF-8 text")
-        }
-        let cards: [CardRecord]
-        do {
-            cards = try CardInventory.parse(text)
-        } catch {
-            throw RPCError.invalidArgument("\(error)", ruleID: "ENR-02")
-        }
-        let sealed = try cards.map { card in
-            (card, try vault.seal(card.seed, label: card.serial))
+        // Parsing up to a megabyte of inventory and sealing every seed: off the socket thread.
+        let inventory = request.inventory
+        let sealed = try await pool.run { [vault] () throws -> [(CardRecord, [UInt8])] in
+            guard let text = String(data: inventory, encoding: .utf8) else {
+                throw RPCError.invalidArgument("inventory is not UTF-8 text")
+            }
+            let cards: [CardRecord]
+            do {
+                cards = try CardInventory.parse(text)
+            } catch {
+                throw RPCError.invalidArgument("\(error)", ruleID: "ENR-02")
+            }
+            return try cards.map { card in (card, try vault.seal(card.seed, label: card.serial)) }
         }
         let at = now().unixMs
         let (imported, known) = try await database.write { db -> (UInt32, UInt32) in

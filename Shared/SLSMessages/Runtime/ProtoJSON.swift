@@ -57,7 +57,13 @@ public struct ProtoJSONReader {
         for key in container.allKeys {
             guard let field = known[key.stringValue] else {
                 let names = fields.map(\.jsonName).joined(separator: ", ")
-                throw ProtoJSONError("unknown field '\(key.stringValue.prefix(64))' in \(message)"
+                // Named back only when it looks like a field name: the key is free text from outside.
+                let name = key.stringValue
+                let shown = name.utf8.count <= 64 && name.utf8.allSatisfy { byte in
+                    (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                        || byte == UInt8(ascii: "_")
+                } ? "'\(name)'" : "(a key that is no field name)"
+                throw ProtoJSONError("unknown field \(shown) in \(message)"
                                      + (names.isEmpty ? " (it has no fields)" : "; its fields are \(names)"))
             }
             guard seen.insert(field).inserted else {

@@ -113,7 +113,7 @@ extension ProtoEnum {
         let name = try container.decode(String.self)
         guard let value = Self(valueName: name) else {
             throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "\(name.prefix(64)) is not a value of \(Self.protoName)")
+                in: container, debugDescription: "not a value of \(Self.protoName) (see `slsctl list` for its values)")
         }
         self = value
     }
