@@ -39,6 +39,32 @@ public struct BusPolicy: Sendable {
     /// worked out once at load, so a call's check is two set lookups (it runs on every request).
     private let callable: [String: Set<String>]
     private let callableByAll: Set<String>
+    /// The same for event types: who may publish and read each type of ProtoRegistry, worked out
+    /// at load (the bus asks per event). Other topics fall back to the rules.
+    private let publishable: Topics
+    private let readable: Topics
+
+    private struct Topics {
+        var byIdentity: [String: Set<String>] = [:]
+        var byAll = Set<String>()
+        let known: Set<String>
+
+        init(_ rules: [Rule], known: [String]) {
+            self.known = Set(known)
+            for rule in rules {
+                let matching = known.filter { BusPolicy.matches(rule.pattern, $0, separator: ".") }
+                for identity in rule.identities {
+                    if identity == "*" { byAll.formUnion(matching) } else { byIdentity[identity, default: []].formUnion(matching) }
+                }
+            }
+        }
+
+        /// nil when `topic` is not a known type (then the rules decide).
+        func allows(_ identity: String, _ topic: String) -> Bool? {
+            guard known.contains(topic) else { return nil }
+            return byAll.contains(topic) || byIdentity[identity]?.contains(topic) == true
+        }
+    }
 
     /// Policy files larger than this are refused.
     public static let maxBytes = 1 << 20
@@ -107,6 +133,9 @@ public struct BusPolicy: Sendable {
         }
         self.callable = callable
         self.callableByAll = callableByAll
+        let types = ProtoRegistry.messages.map { $0.protoName }
+        publishable = Topics(publish, known: types)
+        readable = Topics(subscribe, known: types)
         try checkNoSubscriptionLeaks()
     }
 
@@ -119,12 +148,14 @@ public struct BusPolicy: Sendable {
 
     /// Whether `identity` may publish events of type `topic`.
     public func mayPublish(_ identity: String, topic: String) -> Bool {
-        publish.contains { $0.holds(identity) && Self.matches($0.pattern, topic, separator: ".") }
+        publishable.allows(identity, topic)
+            ?? publish.contains { $0.holds(identity) && Self.matches($0.pattern, topic, separator: ".") }
     }
 
     /// Whether `identity` may read events of type `topic`.
     public func mayRead(_ identity: String, topic: String) -> Bool {
-        subscribe.contains { $0.holds(identity) && Self.matches($0.pattern, topic, separator: ".") }
+        readable.allows(identity, topic)
+            ?? subscribe.contains { $0.holds(identity) && Self.matches($0.pattern, topic, separator: ".") }
     }
 
     /// Whether `identity` may subscribe to `prefix`: every event type the prefix can match must
