@@ -204,7 +204,8 @@ struct EnrollmentServiceTests {
         #expect(nobody?.code == .notFound)
     }
 
-    @Test func accountEventsKeepTheReadModel() async throws {
+    @Test("ACC-05: account data arrives as events; enrollment keeps the read model it needs")
+    func accountEventsKeepTheReadModel() async throws {
         let harness = try EnrollmentHarness()
         try await harness.openAccount()
         try await harness.service.apply(MobileNumberUpdated(accountID: "U1", mobileNumber: "+85291234567", verified: true))
