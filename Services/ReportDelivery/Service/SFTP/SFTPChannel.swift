@@ -51,11 +51,15 @@ struct SFTPChannel {
         packet.withUnsafeBytes { write($0) }
     }
 
+    /// Blocks until all is sent or the channel fails. libssh's write returns what fitted in the
+    /// client's window, 0 when its wait for a window adjustment ended without one: that is not
+    /// an error, so it waits again (a client that never opens its window is cut off by the
+    /// session watchdog, and the write then fails).
     func write(_ raw: UnsafeRawBufferPointer) -> Bool {
         var sent = 0
         while sent < raw.count {
             let count = ssh_channel_write(channel, raw.baseAddress! + sent, UInt32(raw.count - sent))
-            guard count > 0 else { return false }
+            if count < 0 || ssh_channel_is_open(channel) == 0 { return false }
             sent += Int(count)
         }
         return true

@@ -196,7 +196,10 @@ final class SFTPSession: @unchecked Sendable {
             while true {
                 let length = try io.readPacket(into: &buffer, pollMs: 500, keepWaiting: keepWaiting)
                 watch.touch()
-                guard handle(buffer, length: length, io: io, folder: folder, user: login.userName) else { return }
+                guard handle(buffer, length: length, io: io, folder: folder, user: login.userName) else {
+                    logger.info("SFTP session ended: a reply could not be sent", metadata: ["peer": "\(peer)", "error": "\(lastError)"])
+                    return
+                }
                 watch.touch()
             }
         } catch SFTPChannel.End.tooLarge {
@@ -205,6 +208,8 @@ final class SFTPSession: @unchecked Sendable {
         } catch SFTPChannel.End.stopped where !stopping.isSet {
             logger.info("SFTP session idle too long", metadata: ["peer": "\(peer)", "user": "\(login.userName)"])
         } catch {
+            // `.closed`: the client left (the usual end); libssh's error says more when it did not.
+            logger.debug("SFTP channel closed", metadata: ["peer": "\(peer)", "error": "\(lastError)"])
             return
         }
     }

@@ -36,9 +36,11 @@ final class SessionWatch: Sendable {
     }
 
     /// Whether the session is past its time: the login grace before login, the idle timeout after.
+    /// `now` may be older than the session's last activity (the session touched its watch after
+    /// the watchdog read the clock): that is never overdue.
     func isOverdue(loginGraceNs: UInt64, idleNs: UInt64, at now: UInt64) -> Bool {
-        if !isLoggedIn { return now &- startedNs > loginGraceNs }
-        return now &- lastActivityNs.load(ordering: .relaxed) > idleNs
+        let since = isLoggedIn ? lastActivityNs.load(ordering: .relaxed) : startedNs
+        return now > since && now - since > (isLoggedIn ? idleNs : loginGraceNs)
     }
 
     /// Shuts the socket down once (the session's thread closes it).
