@@ -21,7 +21,9 @@ import Darwin
 /// allocations are carved from one block (most messages need no other), larger ones
 /// get their own zeroed memory.
 final class CArena {
-    private static let blockSize = 2048
+    /// Under glibc's per-thread cache limit (1,032 bytes a chunk), so the block is recycled
+    /// without a trip through the main allocator; most messages fit.
+    private static let blockSize = 1008
     private let block: UnsafeMutableRawPointer
     private var used = 0
     private var largeAllocations: [UnsafeMutableRawPointer] = []
@@ -66,12 +68,15 @@ final class CArena {
             allocator_data: Unmanaged.passUnretained(self).toOpaque())
     }
 
-    /// A NUL-terminated copy of `string`.
+    /// A NUL-terminated copy of `string`, straight from its UTF-8 storage.
     func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
-        var utf8 = Array(string.utf8CString)
-        let pointer = allocate(byteCount: utf8.count).bindMemory(to: CChar.self, capacity: utf8.count)
-        pointer.update(from: &utf8, count: utf8.count)
-        return pointer
+        var string = string
+        return string.withUTF8 { utf8 in
+            // Zeroed memory: the byte after the copy is the terminator.
+            let pointer = allocate(byteCount: utf8.count + 1)
+            if let source = utf8.baseAddress { pointer.copyMemory(from: source, byteCount: utf8.count) }
+            return pointer.bindMemory(to: CChar.self, capacity: utf8.count + 1)
+        }
     }
 
     /// A copy of `data` as protobuf-c's binary type.

@@ -65,9 +65,20 @@ public struct FieldValidator: Sendable {
         guard utf8.count <= limits.identifierBytes else {
             throw violation(field, path, "is \(utf8.count) bytes; the limit is \(limits.identifierBytes)")
         }
-        if utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+        if Self.firstControlCharacter(in: value, allowingLineBreaks: false) != nil {
             throw violation(field, path, "contains a control character; identifiers are printable text")
         }
+    }
+
+    /// The first control character of `value` (tab, line feed and carriage return allowed when
+    /// `allowingLineBreaks`), read from the string's UTF-8 storage: this runs for every string field
+    /// of every request.
+    static func firstControlCharacter(in value: String, allowingLineBreaks: Bool) -> UInt8? {
+        func isControl(_ byte: UInt8) -> Bool {
+            (byte < 0x20 && !(allowingLineBreaks && (byte == 0x09 || byte == 0x0A || byte == 0x0D))) || byte == 0x7F
+        }
+        if let found = value.utf8.withContiguousStorageIfAvailable({ $0.first(where: isControl) }) { return found }
+        return value.utf8.first(where: isControl)
     }
 
     /// A pasted document (a public key): text limited like a `bytes` field, so the service's own
@@ -77,7 +88,7 @@ public struct FieldValidator: Sendable {
         guard utf8.count <= limits.bytesFieldBytes else {
             throw violation(field, path, "is \(utf8.count) bytes; the limit is \(limits.bytesFieldBytes)")
         }
-        for byte in utf8 where (byte < 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D) || byte == 0x7F {
+        if let byte = Self.firstControlCharacter(in: value, allowingLineBreaks: true) {
             throw violation(field, path, "contains the control character 0x\(String(byte, radix: 16))")
         }
     }
@@ -88,7 +99,7 @@ public struct FieldValidator: Sendable {
         guard utf8.count <= limits.textBytes else {
             throw violation(field, path, "is \(utf8.count) bytes; the limit is \(limits.textBytes)")
         }
-        for byte in utf8 where (byte < 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D) || byte == 0x7F {
+        if let byte = Self.firstControlCharacter(in: value, allowingLineBreaks: true) {
             throw violation(field, path, "contains the control character 0x\(String(byte, radix: 16))")
         }
     }

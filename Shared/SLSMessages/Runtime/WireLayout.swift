@@ -6,15 +6,37 @@
 /// would act on another value than the one sent. Before unpacking, every string field is
 /// checked on the wire: no NUL byte, valid UTF-8 (as proto3 requires).
 struct WireLayout: Sendable {
-    /// String fields by number, with their names for errors.
-    let strings: [UInt32: StaticString]
-    /// Message fields by number: name and the nested layout.
-    let messages: [UInt32: (StaticString, @Sendable () -> WireLayout)]
+    /// What a length-delimited field is, by number.
+    private enum Kind: Sendable {
+        case other
+        case string(StaticString)
+        case message(StaticString, @Sendable () -> WireLayout)
+    }
+
+    /// Kinds indexed by field number (protobuf numbers of our messages are small), so the scan of
+    /// every decoded message looks fields up without hashing.
+    private let kinds: [Kind]
+
+    /// - Parameters:
+    ///   - strings: string fields by number, with their names for errors.
+    ///   - messages: message fields by number: name and the nested layout.
+    init(strings: [UInt32: StaticString], messages: [UInt32: (StaticString, @Sendable () -> WireLayout)]) {
+        let largest = Int(max(strings.keys.max() ?? 0, messages.keys.max() ?? 0))
+        var kinds = [Kind](repeating: .other, count: strings.isEmpty && messages.isEmpty ? 0 : largest + 1)
+        for (number, name) in strings { kinds[Int(number)] = .string(name) }
+        for (number, (name, nested)) in messages { kinds[Int(number)] = .message(name, nested) }
+        self.kinds = kinds
+    }
 
     /// Throws for a string field holding NUL or invalid UTF-8. Anything else malformed is left
     /// to protobuf-c, which refuses it; scanning just stops there.
-    func check(_ bytes: UnsafeBufferPointer<UInt8>, path: String = "", depth: Int = 0) throws(ProtoDecodingError) {
-        guard depth < 32, !(strings.isEmpty && messages.isEmpty) else { return }
+    func check(_ bytes: UnsafeBufferPointer<UInt8>) throws(ProtoDecodingError) {
+        try check(bytes, path: { "" }, depth: 0)
+    }
+
+    /// `path` spells out where this message sits, for errors only (so no string is built per field).
+    private func check(_ bytes: UnsafeBufferPointer<UInt8>, path: () -> String, depth: Int) throws(ProtoDecodingError) {
+        guard depth < 32, !kinds.isEmpty else { return }
         var reader = WireReader(bytes: bytes)
         while let key = reader.varint() {
             let number = UInt32(truncatingIfNeeded: key >> 3)
@@ -24,23 +46,27 @@ struct WireLayout: Sendable {
             case 5: guard reader.skip(4) else { return }
             case 2:
                 guard let length = reader.varint(), let field = reader.take(length) else { return }
-                if let name = strings[number] {
-                    try Self.checkString(field, field: path + "\(name)")
-                } else if let (name, nested) = messages[number] {
-                    try nested().check(field, path: path + "\(name).", depth: depth + 1)
+                guard number < kinds.count else { continue }
+                switch kinds[Int(number)] {
+                case .string(let name):
+                            if let problem = Self.problem(with: field) {
+                        throw ProtoDecodingError("field \(path())\(name) \(problem)")
+                    }
+                case .message(let name, let nested):
+                    try nested().check(field, path: { path() + "\(name)." }, depth: depth + 1)
+                case .other:
+                    break
                 }
             default: return
             }
         }
     }
 
-    private static func checkString(_ field: UnsafeBufferPointer<UInt8>, field name: String) throws(ProtoDecodingError) {
-        if field.contains(0) {
-            throw ProtoDecodingError("field \(name) contains a NUL character")
-        }
-        if !isValidUTF8(field) {
-            throw ProtoDecodingError("field \(name) is not valid UTF-8")
-        }
+    /// What is wrong with a string field's bytes, or nil when they are fine.
+    private static func problem(with field: UnsafeBufferPointer<UInt8>) -> String? {
+        if field.contains(0) { return "contains a NUL character" }
+        if !isValidUTF8(field) { return "is not valid UTF-8" }
+        return nil
     }
 
     /// Validates without building a String (this runs for every string of every message).
