@@ -86,12 +86,14 @@ public final class RPCClient: @unchecked Sendable {
         if let security = configuration.security { try socket.set(security.socketOption) }
         handshakes = try HandshakeMonitor(context: context, monitoring: socket)
         try socket.connect(configuration.endpoint)
-        loop = ZMQEventLoop(name: "rpc-client", socket: socket, busyPoll: configuration.busyPoll)
+        // Calls made by tasks on the socket thread go out together after each batch of them.
+        loop = ZMQEventLoop(name: "rpc-client", socket: socket, busyPoll: configuration.busyPoll, coalescesSends: true)
         loop.start(
             onReceive: { [unowned self] message in receive(message.frames) },
             onTick: { [unowned self] in expireCalls() },
             wantsWritable: { [unowned self] in state.withLock { !$0.unsent.isEmpty } },
-            onWritable: { [unowned self] in flushUnsent() })
+            onWritable: { [unowned self] in flushUnsent() },
+            onSendFailure: { [unowned self] error, frames, id in sendFailed(id, frames, error) })
     }
 
     deinit {
@@ -161,17 +163,23 @@ public final class RPCClient: @unchecked Sendable {
     /// Sends now, or parks the call until the socket has a connection to send on.
     private func send(_ id: UInt64, _ frames: [[UInt8]]) {
         do {
-            try loop.send(frames)
-        } catch let error as ZMQError where error.isWouldBlock {
-            state.withLock { state in
-                guard state.pending[id] != nil else { return }
-                state.pending[id]?.unsentFrames = frames
-                state.unsent.append(id)
-            }
-            loop.wakeUp()
+            try loop.send(frames, tag: id)
         } catch {
-            finish(id, .failure(RPCError(.unavailable, "\(configuration.endpoint): \(error)")))
+            sendFailed(id, frames, error)
         }
+    }
+
+    /// A call libzmq did not take: parked when it may be taken later, failed otherwise.
+    private func sendFailed(_ id: UInt64, _ frames: [[UInt8]], _ error: any Error) {
+        guard let error = error as? ZMQError, error.isWouldBlock else {
+            return finish(id, .failure(RPCError(.unavailable, "\(configuration.endpoint): \(error)")))
+        }
+        state.withLock { state in
+            guard state.pending[id] != nil else { return }
+            state.pending[id]?.unsentFrames = frames
+            state.unsent.append(id)
+        }
+        loop.wakeUp()
     }
 
     // MARK: - Loop thread

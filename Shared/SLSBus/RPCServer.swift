@@ -98,7 +98,8 @@ public final class RPCServer: @unchecked Sendable {
         try socket.set(.maxMessageSize(configuration.hardMessageLimit))
         if let security = configuration.security { try socket.set(.curveServer(security.keyPair)) }
         loop = ZMQEventLoop(name: "rpc-\(configuration.serviceName)", socket: socket,
-                            busyPoll: configuration.busyPoll, readsUserID: configuration.security != nil)
+                            busyPoll: configuration.busyPoll, readsUserID: configuration.security != nil,
+                            coalescesSends: true)
         register(HealthAPI.check, synchronous: { [unowned self] request, _ in try self.healthCheck(request) })
     }
 
@@ -177,7 +178,9 @@ public final class RPCServer: @unchecked Sendable {
         serviceNames = Set(handlers.keys.compactMap { $0.split(separator: "/").first.map(String.init) })
         methodList = methodNames.joined(separator: ", ")
         started = true
-        loop.start(onReceive: { [unowned self] message in receive(message) })
+        // Replies made while the loop handles a batch of requests go out together after it.
+        loop.start(onReceive: { [unowned self] message in receive(message) },
+                   onSendFailure: { [unowned self] error, _, _ in logUnsentReply(error) })
         logger.info("serving", metadata: ["endpoint": "\(boundEndpoint)", "methods": "\(handlers.count)",
                                           "security": "\(configuration.security == nil ? "none" : "CurveZMQ")"])
     }
@@ -344,9 +347,13 @@ public final class RPCServer: @unchecked Sendable {
         do {
             try loop.send(frames)
         } catch {
-            // ROUTER drops replies to peers that are gone; anything else is worth a line.
-            logger.warning("reply not sent", metadata: ["error": "\(error)"])
+            logUnsentReply(error)
         }
+    }
+
+    private func logUnsentReply(_ error: any Error) {
+        // ROUTER drops replies to peers that are gone; anything else is worth a line.
+        logger.warning("reply not sent", metadata: ["error": "\(error)"])
     }
 
     private func healthCheck(_ request: HealthCheckRequest) throws -> HealthCheckResponse {

@@ -40,8 +40,15 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     private let threadID = Atomic<UInt>(0)
     private var thread: OSThread?
 
+    /// Whether messages sent from the loop thread while it handles a batch wait for the batch's end.
+    private let coalescesSends: Bool
+    // Loop-thread state: the messages held back, and whether sends are being held now.
+    private var outbox: [(frames: [[UInt8]], tag: UInt64)] = []
+    private var holdingSends = false
+
     // Loop-thread state, set once before start.
     private var onReceive: (ZMQMessage) -> Void = { _ in }
+    private var onSendFailure: (ZMQError, [[UInt8]], UInt64) -> Void = { _, _, _ in }
     private var onTick: () -> Int = { -1 }
     private var wantsWritable: () -> Bool = { false }
     private var onWritable: () -> Void = {}
@@ -54,10 +61,17 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     ///   and an idle loop still sleeps. Zero turns it off.
     /// - Parameter readsUserID: hand each message over with the identity its sender's
     ///   connection was admitted as (``ZMQMessage/userID``).
-    public init(name: String, socket: ZMQSocket, busyPoll: Duration = .microseconds(100), readsUserID: Bool = false) {
+    /// - Parameter coalescesSends: messages sent from the loop thread while it handles what it read
+    ///   (or work handed over) are held and sent together when that batch is done: one lock for
+    ///   the lot, and libzmq's I/O thread wakes once for all of them and writes them with one
+    ///   system call, where one at a time it would wake and write for each. A held message that
+    ///   libzmq refuses goes to `onSendFailure`, with its frames and tag, instead of throwing.
+    public init(name: String, socket: ZMQSocket, busyPoll: Duration = .microseconds(100), readsUserID: Bool = false,
+                coalescesSends: Bool = false) {
         self.name = name
         self.busyPoll = busyPoll
         self.readsUserID = readsUserID
+        self.coalescesSends = coalescesSends
         signalDescriptor = socket.signalDescriptor
         socketState = Mutex(SocketState(socket: socket))
     }
@@ -70,13 +84,17 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     ///     milliseconds may pass before it must be called again (-1: no limit).
     ///   - wantsWritable: whether the owner has messages waiting for the socket to accept them.
     ///   - onWritable: called when the socket can accept a message and `wantsWritable` said yes.
+    ///   - onSendFailure: called on the loop thread with the error, frames and tag of a held
+    ///     message (see `coalescesSends`) that could not be sent.
     public func start(
         onReceive: @escaping (ZMQMessage) -> Void,
         onTick: @escaping () -> Int = { -1 },
         wantsWritable: @escaping () -> Bool = { false },
-        onWritable: @escaping () -> Void = {}
+        onWritable: @escaping () -> Void = {},
+        onSendFailure: @escaping (ZMQError, [[UInt8]], UInt64) -> Void = { _, _, _ in }
     ) {
         self.onReceive = onReceive
+        self.onSendFailure = onSendFailure
         self.onTick = onTick
         self.wantsWritable = wantsWritable
         self.onWritable = onWritable
@@ -97,8 +115,15 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     /// Sends a message from any thread, without blocking.
     ///
     /// Throws a ``ZMQError`` whose `isWouldBlock` is true when the socket cannot take it now
-    /// (no connection yet, or the high-water mark reached).
-    public func send(_ frames: [[UInt8]]) throws {
+    /// (no connection yet, or the high-water mark reached). On a loop that coalesces sends, a
+    /// message sent from the loop thread during a batch is held instead, and a refusal goes to
+    /// `onSendFailure` with `tag`.
+    public func send(_ frames: [[UInt8]], tag: UInt64 = 0) throws {
+        // Checked in this order: `holdingSends` belongs to the loop thread.
+        if coalescesSends && isOnLoopThread && holdingSends {
+            outbox.append((frames, tag))
+            return
+        }
         let mustWake = try socketState.withLock { state -> Bool in
             try state.socket.send(frames, wait: false)
             // Sending may consume libzmq's edge-triggered signal for a message that has
@@ -242,7 +267,9 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
                 if batch.isEmpty { wroteReady = wantsWritable() && state.socket.pendingEvents.writable }
                 return batch
             }
+            holdingSends = true
             batch.forEach(onReceive)
+            flushHeldSends()
             total += batch.count
             if batch.count < 16 { break }
         }
@@ -255,12 +282,34 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
             defer { queue.removeAll(keepingCapacity: true) }
             return queue
         }
+        holdingSends = true
         for work in batch {
             switch work {
             case .job(let job): job.runSynchronously(on: asUnownedTaskExecutor())
             case .closure(let body): body()
             }
         }
+        flushHeldSends()
         return !batch.isEmpty
+    }
+
+    /// Sends what was held during a batch, under one lock.
+    private func flushHeldSends() {
+        holdingSends = false
+        guard !outbox.isEmpty else { return }
+        var failures: [(ZMQError, [[UInt8]], UInt64)] = []
+        let mustWake = socketState.withLock { state -> Bool in
+            for (frames, tag) in outbox {
+                do {
+                    try state.socket.send(frames, wait: false)
+                } catch {
+                    failures.append((error as? ZMQError ?? ZMQError(code: EINVAL, operation: "send"), frames, tag))
+                }
+            }
+            return state.loopIsPolling && state.socket.pendingEvents.readable
+        }
+        outbox.removeAll(keepingCapacity: true)
+        if mustWake { wake.signal() }
+        for (error, frames, tag) in failures { onSendFailure(error, frames, tag) }
     }
 }
