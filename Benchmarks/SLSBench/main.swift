@@ -47,6 +47,22 @@ if only == "server-throughput" {
 if only == "breakdown" {
     try await ThroughputBreakdown.run()
 }
+if only == nil || only == "design" {
+    try await WireLevelDesign.run(calls: ThroughputBreakdown.calls)
+}
+if only == "design-client" {
+    // One task-based run of the prototype, for perf: `sls-bench design-client [CALLS] [--protobuf-c]`.
+    let calls = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 200_000
+    let rawContext = zmq_ctx_new()!
+    report("design_tasks_64", try await WireLevelClient.throughput(
+        context: rawContext, calls: calls, nativePayload: !CommandLine.arguments.contains("--protobuf-c")), "calls/s")
+}
+if only == nil || only == "budget" {
+    WorkBudget.run()
+}
+if only == "codec" {
+    CodecCosts.run()
+}
 if only == "diagnostics" {
     try await Diagnostics.run()
 }
