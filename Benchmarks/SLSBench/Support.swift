@@ -55,3 +55,26 @@ func peakResidentMegabytes(pid: Int32) -> Double? {
 func emit(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
+
+/// Runs `body` in a detached task while the calling thread waits on a POSIX semaphore, so the
+/// thread never parks the way Swift's async main does (valgrind cannot follow that).
+func blockingMainThread(_ body: @escaping @Sendable () async throws -> Void) throws {
+    let semaphore = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    sem_init(semaphore, 0, 0)
+    let outcome = OutcomeBox()
+    let signal = UncheckedPointer(UnsafeMutableRawPointer(semaphore))
+    Task.detached {
+        do { try await body() } catch { outcome.error = error }
+        sem_post(signal.pointer.assumingMemoryBound(to: sem_t.self))
+    }
+    while sem_wait(semaphore) != 0 {}
+    sem_destroy(semaphore)
+    semaphore.deallocate()
+    if let error = outcome.error { throw error }
+}
+
+/// Where a detached task leaves its error for the thread that waited for it (written before the
+/// semaphore is posted, read after it is taken).
+final class OutcomeBox: @unchecked Sendable {
+    var error: (any Error)?
+}

@@ -51,11 +51,16 @@ if only == nil || only == "design" {
     try await WireLevelDesign.run(calls: ThroughputBreakdown.calls)
 }
 if only == "design-client" {
-    // One task-based run of the prototype, for perf: `sls-bench design-client [CALLS] [--protobuf-c]`.
+    // One run of the prototype with 64 tasks, for perf or callgrind (as bus-throughput):
+    // `sls-bench design-client [CALLS] [--protobuf-c]`.
     let calls = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 200_000
-    let rawContext = zmq_ctx_new()!
-    report("design_tasks_64", try await WireLevelClient.throughput(
-        context: rawContext, calls: calls, nativePayload: !CommandLine.arguments.contains("--protobuf-c")), "calls/s")
+    let nativePayload = !CommandLine.arguments.contains("--protobuf-c")
+    try blockingMainThread {
+        let rawContext = zmq_ctx_new()!
+        report("design_tasks_64", try await WireLevelClient.throughput(
+            context: rawContext, calls: calls, nativePayload: nativePayload), "calls/s")
+        zmq_ctx_term(rawContext)
+    }
 }
 if only == nil || only == "budget" {
     WorkBudget.run()
@@ -70,21 +75,23 @@ if only == "crypto-check" {
     try CryptoBenchmarks.checkInProcess()
 }
 if only == "bus-throughput" {
-    // `sls-bench bus-throughput [CALLS]`: for `perf stat`, run with two counts and divide the
-    // difference in instructions by the difference in calls (start-up cancels out).
+    // `sls-bench bus-throughput [CALLS] [--on-client-thread]`: for `perf stat` or callgrind, run with
+    // two counts and divide the difference by the difference in calls (start-up cancels out).
     // SLS_BENCH_BUSY_POLL_US=0 turns busy polling off on both sides, so CPU time counts work only.
+    // The main thread waits without suspending (valgrind stops when Swift's async main parks it).
     let calls = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 200_000
-    let busyPoll = Duration.microseconds(Int(ProcessInfo.processInfo.environment["SLS_BENCH_BUSY_POLL_US"] ?? "") ?? 100)
-    let context = ZMQContext()
-    let server = try BusBenchmarks.makeServer(context: context, busyPoll: busyPoll)
-    let client = try RPCClient(context: context, configuration: .init(endpoint: server.boundEndpoint, caller: "bench",
-                                                                      busyPoll: busyPoll))
     let onClientThread = CommandLine.arguments.contains("--on-client-thread")
-    report("unary_throughput_bus_64", try await BusBenchmarks.busThroughput(client: client, calls: calls, inFlight: 64,
-                                                                            onClientThread: onClientThread),
-           "calls/s")
-    client.close()
-    await server.shutdown()
+    try blockingMainThread {
+        let busyPoll = Duration.microseconds(Int(ProcessInfo.processInfo.environment["SLS_BENCH_BUSY_POLL_US"] ?? "") ?? 100)
+        let context = ZMQContext()
+        let server = try BusBenchmarks.makeServer(context: context, busyPoll: busyPoll)
+        let client = try RPCClient(context: context, configuration: .init(endpoint: server.boundEndpoint, caller: "bench",
+                                                                          busyPoll: busyPoll))
+        report("unary_throughput_bus_64", try await BusBenchmarks.busThroughput(
+            client: client, calls: calls, inFlight: 64, onClientThread: onClientThread), "calls/s")
+        client.close()
+        await server.shutdown()
+    }
 }
 if only == "raw-throughput" {
     // The raw DEALER/ROUTER baseline alone, for `perf stat` (see bus-throughput).
