@@ -144,6 +144,7 @@ public final class ZMQSocket: @unchecked Sendable {
     public func receiveMessage(wait: Bool = true, readingUserID: Bool = true) throws -> ZMQMessage? {
         let handle = try live("receive")
         var frames: [[UInt8]] = []
+        frames.reserveCapacity(4)   // a request is 3 frames at a ROUTER: one allocation, no regrowth
         var message = zmq_msg_t()
         zmq_msg_init(&message)
         defer { zmq_msg_close(&message) }

@@ -41,6 +41,42 @@ struct HostileInputTests {
         #expect(try HealthCheckRequest(serializedBytes: HealthCheckRequest(service: "é✓").serializedBytes()).service == "é✓")
     }
 
+    /// The scans read eight bytes at a time: a bad byte must be caught wherever it sits, in a
+    /// word or in the tail, and good bytes beside it must not be mistaken for it.
+    @Test func aBadByteIsFoundAtEveryPositionOfAString() throws {
+        let length = 21   // two words and a tail
+        for position in 0..<length {
+            func string(_ bytes: [UInt8]) -> [UInt8] {
+                Array(repeating: UInt8(ascii: "a"), count: position) + bytes
+                    + Array(repeating: UInt8(ascii: "z"), count: length - position - 1)
+            }
+            let nul = #expect(throws: ProtoDecodingError.self) {
+                try HealthCheckRequest(serializedBytes: lengthDelimited(1, string([0])))
+            }
+            #expect(nul?.description == "field service contains a NUL character", "NUL at \(position)")
+            let invalid = #expect(throws: ProtoDecodingError.self) {
+                try HealthCheckRequest(serializedBytes: lengthDelimited(1, string([0xFF])))
+            }
+            #expect(invalid?.description == "field service is not valid UTF-8", "0xFF at \(position)")
+            let accented = try HealthCheckRequest(serializedBytes: lengthDelimited(1, string([0xC3, 0xA9])))
+            #expect(accented.service.utf8.count == length + 1)
+
+            let validator = FieldValidator(nowUnixMs: 0)
+            for control: UInt8 in Array(0x00..<0x20) + [0x7F] {
+                let value = String(decoding: string([control]), as: UTF8.self)
+                #expect(throws: FieldViolation.self, "0x\(String(control, radix: 16)) at \(position)") {
+                    try validator.identifier(value, "trace_id", in: "")
+                }
+            }
+            for printable: [UInt8] in [[0x20], [0x7E], [0x21], [0xC3, 0xA9], [0xE2, 0x9C, 0x93]] {
+                let value = String(decoding: string(printable), as: UTF8.self)
+                #expect(throws: Never.self) { try validator.identifier(value, "trace_id", in: "") }
+            }
+            let text = String(decoding: string([0x0A]), as: UTF8.self)
+            #expect(throws: Never.self) { try validator.text(text, "message", in: "") }
+        }
+    }
+
     @Test func theServerAnswersEachHostileRequestWithTheFieldAndTheLimitThenKeepsServing() async throws {
         let bus = try BusFixture()
         let raw = try bus.rawDealer()

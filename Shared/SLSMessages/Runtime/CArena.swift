@@ -18,42 +18,51 @@ import Darwin
 ///
 /// Generated `fill` functions allocate strings, byte buffers, nested messages and
 /// arrays here; the arena lives exactly as long as one `serializedBytes()` call. Small
-/// allocations are carved from one block (most messages need no other), larger ones
-/// get their own zeroed memory.
-final class CArena {
-    /// Under glibc's per-thread cache limit (1,032 bytes a chunk), so the block is recycled
-    /// without a trip through the main allocator; most messages fit.
-    private static let blockSize = 1008
-    private let block: UnsafeMutableRawPointer
-    private var used = 0
-    private var largeAllocations: [UnsafeMutableRawPointer] = []
+/// allocations are carved from a block allocated with the arena object itself (one
+/// allocation per message; most messages need no other), larger ones get their own
+/// zeroed memory.
+final class CArena: ManagedBuffer<CArena.State, UInt8> {
+    /// Bookkeeping kept in the arena's header.
+    struct State {
+        var used = 0
+        var largeAllocations: [UnsafeMutableRawPointer] = []
+    }
 
-    init() {
-        block = UnsafeMutableRawPointer.allocate(byteCount: Self.blockSize, alignment: 16)
+    /// With the object's own header, under glibc's per-thread cache limit (1,032 bytes a chunk),
+    /// so the memory is recycled without a trip through the main allocator.
+    private static let blockSize = 960
+
+    /// A new, empty arena.
+    static func make() -> CArena {
+        unsafeDowncast(create(minimumCapacity: blockSize) { _ in State() }, to: CArena.self)
     }
 
     deinit {
-        block.deallocate()
-        for pointer in largeAllocations {
-            free(pointer)
+        withUnsafeMutablePointerToHeader { state in
+            for pointer in state.pointee.largeAllocations { free(pointer) }
         }
     }
 
-    /// Zeroed memory, aligned for any C type.
+    /// Zeroed memory, aligned for any C type (16 bytes).
     fileprivate func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
         let size = max(byteCount, 1)
-        let start = (used + 15) & ~15
-        if start + size <= Self.blockSize {
-            used = start + size
-            let pointer = block + start
-            pointer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        return withUnsafeMutablePointers { state, elements in
+            let block = UnsafeMutableRawPointer(elements)
+            // Aligned on the address, not the offset: the block starts wherever the header ends.
+            let misalignment = Int(bitPattern: block) & 15
+            let start = ((misalignment + state.pointee.used + 15) & ~15) - misalignment
+            if start + size <= Self.blockSize {
+                state.pointee.used = start + size
+                let pointer = block + start
+                pointer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+                return pointer
+            }
+            guard let pointer = calloc(1, size) else {
+                fatalError("out of memory encoding a message of \(byteCount) bytes")
+            }
+            state.pointee.largeAllocations.append(pointer)
             return pointer
         }
-        guard let pointer = calloc(1, size) else {
-            fatalError("out of memory encoding a message of \(byteCount) bytes")
-        }
-        largeAllocations.append(pointer)
-        return pointer
     }
 
     /// A protobuf-c allocator drawing from this arena, for unpacking. Its `free` does

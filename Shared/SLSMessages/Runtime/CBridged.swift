@@ -28,7 +28,7 @@ extension CBridged {
         try bytes.withUnsafeBufferPointer { buffer throws(ProtoDecodingError) in
             try wireLayout.check(buffer)
         }
-        let arena = CArena()
+        let arena = CArena.make()
         var allocator = arena.protobufAllocator
         let unpacked = withUnsafeMutablePointer(to: &allocator) { allocator in
             bytes.isEmpty
@@ -43,7 +43,7 @@ extension CBridged {
 
     /// Encodes through protobuf-c; generated `serializedBytes()` forwards here.
     func encodeThroughC() -> [UInt8] {
-        let arena = CArena()
+        let arena = CArena.make()
         let c = arena.message(self)
         let size = Self.cPackedSize(c)
         guard size > 0 else { return [] }

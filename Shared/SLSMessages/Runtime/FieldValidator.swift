@@ -77,8 +77,33 @@ public struct FieldValidator: Sendable {
         func isControl(_ byte: UInt8) -> Bool {
             (byte < 0x20 && !(allowingLineBreaks && (byte == 0x09 || byte == 0x0A || byte == 0x0D))) || byte == 0x7F
         }
-        if let found = value.utf8.withContiguousStorageIfAvailable({ $0.first(where: isControl) }) { return found }
+        if let found = value.utf8.withContiguousStorageIfAvailable({ bytes -> UInt8? in
+            hasNoControlCharacter(bytes) ? nil : bytes.first(where: isControl)
+        }) {
+            return found
+        }
         return value.utf8.first(where: isControl)
+    }
+
+    /// The common case, eight bytes at a time: no byte below 0x20 and no DEL (0x7F).
+    private static func hasNoControlCharacter(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let start = bytes.baseAddress else { return true }
+        let raw = UnsafeRawPointer(start)
+        let highBits: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            let word = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            // Some byte below 0x20 (the "has less than" test), or some byte equal to 0x7F.
+            let below = (word &- ones &* 0x20) & ~word & highBits
+            let delete = word ^ (ones &* 0x7F)
+            if below != 0 || (delete &- ones) & ~delete & highBits != 0 { return false }
+            offset += 8
+        }
+        while offset < bytes.count {
+            if bytes[offset] < 0x20 || bytes[offset] == 0x7F { return false }
+            offset += 1
+        }
+        return true
     }
 
     /// A pasted document (a public key): text limited like a `bytes` field, so the service's own
