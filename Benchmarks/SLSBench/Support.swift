@@ -43,8 +43,13 @@ final class Thread: @unchecked Sendable {
 
 /// Peak resident memory (VmHWM) of a process, in megabytes.
 func peakResidentMegabytes(pid: Int32) -> Double? {
+    statusMegabytes(pid: pid, field: "VmHWM:")
+}
+
+/// A memory figure of `/proc/PID/status` (given in kB there), in megabytes.
+func statusMegabytes(pid: Int32, field: String) -> Double? {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+    for line in status.split(separator: "\n") where line.hasPrefix(field) {
         let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
         return kilobytes / 1024
     }
