@@ -406,6 +406,17 @@ struct EnrollmentServiceTests {
         #expect(taken?.code == .permissionDenied)
     }
 
+    @Test("a phone is looked up by its index, so activations do not slow as phones are added")
+    func phoneLookupsUseAnIndex() async throws {
+        let harness = try EnrollmentHarness()
+        let plan = try await harness.storage.pool.read { db in
+            let statement = try EnrollmentService.activePhoneRequest("phone-1").makePreparedRequest(db).statement
+            return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + statement.sql, arguments: statement.arguments)
+                .map { $0["detail"] as String? ?? "" }
+        }
+        #expect(plan.contains { $0.contains("USING INDEX factor_device_id") }, "plan: \(plan)")
+    }
+
     @Test func expiredActivationStringsArePurged() async throws {
         let harness = try EnrollmentHarness()
         try await harness.openAccount()

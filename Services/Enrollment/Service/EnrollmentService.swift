@@ -197,9 +197,7 @@ public final class EnrollmentService: Sendable {
         let at = now()
         let outcome: Result<String, ActivationRefusal> = try await database.write { [settings] db in
             let (row, pending) = try Self.consume(code, at: at, db)
-            guard let phone = try FactorRow.filter(Column("device_id") == request.deviceID
-                    && Column("kind") == EnrollmentCore.FactorKind.ibKey.rawValue
-                    && Column("state") == EnrollmentCore.FactorState.active.rawValue).fetchOne(db) else {
+            guard let phone = try Self.activePhone(request.deviceID, db) else {
                 return .failure(.notOnThisPhone)
             }
             guard DeviceKeys.verify(request.signature, of: DeviceKeys.addUserMessage(code: code, deviceID: request.deviceID),
@@ -295,8 +293,13 @@ public final class EnrollmentService: Sendable {
     }
 
     static func activePhone(_ deviceID: String, _ db: Database) throws -> FactorRow? {
-        try FactorRow.filter(Column("device_id") == deviceID && Column("kind") == EnrollmentCore.FactorKind.ibKey.rawValue
-                             && Column("state") == EnrollmentCore.FactorState.active.rawValue).fetchOne(db)
+        try activePhoneRequest(deviceID).fetchOne(db)
+    }
+
+    /// The phone holding IB Key under `deviceID` (searched by the `factor_device_id` index).
+    static func activePhoneRequest(_ deviceID: String) -> QueryInterfaceRequest<FactorRow> {
+        FactorRow.filter(Column("device_id") == deviceID && Column("kind") == EnrollmentCore.FactorKind.ibKey.rawValue
+                         && Column("state") == EnrollmentCore.FactorState.active.rawValue)
     }
 
     // MARK: - Activation steps
