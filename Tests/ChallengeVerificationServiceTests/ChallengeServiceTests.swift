@@ -620,4 +620,21 @@ struct ChallengeServiceTests {
         }
         #expect(long?.message.contains("client_address") == true)
     }
+
+    @Test("a phone's signature check and its poll search by device id on an index")
+    func deviceLookupsUseIndexes() async throws {
+        let harness = try LoginHarness()
+        let plans = try await harness.storage.pool.read { db in
+            try [
+                ChallengeVerificationService.activePhonesRequest("phone-1").makePreparedRequest(db).statement,
+                ChallengeVerificationService.pendingPushRequest(deviceID: "phone-1", users: ["alice"], sinceUnixMs: 0)
+                    .makePreparedRequest(db).statement,
+            ].map { statement in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + statement.sql, arguments: statement.arguments)
+                    .map { $0["detail"] as String? ?? "" }.joined(separator: "; ")
+            }
+        }
+        #expect(plans[0].contains("USING INDEX phone_device_id"), "plan: \(plans[0])")
+        #expect(plans[1].contains("USING INDEX login_device_id"), "plan: \(plans[1])")
+    }
 }

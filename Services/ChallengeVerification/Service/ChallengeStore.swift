@@ -110,5 +110,12 @@ enum ChallengeStore {
                 t.primaryKey(["user_name", "serial"])
             }
         }
+
+        migrator.registerMigration("challenge.v7") { db in
+            // Phones poll and sign by device id: without these indexes every poll read every
+            // phone and every recent login.
+            try db.create(index: "phone_device_id", on: PhoneRow.databaseTableName, columns: ["device_id"])
+            try db.create(index: "login_device_id", on: LoginRow.databaseTableName, columns: ["device_id"])
+        }
     }
 }

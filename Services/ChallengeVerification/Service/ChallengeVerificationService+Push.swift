@@ -56,10 +56,8 @@ extension ChallengeVerificationService {
             let users = try Self.phonesProven(by: request.signature, message: message, signedUnixMs: request.signedUnixMs,
                                               deviceID: request.deviceID, nowUnixMs: at.unixMs, db).map(\.userName)
             let since = at.addingTimeInterval(-settings.challenges.challengeLifetime).unixMs
-            let pending = try LoginRow.filter(Column("device_id") == request.deviceID && Column("factor") == "push"
-                                              && users.contains(Column("user_name"))
-                                              && Column("verified_ms") == nil && Column("refused_ms") == nil
-                                              && Column("challenge_issued_ms") > since).limit(20).fetchAll(db)
+            let pending = try Self.pendingPushRequest(deviceID: request.deviceID, users: users, sinceUnixMs: since)
+                .fetchAll(db)
             return PendingPushList(requests: pending.map { login in
                 PendingPush(loginID: login.loginID, userName: login.userName, clientAddress: login.clientAddress,
                             choices: login.pushChoices.split(separator: ",").compactMap { UInt32($0) })
@@ -180,11 +178,25 @@ extension ChallengeVerificationService {
         return RefreshPushReply(refreshed: refreshed)
     }
 
+    /// Up to 100 active phone rows with `deviceID` (searched by the `phone_device_id` index).
+    static func activePhonesRequest(_ deviceID: String) -> QueryInterfaceRequest<PhoneRow> {
+        PhoneRow.filter(Column("device_id") == deviceID && Column("active") == true).limit(100)
+    }
+
+    /// Up to 20 push logins for `deviceID` and `users` still waiting for an answer, issued after
+    /// `sinceUnixMs` (searched by the `login_device_id` index).
+    static func pendingPushRequest(deviceID: String, users: [String], sinceUnixMs: Int64) -> QueryInterfaceRequest<LoginRow> {
+        LoginRow.filter(Column("device_id") == deviceID && Column("factor") == "push"
+                        && users.contains(Column("user_name"))
+                        && Column("verified_ms") == nil && Column("refused_ms") == nil
+                        && Column("challenge_issued_ms") > sinceUnixMs).limit(20)
+    }
+
     /// The active phone rows with `deviceID` whose signing key made `signature` over `message`
     /// within the time window; PERMISSION_DENIED when none did.
     static func phonesProven(by signature: Data, message: Data, signedUnixMs: Int64, deviceID: String, nowUnixMs: Int64,
                              _ db: Database) throws -> [PhoneRow] {
-        let phones = try PhoneRow.filter(Column("device_id") == deviceID && Column("active") == true).limit(100).fetchAll(db)
+        let phones = try activePhonesRequest(deviceID).fetchAll(db)
         guard !phones.isEmpty else { throw RPCError.notFound("no active IB Key phone \(deviceID.prefix(64))") }
         var problem = "the signature is not the phone's"
         let proven = phones.filter { phone in
