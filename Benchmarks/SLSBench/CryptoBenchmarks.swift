@@ -42,7 +42,9 @@ enum CryptoBenchmarks {
         report("crypto_check_in_process", perCheck, "ns/check")
     }
 
-    static func checkOverTheBus() async throws {
+    /// - Parameter profileCalls: instead of the rounds, make this many CheckOrder calls and report
+    ///   nothing else (`sls-bench check-throughput N`, for callgrind).
+    static func checkOverTheBus(profileCalls: Int? = nil) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-crypto-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var logger = Logger(label: "bench")
@@ -76,6 +78,14 @@ enum CryptoBenchmarks {
         let verdict = try await client.call(CryptoRulesAPI.checkOrder, request)
         precondition(verdict.accepted, "benchmark order refused: \(verdict.reason)")
 
+        if let profileCalls {
+            report("crypto_check_order_throughput_bus_64",
+                   try await throughput(client: client, request: request, calls: profileCalls, inFlight: 64), "calls/s")
+            client.close()
+            await server.shutdown()
+            publisher.close()
+            return
+        }
         // Short alternating rounds; the ratio of each round compares neighbours in time, so
         // the machine's slow swings cancel out. The median of the per-round ratios is reported.
         var echoRates: [Double] = [], checkRates: [Double] = [], ratios: [Double] = []

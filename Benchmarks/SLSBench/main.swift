@@ -102,6 +102,11 @@ if only == "raw-throughput" {
         replyBytes: BusBenchmarks.replyBytes), "calls/s")
     zmq_ctx_term(rawContext)
 }
+if only == "check-throughput" {
+    // `sls-bench check-throughput [CALLS]`: CheckOrder calls only, for callgrind (as bus-throughput).
+    let calls = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 100_000
+    try blockingMainThread { try await CryptoBenchmarks.checkOverTheBus(profileCalls: calls) }
+}
 if only == "crypto-bus" {
     try await CryptoBenchmarks.checkOverTheBus()
 }
