@@ -8,7 +8,6 @@ import Synchronization
 /// and resuming its caller all happen on that thread with no lock on the socket and no hop.
 final class WireLevelClient: TaskExecutor, @unchecked Sendable {
     typealias Writer = WireLevelDesign.Writer
-    typealias Reader = WireLevelDesign.Reader
 
     private let socket: UnsafeMutableRawPointer
     private let nativePayload: Bool
@@ -142,18 +141,7 @@ final class WireLevelClient: TaskExecutor, @unchecked Sendable {
     }
 
     private func deliver(_ reply: UnsafeRawBufferPointer) {
-        var outer = Reader(bytes: reply)
-        var id: UInt64 = 0, ok = true, body = UnsafeRawBufferPointer(start: nil, count: 0)
-        while outer.offset < reply.count, let field = outer.field() {
-            if field.number == 1 {
-                var reader = Reader(bytes: field.bytes)
-                while reader.offset < field.bytes.count, let part = reader.field() {
-                    if part.number == 1 { id = part.varint } else { ok = false }   // a status: not OK
-                }
-            } else if field.number == 2 {
-                body = field.bytes
-            }
-        }
+        let (id, ok, body) = WireLevelDesign.readReply(reply)
         guard let (batch, index) = state.pointee.pending.removeValue(forKey: id) else { return }
         guard ok else { return batch.deliver(nil, at: index) }
         if nativePayload {

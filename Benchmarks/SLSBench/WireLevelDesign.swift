@@ -155,6 +155,24 @@ enum WireLevelDesign {
         return methodMatches ? request : nil
     }
 
+    /// What the client reads from a reply frame: the request id, whether it is OK (no status sent),
+    /// and the payload.
+    static func readReply(_ reply: UnsafeRawBufferPointer) -> (id: UInt64, ok: Bool, body: UnsafeRawBufferPointer) {
+        var outer = Reader(bytes: reply)
+        var id: UInt64 = 0, ok = true, body = UnsafeRawBufferPointer(start: nil, count: 0)
+        while outer.offset < reply.count, let field = outer.field() {
+            if field.number == 1 {
+                var reader = Reader(bytes: field.bytes)
+                while reader.offset < field.bytes.count, let part = reader.field() {
+                    if part.number == 1 { id = part.varint } else { ok = false }   // a status: not OK
+                }
+            } else if field.number == 2 {
+                body = field.bytes
+            }
+        }
+        return (id, ok, body)
+    }
+
     /// The bytes of `EchoRequest.payload` (field 1), read at the wire level; nil when malformed.
     static func echoedBytes(_ payload: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         var reader = Reader(bytes: payload), echoed = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -249,18 +267,7 @@ enum WireLevelDesign {
         for _ in 0..<calls {
             let length = ThroughputBreakdown.kept(zmq_recv(client, &buffer, buffer.count, 0), buffer.count)
             let matched = buffer.withUnsafeBytes { bytes -> Bool in
-                var outer = Reader(bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
-                var id: UInt64 = 0, ok = true, body = UnsafeRawBufferPointer(start: nil, count: 0)
-                while outer.offset < length, let field = outer.field() {
-                    if field.number == 1 {
-                        var reader = Reader(bytes: field.bytes)
-                        while reader.offset < field.bytes.count, let part = reader.field() {
-                            if part.number == 1 { id = part.varint } else { ok = false }   // a status: not OK
-                        }
-                    } else if field.number == 2 {
-                        body = field.bytes
-                    }
-                }
+                let (id, ok, body) = readReply(UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
                 guard ok, pending.removeValue(forKey: id) != nil else { return false }
                 if nativePayload {
                     var reader = Reader(bytes: body)

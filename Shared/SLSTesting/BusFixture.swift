@@ -30,6 +30,18 @@ public final class BusFixture: @unchecked Sendable {
         authentication?.stop()
     }
 
+    /// A loopback endpoint that was free a moment ago and has nothing listening on it now, for
+    /// tests of a client whose server is not up yet. The fixture that found it is shut down and
+    /// its context terminated, which waits until libzmq has really closed the listener (closing
+    /// is asynchronous).
+    public static func vacantEndpoint() async throws -> String {
+        var probe: BusFixture? = try BusFixture()
+        let endpoint = probe!.server.boundEndpoint
+        await probe!.server.shutdown()
+        probe = nil
+        return endpoint
+    }
+
     public func client(timeout: Duration = .seconds(2), connectTimeout: Duration = .seconds(1),
                        caller: String = "bus-tests", security: CurveClient? = nil) throws -> RPCClient {
         try RPCClient(context: context, configuration: .init(

@@ -46,10 +46,7 @@ struct CoalescedSendTests {
 
     @Test("calls made on the client's own thread before the server is up are sent once it is")
     func callsHeldWithoutAConnectionAreSentLater() async throws {
-        var probe: BusFixture? = try BusFixture()
-        let endpoint = probe!.server.boundEndpoint
-        await probe!.server.shutdown()
-        probe = nil
+        let endpoint = try await BusFixture.vacantEndpoint()
 
         let context = ZMQContext()
         let client = try RPCClient(context: context, configuration: .init(

@@ -47,12 +47,7 @@ struct RPCFailureTests {
     }
 
     @Test func callToAbsentServerIsUnavailableAndRecoversWhenItReturns() async throws {
-        // Find a free port, then leave it empty. The probe's context is terminated, which
-        // waits until libzmq has really closed the listener (closing is asynchronous).
-        var probe: BusFixture? = try BusFixture()
-        let endpoint = probe!.server.boundEndpoint
-        await probe!.server.shutdown()
-        probe = nil
+        let endpoint = try await BusFixture.vacantEndpoint()
 
         let context = ZMQContext()
         let client = try RPCClient(context: context, configuration: .init(

@@ -87,23 +87,8 @@ public struct FieldValidator: Sendable {
 
     /// The common case, eight bytes at a time: no byte below 0x20 and no DEL (0x7F).
     private static func hasNoControlCharacter(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let start = bytes.baseAddress else { return true }
-        let raw = UnsafeRawPointer(start)
-        let highBits: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
-        var offset = 0
-        while offset + 8 <= bytes.count {
-            let word = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-            // Some byte below 0x20 (the "has less than" test), or some byte equal to 0x7F.
-            let below = (word &- ones &* 0x20) & ~word & highBits
-            let delete = word ^ (ones &* 0x7F)
-            if below != 0 || (delete &- ones) & ~delete & highBits != 0 { return false }
-            offset += 8
-        }
-        while offset < bytes.count {
-            if bytes[offset] < 0x20 || bytes[offset] == 0x7F { return false }
-            offset += 1
-        }
-        return true
+        ByteScan.noneFlagged(bytes, word: { ByteScan.hasByte(below: 0x20, in: $0) || ByteScan.hasByte(equalTo: 0x7F, in: $0) },
+                             byte: { $0 < 0x20 || $0 == 0x7F })
     }
 
     /// A pasted document (a public key): text limited like a `bytes` field, so the service's own

@@ -72,22 +72,8 @@ struct WireLayout: Sendable {
 
     /// The common case, eight bytes at a time: ASCII (no byte with its high bit set) and no NUL.
     private static func isPlainASCIIWithoutNUL(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let start = bytes.baseAddress else { return true }
-        let raw = UnsafeRawPointer(start)
-        let highBits: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
-        var offset = 0
-        while offset + 8 <= bytes.count {
-            let word = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-            // A byte with its high bit set, or a zero byte (the classic haszero test).
-            if word & highBits != 0 || (word &- ones) & ~word & highBits != 0 { return false }
-            offset += 8
-        }
-        while offset < bytes.count {
-            let byte = bytes[offset]
-            if byte == 0 || byte >= 0x80 { return false }
-            offset += 1
-        }
-        return true
+        ByteScan.noneFlagged(bytes, word: { $0 & ByteScan.highBits != 0 || ByteScan.hasByte(below: 1, in: $0) },
+                             byte: { $0 == 0 || $0 >= 0x80 })
     }
 
     /// Validates without building a String (this runs for every string of every message).
