@@ -406,6 +406,32 @@ struct EnrollmentServiceTests {
         #expect(taken?.code == .permissionDenied)
     }
 
+    @Test("ENR-12: activation registers the phone for push: its token travels with FactorActivated")
+    func testENR12_activationRegistersThePhoneForPush() async throws {
+        let harness = try EnrollmentHarness()
+        try await harness.openAccount()
+        try await harness.openAccount("bob", account: "U2")
+        let key = P256.Signing.PrivateKey()
+        let alice = try await harness.service.startActivation(StartActivationRequest(userName: "alice"))
+        _ = try await harness.activate(alice.activationString, platform: .ios, device: "phone-1", key: key)
+        // An iPhone whose user did not allow notifications activates without a token.
+        let bob = try await harness.service.startActivation(StartActivationRequest(userName: "bob"))
+        _ = try await harness.service.activate(ActivateRequest(
+            activationString: bob.activationString, platform: .ios, deviceID: "phone-2",
+            devicePublicKey: EnrollmentHarness.deviceKey(),
+            deviceAgreementKey: P256.KeyAgreement.PrivateKey().publicKey.x963Representation))
+        let payloads = try await harness.storage.pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT payload FROM outbox WHERE type = ? ORDER BY id",
+                              arguments: [FactorActivated.protoName])
+        }
+        let phones = try payloads.map { try FactorActivated(serializedBytes: [UInt8]($0)) }.filter { $0.kind == .ibKey }
+        #expect(phones.map(\.userName) == ["alice", "bob"])
+        #expect(phones.first?.pushToken == "push-1")
+        #expect(phones.first?.deviceID == "phone-1")
+        #expect(phones.first?.devicePublicKey == key.publicKey.x963Representation)
+        #expect(phones.last?.pushToken == "")
+    }
+
     @Test("a phone is looked up by its index, so activations do not slow as phones are added")
     func phoneLookupsUseAnIndex() async throws {
         let harness = try EnrollmentHarness()
