@@ -621,6 +621,25 @@ struct ChallengeServiceTests {
         #expect(long?.message.contains("client_address") == true)
     }
 
+    @Test("the audit chain is checked row by row: an edited row in the middle is found, and ListAudit says so")
+    func anEditedAuditRowBreaksTheChain() async throws {
+        let harness = try LoginHarness()
+        try await harness.storage.pool.write { db in
+            for index in 0..<5 {
+                try ChallengeVerificationService.appendAudit("user\(index)", at: Date(timeIntervalSince1970: 1_800_000_000),
+                                                             address: "127.0.0.1", factor: "password", outcome: "refused",
+                                                             ruleID: "CHL-01", db)
+            }
+        }
+        #expect(try harness.service.auditChainBreak() == nil)
+        #expect(try await harness.service.listAudit(ListAuditRequest(userName: "user2")).chainIntact)
+        try await harness.storage.pool.write { db in
+            try db.execute(sql: "UPDATE audit SET outcome = 'verified' WHERE user_name = 'user2'")
+        }
+        #expect(try harness.service.auditChainBreak() == 2)
+        #expect(try await !harness.service.listAudit(ListAuditRequest(userName: "user2")).chainIntact)
+    }
+
     @Test("a phone's signature check and its poll search by device id on an index")
     func deviceLookupsUseIndexes() async throws {
         let harness = try LoginHarness()

@@ -43,12 +43,29 @@ public enum AuditChain {
 
     /// The index of the first record whose stored hash does not follow, or nil when the chain holds.
     public static func firstBreak(_ chain: [(record: AuditRecord, hash: [UInt8])]) -> Int? {
-        var previous = genesis
-        for (index, entry) in chain.enumerated() {
-            let expected = hash(entry.record, after: previous)
-            guard expected == entry.hash else { return index }
-            previous = entry.hash
+        var verifier = Verifier()
+        for entry in chain where !verifier.accept(entry.record, hash: entry.hash) {
+            return verifier.checked
         }
         return nil
+    }
+
+    /// Checks a chain one record at a time, oldest first, so a log of any length is checked in
+    /// constant memory.
+    public struct Verifier: Sendable {
+        private var previous = AuditChain.genesis
+        /// Records accepted so far: the index of the next one.
+        public private(set) var checked = 0
+
+        public init() {}
+
+        /// Whether `record`, stored with `hash`, follows the records accepted so far. After a
+        /// refusal the verifier stays where it was.
+        public mutating func accept(_ record: AuditRecord, hash stored: [UInt8]) -> Bool {
+            guard AuditChain.hash(record, after: previous) == stored else { return false }
+            previous = stored
+            checked += 1
+            return true
+        }
     }
 }

@@ -612,21 +612,24 @@ public final class ChallengeVerificationService: Sendable {
 
     /// Whether the whole chain holds, read off the socket thread (linear in the table).
     func auditChainIntact() async throws -> Bool {
-        try await database.read { db in
-            try AuditChain.firstBreak(AuditRow.order(Column("id")).fetchAll(db).map { row in
-                (AuditRecord(userName: row.userName, atUnixMs: row.atMs, address: row.address, factor: row.factor,
-                             outcome: row.outcome, ruleID: row.ruleID), row.hash)
-            }) == nil
-        }
+        try await database.read { db in try Self.firstAuditBreak(db) == nil }
     }
 
-    /// The audit rows, oldest first, with whether the chain holds.
+    /// The index of the first audit row, oldest first, whose hash does not follow; nil when the chain holds.
     func auditChainBreak() throws -> Int? {
-        try database.read { db in
-            try AuditChain.firstBreak(AuditRow.order(Column("id")).fetchAll(db).map { row in
-                (AuditRecord(userName: row.userName, atUnixMs: row.atMs, address: row.address, factor: row.factor,
-                             outcome: row.outcome, ruleID: row.ruleID), row.hash)
-            })
+        try database.read { db in try Self.firstAuditBreak(db) }
+    }
+
+    /// Streams the table through the verifier: the log grows with every refused login (a
+    /// stranger can add rows), so it is never loaded whole.
+    static func firstAuditBreak(_ db: Database) throws -> Int? {
+        var verifier = AuditChain.Verifier()
+        let rows = try AuditRow.order(Column("id")).fetchCursor(db)
+        while let row = try rows.next() {
+            let record = AuditRecord(userName: row.userName, atUnixMs: row.atMs, address: row.address, factor: row.factor,
+                                     outcome: row.outcome, ruleID: row.ruleID)
+            guard verifier.accept(record, hash: row.hash) else { return verifier.checked }
         }
+        return nil
     }
 }
