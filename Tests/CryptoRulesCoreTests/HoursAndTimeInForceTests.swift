@@ -99,9 +99,13 @@ struct WallClockTests {
             let clock = calendar.wallClock(date)
             #expect(clock.year == expected.year && clock.month == expected.month && clock.day == expected.day
                     && clock.weekday == expected.weekday && clock.hour == expected.hour, "\(date)")
+            let month = String(format: "%04d-%02d", expected.year ?? 0, expected.month ?? 0)
+            #expect(calendar.month(of: date) == month, "\(date)")
             date = date.addingTimeInterval(7 * 3600 + 13 * 60)
         }
         #expect(calendar.month(of: Fixture.newYork(2026, 3, 1, 0, 30)) == "2026-03")
+        // Past four-digit years the month is still written out whole.
+        #expect(calendar.month(of: Date(timeIntervalSince1970: 253_402_387_200)) == "10000-01")
         #expect(calendar.day(of: Fixture.utc(2026, 11, 1, 3, 30)) == "2026-10-31")
     }
 

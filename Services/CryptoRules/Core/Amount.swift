@@ -8,6 +8,10 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Amount places kept.
     public static let scale = 18
     static let one: Int128 = 1_000_000_000_000_000_000
+    /// 10⁰ to 10¹⁸: steps of every number of places, looked up rather than multiplied out.
+    static let powersOfTen: [Int128] = (0...scale).map { places in
+        (0..<places).reduce(Int128(1)) { power, _ in power * 10 }
+    }
     /// Largest whole part accepted from text: far beyond any amount here, far below overflow.
     static let maximumWholeDigits = 20
 
@@ -58,18 +62,18 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
             }
         }
         guard lastWasDigit else { return nil }
-        for _ in fractionDigits..<Self.scale { fraction *= 10 }
+        fraction *= Self.powersOfTen[Self.scale - fractionDigits]
         let units = whole * Self.one + fraction
         self.units = negative ? -units : units
     }
 
     /// The plain decimal text, without trailing zeros: "10", "0.03333333", "-2.5".
     public var description: String {
-        let magnitude = units.magnitude
-        let whole = magnitude / UInt128(Self.one)
+        // One 128-bit division for both parts.
+        let (whole, remainder) = units.magnitude.quotientAndRemainder(dividingBy: UInt128(Self.one))
         // The fraction is below 10^18 and so fits 64 bits; so does any realistic whole part.
         // Converting through UInt64 avoids the much slower generic 128-bit text conversion.
-        var fraction = UInt64(magnitude % UInt128(Self.one))
+        var fraction = UInt64(remainder)
         let wholeText = whole <= UInt128(UInt64.max) ? String(UInt64(whole)) : String(whole)
         var text = (units < 0 ? "-" : "") + wholeText
         guard fraction != 0 else { return text }
@@ -154,8 +158,7 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Rounded to `places` decimals (0...18).
     public func rounded(places: Int, _ rule: Rounding) -> Amount {
         precondition((0...Self.scale).contains(places), "places must be 0 to 18")
-        var step: Int128 = 1
-        for _ in places..<Self.scale { step *= 10 }
+        let step = Self.powersOfTen[Self.scale - places]
         let (quotient, remainder) = units.quotientAndRemainder(dividingBy: step)
         var steps = quotient
         if rule == .halfUp && remainder.magnitude * 2 >= step.magnitude {
@@ -169,12 +172,7 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The number of decimals of the smallest step `self` is a power of ten of (0.00000001 -> 8),
     /// or nil when it is not a power of ten no larger than 1.
     var powerOfTenPlaces: Int? {
-        var step: Int128 = 1
-        for places in (0...Self.scale).reversed() {
-            if units == step { return places }
-            step *= 10
-        }
-        return nil
+        Self.powersOfTen.firstIndex(of: units).map { Self.scale - $0 }
     }
 }
 

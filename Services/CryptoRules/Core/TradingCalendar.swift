@@ -70,7 +70,22 @@ public struct TradingCalendar: Sendable {
     /// The calendar month of `date` on the market's clock, "YYYY-MM".
     public func month(of date: Date) -> String {
         let clock = wallClock(date)
-        return "\(clock.year)-\(clock.month < 10 ? "0" : "")\(clock.month)"
+        guard (1000...9999).contains(clock.year) else {
+            return "\(clock.year)-\(clock.month < 10 ? "0" : "")\(clock.month)"
+        }
+        // Every order check asks for the month: written digit by digit into a small string, which
+        // needs no allocation, instead of through string interpolation.
+        func digit(_ value: Int) -> UInt8 { UInt8(ascii: "0") + UInt8(value) }
+        return String(unsafeUninitializedCapacity: 7) { text in
+            text[0] = digit(clock.year / 1000)
+            text[1] = digit(clock.year / 100 % 10)
+            text[2] = digit(clock.year / 10 % 10)
+            text[3] = digit(clock.year % 10)
+            text[4] = UInt8(ascii: "-")
+            text[5] = digit(clock.month / 10)
+            text[6] = digit(clock.month % 10)
+            return 7
+        }
     }
 
     /// The calendar day of `date` on the market's clock, "YYYY-MM-DD".
