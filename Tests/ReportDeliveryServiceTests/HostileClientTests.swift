@@ -91,4 +91,20 @@ struct HostileClientTests {
         #expect(first.status == 0, "\(first.stderr)")
         #expect(third.status == 0, "removing a file gives its room back: \(third.stderr)")
     }
+
+    @Test("A rename that replaces a file gives that file's room back to the quota")
+    func replacingRenameFreesQuota() async throws {
+        let harness = try DeliveryHarness { $0.folderQuotaBytes = 1 << 20 }
+        let key = try await harness.setUp()
+        let local = try StockTools.scratch()
+        try Data(repeating: 7, count: 700_000).write(to: local.appendingPathComponent("a.bin"))
+        try Data(repeating: 8, count: 700_000).write(to: local.appendingPathComponent("b.bin"))
+        try Data(repeating: 9, count: 200_000).write(to: local.appendingPathComponent("c.bin"))
+        // OpenSSH's sftp renames with posix-rename@openssh.com, which replaces a.bin: 200,000 bytes
+        // are left in the folder, so b.bin fits.
+        let session = try harness.sftp("alice", key: key, ["put a.bin", "put c.bin", "rename c.bin a.bin", "put b.bin"],
+                                       in: local)
+        await harness.shutdown()
+        #expect(session.status == 0, "\(session.stderr)")
+    }
 }

@@ -121,7 +121,10 @@ extension SFTPSession {
             }
             // OpenSSH's sftp renames with this extension: the target is replaced, as rename(2) does.
             let from = try VirtualPath(try reader.text()), to = try VirtualPath(try reader.text())
-            try folder.rename(from, to: to, overwrite: true)
+            if let replacedBytes = try folder.rename(from, to: to, overwrite: true) {
+                ledger.shrink(user, by: replacedBytes)
+                ledger.removeEntry(user)
+            }
             return io.write(Self.status(id, SFTPStatus.ok, ""))
         default:
             return io.write(Self.status(id, SFTPStatus.unsupported, "operation not supported"))

@@ -128,9 +128,7 @@ final class SFTPSession: @unchecked Sendable {
             return Int32(SSH_AUTH_SUCCESS.rawValue)   // the key would do: the client signs next
         case Int32(SSH_PUBLICKEY_STATE_VALID.rawValue):
             login = candidate
-            let folder = UserFolder(path: candidate.folder)
-            self.folder = folder
-            ledger.join(candidate.userName) { folder.usage() }
+            folder = UserFolder(path: candidate.folder)
             watch.markLoggedIn()
             logger.info("SFTP login", metadata: ["peer": "\(peer)", "user": "\(shownUser)"])
             return Int32(SSH_AUTH_SUCCESS.rawValue)
@@ -182,6 +180,9 @@ final class SFTPSession: @unchecked Sendable {
     /// oversized request, or the service stops. Packets are framed here (see ``SFTPChannel``).
     private func serveFiles(on channel: ssh_channel) {
         guard let login, let folder else { return }
+        // Joined only by sessions that serve files, so every join has its leave (a login that
+        // never starts sftp counts for nothing); the first one walks the folder.
+        ledger.join(login.userName) { folder.usage() }
         defer { ledger.leave(login.userName) }
         let io = SFTPChannel(channel: channel)
         var buffer = [UInt8](repeating: 0, count: 64)
@@ -222,13 +223,21 @@ final class SFTPSession: @unchecked Sendable {
             ssh_channel_send_eof(channel)
             ssh_channel_close(channel)
             // Let the client close its side first (up to a second), so it ends without
-            // "Connection closed by remote host".
-            let deadline = ContinuousClock.now + .seconds(1)
-            while ssh_get_status(session) & (Int32(SSH_CLOSED) | Int32(SSH_CLOSED_ERROR)) == 0,
-                  ContinuousClock.now < deadline, ssh_channel_poll_timeout(channel, 100, 0) != SSH_ERROR {}
+            // "Connection closed by remote host". Waited for on the socket: polling the channel
+            // returns at once after the client's EOF, which would spin for the whole second.
+            if let event = ssh_event_new() {
+                ssh_event_add_session(event, session)
+                let deadline = ContinuousClock.now + .seconds(1)
+                while ssh_get_status(session) & (Int32(SSH_CLOSED) | Int32(SSH_CLOSED_ERROR)) == 0,
+                      ContinuousClock.now < deadline, ssh_event_dopoll(event, 100) != SSH_ERROR {}
+                ssh_event_remove_session(event, session)
+                ssh_event_free(event)
+            }
             ssh_channel_free(channel)
             self.channel = nil
         }
+        // From here the descriptor closes and its number may be reused: the watchdog keeps off it.
+        watch.release()
         ssh_disconnect(session)
         ssh_free(session)
     }

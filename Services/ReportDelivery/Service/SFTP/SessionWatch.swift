@@ -14,7 +14,9 @@ final class SessionWatch: Sendable {
     private let startedNs: UInt64
     private let lastActivityNs: Atomic<UInt64>
     private let loggedIn = Atomic<Bool>(false)
-    private let cut = Atomic<Bool>(false)
+    /// Whether the socket was cut, and whether the session has let go of its descriptor (closing it
+    /// frees the number for another file; a cut after that would hit whatever got it).
+    private let socket = Mutex<(cut: Bool, released: Bool)>((false, false))
 
     init(fd: Int32, peer: String) {
         self.fd = fd
@@ -43,9 +45,18 @@ final class SessionWatch: Sendable {
         return now > since && now - since > (isLoggedIn ? idleNs : loginGraceNs)
     }
 
-    /// Shuts the socket down once (the session's thread closes it).
+    /// Shuts the socket down once (the session's thread closes it), unless the session has
+    /// already released it.
     func cutOff() {
-        guard !cut.exchange(true, ordering: .relaxed) else { return }
-        shutdown(fd, Int32(SHUT_RDWR))
+        socket.withLock { state in
+            guard !state.cut, !state.released else { return }
+            state.cut = true
+            shutdown(fd, Int32(SHUT_RDWR))
+        }
+    }
+
+    /// The session is about to close its socket: the watchdog must not touch the descriptor after this.
+    func release() {
+        socket.withLock { $0.released = true }
     }
 }

@@ -84,26 +84,6 @@ struct UserFolder {
         return info
     }
 
-    /// The entries of the folder `path` with their attributes, at most `limit`.
-    func list(_ path: VirtualPath, limit: Int) throws(Failure) -> [(name: String, info: stat)] {
-        let fd = try openDirectory(path)
-        guard let directory = fdopendir(fd) else {
-            close(fd)
-            throw .from(errno: errno, path.description)
-        }
-        defer { closedir(directory) }
-        var entries: [(String, stat)] = []
-        while entries.count < limit, let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            var info = stat()
-            guard fstatat(dirfd(directory), name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
-            entries.append((name, info))
-        }
-        return entries
-    }
-
     /// Removes the file `path`; returns the bytes it held (for the quota).
     @discardableResult
     func remove(_ path: VirtualPath) throws(Failure) -> Int64 {
@@ -154,17 +134,24 @@ struct UserFolder {
         guard unlinkat(parent, path.name, AT_REMOVEDIR) == 0 else { throw .from(errno: errno, path.description) }
     }
 
-    func rename(_ from: VirtualPath, to: VirtualPath, overwrite: Bool) throws(Failure) {
+    /// Renames `from` to `to`; with `overwrite`, an existing `to` is replaced, and the bytes of the
+    /// regular file it was are returned (for the quota: that file is gone). Nil when nothing was replaced.
+    @discardableResult
+    func rename(_ from: VirtualPath, to: VirtualPath, overwrite: Bool) throws(Failure) -> Int64? {
         guard !from.isRoot, !to.isRoot else { throw Failure(status: SFTPStatus.permissionDenied, message: "/: cannot be renamed") }
         let source = try openParent(of: from)
         defer { close(source) }
         let target = try openParent(of: to)
         defer { close(target) }
-        if !overwrite {
-            var info = stat()
-            if fstatat(target, to.name, &info, AT_SYMLINK_NOFOLLOW) == 0 { throw .from(errno: EEXIST, to.description) }
-        }
+        var replaced = stat(), renamed = stat()
+        let exists = fstatat(target, to.name, &replaced, AT_SYMLINK_NOFOLLOW) == 0
+        if exists && !overwrite { throw .from(errno: EEXIST, to.description) }
         guard renameat(source, from.name, target, to.name) == 0 else { throw .from(errno: errno, from.description) }
+        // Renaming a file onto itself replaces nothing.
+        let sameFile = fstatat(target, to.name, &renamed, AT_SYMLINK_NOFOLLOW) == 0
+            && renamed.st_ino == replaced.st_ino && renamed.st_dev == replaced.st_dev
+        guard exists, !sameFile, replaced.st_mode & S_IFMT == S_IFREG else { return nil }
+        return Int64(replaced.st_size)
     }
 
     /// Bytes of regular files and the number of entries under the folder (for the quota),
@@ -174,8 +161,9 @@ struct UserFolder {
         var seen = 0
         var pending: [VirtualPath] = [.root]
         while let next = pending.popLast(), seen < limit {
-            guard let entries = try? list(next, limit: limit - seen) else { continue }
-            for (name, info) in entries where name != "." && name != ".." {
+            guard let listing = try? openListing(next) else { continue }
+            defer { closedir(listing) }
+            for (name, info) in Self.readBatch(listing, limit: limit - seen + 2) where name != "." && name != ".." {
                 seen += 1
                 switch info.st_mode & S_IFMT {
                 case S_IFREG: total += Int64(info.st_size)
