@@ -160,7 +160,8 @@ public final class RPCClient: @unchecked Sendable {
         }
     }
 
-    /// Sends now, or parks the call until the socket has a connection to send on.
+    /// Sends now (on the socket thread: with the other calls of the same batch), or parks the call
+    /// until the socket has a connection to send on.
     private func send(_ id: UInt64, _ frames: [[UInt8]]) {
         do {
             try loop.send(frames, tag: id)

@@ -126,9 +126,10 @@ public final class RPCServer: @unchecked Sendable {
     }
 
     /// Registers a handler that answers at once, without awaiting anything: it runs inline on
-    /// the socket thread as the request is read, with no task, and its reply is sent before the
-    /// next request is read. Use it for pure computations on memory (a health check, a rule
-    /// check on an in-memory book); it **must not block** and should take microseconds.
+    /// the socket thread as the request is read, with no task; its reply goes out with the others
+    /// of the same batch of requests, once the batch is handled. Use it for pure computations on
+    /// memory (a health check, a rule check on an in-memory book); it **must not block** and
+    /// should take microseconds.
     public func register<Request, Response>(
         _ method: RPCMethod<Request, Response>,
         synchronous handler: @escaping @Sendable (Request, RequestContext) throws -> Response

@@ -45,6 +45,8 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     // Loop-thread state: the messages held back, and whether sends are being held now.
     private var outbox: [(frames: [[UInt8]], tag: UInt64)] = []
     private var holdingSends = false
+    /// Most messages held before they are sent anyway.
+    private static let heldSendsLimit = 64
 
     // Loop-thread state, set once before start.
     private var onReceive: (ZMQMessage) -> Void = { _ in }
@@ -122,6 +124,11 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
         // Checked in this order: `holdingSends` belongs to the loop thread.
         if coalescesSends && isOnLoopThread && holdingSends {
             outbox.append((frames, tag))
+            // A long batch is sent in parts, so what is held stays bounded.
+            if outbox.count >= Self.heldSendsLimit {
+                flushHeldSends()
+                holdingSends = true
+            }
             return
         }
         let mustWake = try socketState.withLock { state -> Bool in
@@ -189,6 +196,9 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
         var recentlyBusy = false
         while !stopRequested.load(ordering: .sequentiallyConsistent) {
             var busy = runPendingWork()
+            // A job may have stopped the loop (its owner released on this thread): the owner's
+            // callbacks must not run after that.
+            if stopRequested.load(ordering: .sequentiallyConsistent) { break }
             let tickTimeout = onTick()
             busy = readAvailable() || busy
             if busy {
@@ -297,6 +307,11 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
     private func flushHeldSends() {
         holdingSends = false
         guard !outbox.isEmpty else { return }
+        // Stopped from this thread during the batch: the socket is closed and the owner may be gone.
+        if stopRequested.load(ordering: .sequentiallyConsistent) {
+            outbox.removeAll()
+            return
+        }
         var failures: [(ZMQError, [[UInt8]], UInt64)] = []
         let mustWake = socketState.withLock { state -> Bool in
             for (frames, tag) in outbox {
@@ -308,7 +323,7 @@ public final class ZMQEventLoop: TaskExecutor, @unchecked Sendable {
             }
             return state.loopIsPolling && state.socket.pendingEvents.readable
         }
-        outbox.removeAll(keepingCapacity: true)
+        outbox.removeAll(keepingCapacity: outbox.count <= Self.heldSendsLimit)
         if mustWake { wake.signal() }
         for (error, frames, tag) in failures { onSendFailure(error, frames, tag) }
     }

@@ -97,4 +97,23 @@ struct CoalescedSendTests {
         client.close()
         await bus.server.shutdown()
     }
+
+    @Test("a client released by a task running on its own socket thread stops without touching what it was")
+    func clientReleasedOnItsOwnThread() async throws {
+        let bus = try BusFixture()
+        var client: RPCClient? = try bus.client()
+        let executor = client!.executor
+        let echoed = try await withTaskExecutorPreference(executor) {
+            let reply = try await client!.call(BenchAPI.echo, EchoRequest(payload: .init([5])))
+            client = nil   // the last reference: the client closes on its own socket thread
+            return Array(reply.payload)
+        }
+        #expect(echoed == [5])
+        // The loop has ended; its thread went on without calling into the released client.
+        try await Task.sleep(for: .milliseconds(200))
+        let other = try bus.client()
+        #expect(Array(try await other.call(BenchAPI.echo, EchoRequest(payload: .init([6]))).payload) == [6])
+        other.close()
+        await bus.server.shutdown()
+    }
 }

@@ -44,11 +44,14 @@ extension CBridged {
     /// Encodes through protobuf-c; generated `serializedBytes()` forwards here.
     func encodeThroughC() -> [UInt8] {
         let arena = CArena.make()
-        let c = arena.message(self)
-        let size = Self.cPackedSize(c)
-        guard size > 0 else { return [] }
-        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            count = Self.cPack(c, buffer.baseAddress!)
+        // The C struct lives in the arena: keep it until protobuf-c has packed it.
+        return withExtendedLifetime(arena) {
+            let c = arena.message(self)
+            let size = Self.cPackedSize(c)
+            guard size > 0 else { return [] }
+            return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                count = Self.cPack(c, buffer.baseAddress!)
+            }
         }
     }
 }

@@ -13,19 +13,23 @@ struct WireLayout: Sendable {
         case message(StaticString, @Sendable () -> WireLayout)
     }
 
-    /// Kinds indexed by field number (protobuf numbers of our messages are small), so the scan of
-    /// every decoded message looks fields up without hashing.
+    /// Kinds indexed by field number, so the scan of every decoded message looks fields up
+    /// without hashing; numbers past ``denseLimit`` (protobuf allows up to 2²⁹) go in `sparse`.
     private let kinds: [Kind]
+    private let sparse: [UInt32: Kind]
+    private static let denseLimit: UInt32 = 256
 
     /// - Parameters:
     ///   - strings: string fields by number, with their names for errors.
     ///   - messages: message fields by number: name and the nested layout.
     init(strings: [UInt32: StaticString], messages: [UInt32: (StaticString, @Sendable () -> WireLayout)]) {
-        let largest = Int(max(strings.keys.max() ?? 0, messages.keys.max() ?? 0))
-        var kinds = [Kind](repeating: .other, count: strings.isEmpty && messages.isEmpty ? 0 : largest + 1)
-        for (number, name) in strings { kinds[Int(number)] = .string(name) }
-        for (number, (name, nested)) in messages { kinds[Int(number)] = .message(name, nested) }
+        var all: [UInt32: Kind] = strings.mapValues { .string($0) }
+        for (number, (name, nested)) in messages { all[number] = .message(name, nested) }
+        let dense = all.keys.filter { $0 < Self.denseLimit }
+        var kinds = [Kind](repeating: .other, count: (dense.max().map { Int($0) + 1 }) ?? 0)
+        for number in dense { kinds[Int(number)] = all[number]! }
         self.kinds = kinds
+        sparse = all.filter { $0.key >= Self.denseLimit }
     }
 
     /// Throws for a string field holding NUL or invalid UTF-8. Anything else malformed is left
@@ -36,7 +40,7 @@ struct WireLayout: Sendable {
 
     /// `path` spells out where this message sits, for errors only (so no string is built per field).
     private func check(_ bytes: UnsafeBufferPointer<UInt8>, path: () -> String, depth: Int) throws(ProtoDecodingError) {
-        guard depth < 32, !kinds.isEmpty else { return }
+        guard depth < 32, !(kinds.isEmpty && sparse.isEmpty) else { return }
         var reader = WireReader(bytes: bytes)
         while let key = reader.varint() {
             let number = UInt32(truncatingIfNeeded: key >> 3)
@@ -46,10 +50,9 @@ struct WireLayout: Sendable {
             case 5: guard reader.skip(4) else { return }
             case 2:
                 guard let length = reader.varint(), let field = reader.take(length) else { return }
-                guard number < kinds.count else { continue }
-                switch kinds[Int(number)] {
+                switch number < kinds.count ? kinds[Int(number)] : sparse[number] ?? .other {
                 case .string(let name):
-                            if let problem = Self.problem(with: field) {
+                    if let problem = Self.problem(with: field) {
                         throw ProtoDecodingError("field \(path())\(name) \(problem)")
                     }
                 case .message(let name, let nested):
@@ -78,7 +81,6 @@ struct WireLayout: Sendable {
 
     /// Validates without building a String (this runs for every string of every message).
     private static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        if bytes.allSatisfy({ $0 < 0x80 }) { return true }
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = bytes.makeIterator()
         while true {
