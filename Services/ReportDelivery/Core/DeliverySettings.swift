@@ -6,8 +6,6 @@ public struct DeliverySettings: Sendable {
     public var allowPlainDelivery = false
     /// SSH public keys one user may register.
     public var maxPublicKeysPerUser = 10
-    /// Bytes one user's folder may hold (statements and the user's own uploads).
-    public var folderQuotaBytes: Int64 = 1 << 30
     /// Messages kept in one user's Message Center (the oldest go first).
     public var maxMessagesPerUser = 500
     /// Statements one user may have waiting for a PGP key.

@@ -5,7 +5,9 @@ public struct RetentionRule: Sendable, Equatable {
     /// 100 days, DLV-07.
     public static let standard = RetentionRule(days: 100)
 
+    /// - Parameter days: 1 to 36,500 (a century); the setting holds it to its own range.
     public init(days: Int) {
+        precondition((1...36_500).contains(days), "retention days must be 1 to 36,500")
         self.days = days
     }
 

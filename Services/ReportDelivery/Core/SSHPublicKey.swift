@@ -33,8 +33,13 @@ public struct SSHPublicKey: Sendable, Equatable {
 
     /// Parses `text` in either format and applies DLV-02's key rules.
     public init(parsing text: String) throws(PublicKeyError) {
+        // The length first: the private-key scan lower-cases the text, and a request may carry a megabyte.
+        guard text.utf8.count <= Self.maxTextBytes else {
+            // Too long to be a public key; still never stored or echoed. Said to be private when it is one.
+            throw PrivateKeyDetector.containsPrivateKey(String(text.utf8.prefix(Self.maxTextBytes * 4)) ?? "")
+                ? .privateKey : .tooLong(limit: Self.maxTextBytes)
+        }
         guard !PrivateKeyDetector.containsPrivateKey(text) else { throw .privateKey }
-        guard text.utf8.count <= Self.maxTextBytes else { throw .tooLong(limit: Self.maxTextBytes) }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         let (declaredType, base64, comment): (String?, String, String)
         if trimmed.hasPrefix("---- BEGIN SSH2 PUBLIC KEY ----") {

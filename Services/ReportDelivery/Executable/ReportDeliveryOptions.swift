@@ -105,7 +105,6 @@ struct ReportDeliveryOptions: ParsableArguments {
         try S.minimumIPv6Prefix.check(minimumIPv6Prefix)
         settings.minimumIPv4Prefix = minimumIPv4Prefix
         settings.minimumIPv6Prefix = minimumIPv6Prefix
-        settings.folderQuotaBytes = Int64(folderQuotaBytes)
         return settings
     }
 

@@ -10,9 +10,13 @@ final class LoginDirectory: SFTPUserDirectory {
         var logins: [String: SFTPLogin] = [:]
         /// Every address range of every user: DLV-04's check before the banner.
         var anyAddress = IPAllowlist.empty
+        /// The reload each user's entry came from (see the per-user `reload`).
+        var appliedReload: [String: UInt64] = [:]
     }
 
     private let snapshot = Mutex(Snapshot())
+    /// Numbers the reloads of one user in the order they began.
+    private let reloads = Atomic<UInt64>(0)
     private let folders: DeliveryFolders
 
     init(folders: DeliveryFolders) {
@@ -33,17 +37,27 @@ final class LoginDirectory: SFTPUserDirectory {
         for user in try DeliveryUserRow.filter(Column("ready_ms") != nil).fetchAll(db) {
             logins[user.userName] = try login(of: user, db)
         }
-        snapshot.withLock { $0 = Self.snapshot(logins) }
+        snapshot.withLock { current in
+            current.logins = logins
+            current.anyAddress = Self.union(of: logins)
+        }
     }
 
     /// Refreshes one user after a change of theirs (a key, addresses, the set-up completed).
+    ///
+    /// Reloads run on the read pool and can finish out of order: one that began earlier (and may
+    /// have read older rows) never replaces one that began later, or a removed key or replaced
+    /// address could stay valid.
     func reload(_ userName: String, _ db: Database) throws {
+        // Taken before the first read, so a later number has read at least as late a commit.
+        let ticket = reloads.add(1, ordering: .sequentiallyConsistent).newValue
         let user = try DeliveryUserRow.fetchOne(db, key: userName)
         let login = try user.flatMap { $0.readyMs == nil ? nil : try self.login(of: $0, db) }
         snapshot.withLock { current in
-            var logins = current.logins
-            logins[userName] = login
-            current = Self.snapshot(logins)
+            guard ticket > current.appliedReload[userName, default: 0] else { return }
+            current.appliedReload[userName] = ticket
+            current.logins[userName] = login
+            current.anyAddress = Self.union(of: current.logins)
         }
     }
 
@@ -55,8 +69,8 @@ final class LoginDirectory: SFTPUserDirectory {
                          folder: folders.folder(of: user.userName))
     }
 
-    /// The snapshot of `logins`, with the union of their addresses (from memory: no database).
-    private static func snapshot(_ logins: [String: SFTPLogin]) -> Snapshot {
-        Snapshot(logins: logins, anyAddress: IPAllowlist(ranges: logins.values.flatMap(\.addresses.ranges)))
+    /// The union of every login's addresses (from memory: no database).
+    private static func union(of logins: [String: SFTPLogin]) -> IPAllowlist {
+        IPAllowlist(ranges: logins.values.flatMap(\.addresses.ranges))
     }
 }

@@ -69,8 +69,9 @@ public final class PGPKeyring: Sendable {
         let created = plaintext.withUnsafeBytes { raw in
             gpgme_data_new_from_mem(&plain, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count, 1)
         }
-        guard created == 0, let plain, gpgme_data_new(&cipher) == 0, let cipher else { throw .gnupg("data") }
+        guard created == 0, let plain else { throw .gnupg("data") }
         defer { gpgme_data_release(plain) }
+        guard gpgme_data_new(&cipher) == 0, let cipher else { throw .gnupg("data") }
         var recipients: [gpgme_key_t?] = [key, nil]
         let status = gpgme_op_encrypt(context, &recipients, GPGME_ENCRYPT_ALWAYS_TRUST, plain, cipher)
         var length = 0
